@@ -1,0 +1,256 @@
+"""Draw a scenario's workload: arrivals, inquiry types and conversation attributes.
+
+Arrivals are a non-homogeneous Poisson process per inquiry type, sampled as one
+process of the total intensity (exact inversion) with each arrival's type drawn
+from the types' intensities in its bin; this is the same law as independent
+per-type processes.  Forecast uncertainty multiplies each local day's intensity
+by a Gamma(1/cv^2, cv^2) factor (a Gamma-Poisson, i.e. negative-binomial, day volume).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from peakdesk.demand.distributions import count_ppf, duration_ppf
+from peakdesk.demand.forecast_csv import read_forecast_csv
+from peakdesk.demand.nhpp import sample_piecewise_nhpp
+from peakdesk.demand.profiles import (
+    Double11Shape,
+    PromoShape,
+    double11_weights,
+    flat_weights,
+    promo_weights,
+)
+from peakdesk.demand.workload import Workload
+from peakdesk.experiment.streams import Streams
+from peakdesk.scenario.load import LoadedScenario
+from peakdesk.scenario.schema import Scenario, type_share
+
+F64 = npt.NDArray[np.float64]
+
+#: Width of the bins of the built-in intensity profiles, seconds.  One minute
+#: resolves the 00:00 spike (most of the first hour's volume in its first minutes).
+PROFILE_BIN_S = 60.0
+
+
+@dataclass(frozen=True)
+class Intensity:
+    """Expected conversations per bin and inquiry type.
+
+    Attributes
+    ----------
+    bin_s
+        Bin width, seconds.
+    expected
+        Array ``(n_types, n_bins)``: expected conversations of each type in each bin.
+    """
+
+    bin_s: float
+    expected: F64
+
+    @property
+    def total(self) -> F64:
+        """Expected conversations per bin, all types."""
+        return np.asarray(self.expected.sum(axis=0), dtype=np.float64)
+
+
+def peak_date(spec: Scenario) -> dt.date:
+    """The event's peak day (default 11 November of the start year)."""
+    return spec.demand.double11.peak_date or dt.date(spec.calendar.start.year, 11, 11)
+
+
+def _local_starts(spec: Scenario, n_bins: int, bin_s: float) -> list[dt.datetime]:
+    """Aware local datetime of each bin start (UTC arithmetic, so DST is right)."""
+    start_utc = spec.calendar.start_aware.astimezone(dt.UTC)
+    zone = spec.calendar.zone
+    return [(start_utc + dt.timedelta(seconds=b * bin_s)).astimezone(zone) for b in range(n_bins)]
+
+
+def _phase_shares(spec: Scenario, local_starts: list[dt.datetime]) -> F64:
+    """Per bin, each type's share by event phase (before / on / after the peak day)."""
+    peak = peak_date(spec)
+    table = {
+        ph: np.array([type_share(t, ph) for t in spec.inquiry_types], dtype=np.float64)
+        for ph in ("before", "on", "after")
+    }
+    for ph, v in table.items():
+        table[ph] = v / v.sum()
+    cols = []
+    for t in local_starts:
+        d = t.date()
+        cols.append(table["before" if d < peak else "on" if d == peak else "after"])
+    return np.stack(cols, axis=1)
+
+
+def intensity(loaded: LoadedScenario) -> Intensity:
+    """Expected conversations per bin and type, before forecast uncertainty.
+
+    Parameters
+    ----------
+    loaded
+        The validated scenario and its path (to find a forecast CSV).
+    """
+    spec = loaded.spec
+    dem = spec.demand
+    horizon = spec.calendar.horizon
+    names = [t.name for t in spec.inquiry_types]
+    if dem.profile == "csv":
+        assert dem.forecast is not None
+        fc = read_forecast_csv(
+            loaded.resolve(dem.forecast), spec.calendar.start_aware, horizon, names
+        )
+        # Bins are the forecast's intervals; missing intervals of the horizon are zero.
+        n_bins = int(np.ceil(horizon / fc.interval_s - 1e-9))
+        idx = np.rint(fc.interval_start_s / fc.interval_s).astype(np.int64)
+        if fc.by_type is not None:
+            exp = np.zeros((len(names), n_bins))
+            for k, name in enumerate(names):
+                np.add.at(exp[k], idx, fc.by_type[name])
+        else:
+            tot = np.zeros(n_bins)
+            np.add.at(tot, idx, fc.total)
+            shares = _phase_shares(spec, _local_starts(spec, n_bins, fc.interval_s))
+            exp = shares * tot
+        return Intensity(fc.interval_s, exp * dem.multiplier)
+    bin_s = PROFILE_BIN_S
+    n_bins = int(np.ceil(horizon / bin_s - 1e-9))
+    starts = _local_starts(spec, n_bins, bin_s)
+    if dem.profile == "flat":
+        w = flat_weights(starts, bin_s)
+        w = w / (86400.0 / bin_s)  # a flat normal day sums to 1
+    elif dem.profile == "double11":
+        o = dem.double11
+        w = double11_weights(
+            starts,
+            bin_s,
+            Double11Shape(
+                peak_date=peak_date(spec),
+                peak_day_factor=o.peak_day_factor,
+                first_hour_share=o.first_hour_share,
+                presale_wave_dates=tuple(o.presale_wave_dates),
+                presale_wave_factor=o.presale_wave_factor,
+                aftersale_factors=tuple(o.aftersale_factors),
+            ),
+        )
+    else:
+        assert dem.promo is not None
+        zone = spec.calendar.zone
+        w = promo_weights(
+            starts,
+            bin_s,
+            PromoShape(
+                promo_times=tuple(
+                    t.replace(tzinfo=zone) if t.tzinfo is None else t for t in dem.promo.times
+                ),
+                lead_s=dem.promo.lead,
+                spike_factor=dem.promo.spike_factor,
+                decay_s=dem.promo.decay,
+            ),
+        )
+    # The last bin may stick out of the horizon: count only its covered part.
+    cover = np.minimum(1.0, (horizon - np.arange(n_bins) * bin_s) / bin_s)
+    w = np.asarray(w, dtype=np.float64) * cover
+    if dem.total is not None:
+        tot = w * (dem.total / w.sum())
+    else:
+        assert dem.volume_per_day is not None
+        tot = w * dem.volume_per_day
+    exp = _phase_shares(spec, starts) * tot
+    return Intensity(bin_s, exp * dem.multiplier)
+
+
+def _day_factors(spec: Scenario, inten: Intensity, rng: np.random.Generator) -> F64:
+    """Gamma(1/cv^2, cv^2) volume factor per bin, constant over each local day."""
+    cv = spec.demand.daily_cv
+    n_bins = inten.expected.shape[1]
+    if cv <= 0.0:
+        return np.ones(n_bins)
+    starts = _local_starts(spec, n_bins, inten.bin_s)
+    days = np.array([t.date().toordinal() for t in starts])
+    uniq, inv = np.unique(days, return_inverse=True)
+    g = rng.gamma(1.0 / cv**2, cv**2, size=uniq.size)
+    return np.asarray(g[inv], dtype=np.float64)
+
+
+def sample_workload(
+    loaded: LoadedScenario,
+    replication: int,
+    *,
+    seed: int | None = None,
+    inten: Intensity | None = None,
+) -> Workload:
+    """Draw every conversation of one replication, with its attributes.
+
+    Parameters
+    ----------
+    loaded
+        The scenario.
+    replication
+        Replication number; with the seed it names the random streams.
+    seed
+        Base seed (default: the scenario's ``simulation.seed``).
+    inten
+        A precomputed :func:`intensity` (saves work across replications).
+
+    Returns
+    -------
+    Workload
+        Conversations sorted by arrival time.
+    """
+    spec = loaded.spec
+    streams = Streams(spec.simulation.seed if seed is None else seed, replication)
+    inten = inten if inten is not None else intensity(loaded)
+    expected = inten.expected * _day_factors(spec, inten, streams.get("volume"))
+    total = expected.sum(axis=0)
+    arrival = sample_piecewise_nhpp(total / inten.bin_s, inten.bin_s, streams.get("arrivals"))
+    n = arrival.size
+    # Type of each arrival from the types' shares in its bin.
+    b = np.minimum((arrival // inten.bin_s).astype(np.int64), total.size - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cum = np.cumsum(expected[:, b], axis=0) / total[b]
+    u = streams.get("type_mix").random(n)
+    type_idx = np.minimum((u[None, :] >= cum).sum(axis=0), len(spec.inquiry_types) - 1)
+    type_idx = type_idx.astype(np.int32)
+
+    # Attributes, one uniform per conversation (or message) by index.
+    n_msg = np.empty(n, dtype=np.int64)
+    u_msg = streams.get("messages").random(n)
+    for k, t in enumerate(spec.inquiry_types):
+        sel = type_idx == k
+        n_msg[sel] = count_ppf(t.messages, u_msg[sel])
+    offset = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(n_msg, out=offset[1:])
+    m = int(offset[-1])
+    msg_type = np.repeat(type_idx, n_msg)
+    first = offset[:-1]
+    think = np.empty(m)
+    compose = np.empty(m)
+    u_think = streams.get("think_time").random(m)
+    u_comp = streams.get("compose_time").random(m)
+    for k, t in enumerate(spec.inquiry_types):
+        sel = msg_type == k
+        think[sel] = duration_ppf(t.think_time, u_think[sel])
+        compose[sel] = duration_ppf(t.compose_time, u_comp[sel])
+    think[first] = 0.0
+    patience = np.empty(n)
+    u_pat = streams.get("patience").random(n)
+    bot_p = np.array([t.bot_resolve for t in spec.inquiry_types])
+    for k, t in enumerate(spec.inquiry_types):
+        sel = type_idx == k
+        patience[sel] = duration_ppf(t.patience, u_pat[sel])
+    bot = streams.get("bot").random(n) < bot_p[type_idx]
+    return Workload(
+        type_names=tuple(t.name for t in spec.inquiry_types),
+        arrival_s=arrival.astype(np.float64),
+        type_idx=type_idx,
+        msg_offset=offset,
+        think_s=think,
+        compose_s=compose,
+        patience_s=patience,
+        bot=bot,
+        conversion_u=streams.get("conversion").random(n),
+    )

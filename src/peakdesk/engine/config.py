@@ -1,0 +1,99 @@
+"""Plain inputs of the engine: pools, agents and their online segments.
+
+The engine never touches a pydantic object; :func:`peakdesk.engine.setup.build_config`
+turns a validated scenario (and a staffing choice) into these frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+RoutingPolicy = Literal["least_loaded", "longest_idle", "pool_priority"]
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """One agent pool as the engine sees it.
+
+    Attributes
+    ----------
+    name
+        Pool name.
+    time_factor_by_type
+        Per inquiry type index: the factor on the base compose time
+        (``1 / (speed * proficiency)``), or ``nan`` where the pool lacks the skill.
+    concurrency_multiplier
+        ``concurrency_multiplier[k - 1]`` multiplies compose time while the agent
+        holds ``k`` conversations; its length is the pool's concurrency cap.
+    hourly_cost
+        Cost per paid agent-hour, in the scenario's currency.
+    """
+
+    name: str
+    time_factor_by_type: tuple[float, ...]
+    concurrency_multiplier: tuple[float, ...]
+    hourly_cost: float
+
+    @property
+    def max_concurrency(self) -> int:
+        """Maximum conversations an agent of this pool holds at once."""
+        return len(self.concurrency_multiplier)
+
+    def handles(self, type_idx: int) -> bool:
+        """Whether the pool has the skill for an inquiry type."""
+        return not np.isnan(self.time_factor_by_type[type_idx])
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Everything the event loop needs besides the workload.
+
+    Attributes
+    ----------
+    pools
+        Pool configurations, indexed by pool number.
+    agent_pool
+        Pool number of each agent (int array, one per agent).
+    segment_agent, segment_start_s, segment_end_s
+        Online segments (an agent's shift pieces between breaks), in seconds
+        from the scenario start, sorted by start.
+    paid_hours_by_pool
+        Scheduled paid agent-hours per pool (shrinkage included: absent agents are paid).
+    subaccounts
+        Chat sub-accounts; an online agent holds one.
+    policy
+        Routing policy.
+    pool_order
+        Pool numbers in priority order (for ``pool_priority``).
+    type_priority
+        Queue priority per inquiry type (lower is served first).
+    wrap_up_s
+        Per inquiry type, seconds the slot stays held after the final reply.
+    idle_close_s
+        Close a conversation after this much buyer silence (``inf``: never).
+    auto_greeting
+        Send an auto reply (kind ``auto``) when a conversation arrives.
+    """
+
+    pools: tuple[PoolConfig, ...]
+    agent_pool: npt.NDArray[np.int32]
+    segment_agent: npt.NDArray[np.int32]
+    segment_start_s: npt.NDArray[np.float64]
+    segment_end_s: npt.NDArray[np.float64]
+    paid_hours_by_pool: tuple[float, ...]
+    subaccounts: int
+    policy: RoutingPolicy
+    pool_order: tuple[int, ...]
+    type_priority: tuple[int, ...]
+    wrap_up_s: tuple[float, ...]
+    idle_close_s: float
+    auto_greeting: bool
+
+    @property
+    def n_agents(self) -> int:
+        """Number of agents (people)."""
+        return int(self.agent_pool.size)

@@ -1,0 +1,528 @@
+"""The scenario schema: pydantic v2 models of a scenario file.
+
+Only this package knows the file format.  Every duration is given with a unit
+(``"90s"``, ``"3min"``, ``"12h"``) and stored as float seconds; every model is
+frozen, and unknown keys are rejected so that a typo names its field instead of
+being silently ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from peakdesk.units import ALLOWED_UNITS, parse_duration_s
+
+# ---------------------------------------------------------------------------
+# Field types
+# ---------------------------------------------------------------------------
+
+
+def _to_seconds(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration with a unit: {ALLOWED_UNITS}")
+    if isinstance(value, (int, float)):
+        # A bare number is ambiguous (seconds? minutes?), so we refuse it.
+        raise ValueError(f"a bare number {value!r} has no unit; write it as {ALLOWED_UNITS}")
+    if isinstance(value, str):
+        return parse_duration_s(value)
+    return value
+
+
+_DURATION_SCHEMA = {
+    "type": "string",
+    "pattern": r"^\s*(\d+(\.\d*)?\s*(ms|s|sec|min|m|h|hr|d|day|days)\s*)+$",
+    "examples": ["90s", "3min", "1h30min", "12h"],
+    "description": "duration with a unit",
+}
+
+Duration = Annotated[
+    float,
+    BeforeValidator(_to_seconds),
+    Field(ge=0.0),
+    WithJsonSchema(_DURATION_SCHEMA),
+]
+"""A non-negative duration, written with a unit, held as seconds."""
+
+PositiveDuration = Annotated[
+    float,
+    BeforeValidator(_to_seconds),
+    Field(gt=0.0),
+    WithJsonSchema(_DURATION_SCHEMA),
+]
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+def _clock_s(value: Any) -> Any:
+    """Read a local clock time ``"HH:MM"`` (or a TOML time) as seconds after midnight."""
+    if isinstance(value, dt.time):
+        return value.hour * 3600 + value.minute * 60 + value.second
+    if isinstance(value, str):
+        try:
+            t = dt.time.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise ValueError(f"cannot read clock time {value!r}; use 'HH:MM', e.g. '08:30'") from exc
+        return t.hour * 3600 + t.minute * 60 + t.second
+    raise ValueError(f"expected a clock time 'HH:MM', got {value!r}")
+
+
+ClockTime = Annotated[
+    float,
+    BeforeValidator(_clock_s),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{1,2}:\d{2}(:\d{2})?$", "examples": ["08:00"]}),
+]
+"""Local time of day, ``"HH:MM"``, held as seconds after midnight."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# ---------------------------------------------------------------------------
+# Distributions
+# ---------------------------------------------------------------------------
+
+
+class Fixed(_Model):
+    """Always the same duration."""
+
+    dist: Literal["fixed"]
+    value: Duration
+
+
+class Exponential(_Model):
+    """Exponential duration with the given mean."""
+
+    dist: Literal["exponential"]
+    mean: PositiveDuration
+
+
+class LogNormal(_Model):
+    """Log-normal duration given by its mean and coefficient of variation."""
+
+    dist: Literal["lognormal"]
+    mean: PositiveDuration
+    cv: float = Field(gt=0.0, description="coefficient of variation (sd / mean)")
+
+
+class GammaDist(_Model):
+    """Gamma duration given by its mean and coefficient of variation."""
+
+    dist: Literal["gamma"]
+    mean: PositiveDuration
+    cv: float = Field(gt=0.0, description="coefficient of variation (sd / mean)")
+
+
+class Uniform(_Model):
+    """Uniform duration on [low, high]."""
+
+    dist: Literal["uniform"]
+    low: Duration
+    high: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.high < self.low:
+            raise ValueError("high must be >= low")
+        return self
+
+
+DurationDist = Annotated[
+    Fixed | Exponential | LogNormal | GammaDist | Uniform, Field(discriminator="dist")
+]
+
+
+class NoPatience(_Model):
+    """Buyers never leave (infinite patience)."""
+
+    dist: Literal["none"]
+
+
+PatienceDist = Annotated[
+    Fixed | Exponential | LogNormal | GammaDist | Uniform | NoPatience,
+    Field(discriminator="dist"),
+]
+
+
+class FixedCount(_Model):
+    """Always the same number of buyer messages."""
+
+    dist: Literal["fixed"]
+    value: int = Field(ge=1)
+
+
+class GeometricCount(_Model):
+    """Geometric number of buyer messages on {1, 2, ...} with the given mean."""
+
+    dist: Literal["geometric"]
+    mean: float = Field(ge=1.0)
+    max: int = Field(default=50, ge=1, description="truncation, messages")
+
+
+class PoissonCount(_Model):
+    """``1 + Poisson(mean - 1)`` buyer messages."""
+
+    dist: Literal["poisson"]
+    mean: float = Field(ge=1.0)
+    max: int = Field(default=50, ge=1, description="truncation, messages")
+
+
+class EmpiricalCount(_Model):
+    """Buyer messages drawn from listed values with weights."""
+
+    dist: Literal["empirical"]
+    values: list[int] = Field(min_length=1)
+    weights: list[float] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> EmpiricalCount:
+        if len(self.values) != len(self.weights):
+            raise ValueError("values and weights must have the same length")
+        if any(v < 1 for v in self.values):
+            raise ValueError("every value must be >= 1 (a conversation has at least one message)")
+        if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
+            raise ValueError("weights must be >= 0 with a positive sum")
+        return self
+
+
+CountDist = Annotated[
+    FixedCount | GeometricCount | PoissonCount | EmpiricalCount, Field(discriminator="dist")
+]
+
+# ---------------------------------------------------------------------------
+# Sections
+# ---------------------------------------------------------------------------
+
+
+class Meta(_Model):
+    """Free description of the scenario."""
+
+    name: str
+    description: str = ""
+    platform: (
+        Literal["taobao", "tmall", "lazada", "shopee", "jd", "douyin", "tiktok", "amazon", "generic"]
+    ) = "generic"
+    currency: str = "CNY"
+
+
+class Calendar(_Model):
+    """When the simulated period is and how it is reported."""
+
+    start: dt.datetime = Field(description="local start, e.g. 2026-11-10T00:00:00")
+    horizon: PositiveDuration = Field(description="simulated period during which buyers arrive")
+    timezone: str = Field(description="IANA zone, e.g. 'Asia/Shanghai'")
+    interval: PositiveDuration = Field(default=900.0, description="reporting interval")
+    holidays: list[dt.date] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown IANA timezone {value!r}; e.g. 'Asia/Shanghai', 'Asia/Manila'"
+            ) from exc
+        return value
+
+    @field_validator("start")
+    @classmethod
+    def _naive(cls, value: dt.datetime) -> dt.datetime:
+        if value.tzinfo is not None:
+            # The zone is given once, in `timezone`; an offset here could contradict it.
+            raise ValueError("give a local datetime without offset; the zone goes in 'timezone'")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The calendar's zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def start_aware(self) -> dt.datetime:
+        """The start as an aware datetime in the calendar's zone."""
+        return self.start.replace(tzinfo=self.zone)
+
+
+class Double11Options(_Model):
+    """Shape of the built-in Double-11 profile (see DOMAIN.md)."""
+
+    peak_date: dt.date | None = Field(
+        default=None, description="the peak day; default 11 November of the start year"
+    )
+    peak_day_factor: float = Field(default=6.0, gt=0.0, description="peak-day volume / normal day")
+    first_hour_share: float = Field(
+        default=0.33, gt=0.0, lt=1.0, description="share of the peak day's volume in 00:00-01:00"
+    )
+    presale_wave_dates: list[dt.date] = Field(
+        default_factory=list, description="days with a 20:00 final-payment wave"
+    )
+    presale_wave_factor: float = Field(default=2.0, gt=0.0)
+    aftersale_factors: list[float] = Field(
+        default_factory=lambda: [2.5, 2.0, 1.6, 1.3],
+        description="volume of the days after the peak relative to a normal day",
+    )
+
+
+class PromoOptions(_Model):
+    """A spike before each promotion time."""
+
+    times: list[dt.datetime] = Field(min_length=1, description="local promotion times")
+    lead: Duration = 1800.0
+    spike_factor: float = Field(default=6.0, gt=0.0)
+    decay: Duration = 1800.0
+
+
+class Demand(_Model):
+    """How many conversations arrive, and when."""
+
+    profile: Literal["flat", "double11", "promo", "csv"] = "flat"
+    volume_per_day: float | None = Field(
+        default=None, gt=0.0, description="conversations on a normal day (before the profile)"
+    )
+    total: float | None = Field(
+        default=None, gt=0.0, description="expected conversations over the whole horizon"
+    )
+    forecast: str | None = Field(
+        default=None, description="CSV path (relative to the scenario file) for profile='csv'"
+    )
+    multiplier: float = Field(default=1.0, gt=0.0)
+    daily_cv: float = Field(
+        default=0.0, ge=0.0, description="forecast uncertainty: CV of each day's volume (Gamma)"
+    )
+    double11: Double11Options = Field(default_factory=Double11Options)
+    promo: PromoOptions | None = None
+
+    @model_validator(mode="after")
+    def _volume(self) -> Demand:
+        if self.profile == "csv":
+            if self.forecast is None:
+                raise ValueError("profile 'csv' needs 'forecast' (a CSV path)")
+            if self.volume_per_day is not None or self.total is not None:
+                raise ValueError("with profile 'csv' the volume comes from the forecast file")
+        else:
+            if (self.volume_per_day is None) == (self.total is None):
+                raise ValueError("give exactly one of 'volume_per_day' or 'total'")
+        if self.profile == "promo" and self.promo is None:
+            raise ValueError("profile 'promo' needs a [demand.promo] table with 'times'")
+        return self
+
+
+class PhaseShare(_Model):
+    """An inquiry type's share before, on and after the peak day."""
+
+    before: float = Field(ge=0.0)
+    on: float = Field(ge=0.0)
+    after: float = Field(ge=0.0)
+
+
+class Conversion(_Model):
+    """Pre-sale conversion probability decaying with the first-response delay.
+
+    ``p(delay) = base * 0.5 ** (delay / half_life)``; a buyer who abandons never converts.
+    """
+
+    base: Probability
+    half_life: PositiveDuration
+
+
+class InquiryType(_Model):
+    """A kind of buyer question and how its conversations unfold."""
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
+    share: float | PhaseShare = Field(description="share of conversations, or by phase")
+    skill: str | None = Field(default=None, description="required skill; default: the type name")
+    priority: int = Field(default=5, ge=0, description="queue priority; lower is served first")
+    messages: CountDist = Field(description="buyer messages per conversation")
+    think_time: DurationDist = Field(description="buyer time between a reply and the next message")
+    compose_time: DurationDist = Field(description="agent time to write one reply at full speed")
+    patience: PatienceDist = Field(description="how long a buyer waits for the first reply")
+    bot_resolve: Probability = Field(default=0.0, description="probability a bot resolves it")
+    conversion: Conversion | None = None
+    wrap_up: Duration = Field(
+        default=0.0, description="time the slot stays held after the final reply"
+    )
+
+    @property
+    def skill_name(self) -> str:
+        """The skill an agent needs to take this type."""
+        return self.skill or self.name
+
+
+class Break(_Model):
+    """A break inside a shift, offset from the shift start.
+
+    With ``stagger`` the shift's agents take the break at evenly spread times
+    over that window (agent k of n starts it ``k/n * stagger`` later), so a
+    team does not all leave the queue at once.
+    """
+
+    after: Duration
+    length: PositiveDuration
+    stagger: Duration = 0.0
+
+
+class Shift(_Model):
+    """A shift pattern and how many of the pool's agents work it."""
+
+    name: str = ""
+    start: ClockTime
+    length: PositiveDuration
+    agents: int = Field(ge=0)
+    days: list[dt.date] | None = Field(
+        default=None, description="dates this shift runs (local); default every day"
+    )
+    breaks: list[Break] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _breaks_inside(self) -> Shift:
+        for b in self.breaks:
+            if b.after + b.stagger + b.length > self.length:
+                raise ValueError("a break must end inside its shift")
+        return self
+
+
+class Pool(_Model):
+    """A group of agents with the same skills, speed, concurrency and cost."""
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
+    kind: Literal["inhouse", "outsourced", "temp", "other"] = "inhouse"
+    skills: dict[str, Annotated[float, Field(gt=0.0, le=2.0)]] = Field(
+        min_length=1, description="skill -> proficiency (1.0 = full speed)"
+    )
+    speed: float = Field(default=1.0, gt=0.0, description="speed multiplier (2.0 = twice as fast)")
+    max_concurrency: int = Field(default=3, ge=1, le=50)
+    slowdown_per_extra_chat: float = Field(
+        default=0.0, ge=0.0, description="compose time grows by this fraction per extra open chat"
+    )
+    compose_multiplier_by_concurrency: list[float] | None = Field(
+        default=None,
+        description="compose-time multiplier when holding 1, 2, ... chats (overrides slowdown)",
+    )
+    hourly_cost: float = Field(default=0.0, ge=0.0, description="cost per paid agent-hour")
+    shrinkage: Probability = Field(
+        default=0.0, description="share of scheduled agents not available (absence, meetings)"
+    )
+    shifts: list[Shift] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _multipliers(self) -> Pool:
+        m = self.compose_multiplier_by_concurrency
+        if m is not None:
+            if len(m) != self.max_concurrency:
+                raise ValueError(
+                    f"compose_multiplier_by_concurrency needs {self.max_concurrency} values "
+                    f"(one per concurrency level 1..max_concurrency), got {len(m)}"
+                )
+            if any(x <= 0 for x in m):
+                raise ValueError("compose multipliers must be > 0")
+        return self
+
+    @property
+    def headcount(self) -> int:
+        """Agents scheduled over all shift patterns."""
+        return sum(s.agents for s in self.shifts)
+
+
+class SubAccounts(_Model):
+    """Chat seats: an online agent occupies one."""
+
+    count: int = Field(ge=1)
+    platform_cap: int | None = Field(default=None, ge=1)
+    monthly_cost: float = Field(default=0.0, ge=0.0)
+
+    @model_validator(mode="after")
+    def _cap(self) -> SubAccounts:
+        if self.platform_cap is not None and self.count > self.platform_cap:
+            raise ValueError(f"count {self.count} exceeds the platform cap {self.platform_cap}")
+        return self
+
+
+class Routing(_Model):
+    """How waiting conversations reach agents."""
+
+    policy: Literal["least_loaded", "longest_idle", "pool_priority"] = "least_loaded"
+    pool_order: list[str] | None = Field(
+        default=None, description="for pool_priority: pools in order (default: file order)"
+    )
+    auto_greeting: bool = Field(default=False, description="auto reply on arrival (kind 'auto')")
+    idle_close: Duration | None = Field(
+        default=None, description="close a conversation after this much buyer silence"
+    )
+
+
+class Simulation(_Model):
+    """Random seed and replications."""
+
+    seed: int = Field(default=1, ge=0)
+    replications: int = Field(default=1, ge=1)
+
+
+class Scenario(_Model):
+    """A whole scenario file."""
+
+    scenario: Meta
+    calendar: Calendar
+    demand: Demand
+    inquiry_types: list[InquiryType] = Field(min_length=1)
+    pools: list[Pool] = Field(min_length=1)
+    subaccounts: SubAccounts
+    routing: Routing = Field(default_factory=Routing)
+    simulation: Simulation = Field(default_factory=Simulation)
+    targets: dict[str, Any] = Field(
+        default_factory=dict, description="marketplace targets (scored by peakdesk.rules)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        names = [t.name for t in self.inquiry_types]
+        if len(set(names)) != len(names):
+            raise ValueError(f"inquiry type names must be unique, got {names}")
+        pools = [p.name for p in self.pools]
+        if len(set(pools)) != len(pools):
+            raise ValueError(f"pool names must be unique, got {pools}")
+        kinds = {isinstance(t.share, PhaseShare) for t in self.inquiry_types}
+        if len(kinds) > 1:
+            raise ValueError("give every inquiry type's share as a number, or every one by phase")
+        if self.demand.profile != "csv":
+            for phase in ("before", "on", "after"):
+                total = sum(_share(t, phase) for t in self.inquiry_types)
+                if total <= 0:
+                    raise ValueError(f"inquiry type shares ({phase} the peak) must sum to > 0")
+        skills = {s for p in self.pools for s in p.skills}
+        for t in self.inquiry_types:
+            if t.skill_name not in skills:
+                raise ValueError(
+                    f"inquiry type {t.name!r} needs skill {t.skill_name!r}, which no pool has "
+                    f"(pool skills: {sorted(skills)})"
+                )
+        if self.routing.pool_order is not None:
+            unknown = set(self.routing.pool_order) - set(pools)
+            if unknown:
+                raise ValueError(
+                    f"routing.pool_order names unknown pools {sorted(unknown)}; pools: {pools}"
+                )
+        return self
+
+
+def _share(t: InquiryType, phase: str) -> float:
+    if isinstance(t.share, PhaseShare):
+        return float(getattr(t.share, phase))
+    return float(t.share)
+
+
+def type_share(t: InquiryType, phase: Literal["before", "on", "after"]) -> float:
+    """An inquiry type's (unnormalised) share in a phase of the event."""
+    return _share(t, phase)
