@@ -49,12 +49,12 @@ def count_ppf(spec: sc.CountDist, u: F64) -> npt.NDArray[np.int64]:
             return np.ones(u.shape, dtype=np.int64)
         p = 1.0 / spec.mean
         k = np.ceil(np.log1p(-u) / np.log1p(-p))
-        return np.clip(k, 1, spec.max).astype(np.int64)
+        return np.asarray(np.clip(k, 1, spec.max), dtype=np.int64)
     if isinstance(spec, sc.PoissonCount):
         if spec.mean == 1.0:
             return np.ones(u.shape, dtype=np.int64)
         k = 1.0 + stats.poisson.ppf(u, spec.mean - 1.0)
-        return np.clip(k, 1, spec.max).astype(np.int64)
+        return np.asarray(np.clip(k, 1, spec.max), dtype=np.int64)
     if isinstance(spec, sc.EmpiricalCount):
         w = np.asarray(spec.weights, dtype=np.float64)
         cdf = np.cumsum(w / w.sum())

@@ -67,6 +67,8 @@ class ChatLog:
         Actual online spells (holding a sub-account), per spell.
     pool_names
         Pool names, indexed by pool number.
+    pool_max_concurrency
+        Concurrency cap per pool.
     paid_hours_by_pool
         Scheduled paid agent-hours per pool.
     hourly_cost_by_pool
@@ -102,6 +104,7 @@ class ChatLog:
     online_start_s: F64
     online_end_s: F64
     pool_names: tuple[str, ...]
+    pool_max_concurrency: tuple[int, ...]
     paid_hours_by_pool: tuple[float, ...]
     hourly_cost_by_pool: tuple[float, ...]
     subaccounts: int
@@ -163,4 +166,9 @@ class ChatLog:
     @property
     def labour_cost(self) -> float:
         """Scheduled labour cost over all pools, in the scenario's currency."""
-        return float(sum(h * c for h, c in zip(self.paid_hours_by_pool, self.hourly_cost_by_pool)))
+        return float(
+            sum(
+                h * c
+                for h, c in zip(self.paid_hours_by_pool, self.hourly_cost_by_pool, strict=True)
+            )
+        )

@@ -63,6 +63,7 @@ def run(
     subaccount_cost: float = 0.0,
     conversion_base: tuple[float, ...] | None = None,
     conversion_half_life_s: tuple[float, ...] | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> ChatLog:
     """Play a workload through the agents of ``config`` and record everything.
 
@@ -81,6 +82,8 @@ def run(
         Sub-account cost over the horizon (carried into the log).
     conversion_base, conversion_half_life_s
         Per inquiry type conversion model (see :meth:`ChatLog.conversion`).
+    progress
+        Called now and then with the share of arrivals played so far (0..1).
 
     Returns
     -------
@@ -89,9 +92,11 @@ def run(
     """
     n_types = len(workload.type_names)
     env = simpy.Environment()
-    sim = _Simulation(env, config, workload)
+    sim = _Simulation(env, config, workload, progress)
     sim.schedule()
     env.run()
+    if progress is not None:
+        progress(1.0)
     return ChatLog(
         workload=workload,
         start=start,
@@ -117,6 +122,7 @@ def run(
         online_start_s=np.asarray([s[1] for s in sim.spells], dtype=np.float64),
         online_end_s=np.asarray([s[2] for s in sim.spells], dtype=np.float64),
         pool_names=tuple(p.name for p in config.pools),
+        pool_max_concurrency=tuple(p.max_concurrency for p in config.pools),
         paid_hours_by_pool=config.paid_hours_by_pool,
         hourly_cost_by_pool=tuple(p.hourly_cost for p in config.pools),
         subaccounts=config.subaccounts,
@@ -133,8 +139,15 @@ class _Simulation:
     touches single elements, where list indexing is several times faster.
     """
 
-    def __init__(self, env: simpy.Environment, cfg: EngineConfig, w: Workload) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        cfg: EngineConfig,
+        w: Workload,
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
         self.env = env
+        self.progress = progress
         self.cfg = cfg
         n, m = w.n_conversations, w.n_messages
         self.arrival: list[float] = w.arrival_s.tolist()
@@ -221,7 +234,7 @@ class _Simulation:
 
     def _at(self, t: float, value: int, fn: Callable[[Timeout], None]) -> None:
         ev = Timeout(self.env, max(t - self.env.now, 0.0), value)
-        ev.callbacks.append(fn)  # type: ignore[union-attr]
+        ev.callbacks.append(fn)
 
     def _play_bots(self) -> None:
         """Bot conversations: every message answered by the bot at once, no agent."""
@@ -239,6 +252,8 @@ class _Simulation:
     def _on_arrival(self, ev: Timeout) -> None:
         k = ev._value
         human = self.human
+        if k & 4095 == 0 and self.progress is not None:
+            self.progress(k / len(human))
         if k + 1 < len(human):
             self._at(self.arrival[human[k + 1]], k + 1, self._on_arrival)
         i = human[k]
@@ -319,7 +334,7 @@ class _Simulation:
         dur *= self.pool_conc[p][self.load[a] - 1]
         self.reply_compose[j] = dur
         ev = Timeout(self.env, dur, a)
-        ev.callbacks.append(self._on_reply)  # type: ignore[union-attr]
+        ev.callbacks.append(self._on_reply)
 
     def _on_reply(self, ev: Timeout) -> None:
         a = ev._value
@@ -383,7 +398,7 @@ class _Simulation:
     def _on_bound(self, ev: Timeout) -> None:
         k = ev._value
         bounds = self.bounds
-        t, kind, s = bounds[k]
+        _, kind, s = bounds[k]
         if k + 1 < len(bounds):
             self._at(bounds[k + 1][0], k + 1, self._on_bound)
         a = self.seg_agent[s]

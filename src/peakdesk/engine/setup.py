@@ -43,8 +43,9 @@ def _shift_instances(spec: Scenario, shift: Shift) -> list[float]:
     d = first_day
     while d <= last_day:
         if days is None or d in days:
-            clock = dt.time(int(shift.start // 3600), int(shift.start % 3600 // 60),
-                            int(shift.start % 60))
+            clock = dt.time(
+                int(shift.start // 3600), int(shift.start % 3600 // 60), int(shift.start % 60)
+            )
             local = dt.datetime.combine(d, clock, tzinfo=zone)
             t0 = (local.astimezone(dt.UTC) - start_utc).total_seconds()
             if t0 < cal.horizon and t0 + shift.length > 0.0:
@@ -85,16 +86,19 @@ def build_config(spec: Scenario, staffing: Staffing | None = None) -> EngineConf
     paid: list[float] = []
     for p_idx, pool in enumerate(spec.pools):
         factors = tuple(
-            1.0 / (pool.speed * pool.skills[t.skill_name]) if t.skill_name in pool.skills
+            1.0 / (pool.speed * pool.skills[t.skill_name])
+            if t.skill_name in pool.skills
             else math.nan
             for t in types
         )
-        pools.append(PoolConfig(pool.name, factors, _concurrency_multiplier(pool), pool.hourly_cost))
+        pools.append(
+            PoolConfig(pool.name, factors, _concurrency_multiplier(pool), pool.hourly_cost)
+        )
         paid_s = 0.0
-        for shift, scheduled in zip(pool.shifts, staff[pool.name]):
+        for shift, scheduled in zip(pool.shifts, staff[pool.name], strict=True):
             starts = _shift_instances(spec, shift)
             # Absent agents (shrinkage) are paid but never come online.
-            present = int(round(scheduled * (1.0 - pool.shrinkage)))
+            present = round(scheduled * (1.0 - pool.shrinkage))
             for t0 in starts:
                 paid_s += scheduled * (t0 + shift.length - max(t0, 0.0))
             for k in range(present):

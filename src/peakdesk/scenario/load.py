@@ -39,32 +39,21 @@ class LoadedScenario:
 def _field_path(loc: tuple[int | str, ...], data: Any) -> str:
     """Render a pydantic location like ``pools[1].shifts[0].agents``.
 
-    Discriminated-union tags (``'exponential'``) that pydantic inserts in the
-    location are dropped: they are not keys of the file.
+    Pydantic inserts the tag of a discriminated union (``'exponential'``) in
+    the location; it is not a key of the file, so it is dropped.
     """
     out = ""
     node: Any = data
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-            node = node[part] if isinstance(node, list) and part < len(node) else None
-        else:
-            if isinstance(node, dict) and part in node:
-                out += f".{part}" if out else part
-                node = node[part]
-            elif node is None or not isinstance(node, dict):
-                out += f".{part}" if out else part
-            # else: a union tag or a model name not present in the data: skip it
-            elif part not in node and _looks_like_tag(part):
-                continue
-            else:
-                out += f".{part}" if out else part
-                node = None
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            continue
+        if isinstance(node, dict) and part not in node and node.get("dist") == part:
+            continue
+        out += f".{part}" if out else part
+        node = node.get(part) if isinstance(node, dict) else None
     return out or "(top level)"
-
-
-def _looks_like_tag(part: str) -> bool:
-    return part[:1].islower() and ("[" in part or part.isidentifier()) and part not in ()
 
 
 def _describe(err: dict[str, Any], data: Any) -> str:
@@ -79,9 +68,7 @@ def _describe(err: dict[str, Any], data: Any) -> str:
         return f"{where}: required field is missing"
     if typ == "union_tag_invalid":
         ctx = err.get("ctx", {})
-        return (
-            f"{where}: unknown dist {ctx.get('tag')!r}; allowed: {ctx.get('expected_tags')}"
-        )
+        return f"{where}: unknown dist {ctx.get('tag')!r}; allowed: {ctx.get('expected_tags')}"
     bad = err.get("input")
     shown = json.dumps(bad, default=str) if not isinstance(bad, dict) else "{...}"
     if len(shown) > 60:
@@ -132,8 +119,11 @@ def load_scenario(path: Path | str) -> LoadedScenario:
     loaded = LoadedScenario(spec=spec, path=p.resolve())
     if spec.demand.forecast is not None and not loaded.resolve(spec.demand.forecast).is_file():
         raise ScenarioError(
-            p, [f"demand.forecast = {spec.demand.forecast!r}: file not found (relative paths "
-                "are read from the scenario file's folder)"]
+            p,
+            [
+                f"demand.forecast = {spec.demand.forecast!r}: file not found (relative paths "
+                "are read from the scenario file's folder)"
+            ],
         )
     return loaded
 

@@ -73,7 +73,9 @@ def _clock_s(value: Any) -> Any:
         try:
             t = dt.time.fromisoformat(value.strip())
         except ValueError as exc:
-            raise ValueError(f"cannot read clock time {value!r}; use 'HH:MM', e.g. '08:30'") from exc
+            raise ValueError(
+                f"cannot read clock time {value!r}; use 'HH:MM', e.g. '08:30'"
+            ) from exc
         return t.hour * 3600 + t.minute * 60 + t.second
     raise ValueError(f"expected a clock time 'HH:MM', got {value!r}")
 
@@ -81,7 +83,9 @@ def _clock_s(value: Any) -> Any:
 ClockTime = Annotated[
     float,
     BeforeValidator(_clock_s),
-    WithJsonSchema({"type": "string", "pattern": r"^\d{1,2}:\d{2}(:\d{2})?$", "examples": ["08:00"]}),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^\d{1,2}:\d{2}(:\d{2})?$", "examples": ["08:00"]}
+    ),
 ]
 """Local time of day, ``"HH:MM"``, held as seconds after midnight."""
 
@@ -211,9 +215,9 @@ class Meta(_Model):
 
     name: str
     description: str = ""
-    platform: (
-        Literal["taobao", "tmall", "lazada", "shopee", "jd", "douyin", "tiktok", "amazon", "generic"]
-    ) = "generic"
+    platform: Literal[
+        "taobao", "tmall", "lazada", "shopee", "jd", "douyin", "tiktok", "amazon", "generic"
+    ] = "generic"
     currency: str = "CNY"
 
 

@@ -1,0 +1,309 @@
+"""Command line: a thin click layer over the public API.
+
+Bad input (a scenario that does not validate, a missing or malformed forecast
+file) prints what is wrong and where, and exits with code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from peakdesk import __version__
+from peakdesk.demand.forecast_csv import ForecastError
+from peakdesk.experiment.replicate import Evaluation, simulate
+from peakdesk.output import agent_labels, json_safe, message_log_rows, write_csv, write_json
+from peakdesk.scenario import LoadedScenario, ScenarioError, json_schema, load_scenario
+from peakdesk.units import format_duration
+
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+@contextmanager
+def _input_errors() -> Iterator[None]:
+    """Turn input errors into a message and exit code 2."""
+    try:
+        yield
+    except ScenarioError as exc:
+        _fail(str(exc))
+    except ForecastError as exc:
+        _fail(str(exc))
+
+
+def _load(path: str) -> LoadedScenario:
+    with _input_errors():
+        return load_scenario(path)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="peakdesk")
+def main() -> None:
+    """peakdesk: plan chat customer-service staffing through peak events (Double-11)."""
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+def validate(scenario: str) -> None:
+    """Check a scenario file; exit 2 with the field path of every problem."""
+    loaded = _load(scenario)
+    spec = loaded.spec
+    heads = sum(p.headcount for p in spec.pools)
+    click.echo(
+        f"{scenario}: ok — {spec.scenario.name}: {len(spec.inquiry_types)} inquiry types, "
+        f"{len(spec.pools)} pools, {heads} agents scheduled, "
+        f"{spec.subaccounts.count} sub-accounts, horizon {format_duration(spec.calendar.horizon)}"
+    )
+    for warning in _warnings(loaded):
+        click.echo(f"warning: {warning}", err=True)
+
+
+def _warnings(loaded: LoadedScenario) -> list[str]:
+    """Things that validate but are probably not what the planner meant."""
+    spec = loaded.spec
+    out = []
+    for p in spec.pools:
+        if p.headcount == 0:
+            out.append(f"pool {p.name!r} has no agents on any shift")
+    scheduled_max = sum(p.headcount for p in spec.pools)
+    if scheduled_max > spec.subaccounts.count:
+        out.append(
+            f"{scheduled_max} agents are scheduled but there are {spec.subaccounts.count} "
+            "sub-accounts: agents whose shifts overlap may wait for a free one"
+        )
+    return out
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files (for editor completion)."""
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+_SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("conversations", "conversations", "n"),
+    ("bot_resolved", "  resolved by bot", "n"),
+    ("human_conversations", "  needing an agent", "n"),
+    ("buyer_messages", "buyer messages sent", "n"),
+    ("first_reply_p50_s", "first human reply p50", "s"),
+    ("first_reply_p90_s", "first human reply p90", "s"),
+    ("first_reply_p95_s", "first human reply p95", "s"),
+    ("within_30s", "answered within 30 s", "%"),
+    ("within_3min", "answered within 3 min", "%"),
+    ("within_12h", "answered within 12 h", "%"),
+    ("abandonment_rate", "abandonment", "%"),
+    ("conversions", "conversions", "n"),
+    ("conversions_lost", "conversions lost", "n"),
+    ("occupancy", "occupancy (writing / online)", "%"),
+    ("slot_utilisation", "chat slots in use", "%"),
+    ("peak_backlog", "peak backlog (messages)", "n"),
+    ("peak_queue", "peak queue (conversations)", "n"),
+    ("peak_agents_online", "peak agents online", "n"),
+    ("unanswered_at_end", "unanswered at the end", "n"),
+    ("paid_agent_hours", "paid agent-hours", "n"),
+    ("labour_cost", "labour cost", "$"),
+    ("subaccount_cost", "sub-account cost", "$"),
+    ("total_cost", "total cost", "$"),
+    ("cost_per_conversation", "cost per conversation", "$$"),
+)
+
+
+def _fmt(value: float, unit: str) -> str:
+    if value != value:
+        return "n/a"
+    if unit == "%":
+        return f"{100 * value:.1f}%"
+    if unit == "s":
+        return format_duration(value)
+    if unit == "$$":
+        return f"{value:,.2f}"
+    return f"{value:,.0f}"
+
+
+def _summary_table(ev: Evaluation, currency: str) -> list[str]:
+    est = ev.estimates()
+    n = len(ev.replications)
+    lines = []
+    head = f"{'':32s} {'mean':>12s}"
+    if n > 1:
+        head += f"   {'95% CI':>23s}"
+    lines.append(head)
+    for key, label, unit in _SUMMARY_ROWS:
+        e = est[key]
+        row = f"{label:32s} {_fmt(e.mean, unit):>12s}"
+        if n > 1 and e.low == e.low:
+            row += f"   [{_fmt(e.low, unit):>9s}, {_fmt(e.high, unit):>9s}]"
+        if unit.startswith("$"):
+            row += f"  {currency}"
+        lines.append(row)
+    return lines
+
+
+def _summary_json(ev: Evaluation, loaded: LoadedScenario, seconds: float) -> dict[str, Any]:
+    est = ev.estimates()
+    return {
+        "peakdesk_version": __version__,
+        "scenario": loaded.spec.scenario.name,
+        "scenario_file": str(loaded.path),
+        "seed": ev.seed,
+        "replications": len(ev.replications),
+        "currency": loaded.spec.scenario.currency,
+        "wall_time_s": seconds,
+        "summary": {k: asdict(v) for k, v in est.items()},
+        "by_replication": [r.summary.as_dict() for r in ev.replications],
+    }
+
+
+def _write_outputs(out: Path, ev: Evaluation, loaded: LoadedScenario, seconds: float) -> list[Path]:
+    """Message log (import format), conversations, intervals and summary into ``out``."""
+    written = []
+    for rep in ev.replications:
+        if rep.log is None:
+            continue
+        p = out / f"messages-r{rep.replication}.csv"
+        write_csv(p, message_log_rows(rep.log, conv_prefix=f"r{rep.replication}-c"))
+        written.append(p)
+        p = out / f"conversations-r{rep.replication}.csv"
+        write_csv(p, _conversation_columns(rep.log, rep.replication))
+        written.append(p)
+    cols: dict[str, list[np.ndarray]] = {}
+    for rep in ev.replications:
+        c = rep.intervals.columns()
+        cols.setdefault("replication", []).append(np.full(c["arrivals"].size, rep.replication))
+        for k, v in c.items():
+            cols.setdefault(k, []).append(v)
+    p = out / "intervals.csv"
+    write_csv(p, {k: np.concatenate(v) for k, v in cols.items()})
+    written.append(p)
+    p = out / "summary.json"
+    write_json(p, _summary_json(ev, loaded, seconds))
+    written.append(p)
+    return written
+
+
+def _conversation_columns(log: Any, replication: int) -> dict[str, np.ndarray]:
+    w = log.workload
+    labels = agent_labels(log)
+    converted, lost = log.conversion()
+    pool_names = np.asarray((*log.pool_names, ""))
+    agent = np.where(log.agent >= 0, labels[np.maximum(log.agent, 0)] if labels.size else "", "")
+    return {
+        "conversation_id": np.char.add(
+            f"r{replication}-c", np.arange(w.n_conversations).astype(str)
+        ),
+        "type": np.asarray(w.type_names)[w.type_idx],
+        "arrival_s": w.arrival_s,
+        "buyer_messages_planned": w.messages_per_conversation,
+        "bot": w.bot,
+        "agent_id": agent,
+        "pool": pool_names[log.conversation_pool],
+        "assign_s": log.assign_s,
+        "first_human_reply_s": log.first_human_reply_s,
+        "close_s": log.close_s,
+        "abandoned": log.abandoned,
+        "abandon_s": log.abandon_s,
+        "idle_closed": log.idle_closed,
+        "converted": converted,
+        "conversion_lost": lost,
+    }
+
+
+def _progress_bar(total_label: str) -> tuple[Callable[[float], None], Callable[[], None]]:
+    """A click progress bar on stderr driven by a 0..1 share; silent when not a terminal."""
+    if not sys.stderr.isatty():
+        return (lambda _f: None), (lambda: None)
+    bar = click.progressbar(length=1000, label=total_label, file=sys.stderr, show_eta=True)
+    bar.__enter__()
+    state = {"done": 0}
+
+    def update(frac: float) -> None:
+        target = int(frac * 1000)
+        if target > state["done"]:
+            bar.update(target - state["done"])
+            state["done"] = target
+
+    def close() -> None:
+        bar.__exit__(None, None, None)
+
+    return update, close
+
+
+@main.command("simulate")
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--seed", type=int, default=None, help="Base seed (default: the scenario's).")
+@click.option(
+    "--replications",
+    "-r",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Replications (default: the scenario's).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write the message log (import format), conversations, intervals and summary here.",
+)
+@click.option(
+    "--all-logs",
+    is_flag=True,
+    help="Write the message log of every replication (default: the first only).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+def simulate_cmd(
+    scenario: str,
+    seed: int | None,
+    replications: int | None,
+    out_dir: str | None,
+    all_logs: bool,
+    as_json: bool,
+) -> None:
+    """Simulate a scenario and print a summary (mean and 95% CI over replications)."""
+    loaded = _load(scenario)
+    update, close = _progress_bar("simulating")
+    t0 = time.perf_counter()
+    try:
+        with _input_errors():
+            ev = simulate(
+                loaded,
+                seed=seed,
+                replications=replications,
+                keep_logs=True if all_logs else (1 if out_dir else 0),
+                progress=update,
+            )
+    finally:
+        close()
+    seconds = time.perf_counter() - t0
+    if out_dir is not None:
+        written = _write_outputs(Path(out_dir), ev, loaded, seconds)
+    if as_json:
+        click.echo(json.dumps(json_safe(_summary_json(ev, loaded, seconds)), indent=2))
+        return
+    spec = loaded.spec
+    n_rep = len(ev.replications)
+    click.echo(
+        f"{spec.scenario.name}: seed {ev.seed}, {n_rep} replication{'s' * (n_rep > 1)}, "
+        f"{time.strftime('%H:%M:%S')} ({seconds:.1f} s)"
+    )
+    for line in _summary_table(ev, spec.scenario.currency):
+        click.echo(line)
+    if out_dir is not None:
+        click.echo(f"wrote {len(written)} files to {out_dir}/")
+
+
+__all__ = ["main"]

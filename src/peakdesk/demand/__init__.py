@@ -1,0 +1,1 @@
+"""Demand: intensity profiles, NHPP arrivals and conversation attributes."""

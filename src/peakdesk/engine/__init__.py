@@ -1,0 +1,1 @@
+"""The message-level chat simulator and what it records."""

@@ -1,0 +1,241 @@
+"""Per-interval statistics derived from a chat log.
+
+Nothing here runs inside the event loop: every time-weighted level (agents
+online, busy slots, queue, backlog, composing) is a sum of intervals
+``[start, end)`` that the log already holds, integrated over the reporting grid
+with sorted cumulative sums.  The engine pays nothing for them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from peakdesk.engine.log import ChatLog
+
+F64 = npt.NDArray[np.float64]
+
+
+def level_integral(start: F64, end: F64, edges: F64) -> F64:
+    """Integral of the count of open intervals up to each edge.
+
+    Parameters
+    ----------
+    start, end
+        Interval bounds, seconds; ``end >= start``.
+    edges
+        Increasing times, seconds.
+
+    Returns
+    -------
+    ndarray
+        ``F(T) = sum_i |[start_i, end_i) ∩ [-inf, T)|`` at each edge, in
+        item-seconds.  ``diff(F) / diff(edges)`` is the time-weighted mean level
+        in each bin.
+    """
+    s = np.sort(start)
+    e = np.sort(end)
+    cs = np.concatenate(([0.0], np.cumsum(s)))
+    ce = np.concatenate(([0.0], np.cumsum(e)))
+    ks = np.searchsorted(s, edges, side="left")
+    ke = np.searchsorted(e, edges, side="left")
+    return np.asarray((ks * edges - cs[ks]) - (ke * edges - ce[ke]), dtype=np.float64)
+
+
+def mean_level(start: F64, end: F64, edges: F64) -> F64:
+    """Time-weighted mean count of open intervals in each bin ``[edges[k], edges[k+1])``."""
+    return np.diff(level_integral(start, end, edges)) / np.diff(edges)
+
+
+def peak_level(start: F64, end: F64) -> int:
+    """Maximum number of intervals open at once (an end at t closes before a start at t)."""
+    if start.size == 0:
+        return 0
+    t = np.concatenate((end, start))
+    d = np.concatenate((-np.ones(end.size), np.ones(start.size)))
+    order = np.lexsort((d, t))
+    return int(np.max(np.cumsum(d[order]), initial=0))
+
+
+@dataclass(frozen=True)
+class IntervalTable:
+    """One row per reporting interval.
+
+    Attributes
+    ----------
+    start_s
+        Interval start, seconds from the scenario start.
+    interval_s
+        Interval width, seconds.
+    arrivals
+        Conversations arriving (all, bots included).
+    human_arrivals
+        Conversations needing an agent.
+    agents_online
+        Time-weighted mean agents online (= sub-accounts in use).
+    slots_online
+        Time-weighted mean conversation slots of online agents.
+    busy_slots
+        Time-weighted mean conversations held by agents.
+    queue
+        Time-weighted mean conversations waiting for an agent.
+    backlog
+        Time-weighted mean buyer messages waiting for a reply.
+    composing
+        Time-weighted mean agents writing a reply.
+    occupancy
+        ``composing / agents_online`` (share of online time spent writing).
+    slot_utilisation
+        ``busy_slots / slots_online``.
+    first_reply_mean_s
+        Mean first human reply delay of conversations arriving in the interval.
+    first_reply_p90_s
+        90th percentile of that delay (unanswered count as infinitely late).
+    within_3min
+        Share of the interval's human conversations answered by a human within 180 s.
+    abandoned
+        Conversations arriving in the interval whose buyer left.
+    """
+
+    start_s: F64
+    interval_s: float
+    arrivals: npt.NDArray[np.int64]
+    human_arrivals: npt.NDArray[np.int64]
+    agents_online: F64
+    slots_online: F64
+    busy_slots: F64
+    queue: F64
+    backlog: F64
+    composing: F64
+    occupancy: F64
+    slot_utilisation: F64
+    first_reply_mean_s: F64
+    first_reply_p90_s: F64
+    within_3min: F64
+    abandoned: npt.NDArray[np.int64]
+
+    def columns(self) -> dict[str, npt.NDArray[np.generic]]:
+        """The table as named columns (for CSV and data frames)."""
+        return {
+            "interval_start_s": self.start_s,
+            "arrivals": self.arrivals,
+            "human_arrivals": self.human_arrivals,
+            "agents_online": self.agents_online,
+            "slots_online": self.slots_online,
+            "busy_slots": self.busy_slots,
+            "queue": self.queue,
+            "backlog": self.backlog,
+            "composing": self.composing,
+            "occupancy": self.occupancy,
+            "slot_utilisation": self.slot_utilisation,
+            "first_reply_mean_s": self.first_reply_mean_s,
+            "first_reply_p90_s": self.first_reply_p90_s,
+            "within_3min": self.within_3min,
+            "abandoned": self.abandoned,
+        }
+
+
+def end_time(log: ChatLog) -> float:
+    """The last thing that happened (or the horizon, if later), seconds."""
+    cands = [log.horizon_s]
+    for arr in (log.reply_time_s, log.close_s, log.online_end_s, log.msg_time_s):
+        if arr.size and not np.all(np.isnan(arr)):
+            cands.append(float(np.nanmax(arr)))
+    return max(cands)
+
+
+def spans(log: ChatLog, t_end: float) -> dict[str, tuple[F64, F64]]:
+    """The ``[start, end)`` spans behind each level, open ones closed at ``t_end``."""
+    w = log.workload
+    human = ~w.bot
+    sent = ~np.isnan(log.msg_time_s)
+    msg_end = np.where(np.isnan(log.reply_time_s), t_end, log.reply_time_s)
+    assigned = ~np.isnan(log.assign_s)
+    held_end = np.where(np.isnan(log.close_s), t_end, log.close_s)
+    q_end = np.where(assigned, log.assign_s, t_end)
+    human_reply = log.reply_agent >= 0
+    waiting = sent & (msg_end > log.msg_time_s)
+    return {
+        "online": (log.online_start_s, log.online_end_s),
+        "busy": (log.assign_s[assigned], held_end[assigned]),
+        "queue": (w.arrival_s[human], q_end[human]),
+        "backlog": (log.msg_time_s[waiting], msg_end[waiting]),
+        "composing": (
+            log.reply_time_s[human_reply] - log.reply_compose_s[human_reply],
+            log.reply_time_s[human_reply],
+        ),
+    }
+
+
+def interval_table(log: ChatLog, interval_s: float) -> IntervalTable:
+    """Aggregate a log onto the reporting grid.
+
+    The grid starts at 0 and runs past the horizon until the last event, so the
+    drain after the last arrival is visible.
+
+    Parameters
+    ----------
+    log
+        A chat log.
+    interval_s
+        Reporting interval, seconds.
+    """
+    t_end = end_time(log)
+    n = max(1, math.ceil(t_end / interval_s - 1e-9))
+    edges = np.arange(n + 1, dtype=np.float64) * interval_s
+    sp = spans(log, edges[-1])
+    levels = {k: mean_level(s, e, edges) for k, s, e in ((k, *v) for k, v in sp.items())}
+    # Slots online: each online spell weighted by its pool's concurrency cap.
+    w = log.workload
+    slots = np.zeros(n)
+    spell_pool = log.agent_pool[log.online_agent]
+    for p, cap in enumerate(log.pool_max_concurrency):
+        sel = spell_pool == p
+        slots += mean_level(log.online_start_s[sel], log.online_end_s[sel], edges) * cap
+    bins = np.minimum((w.arrival_s // interval_s).astype(np.int64), n - 1)
+    human = ~w.bot
+    delay = log.first_human_reply_s - w.arrival_s
+    late = np.where(np.isnan(delay), np.inf, delay)
+    arrivals = np.bincount(bins, minlength=n)
+    human_arr = np.bincount(bins[human], minlength=n)
+    ok = np.bincount(bins[human], weights=(late[human] <= 180.0).astype(float), minlength=n)
+    answered = human & ~np.isnan(delay)
+    sum_delay = np.bincount(bins[answered], weights=delay[answered], minlength=n)
+    cnt_delay = np.bincount(bins[answered], minlength=n)
+    p90 = np.full(n, np.nan)
+    if human.any():
+        hb, hl = bins[human], late[human]
+        order = np.lexsort((hl, hb))
+        hb, hl = hb[order], hl[order]
+        lo = np.searchsorted(hb, np.arange(n), side="left")
+        hi = np.searchsorted(hb, np.arange(n), side="right")
+        for b in np.flatnonzero(hi > lo):
+            # nearest-rank percentile within the bin
+            k = lo[b] + math.ceil(0.9 * (hi[b] - lo[b])) - 1
+            p90[b] = hl[k]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        occupancy = levels["composing"] / levels["online"]
+        util = levels["busy"] / slots
+        mean_delay = sum_delay / cnt_delay
+        within = ok / human_arr
+    return IntervalTable(
+        start_s=edges[:-1],
+        interval_s=interval_s,
+        arrivals=arrivals.astype(np.int64),
+        human_arrivals=human_arr.astype(np.int64),
+        agents_online=levels["online"],
+        slots_online=slots,
+        busy_slots=levels["busy"],
+        queue=levels["queue"],
+        backlog=levels["backlog"],
+        composing=levels["composing"],
+        occupancy=occupancy,
+        slot_utilisation=util,
+        first_reply_mean_s=mean_delay,
+        first_reply_p90_s=p90,
+        within_3min=within,
+        abandoned=np.bincount(bins[log.abandoned], minlength=n).astype(np.int64),
+    )

@@ -1,0 +1,125 @@
+"""Headline figures of one replication, computed from its chat log."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from peakdesk.engine.intervals import end_time, peak_level, spans
+from peakdesk.engine.log import REPLY_HUMAN, ChatLog
+
+#: Thresholds of the generic first-response shares, seconds.
+SHARE_THRESHOLDS_S: tuple[tuple[str, float], ...] = (
+    ("within_30s", 30.0),
+    ("within_3min", 180.0),
+    ("within_12h", 12 * 3600.0),
+)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Headline figures of one replication.
+
+    First-response figures are over conversations that needed an agent (not
+    bot-resolved): the delay from the first buyer message to the first human
+    reply.  Shares count an unanswered or late conversation as a failure,
+    including abandoned ones (their message still needed an answer).
+    Percentiles are over answered conversations.  Times in seconds, costs in
+    the scenario's currency.
+    """
+
+    conversations: int
+    bot_resolved: int
+    human_conversations: int
+    buyer_messages: int
+    replies_human: int
+    unanswered_at_end: int
+    first_reply_p50_s: float
+    first_reply_p90_s: float
+    first_reply_p95_s: float
+    first_reply_mean_s: float
+    within_30s: float
+    within_3min: float
+    within_12h: float
+    abandoned: int
+    abandonment_rate: float
+    conversions: int
+    conversions_lost: int
+    occupancy: float
+    slot_utilisation: float
+    peak_backlog: int
+    peak_queue: int
+    peak_agents_online: int
+    agent_hours_online: float
+    paid_agent_hours: float
+    labour_cost: float
+    subaccount_cost: float
+    total_cost: float
+    cost_per_conversation: float
+
+    def as_dict(self) -> dict[str, float]:
+        """Field name -> value."""
+        return {k: float(v) for k, v in asdict(self).items()}
+
+
+def _pct(x: np.ndarray, q: float) -> float:
+    return float(np.percentile(x, q)) if x.size else float("nan")
+
+
+def summarise(log: ChatLog) -> RunSummary:
+    """Compute the headline figures of a log."""
+    w = log.workload
+    human = ~w.bot
+    n_human = int(human.sum())
+    delay = (log.first_human_reply_s - w.arrival_s)[human]
+    answered = delay[~np.isnan(delay)]
+    late = np.where(np.isnan(delay), np.inf, delay)
+    shares = {
+        name: float(np.mean(late <= t)) if n_human else float("nan")
+        for name, t in SHARE_THRESHOLDS_S
+    }
+    sent = ~np.isnan(log.msg_time_s)
+    t_end = end_time(log)
+    sp = spans(log, t_end)
+    online_s = float(np.sum(log.online_end_s - log.online_start_s))
+    composing_s = float(np.sum(sp["composing"][1] - sp["composing"][0]))
+    held_s = float(np.sum(sp["busy"][1] - sp["busy"][0]))
+    caps = np.asarray(log.pool_max_concurrency, dtype=np.float64)
+    slot_s = float(
+        np.sum((log.online_end_s - log.online_start_s) * caps[log.agent_pool[log.online_agent]])
+    )
+    converted, lost = log.conversion()
+    labour = log.labour_cost
+    total = labour + log.subaccount_cost
+    n = w.n_conversations
+    return RunSummary(
+        conversations=n,
+        bot_resolved=int(w.bot.sum()),
+        human_conversations=n_human,
+        buyer_messages=int(sent.sum()),
+        replies_human=int(np.sum(log.reply_kind == REPLY_HUMAN)),
+        unanswered_at_end=int(np.sum(sent & np.isnan(log.reply_time_s))),
+        first_reply_p50_s=_pct(answered, 50),
+        first_reply_p90_s=_pct(answered, 90),
+        first_reply_p95_s=_pct(answered, 95),
+        first_reply_mean_s=float(answered.mean()) if answered.size else float("nan"),
+        within_30s=shares["within_30s"],
+        within_3min=shares["within_3min"],
+        within_12h=shares["within_12h"],
+        abandoned=int(log.abandoned.sum()),
+        abandonment_rate=float(log.abandoned.sum() / n_human) if n_human else float("nan"),
+        conversions=int(converted.sum()),
+        conversions_lost=int(lost.sum()),
+        occupancy=composing_s / online_s if online_s > 0 else float("nan"),
+        slot_utilisation=held_s / slot_s if slot_s > 0 else float("nan"),
+        peak_backlog=peak_level(*sp["backlog"]),
+        peak_queue=peak_level(*sp["queue"]),
+        peak_agents_online=peak_level(log.online_start_s, log.online_end_s),
+        agent_hours_online=online_s / 3600.0,
+        paid_agent_hours=float(sum(log.paid_hours_by_pool)),
+        labour_cost=labour,
+        subaccount_cost=log.subaccount_cost,
+        total_cost=total,
+        cost_per_conversation=total / n if n else float("nan"),
+    )
