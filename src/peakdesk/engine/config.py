@@ -73,6 +73,9 @@ class EngineConfig:
         Queue priority per inquiry type (lower is served first).
     wrap_up_s
         Per inquiry type, seconds the slot stays held after the final reply.
+    withdraw_on_abandon
+        Per inquiry type: withdraw a conversation whose patience runs out before
+        an agent starts its first reply (instead of answering it later).
     idle_close_s
         Close a conversation after this much buyer silence (``inf``: never).
     auto_greeting
@@ -90,6 +93,7 @@ class EngineConfig:
     pool_order: tuple[int, ...]
     type_priority: tuple[int, ...]
     wrap_up_s: tuple[float, ...]
+    withdraw_on_abandon: tuple[bool, ...]
     idle_close_s: float
     auto_greeting: bool
 

@@ -61,6 +61,9 @@ class ChatLog:
         Per conversation: when the buyer left (``nan`` if not).
     idle_closed
         Per conversation: closed by the idle auto-close before its last message.
+    withdrawn
+        Per conversation: withdrawn unanswered after the buyer gave up (only for
+        types with ``answer_after_abandon = false``).
     agent_pool
         Pool number of each agent.
     online_agent, online_start_s, online_end_s
@@ -99,6 +102,7 @@ class ChatLog:
     abandoned: B
     abandon_s: F64
     idle_closed: B
+    withdrawn: B
     agent_pool: I32
     online_agent: I32
     online_start_s: F64

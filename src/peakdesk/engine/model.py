@@ -97,6 +97,7 @@ def run(
     env.run()
     if progress is not None:
         progress(1.0)
+    sim.finish()
     return ChatLog(
         workload=workload,
         start=start,
@@ -117,6 +118,7 @@ def run(
         abandoned=np.asarray(sim.abandoned, dtype=np.bool_),
         abandon_s=np.asarray(sim.abandon_time, dtype=np.float64),
         idle_closed=np.asarray(sim.idle_closed, dtype=np.bool_),
+        withdrawn=np.asarray(sim.withdrawn, dtype=np.bool_),
         agent_pool=config.agent_pool.astype(np.int32),
         online_agent=np.asarray([s[0] for s in sim.spells], dtype=np.int32),
         online_start_s=np.asarray([s[1] for s in sim.spells], dtype=np.float64),
@@ -172,6 +174,7 @@ class _Simulation:
         self.abandoned: list[bool] = [False] * n
         self.abandon_time: list[float] = [_NAN] * n
         self.idle_closed: list[bool] = [False] * n
+        self.withdrawn: list[bool] = [False] * n
         # agent state
         na = cfg.n_agents
         self.apool: list[int] = cfg.agent_pool.tolist()
@@ -205,11 +208,28 @@ class _Simulation:
         self.queues: list[deque[int]] = [deque() for _ in range(n_types)]
         self.type_priority: list[int] = list(cfg.type_priority)
         self.wrap_up: list[float] = list(cfg.wrap_up_s)
+        self.withdraw: list[bool] = list(cfg.withdraw_on_abandon)
         self.idle_close = cfg.idle_close_s
         self.policy = cfg.policy
         self.by_priority = cfg.policy == "pool_priority"
 
     # -- scheduling -------------------------------------------------------
+
+    def finish(self) -> None:
+        """Settle the buyers still waiting when nothing more can happen.
+
+        A buyer never answered whose patience ran out by the end has abandoned
+        (and, where the type withdraws abandoned chats, is withdrawn).
+        """
+        end = self.env.now
+        for i in range(len(self.arrival)):
+            j = self.offset[i]
+            expire = self.arrival[i] + self.patience[i]
+            if self.reply_time[j] != self.reply_time[j] and not self.abandoned[i] and expire <= end:
+                self.abandoned[i] = True
+                self.abandon_time[i] = expire
+                if self.withdraw[self.ctype[i]] and self.conv_agent[i] < 0:
+                    self.withdrawn[i] = True
 
     def schedule(self) -> None:
         """Record the bot conversations and schedule arrivals and shift segments."""
@@ -302,6 +322,30 @@ class _Simulation:
         heapq.heappush(self.inbox[a], (self.msg_time[j], j))
         if self.composing[a] < 0:
             self._compose_next(a)
+        if self.composing[a] != j and self.withdraw[self.ctype[i]] and self.patience[i] < _INF:
+            # The first reply waits behind others: the buyer may still give up.
+            self._at(self.arrival[i] + self.patience[i], i, self._on_patience)
+
+    def _on_patience(self, ev: Timeout) -> None:
+        i = ev._value
+        j = self.offset[i]
+        a = self.conv_agent[i]
+        if self.composing[a] == j or self.reply_time[j] == self.reply_time[j]:
+            return  # the agent started (or sent) the reply in time
+        self._withdraw(i)
+        self.close_time[i] = self.env.now
+        self.load[a] -= 1
+        self._refresh(a)
+        if self.accepting[a]:
+            self._pull(a)
+        elif self.composing[a] < 0 and not self.want_online[a] and self.load[a] == 0:
+            self._go_offline(a)
+
+    def _withdraw(self, i: int) -> None:
+        """The buyer gave up and the conversation is withdrawn unanswered."""
+        self.withdrawn[i] = True
+        self.abandoned[i] = True
+        self.abandon_time[i] = self.arrival[i] + self.patience[i]
 
     def _pull(self, a: int) -> None:
         """Fill an agent's free slots from the queues (best priority, then oldest)."""
@@ -310,11 +354,17 @@ class _Simulation:
         types = self.pool_types[self.apool[a]]
         prio = self.type_priority
         arrival = self.arrival
+        withdraw = self.withdraw
         while self.load[a] < cap:
             best = -1
             best_key = (0, 0.0)
             for k in types:
                 q = queues[k]
+                if withdraw[k]:
+                    # Buyers whose patience ran out while queued have gone: drop them.
+                    now = self.env.now
+                    while q and arrival[q[0]] + self.patience[q[0]] < now:
+                        self._withdraw(q.popleft())
                 if q:
                     key = (prio[k], arrival[q[0]])
                     if best < 0 or key < best_key:
@@ -326,7 +376,13 @@ class _Simulation:
     # -- agents at work -----------------------------------------------------
 
     def _compose_next(self, a: int) -> None:
-        _, j = heapq.heappop(self.inbox[a])
+        inbox = self.inbox[a]
+        while True:
+            _, j = heapq.heappop(inbox)
+            if not self.withdrawn[self.msg_conv[j]]:
+                break
+            if not inbox:
+                return
         self.composing[a] = j
         p = self.apool[a]
         i = self.msg_conv[j]
@@ -346,7 +402,7 @@ class _Simulation:
         self.reply_kind[j] = REPLY_HUMAN
         self.reply_agent[j] = a
         first = j == self.offset[i]
-        if first and now - self.arrival[i] > self.patience[i]:
+        if first and now - self.arrival[i] > self.patience[i] and not self.withdraw[self.ctype[i]]:
             # The buyer left before this reply: nothing more will come.
             self.abandoned[i] = True
             self.abandon_time[i] = self.arrival[i] + self.patience[i]
@@ -366,7 +422,7 @@ class _Simulation:
                 self._at(now + think, j + 1, self._on_buyer_message)
         if self.composing[a] < 0 and self.inbox[a]:
             self._compose_next(a)
-        elif self.composing[a] < 0 and not self.want_online[a] and self.load[a] == 0:
+        if self.composing[a] < 0 and not self.want_online[a] and self.load[a] == 0:
             self._go_offline(a)
 
     def _on_buyer_message(self, ev: Timeout) -> None:

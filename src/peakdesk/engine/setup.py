@@ -131,6 +131,7 @@ def build_config(spec: Scenario, staffing: Staffing | None = None) -> EngineConf
         pool_order=tuple(names.index(n) for n in pool_order),
         type_priority=tuple(t.priority for t in types),
         wrap_up_s=tuple(t.wrap_up for t in types),
+        withdraw_on_abandon=tuple(not t.answer_after_abandon for t in types),
         idle_close_s=math.inf if spec.routing.idle_close is None else spec.routing.idle_close,
         auto_greeting=spec.routing.auto_greeting,
     )

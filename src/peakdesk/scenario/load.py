@@ -39,21 +39,30 @@ class LoadedScenario:
 def _field_path(loc: tuple[int | str, ...], data: Any) -> str:
     """Render a pydantic location like ``pools[1].shifts[0].agents``.
 
-    Pydantic inserts the tag of a discriminated union (``'exponential'``) in
-    the location; it is not a key of the file, so it is dropped.
+    Pydantic puts labels in the location that are not keys of the file: the tag
+    of a discriminated union (``'exponential'``) and the member of a plain union
+    (``'float'``, ``'PhaseShare'``).  Those are dropped; the last part is kept
+    when it names a key (a missing field is, by definition, not in the data).
     """
     out = ""
     node: Any = data
-    for part in loc:
+    for n, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
             node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
             continue
-        if isinstance(node, dict) and part not in node and node.get("dist") == part:
+        if isinstance(node, dict) and part not in node:
+            last = n == len(loc) - 1
+            if not last or part[:1].isupper() or part in _UNION_LABELS or node.get("dist") == part:
+                continue
+        elif not isinstance(node, dict) and (part[:1].isupper() or part in _UNION_LABELS):
             continue
         out += f".{part}" if out else part
         node = node.get(part) if isinstance(node, dict) else None
     return out or "(top level)"
+
+
+_UNION_LABELS = {"float", "int", "str", "bool", "list", "dict", "date", "datetime"}
 
 
 def _describe(err: dict[str, Any], data: Any) -> str:
@@ -87,7 +96,16 @@ def parse_scenario(data: dict[str, Any], path: Path | str = "<scenario>") -> Sce
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        problems = [_describe(dict(e), data) for e in exc.errors()]
+        errors = [dict(e) for e in exc.errors()]
+        paths = [_field_path(tuple(e["loc"]), data) for e in errors]
+        # A union field reports one error per member; where one of them points deeper
+        # into the value (``share.after``), the shallow ones (``share``) are noise.
+        keep = [
+            e
+            for e, p in zip(errors, paths, strict=True)
+            if not any(q != p and (q.startswith(p + ".") or q.startswith(p + "[")) for q in paths)
+        ]
+        problems = list(dict.fromkeys(_describe(e, data) for e in keep))
         raise ScenarioError(path, problems) from None
 
 

@@ -358,6 +358,15 @@ class InquiryType(_Model):
     wrap_up: Duration = Field(
         default=0.0, description="time the slot stays held after the final reply"
     )
+    answer_after_abandon: bool = Field(
+        default=True,
+        description=(
+            "true: a buyer who gives up leaves the message in the inbox and it is still "
+            "answered (chat: it counts against response metrics); false: the conversation "
+            "is withdrawn when patience runs out before an agent starts the reply "
+            "(call-centre style, as in Erlang A)"
+        ),
+    )
 
     @property
     def skill_name(self) -> str:
