@@ -13,17 +13,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
 
 from peakdesk import __version__
 from peakdesk.demand.forecast_csv import ForecastError
-from peakdesk.experiment.replicate import Evaluation, simulate
 from peakdesk.output import agent_labels, json_safe, message_log_rows, write_csv, write_json
 from peakdesk.scenario import LoadedScenario, ScenarioError, json_schema, load_scenario
 from peakdesk.units import format_duration
+
+if TYPE_CHECKING:  # the simulator pulls in scipy.stats: import it only when simulating
+    from peakdesk.experiment.replicate import Evaluation
 
 EXIT_BAD_INPUT = 2
 
@@ -64,12 +66,17 @@ def validate(scenario: str) -> None:
     spec = loaded.spec
     heads = sum(p.headcount for p in spec.pools)
     click.echo(
-        f"{scenario}: ok — {spec.scenario.name}: {len(spec.inquiry_types)} inquiry types, "
-        f"{len(spec.pools)} pools, {heads} agents scheduled, "
-        f"{spec.subaccounts.count} sub-accounts, horizon {format_duration(spec.calendar.horizon)}"
+        f"{scenario}: ok — {spec.scenario.name}: "
+        f"{_count(len(spec.inquiry_types), 'inquiry type')}, {_count(len(spec.pools), 'pool')}, "
+        f"{_count(heads, 'agent')} scheduled, {_count(spec.subaccounts.count, 'sub-account')}, "
+        f"horizon {format_duration(spec.calendar.horizon)}"
     )
     for warning in _warnings(loaded):
         click.echo(f"warning: {warning}", err=True)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _warnings(loaded: LoadedScenario) -> list[str]:
@@ -153,7 +160,8 @@ def _summary_table(ev: Evaluation, currency: str) -> list[str]:
     return lines
 
 
-def _summary_json(ev: Evaluation, loaded: LoadedScenario, seconds: float) -> dict[str, Any]:
+def _summary_json(ev: Evaluation, loaded: LoadedScenario) -> dict[str, Any]:
+    """The summary as JSON-ready data; no wall time, so the same seed gives the same bytes."""
     est = ev.estimates()
     return {
         "peakdesk_version": __version__,
@@ -162,13 +170,12 @@ def _summary_json(ev: Evaluation, loaded: LoadedScenario, seconds: float) -> dic
         "seed": ev.seed,
         "replications": len(ev.replications),
         "currency": loaded.spec.scenario.currency,
-        "wall_time_s": seconds,
         "summary": {k: asdict(v) for k, v in est.items()},
         "by_replication": [r.summary.as_dict() for r in ev.replications],
     }
 
 
-def _write_outputs(out: Path, ev: Evaluation, loaded: LoadedScenario, seconds: float) -> list[Path]:
+def _write_outputs(out: Path, ev: Evaluation, loaded: LoadedScenario) -> list[Path]:
     """Message log (import format), conversations, intervals and summary into ``out``."""
     written = []
     for rep in ev.replications:
@@ -190,7 +197,7 @@ def _write_outputs(out: Path, ev: Evaluation, loaded: LoadedScenario, seconds: f
     write_csv(p, {k: np.concatenate(v) for k, v in cols.items()})
     written.append(p)
     p = out / "summary.json"
-    write_json(p, _summary_json(ev, loaded, seconds))
+    write_json(p, _summary_json(ev, loaded))
     written.append(p)
     return written
 
@@ -274,6 +281,8 @@ def simulate_cmd(
     as_json: bool,
 ) -> None:
     """Simulate a scenario and print a summary (mean and 95% CI over replications)."""
+    from peakdesk.experiment.replicate import simulate
+
     loaded = _load(scenario)
     update, close = _progress_bar("simulating")
     t0 = time.perf_counter()
@@ -290,9 +299,9 @@ def simulate_cmd(
         close()
     seconds = time.perf_counter() - t0
     if out_dir is not None:
-        written = _write_outputs(Path(out_dir), ev, loaded, seconds)
+        written = _write_outputs(Path(out_dir), ev, loaded)
     if as_json:
-        click.echo(json.dumps(json_safe(_summary_json(ev, loaded, seconds)), indent=2))
+        click.echo(json.dumps(json_safe(_summary_json(ev, loaded)), indent=2))
         return
     spec = loaded.spec
     n_rep = len(ev.replications)

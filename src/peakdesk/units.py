@@ -45,7 +45,7 @@ def parse_duration_s(text: str) -> float:
     ValueError
         If the text is not a sequence of ``<number><unit>`` parts.
     """
-    s = text.strip().lower()
+    s = text.strip()
     if not s:
         raise ValueError(f"empty duration; give a number with a unit: {ALLOWED_UNITS}")
     pos = 0

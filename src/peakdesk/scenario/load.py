@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import tomllib
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from peakdesk.scenario.schema import Scenario
+from peakdesk.scenario.schema import FieldProblem, Scenario
 
 
 class ScenarioError(Exception):
@@ -71,18 +73,53 @@ def _describe(err: dict[str, Any], data: Any) -> str:
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     typ = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    cause = ctx.get("error")
+    if isinstance(cause, FieldProblem):
+        # A cross-field check: name the field it found wrong, not the whole table.
+        where = cause.rel if where == "(top level)" else f"{where}.{cause.rel}"
+        return f"{where}: {cause}"
     if typ == "extra_forbidden":
-        return f"{where}: unknown field (check the spelling; see `peakdesk schema`)"
+        key = str(err["loc"][-1])
+        hint = _did_you_mean(key, err["loc"][:-1])
+        return f"{where}: unknown field{hint} (see `peakdesk schema` for the allowed fields)"
     if typ == "missing":
         return f"{where}: required field is missing"
     if typ == "union_tag_invalid":
-        ctx = err.get("ctx", {})
-        return f"{where}: unknown dist {ctx.get('tag')!r}; allowed: {ctx.get('expected_tags')}"
+        return f"{where}.dist = {ctx.get('tag')!r}: unknown; allowed: {ctx.get('expected_tags')}"
     bad = err.get("input")
     shown = json.dumps(bad, default=str) if not isinstance(bad, dict) else "{...}"
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return f"{where} = {shown}: {msg}"
+
+
+def _did_you_mean(key: str, parent_loc: tuple[Any, ...]) -> str:
+    """Suggest the closest allowed field name for a typo."""
+    model: Any = Scenario
+    for part in parent_loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            model = None
+            break
+        model = _model_of(field.annotation)
+    if model is None or not hasattr(model, "model_fields"):
+        return ""
+    close = difflib.get_close_matches(key, list(model.model_fields), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _model_of(annotation: Any) -> Any:
+    """The pydantic model inside an annotation like ``list[Pool]`` or ``Pool | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        m = _model_of(arg)
+        if m is not None:
+            return m
+    return None
 
 
 def parse_scenario(data: dict[str, Any], path: Path | str = "<scenario>") -> Scenario:
@@ -96,7 +133,7 @@ def parse_scenario(data: dict[str, Any], path: Path | str = "<scenario>") -> Sce
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        errors = [dict(e) for e in exc.errors()]
+        errors: list[dict[str, Any]] = [dict(e) for e in exc.errors()]
         paths = [_field_path(tuple(e["loc"]), data) for e in errors]
         # A union field reports one error per member; where one of them points deeper
         # into the value (``share.after``), the shallow ones (``share``) are noise.
@@ -149,6 +186,12 @@ def load_scenario(path: Path | str) -> LoadedScenario:
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of scenario files (for editor completion)."""
     schema = Scenario.model_json_schema(mode="validation")
+    # Durations are held as seconds, so their defaults come out as bare numbers, which
+    # the duration pattern (and the loader) refuse: write them with a unit.
+    for definition in schema.get("$defs", {}).values():
+        for prop in definition.get("properties", {}).values():
+            if "pattern" in prop and isinstance(prop.get("default"), (int, float)):
+                prop["default"] = f"{prop['default']:g}s"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "peakdesk scenario"
     return schema

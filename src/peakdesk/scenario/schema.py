@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from peakdesk.units import ALLOWED_UNITS, parse_duration_s
+from peakdesk.units import ALLOWED_UNITS, format_duration, parse_duration_s
 
 # ---------------------------------------------------------------------------
 # Field types
@@ -42,7 +42,7 @@ def _to_seconds(value: Any) -> Any:
 
 _DURATION_SCHEMA = {
     "type": "string",
-    "pattern": r"^\s*(\d+(\.\d*)?\s*(ms|s|sec|min|m|h|hr|d|day|days)\s*)+$",
+    "pattern": r"^\s*((\d+(\.\d*)?|\.\d+)\s*(ms|s|sec|min|m|h|hr|d|day|days)\s*)+$",
     "examples": ["90s", "3min", "1h30min", "12h"],
     "description": "duration with a unit",
 }
@@ -88,6 +88,23 @@ ClockTime = Annotated[
     ),
 ]
 """Local time of day, ``"HH:MM"``, held as seconds after midnight."""
+
+
+class FieldProblem(ValueError):
+    """A cross-field check that knows which field is wrong.
+
+    Parameters
+    ----------
+    rel
+        Path of the offending field relative to the model being validated,
+        e.g. ``"breaks[1]"`` or ``"inquiry_types[2].skill"``.
+    message
+        What is wrong and what is allowed.
+    """
+
+    def __init__(self, rel: str, message: str) -> None:
+        super().__init__(message)
+        self.rel = rel
 
 
 class _Model(BaseModel):
@@ -139,7 +156,7 @@ class Uniform(_Model):
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
         if self.high < self.low:
-            raise ValueError("high must be >= low")
+            raise FieldProblem("high", f"high ({self.high:g} s) must be >= low ({self.low:g} s)")
         return self
 
 
@@ -193,11 +210,16 @@ class EmpiricalCount(_Model):
     @model_validator(mode="after")
     def _check(self) -> EmpiricalCount:
         if len(self.values) != len(self.weights):
-            raise ValueError("values and weights must have the same length")
+            raise FieldProblem(
+                "weights",
+                f"{len(self.weights)} weights for {len(self.values)} values; give one per value",
+            )
         if any(v < 1 for v in self.values):
-            raise ValueError("every value must be >= 1 (a conversation has at least one message)")
+            raise FieldProblem(
+                "values", "every value must be >= 1 (a conversation has at least one message)"
+            )
         if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
-            raise ValueError("weights must be >= 0 with a positive sum")
+            raise FieldProblem("weights", "weights must be >= 0 with a positive sum")
         return self
 
 
@@ -313,14 +335,19 @@ class Demand(_Model):
     def _volume(self) -> Demand:
         if self.profile == "csv":
             if self.forecast is None:
-                raise ValueError("profile 'csv' needs 'forecast' (a CSV path)")
+                raise FieldProblem("forecast", "profile 'csv' needs 'forecast' (a CSV path)")
             if self.volume_per_day is not None or self.total is not None:
-                raise ValueError("with profile 'csv' the volume comes from the forecast file")
+                raise FieldProblem(
+                    "volume_per_day" if self.volume_per_day is not None else "total",
+                    "with profile 'csv' the volume comes from the forecast file; remove this",
+                )
         else:
             if (self.volume_per_day is None) == (self.total is None):
-                raise ValueError("give exactly one of 'volume_per_day' or 'total'")
+                raise FieldProblem(
+                    "volume_per_day", "give exactly one of 'volume_per_day' or 'total'"
+                )
         if self.profile == "promo" and self.promo is None:
-            raise ValueError("profile 'promo' needs a [demand.promo] table with 'times'")
+            raise FieldProblem("promo", "profile 'promo' needs a [demand.promo] table with 'times'")
         return self
 
 
@@ -401,9 +428,14 @@ class Shift(_Model):
 
     @model_validator(mode="after")
     def _breaks_inside(self) -> Shift:
-        for b in self.breaks:
-            if b.after + b.stagger + b.length > self.length:
-                raise ValueError("a break must end inside its shift")
+        for k, b in enumerate(self.breaks):
+            end = b.after + b.stagger + b.length
+            if end > self.length:
+                raise FieldProblem(
+                    f"breaks[{k}]",
+                    f"the break ends {format_duration(end)} into the shift (after + stagger + "
+                    f"length), past the shift's length {format_duration(self.length)}",
+                )
         return self
 
 
@@ -435,12 +467,15 @@ class Pool(_Model):
         m = self.compose_multiplier_by_concurrency
         if m is not None:
             if len(m) != self.max_concurrency:
-                raise ValueError(
+                raise FieldProblem(
+                    "compose_multiplier_by_concurrency",
                     f"compose_multiplier_by_concurrency needs {self.max_concurrency} values "
-                    f"(one per concurrency level 1..max_concurrency), got {len(m)}"
+                    f"(one per concurrency level 1..max_concurrency), got {len(m)}",
                 )
             if any(x <= 0 for x in m):
-                raise ValueError("compose multipliers must be > 0")
+                raise FieldProblem(
+                    "compose_multiplier_by_concurrency", "compose multipliers must be > 0"
+                )
         return self
 
     @property
@@ -459,7 +494,9 @@ class SubAccounts(_Model):
     @model_validator(mode="after")
     def _cap(self) -> SubAccounts:
         if self.platform_cap is not None and self.count > self.platform_cap:
-            raise ValueError(f"count {self.count} exceeds the platform cap {self.platform_cap}")
+            raise FieldProblem(
+                "count", f"{self.count} exceeds the platform cap {self.platform_cap}"
+            )
         return self
 
 
@@ -502,30 +539,41 @@ class Scenario(_Model):
     def _consistent(self) -> Scenario:
         names = [t.name for t in self.inquiry_types]
         if len(set(names)) != len(names):
-            raise ValueError(f"inquiry type names must be unique, got {names}")
+            dup = next(k for k, n in enumerate(names) if names.index(n) != k)
+            raise FieldProblem(
+                f"inquiry_types[{dup}].name", f"inquiry type names must be unique, got {names}"
+            )
         pools = [p.name for p in self.pools]
         if len(set(pools)) != len(pools):
-            raise ValueError(f"pool names must be unique, got {pools}")
+            dup = next(k for k, n in enumerate(pools) if pools.index(n) != k)
+            raise FieldProblem(f"pools[{dup}].name", f"pool names must be unique, got {pools}")
         kinds = {isinstance(t.share, PhaseShare) for t in self.inquiry_types}
         if len(kinds) > 1:
-            raise ValueError("give every inquiry type's share as a number, or every one by phase")
+            raise FieldProblem(
+                "inquiry_types[*].share",
+                "give every inquiry type's share as a number, or every one by phase",
+            )
         if self.demand.profile != "csv":
             for phase in ("before", "on", "after"):
                 total = sum(_share(t, phase) for t in self.inquiry_types)
                 if total <= 0:
-                    raise ValueError(f"inquiry type shares ({phase} the peak) must sum to > 0")
+                    raise FieldProblem(
+                        "inquiry_types[*].share",
+                        f"shares {phase} the peak sum to {total:g}; they must sum to > 0",
+                    )
         skills = {s for p in self.pools for s in p.skills}
-        for t in self.inquiry_types:
+        for k, t in enumerate(self.inquiry_types):
             if t.skill_name not in skills:
-                raise ValueError(
-                    f"inquiry type {t.name!r} needs skill {t.skill_name!r}, which no pool has "
-                    f"(pool skills: {sorted(skills)})"
+                raise FieldProblem(
+                    f"inquiry_types[{k}].skill",
+                    f"needs skill {t.skill_name!r} (default: the type name), which no pool "
+                    f"has; pool skills: {sorted(skills)}",
                 )
         if self.routing.pool_order is not None:
             unknown = set(self.routing.pool_order) - set(pools)
             if unknown:
-                raise ValueError(
-                    f"routing.pool_order names unknown pools {sorted(unknown)}; pools: {pools}"
+                raise FieldProblem(
+                    "routing.pool_order", f"unknown pools {sorted(unknown)}; pools: {pools}"
                 )
         return self
 
