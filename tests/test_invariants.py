@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import tomllib
 from typing import Any
 
@@ -172,8 +173,8 @@ def test_more_agents_never_worse_under_common_random_numbers() -> None:
     assert len(volumes) == 1
     within = [r[0] for r in results]
     aband = [r[1] for r in results]
-    assert all(b >= a for a, b in zip(within, within[1:], strict=False)), within
-    assert all(b <= a for a, b in zip(aband, aband[1:], strict=False)), aband
+    assert all(b >= a for a, b in itertools.pairwise(within)), within
+    assert all(b <= a for a, b in itertools.pairwise(aband)), aband
     assert within[-1] > within[0]
 
 
