@@ -49,8 +49,8 @@ reference file has one) must lie inside it.  The intervals are checked for
 width too, so a case cannot pass by being uninformative.  Each interval misses
 a correct value with probability 1%; the measures of one case are strongly
 correlated, so the chance that a correct engine fails some check of this file
-for a fresh seed is of the order of 10%.  The seeds below were fixed before
-the first run and not tuned.
+for a fresh seed is of the order of 10%.  The seeds below were chosen once, before
+the first run, and not tuned to pass.
 
 Estimators under abandonment (``W = min(V, patience)`` observed for everyone,
 ``V`` the offered wait, ``W`` = wait until assignment or until giving up)::
