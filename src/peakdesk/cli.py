@@ -20,6 +20,8 @@ import numpy as np
 
 from peakdesk import __version__
 from peakdesk.demand.forecast_csv import ForecastError
+from peakdesk.engine.intervals import peak_level
+from peakdesk.engine.setup import build_config
 from peakdesk.output import agent_labels, json_safe, message_log_rows, write_csv, write_json
 from peakdesk.scenario import LoadedScenario, ScenarioError, json_schema, load_scenario
 from peakdesk.units import format_duration
@@ -86,11 +88,12 @@ def _warnings(loaded: LoadedScenario) -> list[str]:
     for p in spec.pools:
         if p.headcount == 0:
             out.append(f"pool {p.name!r} has no agents on any shift")
-    scheduled_max = sum(p.headcount for p in spec.pools)
-    if scheduled_max > spec.subaccounts.count:
+    cfg = build_config(spec)
+    at_once = peak_level(cfg.segment_start_s, cfg.segment_end_s)
+    if at_once > spec.subaccounts.count:
         out.append(
-            f"{scheduled_max} agents are scheduled but there are {spec.subaccounts.count} "
-            "sub-accounts: agents whose shifts overlap may wait for a free one"
+            f"up to {at_once} agents are scheduled online at once but there are "
+            f"{spec.subaccounts.count} sub-accounts: the others wait for a free one"
         )
     return out
 

@@ -134,6 +134,12 @@ def intensity(loaded: LoadedScenario) -> Intensity:
                 presale_wave_dates=tuple(o.presale_wave_dates),
                 presale_wave_factor=o.presale_wave_factor,
                 aftersale_factors=tuple(o.aftersale_factors),
+                first_hour_decay_s=o.first_hour_decay,
+                presale_wave_time=dt.time(
+                    int(o.presale_wave_time // 3600), int(o.presale_wave_time % 3600 // 60)
+                ),
+                presale_wave_decay_s=o.presale_wave_decay,
+                **({"normal_hourly": tuple(o.normal_hourly)} if o.normal_hourly else {}),
             ),
         )
     else:

@@ -300,6 +300,21 @@ class Double11Options(_Model):
         default_factory=lambda: [2.5, 2.0, 1.6, 1.3],
         description="volume of the days after the peak relative to a normal day",
     )
+    first_hour_decay: PositiveDuration = Field(
+        default=600.0, description="time constant of the fading 00:00 surge"
+    )
+    presale_wave_time: ClockTime = Field(
+        default=72000.0, description="local time of the final-payment wave"
+    )
+    presale_wave_decay: PositiveDuration = Field(
+        default=1200.0, description="time constant of the fading presale wave"
+    )
+    normal_hourly: list[float] | None = Field(
+        default=None,
+        min_length=24,
+        max_length=24,
+        description="relative volume of each hour 00..23 of a normal day (default built in)",
+    )
 
 
 class PromoOptions(_Model):

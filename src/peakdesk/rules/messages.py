@@ -1,0 +1,119 @@
+"""The message log the rules judge: one row per message, as numpy columns.
+
+This is the common vocabulary of PLATFORM_RULES.md: ``conversation_id, sender,
+timestamp[, agent_id]`` with sender ``buyer``, ``agent`` (a human, quick phrases
+included) or ``bot`` (assistant or auto-reply).  Simulated logs and real
+back-office exports both become a :class:`MessageLog`; the rules never see
+the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+#: ``sender`` codes.  Their order is the tie-break at equal timestamps: a buyer
+#: message sorts before a reply sent at the same instant, so an instant reply
+#: answers it.
+BUYER, AGENT, BOT = 0, 1, 2
+SENDER_NAMES = ("buyer", "agent", "bot")
+
+
+@dataclass(frozen=True)
+class MessageLog:
+    """Messages sorted by conversation, then time, then sender code.
+
+    Attributes
+    ----------
+    conversation
+        Dense conversation code of each message (``0 .. n_conversations - 1``).
+    sender
+        ``BUYER``, ``AGENT`` or ``BOT``.
+    time_s
+        POSIX time of each message, seconds (UTC).
+    agent
+        Agent code of a reply (``-1`` for buyer messages or unknown).
+    leave_message
+        Whether a buyer message was left while every agent was offline (JD's
+        留言); all ``False`` when unknown.
+    conversation_labels
+        Original conversation ids, indexed by code (optional).
+    """
+
+    conversation: I64
+    sender: npt.NDArray[np.int8]
+    time_s: F64
+    agent: I64
+    leave_message: npt.NDArray[np.bool_]
+    conversation_labels: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_arrays(
+        cls,
+        conversation: npt.ArrayLike,
+        sender: npt.ArrayLike,
+        time_s: npt.ArrayLike,
+        agent: npt.ArrayLike | None = None,
+        leave_message: npt.ArrayLike | None = None,
+        conversation_labels: tuple[str, ...] | None = None,
+    ) -> MessageLog:
+        """Build a log from unsorted columns (conversation codes must be dense ints)."""
+        conv = np.asarray(conversation, dtype=np.int64)
+        snd = np.asarray(sender, dtype=np.int8)
+        t = np.asarray(time_s, dtype=np.float64)
+        ag = np.full(conv.size, -1, dtype=np.int64) if agent is None else np.asarray(agent)
+        lm = (
+            np.zeros(conv.size, dtype=np.bool_)
+            if leave_message is None
+            else np.asarray(leave_message, dtype=np.bool_)
+        )
+        if not (conv.size == snd.size == t.size == ag.size == lm.size):
+            raise ValueError("all columns must have the same length")
+        if np.isnan(t).any():
+            raise ValueError("timestamps must be finite")
+        order = np.lexsort((snd, t, conv))
+        return cls(
+            conversation=conv[order],
+            sender=snd[order],
+            time_s=t[order],
+            agent=ag[order].astype(np.int64),
+            leave_message=lm[order],
+            conversation_labels=conversation_labels,
+        )
+
+    @property
+    def n_messages(self) -> int:
+        """Number of messages."""
+        return int(self.time_s.size)
+
+    @property
+    def n_conversations(self) -> int:
+        """Number of conversations (largest code + 1)."""
+        return int(self.conversation.max()) + 1 if self.conversation.size else 0
+
+    def shifted(self, seconds: float) -> MessageLog:
+        """The same log with every timestamp moved by ``seconds``."""
+        return MessageLog(
+            self.conversation,
+            self.sender,
+            self.time_s + seconds,
+            self.agent,
+            self.leave_message,
+            self.conversation_labels,
+        )
+
+    def select(self, keep: npt.NDArray[np.bool_]) -> MessageLog:
+        """A log with only the messages where ``keep`` is true (order kept)."""
+        return MessageLog(
+            self.conversation[keep],
+            self.sender[keep],
+            self.time_s[keep],
+            self.agent[keep],
+            self.leave_message[keep],
+            self.conversation_labels,
+        )
