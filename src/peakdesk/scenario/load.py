@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from peakdesk.scenario.schema import FieldProblem, Scenario
+from peakdesk.scenario.schema import CLOCK_EXAMPLES, FieldProblem, Scenario
 
 
 class ScenarioError(Exception):
@@ -190,8 +190,13 @@ def json_schema() -> dict[str, Any]:
     # the duration pattern (and the loader) refuse: write them with a unit.
     for definition in schema.get("$defs", {}).values():
         for prop in definition.get("properties", {}).values():
-            if "pattern" in prop and isinstance(prop.get("default"), (int, float)):
-                prop["default"] = f"{prop['default']:g}s"
+            default = prop.get("default")
+            if not isinstance(default, (int, float)) or "pattern" not in prop:
+                continue
+            if prop.get("examples") == CLOCK_EXAMPLES:
+                prop["default"] = f"{int(default) // 3600:02d}:{int(default) % 3600 // 60:02d}"
+            else:
+                prop["default"] = f"{default:g}s"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "peakdesk scenario"
     return schema

@@ -80,11 +80,13 @@ def _clock_s(value: Any) -> Any:
     raise ValueError(f"expected a clock time 'HH:MM', got {value!r}")
 
 
+CLOCK_EXAMPLES = ["08:00"]
+
 ClockTime = Annotated[
     float,
     BeforeValidator(_clock_s),
     WithJsonSchema(
-        {"type": "string", "pattern": r"^\d{1,2}:\d{2}(:\d{2})?$", "examples": ["08:00"]}
+        {"type": "string", "pattern": r"^\d{1,2}:\d{2}(:\d{2})?$", "examples": CLOCK_EXAMPLES}
     ),
 ]
 """Local time of day, ``"HH:MM"``, held as seconds after midnight."""
