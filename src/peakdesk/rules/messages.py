@@ -43,6 +43,9 @@ class MessageLog:
         留言); all ``False`` when unknown.
     conversation_labels
         Original conversation ids, indexed by code (optional).
+    ordered
+        Per conversation code: the buyer placed an order (for inquiry
+        conversion), or ``None`` when the log does not say.
     """
 
     conversation: I64
@@ -51,6 +54,7 @@ class MessageLog:
     agent: I64
     leave_message: npt.NDArray[np.bool_]
     conversation_labels: tuple[str, ...] | None = None
+    ordered: npt.NDArray[np.bool_] | None = None
 
     @classmethod
     def from_arrays(
@@ -61,6 +65,7 @@ class MessageLog:
         agent: npt.ArrayLike | None = None,
         leave_message: npt.ArrayLike | None = None,
         conversation_labels: tuple[str, ...] | None = None,
+        ordered: npt.ArrayLike | None = None,
     ) -> MessageLog:
         """Build a log from unsorted columns (conversation codes must be dense ints)."""
         conv = np.asarray(conversation, dtype=np.int64)
@@ -84,6 +89,7 @@ class MessageLog:
             agent=ag[order].astype(np.int64),
             leave_message=lm[order],
             conversation_labels=conversation_labels,
+            ordered=None if ordered is None else np.asarray(ordered, dtype=np.bool_),
         )
 
     @property
@@ -105,6 +111,7 @@ class MessageLog:
             self.agent,
             self.leave_message,
             self.conversation_labels,
+            self.ordered,
         )
 
     def select(self, keep: npt.NDArray[np.bool_]) -> MessageLog:
@@ -116,4 +123,5 @@ class MessageLog:
             self.agent[keep],
             self.leave_message[keep],
             self.conversation_labels,
+            self.ordered,
         )

@@ -1,0 +1,146 @@
+"""Rounds: the unit most platform rules judge, found without a Python loop.
+
+A *round* (对话轮次) opens at a buyer message when no round is open in its
+conversation and closes at the next *qualifying* reply; buyer messages while
+it is open join it, and its response time runs from its first buyer message.
+The first-response "conversation" of Lazada, Shopee, TikTok Shop and JD has the
+same shape, so one vectorised routine serves them all; rules differ only in
+which replies qualify, which rounds they keep and how they score them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from peakdesk.rules.messages import AGENT, BOT, BUYER, MessageLog
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+B = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """Rounds of a message log, in log order (by conversation, then time).
+
+    Attributes
+    ----------
+    conversation
+        Conversation code of each round.
+    open_s
+        POSIX time of the round's first buyer message.
+    reply_s
+        POSIX time of the qualifying reply that closed it (``nan``: unanswered).
+    first_message
+        Index (into the log) of the round's first buyer message.
+    buyer_messages
+        Buyer messages in the round.
+    conversation_start_s
+        POSIX time of the first message of the round's conversation.
+    """
+
+    conversation: I64
+    open_s: F64
+    reply_s: F64
+    first_message: I64
+    buyer_messages: I64
+    conversation_start_s: F64
+
+    @property
+    def n(self) -> int:
+        """Number of rounds."""
+        return int(self.open_s.size)
+
+    @property
+    def answered(self) -> B:
+        """Rounds with a qualifying reply."""
+        return ~np.isnan(self.reply_s)
+
+    @property
+    def delay_s(self) -> F64:
+        """Response time of each round, seconds (``nan`` if unanswered)."""
+        return self.reply_s - self.open_s
+
+    def select(self, keep: B) -> Rounds:
+        """The rounds where ``keep`` is true."""
+        return Rounds(
+            self.conversation[keep],
+            self.open_s[keep],
+            self.reply_s[keep],
+            self.first_message[keep],
+            self.buyer_messages[keep],
+            self.conversation_start_s[keep],
+        )
+
+
+def qualifying_replies(log: MessageLog, *, bots_count: bool = False) -> B:
+    """Replies that count: human ones, and bot ones if ``bots_count``."""
+    q = log.sender == AGENT
+    if bots_count:
+        q |= log.sender == BOT
+    return np.asarray(q, dtype=np.bool_)
+
+
+def find_rounds(log: MessageLog, qualifies: B) -> Rounds:
+    """Split every conversation into rounds.
+
+    Parameters
+    ----------
+    log
+        The message log (sorted by conversation, time, sender).
+    qualifies
+        Per message: a reply that closes a round.  Other replies are ignored,
+        as if they had not been sent (an auto reply neither answers nor splits
+        a round).
+
+    Returns
+    -------
+    Rounds
+        Every round, answered or not.
+    """
+    buyer = log.sender == BUYER
+    keep = buyer | qualifies
+    idx = np.flatnonzero(keep)
+    conv = log.conversation[idx]
+    is_buyer = buyer[idx]
+    n = idx.size
+    if n == 0:
+        empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int64)
+        return Rounds(empty_i, empty_f, empty_f, empty_i, empty_i, empty_f)
+    new_conv = np.ones(n, dtype=np.bool_)
+    new_conv[1:] = conv[1:] != conv[:-1]
+    prev_is_reply = np.zeros(n, dtype=np.bool_)
+    prev_is_reply[1:] = ~is_buyer[:-1]
+    start = is_buyer & (new_conv | prev_is_reply)
+    starts = np.flatnonzero(start)
+    # The reply closing a round is the first kept reply after its start, in the same
+    # conversation: with buyer blocks and reply blocks alternating, it is the first
+    # reply position after the start.
+    reply_pos = np.flatnonzero(~is_buyer)
+    k = np.searchsorted(reply_pos, starts, side="right")
+    has = k < reply_pos.size
+    nxt = np.where(has, reply_pos[np.minimum(k, max(reply_pos.size - 1, 0))], 0)
+    if reply_pos.size == 0:
+        has[:] = False
+    has &= conv[nxt] == conv[starts]
+    reply_s = np.full(starts.size, np.nan)
+    reply_s[has] = log.time_s[idx[nxt[has]]]
+    # Buyer messages per round: buyer events between this start and the next start/reply.
+    round_id = np.cumsum(start) - 1
+    buyers_per = np.bincount(round_id[is_buyer], minlength=starts.size)
+    # Conversation start: time of each conversation's first message (any sender).
+    first_of_conv = np.ones(log.n_messages, dtype=np.bool_)
+    first_of_conv[1:] = log.conversation[1:] != log.conversation[:-1]
+    conv_start = np.full(log.n_conversations, np.nan)
+    conv_start[log.conversation[first_of_conv]] = log.time_s[first_of_conv]
+    return Rounds(
+        conversation=conv[starts],
+        open_s=log.time_s[idx[starts]],
+        reply_s=reply_s,
+        first_message=idx[starts].astype(np.int64),
+        buyer_messages=buyers_per.astype(np.int64),
+        conversation_start_s=conv_start[conv[starts]],
+    )
