@@ -1,0 +1,240 @@
+"""Reading a chat log exported from a seller back-office (the import format).
+
+Columns: ``conversation_id, sender, timestamp[, agent_id][, ordered][, leave_message]``;
+``sender`` is ``buyer``, ``agent`` or ``bot``; ``timestamp`` is ISO 8601 with a UTC
+offset (``2026-11-11T00:00:05+08:00``).  A bad row (unknown sender, a time that
+cannot be read or has no offset, a reply before any buyer message of its
+conversation) stops the import with its line number, unless ``skip_bad_rows``
+is set: then it is left out, counted and reported, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from peakdesk.rules.messages import AGENT, BOT, BUYER, MessageLog
+
+REQUIRED = ("conversation_id", "sender", "timestamp")
+OPTIONAL = ("agent_id", "ordered", "leave_message")
+_SENDERS = {"buyer": BUYER, "agent": AGENT, "bot": BOT}
+_TRUE = {"1", "true", "yes", "y", "t"}
+_FALSE = {"", "0", "false", "no", "n", "f"}
+#: How many bad rows an error message lists before summarising the rest.
+SHOW_BAD_ROWS = 20
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A row that cannot be used: its line number (1 = header) and why."""
+
+    line: int
+    reason: str
+
+
+class ChatLogError(ValueError):
+    """A log that cannot be read; lists the bad rows with their line numbers."""
+
+    def __init__(self, path: Path, problems: list[BadRow], *, header: str | None = None) -> None:
+        self.path = path
+        self.problems = problems
+        lines = [f"{path}: {header}"] if header else [f"{path}: {len(problems)} bad rows"]
+        lines += [f"  line {p.line}: {p.reason}" for p in problems[:SHOW_BAD_ROWS]]
+        if len(problems) > SHOW_BAD_ROWS:
+            lines.append(f"  ... and {len(problems) - SHOW_BAD_ROWS} more")
+        if problems:
+            lines.append("  (use --skip-bad-rows to leave them out and count them)")
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class ImportedLog:
+    """A log read from CSV, with what was left out.
+
+    Attributes
+    ----------
+    log
+        The usable messages.
+    rows
+        Data rows read.
+    skipped
+        Rows left out (only with ``skip_bad_rows``), with line numbers and reasons.
+    """
+
+    log: MessageLog
+    rows: int
+    skipped: list[BadRow] = field(default_factory=list)
+
+    def skipped_by_reason(self) -> dict[str, int]:
+        """How many rows were left out for each kind of reason."""
+        return dict(Counter(b.reason.split(":")[0] for b in self.skipped))
+
+
+def _parse_time(text: str) -> float | str:
+    """POSIX seconds, or the reason the text is not a usable timestamp."""
+    s = text.strip()
+    if not s:
+        return "empty timestamp"
+    try:
+        t = dt.datetime.fromisoformat(s.replace("Z", "+00:00") if s.endswith("Z") else s)
+    except ValueError:
+        return f"unreadable timestamp {s!r} (use ISO 8601, e.g. 2026-11-11T00:00:05+08:00)"
+    if t.tzinfo is None or t.utcoffset() is None:
+        return f"timestamp {s!r} has no UTC offset (e.g. +08:00); the zone is ambiguous"
+    return t.timestamp()
+
+
+def _flag(text: str) -> bool | None:
+    v = text.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    return None
+
+
+def read_chat_log(path: Path | str, *, skip_bad_rows: bool = False) -> ImportedLog:
+    """Read a chat log CSV.
+
+    Parameters
+    ----------
+    path
+        The CSV file (UTF-8, a BOM is fine).
+    skip_bad_rows
+        Leave bad rows out (and report them) instead of stopping.
+
+    Raises
+    ------
+    ChatLogError
+        A missing column, an unreadable file, or bad rows without ``skip_bad_rows``.
+    """
+    p = Path(path)
+    try:
+        fh = p.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise ChatLogError(p, [], header=f"cannot read the file: {exc.strerror or exc}") from None
+    with fh:
+        reader = csv.reader(fh)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise ChatLogError(p, [], header="the file is empty") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ChatLogError(p, [], header=f"not a CSV text file: {exc}") from None
+        missing = [c for c in REQUIRED if c not in header]
+        unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
+        if missing or unknown:
+            parts = []
+            if missing:
+                parts.append(f"missing column(s) {missing}")
+            if unknown:
+                parts.append(f"unknown column(s) {unknown}")
+            raise ChatLogError(
+                p, [], header="; ".join(parts) + f"; allowed: {list(REQUIRED + OPTIONAL)}"
+            )
+        col = {name: header.index(name) for name in header}
+        try:
+            rows = list(reader)
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ChatLogError(p, [], header=f"cannot read CSV: {exc}") from None
+
+    bad: list[BadRow] = []
+    conv_ids: list[str] = []
+    senders: list[int] = []
+    times: list[float] = []
+    agents: list[str] = []
+    lines: list[int] = []
+    ordered_rows: list[tuple[str, bool]] = []
+    leave: list[bool] = []
+    ic, isd, it = col["conversation_id"], col["sender"], col["timestamp"]
+    ia, io, il = col.get("agent_id"), col.get("ordered"), col.get("leave_message")
+    width = len(header)
+    n_rows = 0
+    for n, row in enumerate(rows, start=2):
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue  # blank line
+        n_rows += 1
+        if len(row) != width:
+            bad.append(BadRow(n, f"wrong number of fields: {len(row)} for {width} columns"))
+            continue
+        cid = row[ic].strip()
+        if not cid:
+            bad.append(BadRow(n, "empty conversation_id"))
+            continue
+        sender = _SENDERS.get(row[isd].strip().lower())
+        if sender is None:
+            bad.append(BadRow(n, f"unknown sender {row[isd]!r}; allowed: buyer, agent, bot"))
+            continue
+        t = _parse_time(row[it])
+        if isinstance(t, str):
+            bad.append(BadRow(n, t))
+            continue
+        flag_o = False
+        if io is not None:
+            f = _flag(row[io])
+            if f is None:
+                bad.append(BadRow(n, f"ordered must be 0/1 or true/false, got {row[io]!r}"))
+                continue
+            flag_o = f
+        flag_l = False
+        if il is not None:
+            f = _flag(row[il])
+            if f is None:
+                bad.append(BadRow(n, f"leave_message must be 0/1 or true/false, got {row[il]!r}"))
+                continue
+            flag_l = f
+        conv_ids.append(cid)
+        senders.append(sender)
+        times.append(t)
+        agents.append(row[ia].strip() if ia is not None else "")
+        lines.append(n)
+        leave.append(flag_l)
+        if io is not None:
+            ordered_rows.append((cid, flag_o))
+
+    # A reply before any buyer message of its conversation cannot be judged.
+    labels, codes = np.unique(np.asarray(conv_ids, dtype=object), return_inverse=True)
+    t_arr = np.asarray(times, dtype=np.float64)
+    s_arr = np.asarray(senders, dtype=np.int8)
+    first_buyer = np.full(labels.size, np.inf)
+    is_b = s_arr == BUYER
+    np.minimum.at(first_buyer, codes[is_b], t_arr[is_b])
+    early = ~is_b & (t_arr < first_buyer[codes])
+    for k in np.flatnonzero(early).tolist():
+        why = (
+            "no buyer message"
+            if np.isinf(first_buyer[codes[k]])
+            else "before its first buyer message"
+        )
+        bad.append(BadRow(lines[k], f"a reply in conversation {conv_ids[k]!r} {why}"))
+    if bad and not skip_bad_rows:
+        raise ChatLogError(p, sorted(bad, key=lambda b: b.line))
+    keep = ~early
+    # Re-code conversations densely over the rows kept.
+    kept_labels, kept_codes = np.unique(codes[keep], return_inverse=True)
+    agent_labels, agent_codes = np.unique(
+        np.asarray(agents, dtype=object)[keep], return_inverse=True
+    )
+    agent_code = np.where(agent_labels[agent_codes] == "", -1, agent_codes)
+    ordered = None
+    if io is not None:
+        per_label = {cid: False for cid in labels[kept_labels].tolist()}
+        for cid, f in ordered_rows:
+            if f and cid in per_label:
+                per_label[cid] = True
+        ordered = np.array([per_label[c] for c in labels[kept_labels].tolist()], dtype=np.bool_)
+    log = MessageLog.from_arrays(
+        conversation=kept_codes,
+        sender=s_arr[keep],
+        time_s=t_arr[keep],
+        agent=agent_code,
+        leave_message=np.asarray(leave, dtype=np.bool_)[keep],
+        conversation_labels=tuple(str(x) for x in labels[kept_labels].tolist()),
+        ordered=ordered,
+    )
+    return ImportedLog(log=log, rows=n_rows, skipped=sorted(bad, key=lambda b: b.line))
