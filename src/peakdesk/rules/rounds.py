@@ -122,9 +122,11 @@ def find_rounds(log: MessageLog, qualifies: B) -> Rounds:
     reply_pos = np.flatnonzero(~is_buyer)
     k = np.searchsorted(reply_pos, starts, side="right")
     has = k < reply_pos.size
-    nxt = np.where(has, reply_pos[np.minimum(k, max(reply_pos.size - 1, 0))], 0)
-    if reply_pos.size == 0:
-        has[:] = False
+    nxt = (
+        np.where(has, reply_pos[np.minimum(k, reply_pos.size - 1)], 0)
+        if reply_pos.size
+        else np.zeros(starts.size, dtype=np.int64)
+    )
     has &= conv[nxt] == conv[starts]
     reply_s = np.full(starts.size, np.nan)
     reply_s[has] = log.time_s[idx[nxt[has]]]
