@@ -28,8 +28,8 @@ import numpy as np
 import numpy.typing as npt
 
 from peakdesk.rules.calendar import DAY_S, local_clock_s, local_day
-from peakdesk.rules.messages import AGENT, BOT, MessageLog
-from peakdesk.rules.rounds import Rounds, find_rounds, qualifying_replies
+from peakdesk.rules.messages import MessageLog
+from peakdesk.rules.rounds import Rounds, bot_resolved, find_rounds, qualifying_replies
 from peakdesk.rules.series import DailyHistory, MetricSeries, daily_series
 
 F64 = npt.NDArray[np.float64]
@@ -104,22 +104,6 @@ def _in_clock_window(clock_s: F64, start_s: float, end_s: float) -> B:
     if start_s <= end_s:
         return np.asarray((clock_s >= start_s) & (clock_s < end_s), dtype=np.bool_)
     return np.asarray((clock_s >= start_s) | (clock_s < end_s), dtype=np.bool_)
-
-
-def bot_resolved(log: MessageLog) -> B:
-    """Per conversation code: no human reply, and a bot answered every round.
-
-    Returns
-    -------
-    numpy.ndarray of bool
-        Length ``log.n_conversations``.
-    """
-    n = log.n_conversations
-    humans = np.bincount(log.conversation[log.sender == AGENT], minlength=n)
-    bots = np.bincount(log.conversation[log.sender == BOT], minlength=n)
-    any_reply = find_rounds(log, qualifying_replies(log, bots_count=True))
-    open_rounds = np.bincount(any_reply.conversation[~any_reply.answered], minlength=n)
-    return np.asarray((humans == 0) & (bots > 0) & (open_rounds == 0), dtype=np.bool_)
 
 
 def judged_rounds(log: MessageLog, rule: DouyinRule) -> Rounds:

@@ -43,7 +43,7 @@ import numpy.typing as npt
 
 from peakdesk.rules.calendar import local_day
 from peakdesk.rules.messages import MessageLog
-from peakdesk.rules.rounds import find_rounds, qualifying_replies
+from peakdesk.rules.rounds import bot_resolved, find_rounds, qualifying_replies
 from peakdesk.rules.series import DailyHistory, MetricSeries, daily_series
 
 F64 = npt.NDArray[np.float64]
@@ -73,6 +73,9 @@ class GenericRule:
         Rolling window, days (1: the value of each day).
     target
         SL to keep (share, ``>=``); ``None`` for no target.
+    exclude_bot_resolved
+        Leave out conversations a bot settled with no human reply (they never
+        needed an agent); the engine's summary counts the same way.
     """
 
     service_level_s: float = 30.0
@@ -80,6 +83,7 @@ class GenericRule:
     timezone: str = "Asia/Shanghai"
     window_days: int = 1
     target: float | None = None
+    exclude_bot_resolved: bool = True
 
     def __post_init__(self) -> None:
         ZoneInfo(self.timezone)  # fails early, naming the zone, if it does not exist
@@ -177,6 +181,8 @@ def score(
     wait = np.where(answered, reply_s - open_s, np.inf)
     success = wait <= rule.service_level_s
     judged = np.ones(conv.size, dtype=np.bool_)
+    if rule.exclude_bot_resolved:
+        judged &= ~bot_resolved(log)[conv]
     if rule.abandoned == "offered_wait" and left_s is not None:
         # Short abandons say nothing about V <= t: out.  An unknown leaving time
         # (flag without time) is not short, so it stays a failure.
@@ -211,8 +217,8 @@ def score(
             higher_is_better=False,
             threshold=None,
             window_days=rule.window_days,
-            unit_day=day[answered],
-            unit_value=wait[answered],
+            unit_day=day[answered & judged],
+            unit_value=wait[answered & judged],
             history=hist.get(ASA),
         ),
     }

@@ -146,3 +146,19 @@ def find_rounds(log: MessageLog, qualifies: B) -> Rounds:
         buyer_messages=buyers_per.astype(np.int64),
         conversation_start_s=conv_start[conv[starts]],
     )
+
+
+def bot_resolved(log: MessageLog) -> B:
+    """Per conversation code: no human reply, and a bot answered every round.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        Length ``log.n_conversations``.
+    """
+    n = log.n_conversations
+    humans = np.bincount(log.conversation[log.sender == AGENT], minlength=n)
+    bots = np.bincount(log.conversation[log.sender == BOT], minlength=n)
+    any_reply = find_rounds(log, qualifying_replies(log, bots_count=True))
+    open_rounds = np.bincount(any_reply.conversation[~any_reply.answered], minlength=n)
+    return np.asarray((humans == 0) & (bots > 0) & (open_rounds == 0), dtype=np.bool_)
