@@ -185,8 +185,8 @@ def daily_series(
     if history is not None and h_days.size:
         log_days = set(np.unique(d).tolist())
         for day, c, val in zip(h_days.tolist(), history.count, history.value, strict=True):
-            if day in log_days:
-                continue
+            if day in log_days or c <= 0:
+                continue  # the log's own day wins; an empty history day adds nothing
             count[day - lo] += c
             total[day - lo] += c * val
             from_hist[day - lo] = True
