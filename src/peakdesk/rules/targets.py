@@ -94,7 +94,8 @@ def parse_target(text: str) -> Target:
             f"name the platform and metric, e.g. 'taobao.response_3min', not {metric!r}"
         )
     value = _value(raw)
-    return Target(text=text.strip(), metric=metric, op=op, value=value, rule_options=options)
+    bound: Literal[">=", "<="] = ">=" if op == ">=" else "<="
+    return Target(text=text.strip(), metric=metric, op=bound, value=value, rule_options=options)
 
 
 def _value(raw: str) -> float:
