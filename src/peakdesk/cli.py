@@ -24,7 +24,7 @@ from peakdesk.engine.intervals import peak_level
 from peakdesk.engine.setup import build_config
 from peakdesk.output import agent_labels, json_safe, message_log_rows, write_csv, write_json
 from peakdesk.scenario import LoadedScenario, ScenarioError, json_schema, load_scenario
-from peakdesk.units import format_duration
+from peakdesk.units import error_text, format_duration
 
 if TYPE_CHECKING:  # the simulator pulls in scipy.stats: import it only when simulating
     from peakdesk.experiment.replicate import Evaluation
@@ -163,9 +163,60 @@ def _summary_table(ev: Evaluation, currency: str) -> list[str]:
     return lines
 
 
+def _fmt_metric(value: float, unit: str) -> str:
+    """A metric value: a share as a percentage, otherwise a duration."""
+    if value != value:
+        return "n/a"
+    return _fmt(value, "%") if unit == "share" else _fmt(value, "s")
+
+
+def _verdict(p: float, low: float, high: float, required: float) -> str:
+    """Whether the replications show the target is kept with the required probability."""
+    if p == 0.0:
+        return "MISSED in every run"
+    if high < required:
+        return "MISSED: below the required probability"
+    if low >= required:
+        return "ok"
+    return "not sure yet: run more replications" if p >= required else "at risk"
+
+
+def _targets_table(ev: Evaluation, required: float) -> list[str]:
+    """Targets: P(met) with its interval, the worst day, and the rolling value day by day."""
+    summaries = ev.targets()
+    if not summaries:
+        return []
+    n = len(ev.replications)
+    lines = ["", f"targets over {n} replication{'s' * (n > 1)} (required P(met) >= {required:.0%})"]
+    for t in summaries:
+        fails = [d for d in t.first_failing_days if d]
+        verdict = _verdict(t.p_met, t.p_low, t.p_high, required)
+        worst = _fmt_metric(t.worst_mean, t.unit)
+        lines.append(
+            f"  {t.target.text:38s} P(met) {t.p_met:5.0%} [{t.p_low:.0%}, {t.p_high:.0%}]"
+            f"  worst day {worst:>8s}  {verdict}"
+        )
+        if fails:
+            lines.append(f"    first day below: {min(fails)} (in {len(fails)} of {n} runs)")
+    lines.append("")
+    days = summaries[0].days
+    head = "  rolling value at day end      " + "".join(f"{d[5:]:>8s}" for d in days)
+    lines.append(head)
+    for t in summaries:
+        vals = [t.rolling_mean[t.days.index(d)] if d in t.days else float("nan") for d in days]
+        lines.append(
+            f"  {t.target.metric[:28]:28s}  "
+            + "".join(f"{_fmt_metric(v, t.unit):>8s}" for v in vals)
+        )
+    p_all = ev.p_all_targets_met
+    lines.append(f"  all targets met together in {p_all:.0%} of runs")
+    return lines
+
+
 def _summary_json(ev: Evaluation, loaded: LoadedScenario) -> dict[str, Any]:
     """The summary as JSON-ready data; no wall time, so the same seed gives the same bytes."""
     est = ev.estimates()
+    targets = [asdict(t) | {"target": t.target.text} for t in ev.targets()]
     return {
         "peakdesk_version": __version__,
         "scenario": loaded.spec.scenario.name,
@@ -175,6 +226,9 @@ def _summary_json(ev: Evaluation, loaded: LoadedScenario) -> dict[str, Any]:
         "currency": loaded.spec.scenario.currency,
         "summary": {k: asdict(v) for k, v in est.items()},
         "by_replication": [r.summary.as_dict() for r in ev.replications],
+        "targets": targets,
+        "required_confidence": loaded.spec.targets.confidence,
+        "p_all_targets_met": ev.p_all_targets_met,
     }
 
 
@@ -314,8 +368,170 @@ def simulate_cmd(
     )
     for line in _summary_table(ev, spec.scenario.currency):
         click.echo(line)
+    for line in _targets_table(ev, spec.targets.confidence):
+        click.echo(line)
     if out_dir is not None:
         click.echo(f"wrote {len(written)} files to {out_dir}/")
 
 
 __all__ = ["main"]
+
+
+@main.command("score")
+@click.argument("log_csv", type=click.Path(dir_okay=False))
+@click.option(
+    "--platform",
+    "-p",
+    required=True,
+    help="taobao (tmall), lazada, shopee, jd, douyin, tiktok, amazon or generic.",
+)
+@click.option(
+    "--preset",
+    default="default",
+    show_default=True,
+    help="Market variant of the rule (e.g. shopee TH, tiktok US).",
+)
+@click.option(
+    "--tz",
+    "tz",
+    default=None,
+    help="Market timezone for the calendar rules "
+    "(default: the rule's, e.g. Asia/Shanghai for Taobao).",
+)
+@click.option(
+    "--history",
+    "history_csv",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="CSV of earlier days: date,metric,count,value.",
+)
+@click.option(
+    "--skip-bad-rows",
+    is_flag=True,
+    help="Leave bad rows out (counted and reported) instead of stopping.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+def score_cmd(
+    log_csv: str,
+    platform: str,
+    preset: str,
+    tz: str | None,
+    history_csv: str | None,
+    skip_bad_rows: bool,
+    as_json: bool,
+) -> None:
+    """Score a chat log exported from a seller back-office with a platform's own rule.
+
+    LOG_CSV has the columns conversation_id, sender (buyer/agent/bot),
+    timestamp (ISO 8601 with offset) and optionally agent_id, ordered,
+    leave_message.
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from peakdesk.rules import registry
+    from peakdesk.rules.csvlog import ChatLogError, read_chat_log
+    from peakdesk.rules.history import HistoryError, read_history_csv
+
+    try:
+        name = registry.canonical(platform)
+        options: dict[str, Any] = {}
+        if tz is not None:
+            try:
+                ZoneInfo(tz)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"--tz: unknown IANA timezone {tz!r}") from None
+            options["timezone"] = tz
+        rule = registry.make_rule(name, preset, **options)
+        history = read_history_csv(history_csv) if history_csv else None
+        imported = read_chat_log(log_csv, skip_bad_rows=skip_bad_rows)
+    except (KeyError, ValueError, ChatLogError, HistoryError) as exc:
+        _fail(error_text(exc))
+        return
+    series = registry.score(imported.log, name, rule, history)
+    skipped = imported.skipped_by_reason()
+    if as_json:
+        data = {
+            "file": log_csv,
+            "platform": name,
+            "preset": preset,
+            "rule": {k: _jsonable(v) for k, v in asdict(rule).items()},
+            "rows": imported.rows,
+            "skipped_rows": len(imported.skipped),
+            "skipped_by_reason": skipped,
+            "metrics": {k: _series_json(v) for k, v in series.items()},
+        }
+        click.echo(json.dumps(json_safe(data), indent=2, ensure_ascii=False))
+        return
+    click.echo(
+        f"{log_csv}: {imported.rows:,} rows, {imported.log.n_conversations:,} conversations; "
+        f"{name} rule ({preset}, {getattr(rule, 'timezone', '')})"
+    )
+    if imported.skipped:
+        click.echo(f"skipped {len(imported.skipped)} bad rows:", err=True)
+        for reason, count in skipped.items():
+            click.echo(f"  {count:6d}  {reason}", err=True)
+    for key, ser in series.items():
+        click.echo("")
+        thr = (
+            ""
+            if ser.threshold is None
+            else (
+                f"  target {'>=' if ser.higher_is_better else '<='} "
+                f"{_fmt_metric(ser.threshold, ser.unit)}"
+            )
+        )
+        verdict = "" if ser.threshold is None else ("  PASS" if ser.meets(ser.final) else "  FAIL")
+        click.echo(
+            f"{key}: {ser.label}; {ser.n_units:,} units; over the log "
+            f"{_fmt_metric(ser.overall, ser.unit)}; {ser.window_days}-day window at the end "
+            f"{_fmt_metric(ser.final, ser.unit)}{thr}{verdict}"
+        )
+        first = ser.first_failing_day()
+        if first is not None:
+            click.echo(f"  first day below target: {first.isoformat()}")
+        click.echo(f"  {'day':10s} {'units':>8s} {'day value':>10s} {'window':>10s}")
+        for d, c, v, r in zip(ser.dates, ser.count, ser.daily, ser.rolling, strict=True):
+            click.echo(
+                f"  {d.isoformat():10s} {c:8.0f} {_fmt_metric(float(v), ser.unit):>10s} "
+                f"{_fmt_metric(float(r), ser.unit):>10s}"
+            )
+
+
+def _series_json(ser: Any) -> dict[str, Any]:
+    return {
+        "label": ser.label,
+        "unit": ser.unit,
+        "higher_is_better": ser.higher_is_better,
+        "threshold": ser.threshold,
+        "window_days": ser.window_days,
+        "units": ser.n_units,
+        "overall": ser.overall,
+        "final_window_value": ser.final,
+        "passes_at_end": ser.meets(ser.final),
+        "first_failing_day": (d.isoformat() if (d := ser.first_failing_day()) else None),
+        "days": [
+            {
+                "date": d.isoformat(),
+                "units": float(c),
+                "value": float(v),
+                "window": float(r),
+                "history": bool(h),
+            }
+            for d, c, v, r, h in zip(
+                ser.dates,
+                ser.count,
+                ser.daily,
+                ser.rolling,
+                ser.from_history if ser.from_history.size else [False] * len(ser.dates),
+                strict=True,
+            )
+        ],
+    }
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return v

@@ -70,3 +70,10 @@ def format_duration(seconds: float) -> str:
     if abs(seconds) < 7200:
         return f"{seconds / 60:.1f}min"
     return f"{seconds / 3600:.1f}h"
+
+
+def error_text(exc: BaseException) -> str:
+    """An exception's message for people (a ``KeyError`` without its repr quotes)."""
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc)

@@ -23,9 +23,12 @@ class RunSummary:
 
     First-response figures are over conversations that needed an agent (not
     bot-resolved): the delay from the first buyer message to the first human
-    reply.  Shares count an unanswered or late conversation as a failure,
-    including abandoned ones (their message still needed an answer).
-    Percentiles are over answered conversations.  Times in seconds, costs in
+    reply.  Shares are the generic service level with abandoned conversations
+    counted as failures: a conversation succeeds when a human replied within
+    the time and before the buyer left (the same definition as
+    ``generic.service_level`` in :mod:`peakdesk.rules.generic`).  Percentiles are
+    over every answered conversation, abandoned ones included (their message
+    was still answered).  Times in seconds, costs in
     the scenario's currency.
     """
 
@@ -74,7 +77,7 @@ def summarise(log: ChatLog) -> RunSummary:
     n_human = int(human.sum())
     delay = (log.first_human_reply_s - w.arrival_s)[human]
     answered = delay[~np.isnan(delay)]
-    late = np.where(np.isnan(delay), np.inf, delay)
+    late = np.where(np.isnan(delay) | log.abandoned[human], np.inf, delay)
     shares = {
         name: float(np.mean(late <= t)) if n_human else float("nan")
         for name, t in SHARE_THRESHOLDS_S

@@ -15,6 +15,14 @@ from peakdesk.engine.log import ChatLog
 from peakdesk.engine.model import run
 from peakdesk.engine.setup import Staffing, build_config, subaccount_cost
 from peakdesk.engine.summary import RunSummary, summarise
+from peakdesk.experiment.targets import (
+    TargetSummary,
+    scenario_history,
+    scenario_targets,
+    score_targets,
+    summarise_targets,
+)
+from peakdesk.rules.targets import TargetResult
 from peakdesk.scenario.load import LoadedScenario
 
 
@@ -32,12 +40,15 @@ class Replication:
         Per-interval statistics.
     summary
         Headline figures.
+    targets
+        The run judged against each of the scenario's targets.
     """
 
     replication: int
     log: ChatLog | None
     intervals: IntervalTable
     summary: RunSummary
+    targets: tuple[TargetResult, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,8 @@ class Evaluation:
 
     seed: int
     replications: tuple[Replication, ...]
+    confidence: float = 0.95
+    """Confidence level of the intervals (not the scenario's required P(targets met))."""
 
     def estimates(self, confidence: float = 0.95) -> dict[str, Estimate]:
         """Each summary figure's mean and confidence interval over replications."""
@@ -89,6 +102,17 @@ class Evaluation:
             [[getattr(r.summary, k) for k in names] for r in self.replications], dtype=np.float64
         )
         return {k: Estimate.of(table[:, j], confidence) for j, k in enumerate(names)}
+
+    def targets(self) -> list[TargetSummary]:
+        """Each target's probability of being met and worst value over replications."""
+        return summarise_targets([list(r.targets) for r in self.replications], self.confidence)
+
+    @property
+    def p_all_targets_met(self) -> float:
+        """Share of replications that met every target at once (``nan`` without targets)."""
+        if not self.replications or not self.replications[0].targets:
+            return math.nan
+        return float(np.mean([all(t.met for t in r.targets) for r in self.replications]))
 
 
 def simulate(
@@ -131,6 +155,8 @@ def simulate(
     conv_base = tuple(t.conversion.base if t.conversion else 0.0 for t in types)
     conv_half = tuple(t.conversion.half_life if t.conversion else math.inf for t in types)
     keep = n_rep if keep_logs is True else int(keep_logs)
+    targets = scenario_targets(loaded)
+    history = scenario_history(loaded) if targets else {}
     reps = []
     for r in range(n_rep):
         workload = sample_workload(loaded, r, seed=seed, inten=inten)
@@ -151,6 +177,7 @@ def simulate(
                 log=log if r < keep else None,
                 intervals=interval_table(log, spec.calendar.interval),
                 summary=summarise(log),
+                targets=tuple(score_targets(loaded, log, targets, history)),
             )
         )
     return Evaluation(seed=seed, replications=tuple(reps))

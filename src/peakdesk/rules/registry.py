@@ -73,11 +73,16 @@ def score(
     platform: str,
     rule: Any = None,
     history: Mapping[str, DailyHistory] | None = None,
+    **extra: Any,
 ) -> dict[str, MetricSeries]:
-    """Score a log with one platform's rule (its default when ``rule`` is ``None``)."""
+    """Score a log with one platform's rule (its default when ``rule`` is ``None``).
+
+    ``extra`` goes to the platform's ``score`` (the generic rule takes per
+    conversation ``abandoned`` and ``abandon_s``, which only a simulation knows).
+    """
     module = _MODULES[canonical(platform)]
     chosen = rule if rule is not None else module.PRESETS["default"]
-    result: dict[str, MetricSeries] = module.score(log, chosen, history)
+    result: dict[str, MetricSeries] = module.score(log, chosen, history, **extra)
     return result
 
 

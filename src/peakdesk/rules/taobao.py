@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from peakdesk.rules.calendar import DAY_S, local_clock_s, local_day
 from peakdesk.rules.messages import BUYER, MessageLog
-from peakdesk.rules.rounds import find_rounds, qualifying_replies
+from peakdesk.rules.rounds import bot_resolved, find_rounds, qualifying_replies
 from peakdesk.rules.series import DailyHistory, MetricSeries, daily_series
 
 F64 = npt.NDArray[np.float64]
@@ -76,6 +76,12 @@ class TaobaoRule:
     min_rounds
         Fewest rounds in the rolling window for the rate to be defined (badges
         are not assessed under 100 rounds: see the ``"badge"`` preset).
+    exclude_bot_resolved
+        Leave out conversations the store assistant received alone (a bot
+        reply and never a human one).  The rule as written judges every round,
+        so they count as unanswered (``False``); a seller whose assistant takes
+        whole conversations may find them left out of the human rate, which
+        ``True`` models.  A modelling choice: say which one a plan used.
     """
 
     timezone: str = "Asia/Shanghai"
@@ -86,6 +92,7 @@ class TaobaoRule:
     window_days: int = 30
     target: float | None = 0.90
     min_rounds: int = 1
+    exclude_bot_resolved: bool = False
 
     def __post_init__(self) -> None:
         ZoneInfo(self.timezone)  # fails early, naming the zone, if it does not exist
@@ -156,9 +163,12 @@ def score(
     zone = ZoneInfo(rule.timezone)
     hist = history or {}
     rounds = find_rounds(log, qualifying_replies(log, bots_count=rule.bot_assist_counts))
-    judged = rounds.select(
-        in_clock_window(local_clock_s(rounds.open_s, zone), rule.window_start_s, rule.window_end_s)
+    keep = in_clock_window(
+        local_clock_s(rounds.open_s, zone), rule.window_start_s, rule.window_end_s
     )
+    if rule.exclude_bot_resolved:
+        keep &= ~bot_resolved(log)[rounds.conversation]
+    judged = rounds.select(keep)
     day = local_day(judged.open_s, zone)
     answered = judged.answered
     # An unanswered round has an infinite delay: it fails the 180 s test without a

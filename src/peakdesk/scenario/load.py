@@ -77,7 +77,10 @@ def _describe(err: dict[str, Any], data: Any) -> str:
     cause = ctx.get("error")
     if isinstance(cause, FieldProblem):
         # A cross-field check: name the field it found wrong, not the whole table.
-        where = cause.rel if where == "(top level)" else f"{where}.{cause.rel}"
+        if where == "(top level)":
+            where = cause.rel
+        else:
+            where += cause.rel if cause.rel.startswith("[") else f".{cause.rel}"
         return f"{where}: {cause}"
     if typ == "extra_forbidden":
         key = str(err["loc"][-1])

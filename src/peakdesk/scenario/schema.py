@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from peakdesk.units import ALLOWED_UNITS, format_duration, parse_duration_s
+from peakdesk.units import ALLOWED_UNITS, error_text, format_duration, parse_duration_s
 
 # ---------------------------------------------------------------------------
 # Field types
@@ -537,6 +537,32 @@ class Simulation(_Model):
     replications: int = Field(default=1, ge=1)
 
 
+class Targets(_Model):
+    """What a run must keep, and how sure the plan must be."""
+
+    confidence: float = Field(
+        default=0.95, gt=0.0, lt=1.0, description="required P(every target met)"
+    )
+    require: list[str] = Field(
+        default_factory=list,
+        description="targets such as 'taobao.response_3min >= 0.90', 'service_level(30s) >= 80%'",
+    )
+
+    @field_validator("require")
+    @classmethod
+    def _parse(cls, value: list[str]) -> list[str]:
+        from peakdesk.rules.registry import canonical
+        from peakdesk.rules.targets import parse_target
+
+        for k, text in enumerate(value):
+            try:
+                target = parse_target(text)
+                canonical(target.platform)
+            except (ValueError, KeyError) as exc:
+                raise FieldProblem(f"[{k}]", error_text(exc)) from None
+        return value
+
+
 class Scenario(_Model):
     """A whole scenario file."""
 
@@ -548,8 +574,17 @@ class Scenario(_Model):
     subaccounts: SubAccounts
     routing: Routing = Field(default_factory=Routing)
     simulation: Simulation = Field(default_factory=Simulation)
-    targets: dict[str, Any] = Field(
-        default_factory=dict, description="marketplace targets (scored by peakdesk.rules)"
+    targets: Targets = Field(default_factory=Targets)
+    rules: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description=(
+            "per platform: 'preset' (a market variant) and rule options, e.g. "
+            "[rules.taobao] window_end_s = 86400; the timezone defaults to the calendar's"
+        ),
+    )
+    history: str | None = Field(
+        default=None,
+        description="CSV of the days before the horizon: date,metric,count,value",
     )
 
     @model_validator(mode="after")
@@ -586,6 +621,15 @@ class Scenario(_Model):
                     f"needs skill {t.skill_name!r} (default: the type name), which no pool "
                     f"has; pool skills: {sorted(skills)}",
                 )
+        for platform, options in self.rules.items():
+            from peakdesk.rules.registry import canonical, make_rule
+
+            try:
+                canonical(platform)
+                opts = rule_options(options)
+                make_rule(platform, opts.pop("preset", "default"), **opts)
+            except (KeyError, ValueError, TypeError) as exc:
+                raise FieldProblem(f"rules.{platform}", error_text(exc)) from None
         if self.routing.pool_order is not None:
             unknown = set(self.routing.pool_order) - set(pools)
             if unknown:
@@ -604,3 +648,19 @@ def _share(t: InquiryType, phase: str) -> float:
 def type_share(t: InquiryType, phase: Literal["before", "on", "after"]) -> float:
     """An inquiry type's (unnormalised) share in a phase of the event."""
     return _share(t, phase)
+
+
+def rule_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Rule options from a scenario's ``[rules.<platform>]`` table, in the rule's types.
+
+    Durations may be written with a unit (``response_s = "3min"``); lists become tuples.
+    """
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        if isinstance(value, str) and key.endswith("_s"):
+            out[key] = parse_duration_s(value)
+        elif isinstance(value, list):
+            out[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,199 @@
+"""Scoring simulated runs against a scenario's targets, and how sure we are.
+
+For each replication the chat log is exported as the rules' message log and
+scored with the platform rules the targets name (with the scenario's rule
+options, its calendar's timezone and holidays by default, and the seller's
+history).  Across replications each target gets the probability of being met
+(with a Wilson interval) and the mean of its worst daily rolling value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from peakdesk.engine.export import to_message_log
+from peakdesk.engine.log import ChatLog
+from peakdesk.rules import registry
+from peakdesk.rules.calendar import day_date
+from peakdesk.rules.history import read_history_csv
+from peakdesk.rules.series import DailyHistory, MetricSeries
+from peakdesk.rules.targets import Target, TargetResult, evaluate, parse_target
+from peakdesk.scenario.load import LoadedScenario
+from peakdesk.scenario.schema import rule_options
+
+
+def scenario_targets(loaded: LoadedScenario) -> list[Target]:
+    """The scenario's targets, parsed."""
+    return [parse_target(t) for t in loaded.spec.targets.require]
+
+
+def scenario_history(loaded: LoadedScenario) -> dict[str, DailyHistory]:
+    """The seller's history named by the scenario (empty if none)."""
+    h = loaded.spec.history
+    return read_history_csv(loaded.resolve(h)) if h else {}
+
+
+def rule_for(loaded: LoadedScenario, platform: str, extra: tuple[tuple[str, Any], ...] = ()) -> Any:
+    """A platform rule as the scenario configures it.
+
+    The scenario's ``[rules.<platform>]`` options apply over the chosen preset;
+    the timezone defaults to the calendar's and, where the rule knows public
+    holidays, so do the holidays.
+    """
+    spec = loaded.spec
+    name = registry.canonical(platform)
+    options: dict[str, Any] = {}
+    for key, value in spec.rules.items():
+        if registry.canonical(key) == name:
+            options = rule_options(value)
+    preset = options.pop("preset", "default")
+    base = registry.make_rule(name, preset)
+    fields = {f.name for f in dataclasses.fields(base)}
+    if "timezone" in fields and "timezone" not in options and preset == "default":
+        options["timezone"] = spec.calendar.timezone
+    if "holidays" in fields and "holidays" not in options and spec.calendar.holidays:
+        options["holidays"] = tuple(spec.calendar.holidays)
+    options.update(dict(extra))
+    return registry.make_rule(name, preset, **options)
+
+
+def score_targets(
+    loaded: LoadedScenario,
+    log: ChatLog,
+    targets: list[Target],
+    history: dict[str, DailyHistory],
+) -> list[TargetResult]:
+    """Judge one replication's log against every target."""
+    if not targets:
+        return []
+    messages = to_message_log(log)
+    t0 = log.start.timestamp()
+    cache: dict[tuple[str, tuple[tuple[str, Any], ...]], dict[str, MetricSeries]] = {}
+    out = []
+    for t in targets:
+        key = (registry.canonical(t.platform), t.rule_options)
+        if key not in cache:
+            rule = rule_for(loaded, t.platform, t.rule_options)
+            extra: dict[str, Any] = {}
+            if key[0] == "generic":
+                # Only the simulation knows when each buyer left.
+                extra = {"abandoned": log.abandoned, "abandon_s": t0 + log.abandon_s}
+            cache[key] = registry.score(messages, key[0], rule, history, **extra)
+        scored = cache[key]
+        if t.metric not in scored:
+            raise KeyError(
+                f"target {t.text!r}: {key[0]} has no metric {t.metric!r}; metrics: {sorted(scored)}"
+            )
+        out.append(evaluate(t, scored[t.metric]))
+    return out
+
+
+@dataclass(frozen=True)
+class TargetSummary:
+    """A target over replications.
+
+    Attributes
+    ----------
+    target
+        The target.
+    unit
+        The metric's unit: ``"share"`` or ``"seconds"``.
+    replications
+        Replications judged.
+    p_met, p_low, p_high
+        Share of replications that met the target, with a Wilson interval.
+    worst_mean, worst_low, worst_high
+        Mean of each replication's worst daily rolling value, with a t interval.
+    first_failing_days
+        Per replication, the first simulated day that missed (``None`` if none).
+    days
+        The days of the series (ISO dates).
+    rolling_mean
+        Per day, the rolling value averaged over replications.
+    """
+
+    target: Target
+    unit: str
+    replications: int
+    p_met: float
+    p_low: float
+    p_high: float
+    worst_mean: float
+    worst_low: float
+    worst_high: float
+    first_failing_days: tuple[str | None, ...]
+    days: tuple[str, ...]
+    rolling_mean: tuple[float, ...]
+
+
+def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion."""
+    if n == 0:
+        return math.nan, math.nan
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    p = successes / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def summarise_targets(
+    per_replication: list[list[TargetResult]], confidence: float = 0.95
+) -> list[TargetSummary]:
+    """Combine each target's results over replications."""
+    if not per_replication or not per_replication[0]:
+        return []
+    out = []
+    for k in range(len(per_replication[0])):
+        results = [rep[k] for rep in per_replication]
+        n = len(results)
+        met = sum(r.met for r in results)
+        lo, hi = wilson(met, n, confidence)
+        worst = np.array([r.worst for r in results], dtype=np.float64)
+        w = worst[~np.isnan(worst)]
+        wm = float(w.mean()) if w.size else math.nan
+        if w.size > 1:
+            half = float(stats.t.ppf(0.5 + confidence / 2, w.size - 1) * w.std(ddof=1))
+            half /= math.sqrt(w.size)
+        else:
+            half = math.nan
+        # Replications may span different days (a drain past midnight): align on dates.
+        all_days = sorted({int(d) for r in results for d in r.series.days})
+        table = np.full((n, len(all_days)), np.nan)
+        pos = {d: i for i, d in enumerate(all_days)}
+        for i, r in enumerate(results):
+            for d, v in zip(r.series.days.tolist(), r.series.rolling.tolist(), strict=True):
+                table[i, pos[int(d)]] = v
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a day no run reached: nan
+            mean_path = np.nanmean(table, axis=0)
+        out.append(
+            TargetSummary(
+                target=results[0].target,
+                unit=results[0].series.unit,
+                replications=n,
+                p_met=met / n,
+                p_low=lo,
+                p_high=hi,
+                worst_mean=wm,
+                worst_low=wm - half,
+                worst_high=wm + half,
+                first_failing_days=tuple(
+                    day_date(int(r.series.days[r.first_failing_day])).isoformat()
+                    if r.first_failing_day >= 0
+                    else None
+                    for r in results
+                ),
+                days=tuple(day_date(d).isoformat() for d in all_days),
+                rolling_mean=tuple(float(v) for v in mean_path),
+            )
+        )
+    return out
