@@ -36,7 +36,7 @@ def scenario_targets(loaded: LoadedScenario) -> list[Target]:
 
 def scenario_history(loaded: LoadedScenario) -> dict[str, DailyHistory]:
     """The seller's history named by the scenario (empty if none)."""
-    h = loaded.spec.history
+    h = loaded.spec.targets.history
     return read_history_csv(loaded.resolve(h)) if h else {}
 
 
@@ -166,12 +166,21 @@ def summarise_targets(
         else:
             half = math.nan
         # Replications may span different days (a drain past midnight): align on dates.
-        all_days = sorted({int(d) for r in results for d in r.series.days})
+        # Only the simulated days: the history before them is the seller's, not ours.
+        all_days = sorted(
+            {
+                int(d)
+                for r in results
+                for d, h in zip(r.series.days, _history_mask(r.series), strict=True)
+                if not h
+            }
+        )
         table = np.full((n, len(all_days)), np.nan)
         pos = {d: i for i, d in enumerate(all_days)}
         for i, r in enumerate(results):
             for d, v in zip(r.series.days.tolist(), r.series.rolling.tolist(), strict=True):
-                table[i, pos[int(d)]] = v
+                if int(d) in pos:
+                    table[i, pos[int(d)]] = v
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a day no run reached: nan
             mean_path = np.nanmean(table, axis=0)
@@ -197,3 +206,10 @@ def summarise_targets(
             )
         )
     return out
+
+
+def _history_mask(series: MetricSeries) -> np.ndarray:
+    """Per day: from the seller's history (all ``False`` when the series has none)."""
+    if series.from_history.size == series.days.size:
+        return series.from_history
+    return np.zeros(series.days.size, dtype=np.bool_)

@@ -175,6 +175,15 @@ def load_scenario(path: Path | str) -> LoadedScenario:
         raise ScenarioError(p, [f"not valid TOML: {exc}"]) from None
     spec = parse_scenario(data, p)
     loaded = LoadedScenario(spec=spec, path=p.resolve())
+    history = spec.targets.history
+    if history is not None and not loaded.resolve(history).is_file():
+        raise ScenarioError(
+            p,
+            [
+                f"targets.history = {history!r}: file not found (relative paths are read "
+                "from the scenario file's folder)"
+            ],
+        )
     if spec.demand.forecast is not None and not loaded.resolve(spec.demand.forecast).is_file():
         raise ScenarioError(
             p,

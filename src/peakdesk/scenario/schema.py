@@ -547,6 +547,13 @@ class Targets(_Model):
         default_factory=list,
         description="targets such as 'taobao.response_3min >= 0.90', 'service_level(30s) >= 80%'",
     )
+    history: str | None = Field(
+        default=None,
+        description=(
+            "CSV of the seller's days before the horizon (date,metric,count,value), "
+            "relative to the scenario file: the rolling windows reach back into it"
+        ),
+    )
 
     @field_validator("require")
     @classmethod
@@ -581,10 +588,6 @@ class Scenario(_Model):
             "per platform: 'preset' (a market variant) and rule options, e.g. "
             "[rules.taobao] window_end_s = 86400; the timezone defaults to the calendar's"
         ),
-    )
-    history: str | None = Field(
-        default=None,
-        description="CSV of the days before the horizon: date,metric,count,value",
     )
 
     @model_validator(mode="after")
