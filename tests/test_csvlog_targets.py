@@ -37,7 +37,7 @@ def test_good_log_is_read_sorted_with_codes(tmp_path: Path) -> None:
     imp = read_chat_log(p)
     log = imp.log
     assert imp.rows == 4 and not imp.skipped
-    assert log.conversation_labels == ("a", "b")
+    assert log.conversation_labels == ("a", "b")  # codes in label order, whatever the rows
     np.testing.assert_array_equal(log.conversation, [0, 0, 1, 1])
     np.testing.assert_array_equal(log.sender, [BUYER, AGENT, BUYER, BOT])
     t = dt.datetime(2026, 11, 11, 9, 0, tzinfo=BJ).timestamp()

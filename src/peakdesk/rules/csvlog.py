@@ -198,7 +198,19 @@ def read_chat_log(path: Path | str, *, skip_bad_rows: bool = False) -> ImportedL
             ordered_rows.append((cid, flag_o))
 
     # A reply before any buyer message of its conversation cannot be judged.
-    labels, codes = np.unique(np.asarray(conv_ids, dtype=object), return_inverse=True)
+    # (Codes by first appearance through a dict: np.unique on strings sorts, which is
+    # the slowest step of a million-row import.)
+    first_seen: dict[str, int] = {}
+    codes = np.fromiter(
+        (first_seen.setdefault(c, len(first_seen)) for c in conv_ids), np.int64, len(conv_ids)
+    )
+    # Number conversations in label order, so the codes do not depend on row order.
+    names = list(first_seen)
+    by_name = sorted(range(len(names)), key=names.__getitem__)
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[by_name] = np.arange(len(names))
+    codes = rank[codes] if codes.size else codes
+    labels = np.asarray([names[k] for k in by_name], dtype=object)
     t_arr = np.asarray(times, dtype=np.float64)
     s_arr = np.asarray(senders, dtype=np.int8)
     first_buyer = np.full(labels.size, np.inf)
@@ -217,10 +229,10 @@ def read_chat_log(path: Path | str, *, skip_bad_rows: bool = False) -> ImportedL
     keep = ~early
     # Re-code conversations densely over the rows kept.
     kept_labels, kept_codes = np.unique(codes[keep], return_inverse=True)
-    agent_labels, agent_codes = np.unique(
-        np.asarray(agents, dtype=object)[keep], return_inverse=True
-    )
-    agent_code = np.where(agent_labels[agent_codes] == "", -1, agent_codes)
+    agent_seen: dict[str, int] = {"": -1}
+    agent_code = np.fromiter(
+        (agent_seen.setdefault(a, len(agent_seen) - 1) for a in agents), np.int64, len(agents)
+    )[keep]
     ordered = None
     if io is not None:
         per_label = {cid: False for cid in labels[kept_labels].tolist()}
