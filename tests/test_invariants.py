@@ -188,3 +188,16 @@ def test_same_seed_same_output_different_seed_different() -> None:
         np.testing.assert_array_equal(ra.log.reply_time_s, rb.log.reply_time_s)
         assert ra.summary == rb.summary
     assert a.replications[0].summary != c.replications[0].summary
+
+
+def test_results_identical_whatever_the_number_of_workers() -> None:
+    sc = load_scenario(SCENARIOS / "small-shop.toml")
+    one = simulate(sc, replications=3, seed=9, keep_logs=False, workers=1)
+    two = simulate(sc, replications=3, seed=9, keep_logs=False, workers=2)
+    for a, b in zip(one.replications, two.replications, strict=True):
+        assert a.replication == b.replication
+        assert a.summary == b.summary
+        np.testing.assert_array_equal(a.intervals.backlog, b.intervals.backlog)
+    # A later block of replications continues the same sequence of seeds.
+    tail = simulate(sc, replications=1, seed=9, keep_logs=False, first_replication=2)
+    assert tail.replications[0].summary == one.replications[2].summary

@@ -7,6 +7,7 @@ file) prints what is wrong and where, and exits with code 2, never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -306,6 +307,16 @@ def _progress_bar(total_label: str) -> tuple[Callable[[float], None], Callable[[
     return update, close
 
 
+WORKERS_OPTION = click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=1),
+    default=lambda: os.cpu_count() or 1,
+    show_default="all cores",
+    help="Worker processes for replications; results are identical for any number.",
+)
+
+
 @main.command("simulate")
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--seed", type=int, default=None, help="Base seed (default: the scenario's).")
@@ -329,6 +340,7 @@ def _progress_bar(total_label: str) -> tuple[Callable[[float], None], Callable[[
     help="Write the message log of every replication (default: the first only).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@WORKERS_OPTION
 def simulate_cmd(
     scenario: str,
     seed: int | None,
@@ -336,6 +348,7 @@ def simulate_cmd(
     out_dir: str | None,
     all_logs: bool,
     as_json: bool,
+    workers: int,
 ) -> None:
     """Simulate a scenario and print a summary (mean and 95% CI over replications)."""
     from peakdesk.experiment.replicate import simulate
@@ -351,6 +364,7 @@ def simulate_cmd(
                 replications=replications,
                 keep_logs=True if all_logs else (1 if out_dir else 0),
                 progress=update,
+                workers=workers,
             )
     finally:
         close()

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
+import sys
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
-from peakdesk.demand.sample import intensity, sample_workload
+from peakdesk.demand.sample import Intensity, intensity, sample_workload
+from peakdesk.engine.config import EngineConfig
 from peakdesk.engine.intervals import IntervalTable, interval_table
 from peakdesk.engine.log import ChatLog
 from peakdesk.engine.model import run
@@ -22,7 +28,8 @@ from peakdesk.experiment.targets import (
     score_targets,
     summarise_targets,
 )
-from peakdesk.rules.targets import TargetResult
+from peakdesk.rules.series import DailyHistory
+from peakdesk.rules.targets import Target, TargetResult
 from peakdesk.scenario.load import LoadedScenario
 
 
@@ -42,6 +49,8 @@ class Replication:
         Headline figures.
     targets
         The run judged against each of the scenario's targets.
+    extra
+        What a caller's ``measure`` function took from the log (planner statistics).
     """
 
     replication: int
@@ -49,6 +58,7 @@ class Replication:
     intervals: IntervalTable
     summary: RunSummary
     targets: tuple[TargetResult, ...] = ()
+    extra: Any = None
 
 
 @dataclass(frozen=True)
@@ -115,14 +125,57 @@ class Evaluation:
         return float(np.mean([all(t.met for t in r.targets) for r in self.replications]))
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What one replication needs (picklable, so a worker process can run it)."""
+
+    loaded: LoadedScenario
+    seed: int
+    config: EngineConfig
+    intensity: Intensity
+    conversion_base: tuple[float, ...]
+    conversion_half_life_s: tuple[float, ...]
+    keep_logs: int
+    targets: tuple[Target, ...]
+    history: dict[str, DailyHistory]
+    measure: Callable[[ChatLog], Any] | None
+
+
+def _replicate(job: _Job, r: int, progress: Callable[[float], None] | None = None) -> Replication:
+    spec = job.loaded.spec
+    workload = sample_workload(job.loaded, r, seed=job.seed, inten=job.intensity)
+    log = run(
+        job.config,
+        workload,
+        start=spec.calendar.start_aware,
+        horizon_s=spec.calendar.horizon,
+        subaccount_cost=subaccount_cost(spec),
+        conversion_base=job.conversion_base,
+        conversion_half_life_s=job.conversion_half_life_s,
+        progress=progress,
+    )
+    return Replication(
+        replication=r,
+        log=log if r < job.keep_logs else None,
+        intervals=interval_table(log, spec.calendar.interval),
+        summary=summarise(log),
+        targets=tuple(score_targets(job.loaded, log, list(job.targets), job.history)),
+        extra=None if job.measure is None else job.measure(log),
+    )
+
+
 def simulate(
     loaded: LoadedScenario,
     *,
     seed: int | None = None,
     replications: int | None = None,
     staffing: Staffing | None = None,
+    config: EngineConfig | None = None,
     keep_logs: bool | int = True,
     progress: Callable[[float], None] | None = None,
+    workers: int = 1,
+    measure: Callable[[ChatLog], Any] | None = None,
+    first_replication: int = 0,
 ) -> Evaluation:
     """Simulate a scenario's replications.
 
@@ -136,10 +189,20 @@ def simulate(
         Number of replications (default: the scenario's).
     staffing
         Agents per shift pattern by pool (default: the scenario's).
+    config
+        A ready engine configuration (overrides ``staffing``; the planner builds its own).
     keep_logs
         Keep every message log (``True``), none (``False``), or the first ``k``.
     progress
         Called with the overall share done (0..1) as the run advances.
+    workers
+        Worker processes (1: in this process).  Replications are seeded by
+        their number, so the result is identical whatever the number of workers.
+    measure
+        Called on each replication's log; its result is kept as ``extra``
+        (a module-level function when ``workers > 1``: it must pickle).
+    first_replication
+        Number of the first replication (fresh seeds for a verification run).
 
     Returns
     -------
@@ -149,38 +212,59 @@ def simulate(
     spec = loaded.spec
     seed = spec.simulation.seed if seed is None else seed
     n_rep = spec.simulation.replications if replications is None else replications
-    cfg = build_config(spec, staffing)
-    inten = intensity(loaded)
     types = spec.inquiry_types
-    conv_base = tuple(t.conversion.base if t.conversion else 0.0 for t in types)
-    conv_half = tuple(t.conversion.half_life if t.conversion else math.inf for t in types)
-    keep = n_rep if keep_logs is True else int(keep_logs)
     targets = scenario_targets(loaded)
-    history = scenario_history(loaded) if targets else {}
-    reps = []
-    for r in range(n_rep):
-        workload = sample_workload(loaded, r, seed=seed, inten=inten)
-        cb = None if progress is None else _scaled(progress, r, n_rep)
-        log = run(
-            cfg,
-            workload,
-            start=spec.calendar.start_aware,
-            horizon_s=spec.calendar.horizon,
-            subaccount_cost=subaccount_cost(spec),
-            conversion_base=conv_base,
-            conversion_half_life_s=conv_half,
-            progress=cb,
-        )
-        reps.append(
-            Replication(
-                replication=r,
-                log=log if r < keep else None,
-                intervals=interval_table(log, spec.calendar.interval),
-                summary=summarise(log),
-                targets=tuple(score_targets(loaded, log, targets, history)),
-            )
-        )
+    job = _Job(
+        loaded=loaded,
+        seed=seed,
+        config=config if config is not None else build_config(spec, staffing),
+        intensity=intensity(loaded),
+        conversion_base=tuple(t.conversion.base if t.conversion else 0.0 for t in types),
+        conversion_half_life_s=tuple(
+            t.conversion.half_life if t.conversion else math.inf for t in types
+        ),
+        keep_logs=first_replication + (n_rep if keep_logs is True else int(keep_logs)),
+        targets=tuple(targets),
+        history=scenario_history(loaded) if targets else {},
+        measure=measure,
+    )
+    numbers = list(range(first_replication, first_replication + n_rep))
+    if workers <= 1 or n_rep <= 1:
+        reps = [
+            _replicate(job, r, None if progress is None else _scaled(progress, k, n_rep))
+            for k, r in enumerate(numbers)
+        ]
+    else:
+        reps = run_parallel(job, numbers, workers, progress)
     return Evaluation(seed=seed, replications=tuple(reps))
+
+
+def run_parallel(
+    job: _Job,
+    numbers: list[int],
+    workers: int,
+    progress: Callable[[float], None] | None = None,
+) -> list[Replication]:
+    """Run replications in worker processes, in order; a lost worker's share is redone here."""
+    results: dict[int, Replication] = {}
+    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    try:
+        with ProcessPoolExecutor(max_workers=min(workers, len(numbers)), mp_context=ctx) as pool:
+            futures = {pool.submit(_replicate, job, r): r for r in numbers}
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                if progress is not None:
+                    progress(len(results) / len(numbers))
+    except BrokenProcessPool:
+        # A worker died (killed, out of memory): its replications are redone in this
+        # process.  Seeds depend only on the replication number, so nothing changes.
+        pass
+    for r in numbers:
+        if r not in results:
+            results[r] = _replicate(job, r)
+            if progress is not None:
+                progress(len(results) / len(numbers))
+    return [results[r] for r in numbers]
 
 
 def _scaled(progress: Callable[[float], None], r: int, n: int) -> Callable[[float], None]:
