@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,36 +27,120 @@ def _concurrency_multiplier(pool: Pool) -> tuple[float, ...]:
     return tuple(1.0 + pool.slowdown_per_extra_chat * k for k in range(pool.max_concurrency))
 
 
-def _shift_instances(spec: Scenario, shift: Shift) -> list[float]:
-    """Start times (seconds from the scenario start) of a shift pattern's instances.
+@dataclass(frozen=True)
+class ShiftInstance:
+    """One shift worked by a group of agents (a pattern on one day, or a fixed rota).
+
+    Attributes
+    ----------
+    pool
+        Pool number.
+    group
+        Agents of instances with the same group are the same people (a fixed
+        shift's rota over the days); different groups are different people.
+    start_s
+        Start, seconds from the scenario start (may be negative for a night
+        shift that began the day before; only the part after 0 is worked).
+    length_s
+        Length, seconds (breaks included: they are paid).
+    breaks
+        Breaks as ``(after_s, length_s, stagger_s)``.
+    agents
+        Agents scheduled (before shrinkage).
+    """
+
+    pool: int
+    group: str
+    start_s: float
+    length_s: float
+    breaks: tuple[tuple[float, float, float], ...]
+    agents: int
+
+
+def local_day_starts(
+    spec: Scenario, first: dt.date, last: dt.date, clock_s: float
+) -> list[tuple[dt.date, float]]:
+    """``(date, seconds from the scenario start)`` of a local clock time on each day.
+
+    Converts through UTC, so a DST change between days is handled.
+    """
+    cal = spec.calendar
+    zone = cal.zone
+    start_utc = cal.start_aware.astimezone(dt.UTC)
+    clock = dt.time(int(clock_s // 3600), int(clock_s % 3600 // 60), int(clock_s % 60))
+    out = []
+    d = first
+    while d <= last:
+        local = dt.datetime.combine(d, clock, tzinfo=zone)
+        out.append((d, (local.astimezone(dt.UTC) - start_utc).total_seconds()))
+        d += dt.timedelta(days=1)
+    return out
+
+
+def horizon_days(spec: Scenario) -> tuple[dt.date, dt.date]:
+    """The local days a shift may start on: the day before the start (night shifts) to the last."""
+    cal = spec.calendar
+    return (
+        cal.start.date() - dt.timedelta(days=1),
+        (cal.start + dt.timedelta(seconds=cal.horizon)).date(),
+    )
+
+
+def _shift_starts(spec: Scenario, shift: Shift) -> list[float]:
+    """Start times (seconds from the scenario start) of a fixed shift's instances.
 
     Instances that start before the horizon ends are kept whole (agents finish
     their shift after the last arrival); an instance that began the day before
     the start (a night shift) is kept for the part after time 0.
     """
-    cal = spec.calendar
-    zone = cal.zone
-    start_utc = cal.start_aware.astimezone(dt.UTC)
-    first_day = cal.start.date() - dt.timedelta(days=1)
-    last_day = (cal.start + dt.timedelta(seconds=cal.horizon)).date()
-    days = shift.days
+    first, last = horizon_days(spec)
+    return [
+        t0
+        for d, t0 in local_day_starts(spec, first, last, shift.start)
+        if (shift.days is None or d in shift.days)
+        and t0 < spec.calendar.horizon
+        and t0 + shift.length > 0.0
+    ]
+
+
+def fixed_instances(spec: Scenario, staffing: Staffing | None = None) -> list[ShiftInstance]:
+    """The scenario's fixed shifts as instances (with ``staffing`` overriding the counts)."""
+    staff = scenario_staffing(spec)
+    if staffing is not None:
+        for name, counts in staffing.items():
+            if name not in staff:
+                raise KeyError(f"unknown pool {name!r}; pools: {sorted(staff)}")
+            if len(counts) != len(staff[name]):
+                raise ValueError(f"pool {name!r} has {len(staff[name])} shifts, got {len(counts)}")
+            staff[name] = [int(c) for c in counts]
     out = []
-    d = first_day
-    while d <= last_day:
-        if days is None or d in days:
-            clock = dt.time(
-                int(shift.start // 3600), int(shift.start % 3600 // 60), int(shift.start % 60)
-            )
-            local = dt.datetime.combine(d, clock, tzinfo=zone)
-            t0 = (local.astimezone(dt.UTC) - start_utc).total_seconds()
-            if t0 < cal.horizon and t0 + shift.length > 0.0:
-                out.append(t0)
-        d += dt.timedelta(days=1)
+    for p_idx, pool in enumerate(spec.pools):
+        for k, (shift, scheduled) in enumerate(zip(pool.shifts, staff[pool.name], strict=True)):
+            breaks = tuple((b.after, b.length, b.stagger) for b in shift.breaks)
+            for t0 in _shift_starts(spec, shift):
+                out.append(
+                    ShiftInstance(p_idx, f"{pool.name}/{k}", t0, shift.length, breaks, scheduled)
+                )
     return out
 
 
+def pool_configs(spec: Scenario) -> tuple[PoolConfig, ...]:
+    """The engine's view of each pool (time factors per type, concurrency multipliers)."""
+    types = spec.inquiry_types
+    out = []
+    for pool in spec.pools:
+        factors = tuple(
+            1.0 / (pool.speed * pool.skills[t.skill_name])
+            if t.skill_name in pool.skills
+            else math.nan
+            for t in types
+        )
+        out.append(PoolConfig(pool.name, factors, _concurrency_multiplier(pool), pool.hourly_cost))
+    return tuple(out)
+
+
 def build_config(spec: Scenario, staffing: Staffing | None = None) -> EngineConfig:
-    """Build the engine's inputs.
+    """Build the engine's inputs from the scenario's fixed shifts.
 
     Parameters
     ----------
@@ -69,64 +154,68 @@ def build_config(spec: Scenario, staffing: Staffing | None = None) -> EngineConf
     EngineConfig
         Pools, agents with their online segments, sub-accounts and routing.
     """
-    staff = scenario_staffing(spec)
-    if staffing is not None:
-        for name, counts in staffing.items():
-            if name not in staff:
-                raise KeyError(f"unknown pool {name!r}; pools: {sorted(staff)}")
-            if len(counts) != len(staff[name]):
-                raise ValueError(f"pool {name!r} has {len(staff[name])} shifts, got {len(counts)}")
-            staff[name] = [int(c) for c in counts]
-    types = spec.inquiry_types
-    pools: list[PoolConfig] = []
+    return config_from_instances(spec, fixed_instances(spec, staffing))
+
+
+def config_from_instances(
+    spec: Scenario,
+    instances: Sequence[ShiftInstance],
+    *,
+    pools: tuple[PoolConfig, ...] | None = None,
+    subaccounts: int | None = None,
+) -> EngineConfig:
+    """Build the engine's inputs from explicit shift instances.
+
+    Parameters
+    ----------
+    spec
+        The validated scenario (routing, types, shrinkage, sub-accounts).
+    instances
+        Shifts with their agents.
+    pools
+        Pool configurations (default: the scenario's pools).
+    subaccounts
+        Sub-accounts (default: the scenario's count).
+    """
+    pool_cfgs = pools if pools is not None else pool_configs(spec)
+    shrink = [p.shrinkage for p in spec.pools] if pools is None else [0.0] * len(pool_cfgs)
     agent_pool: list[int] = []
     seg_agent: list[int] = []
     seg_start: list[float] = []
     seg_end: list[float] = []
-    paid: list[float] = []
-    for p_idx, pool in enumerate(spec.pools):
-        factors = tuple(
-            1.0 / (pool.speed * pool.skills[t.skill_name])
-            if t.skill_name in pool.skills
-            else math.nan
-            for t in types
-        )
-        pools.append(
-            PoolConfig(pool.name, factors, _concurrency_multiplier(pool), pool.hourly_cost)
-        )
-        paid_s = 0.0
-        for shift, scheduled in zip(pool.shifts, staff[pool.name], strict=True):
-            starts = _shift_instances(spec, shift)
-            # Absent agents (shrinkage) are paid but never come online.
-            present = round(scheduled * (1.0 - pool.shrinkage))
-            for t0 in starts:
-                paid_s += scheduled * (t0 + shift.length - max(t0, 0.0))
-            for k in range(present):
-                a = len(agent_pool)
-                agent_pool.append(p_idx)
-                for t0 in starts:
-                    pieces = [(0.0, shift.length)]
-                    for br in shift.breaks:
-                        off = br.after + (br.stagger * k / present if present else 0.0)
-                        pieces = _cut(pieces, off, off + br.length)
-                    for lo, hi in pieces:
-                        s, e = max(t0 + lo, 0.0), t0 + hi
-                        if e > s:
-                            seg_agent.append(a)
-                            seg_start.append(s)
-                            seg_end.append(e)
-        paid.append(paid_s / 3600.0)
+    paid = [0.0] * len(pool_cfgs)
+    group_agents: dict[str, list[int]] = {}
+    for inst in instances:
+        paid[inst.pool] += inst.agents * (inst.start_s + inst.length_s - max(inst.start_s, 0.0))
+        # Absent agents (shrinkage) are paid but never come online.
+        present = round(inst.agents * (1.0 - shrink[inst.pool]))
+        people = group_agents.setdefault(inst.group, [])
+        while len(people) < present:
+            people.append(len(agent_pool))
+            agent_pool.append(inst.pool)
+        for k in range(present):
+            pieces = [(0.0, inst.length_s)]
+            for after, length, stagger in inst.breaks:
+                off = after + stagger * k / present
+                pieces = _cut(pieces, off, off + length)
+            for lo, hi in pieces:
+                s0, e0 = max(inst.start_s + lo, 0.0), inst.start_s + hi
+                if e0 > s0:
+                    seg_agent.append(people[k])
+                    seg_start.append(s0)
+                    seg_end.append(e0)
     order = np.argsort(np.asarray(seg_start), kind="stable")
-    names = [p.name for p in spec.pools]
-    pool_order = spec.routing.pool_order or names
+    names = [p.name for p in pool_cfgs]
+    pool_order = [n for n in (spec.routing.pool_order or names) if n in names]
+    types = spec.inquiry_types
     return EngineConfig(
-        pools=tuple(pools),
+        pools=pool_cfgs,
         agent_pool=np.asarray(agent_pool, dtype=np.int32),
         segment_agent=np.asarray(seg_agent, dtype=np.int32)[order],
         segment_start_s=np.asarray(seg_start, dtype=np.float64)[order],
         segment_end_s=np.asarray(seg_end, dtype=np.float64)[order],
-        paid_hours_by_pool=tuple(paid),
-        subaccounts=spec.subaccounts.count,
+        paid_hours_by_pool=tuple(h / 3600.0 for h in paid),
+        subaccounts=spec.subaccounts.count if subaccounts is None else subaccounts,
         policy=spec.routing.policy,
         pool_order=tuple(names.index(n) for n in pool_order),
         type_priority=tuple(t.priority for t in types),

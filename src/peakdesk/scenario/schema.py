@@ -456,6 +456,58 @@ class Shift(_Model):
         return self
 
 
+class PlanShifts(_Model):
+    """Shift patterns ``peakdesk plan`` may choose for a pool, on every day of the horizon.
+
+    Each (start, length, day) is a pattern; the planner decides how many agents
+    start on each.  The pool's fixed ``shifts`` (if any) stay as given.
+    """
+
+    lengths: list[PositiveDuration] = Field(
+        default_factory=lambda: [8 * 3600.0], min_length=1, description="shift lengths allowed"
+    )
+    starts: list[ClockTime] | None = Field(
+        default=None, description="allowed start times (default: every start_every)"
+    )
+    start_every: PositiveDuration = Field(default=3600.0, description="start-time grid")
+    earliest: ClockTime = Field(default=0.0, description="earliest start on the grid")
+    latest: ClockTime = Field(default=23 * 3600.0, description="latest start on the grid")
+    breaks: list[Break] = Field(default_factory=list, description="breaks of every planned shift")
+    days: list[dt.date] | None = Field(
+        default=None, description="days planned shifts may run (default: every day)"
+    )
+    max_agents_per_day: int | None = Field(
+        default=None, ge=0, description="most agents of this pool working on one day"
+    )
+    max_per_shift: int | None = Field(
+        default=None, ge=0, description="most agents starting on one pattern"
+    )
+
+    @model_validator(mode="after")
+    def _breaks_fit(self) -> PlanShifts:
+        shortest = min(self.lengths)
+        for k, b in enumerate(self.breaks):
+            if b.after + b.stagger + b.length > shortest:
+                raise FieldProblem(
+                    f"breaks[{k}]",
+                    f"the break ends {format_duration(b.after + b.stagger + b.length)} into "
+                    f"the shift, past the shortest planned length {format_duration(shortest)}",
+                )
+        if self.earliest > self.latest and self.starts is None:
+            raise FieldProblem("latest", "latest must not be before earliest")
+        return self
+
+    def start_times_s(self) -> list[float]:
+        """Allowed start times, seconds after local midnight."""
+        if self.starts is not None:
+            return sorted(set(self.starts))
+        out, t = [], self.earliest
+        while t <= self.latest + 1e-9:
+            out.append(t)
+            t += self.start_every
+        return out
+
+
 class Pool(_Model):
     """A group of agents with the same skills, speed, concurrency and cost."""
 
@@ -477,10 +529,15 @@ class Pool(_Model):
     shrinkage: Probability = Field(
         default=0.0, description="share of scheduled agents not available (absence, meetings)"
     )
-    shifts: list[Shift] = Field(min_length=1)
+    shifts: list[Shift] = Field(default_factory=list, description="fixed shifts")
+    plan: PlanShifts | None = Field(
+        default=None, description="shift patterns the planner may staff (peakdesk plan)"
+    )
 
     @model_validator(mode="after")
     def _multipliers(self) -> Pool:
+        if not self.shifts and self.plan is None:
+            raise FieldProblem("shifts", "give fixed shifts, or a [pools.plan] for the planner")
         m = self.compose_multiplier_by_concurrency
         if m is not None:
             if len(m) != self.max_concurrency:
@@ -570,6 +627,24 @@ class Targets(_Model):
         return value
 
 
+class PlanSettings(_Model):
+    """How ``peakdesk plan`` searches."""
+
+    replications: int = Field(default=4, ge=1, description="replications per refinement iteration")
+    verify_replications: int = Field(
+        default=20, ge=2, description="replications of the final plan, on fresh seeds"
+    )
+    max_iterations: int = Field(default=6, ge=1, description="refinement iterations per round")
+    max_rounds: int = Field(
+        default=4, ge=1, description="verify-and-tighten rounds before giving up"
+    )
+    delay_probability: Probability | None = Field(
+        default=None,
+        description="starting P(all slots busy) per interval (default: from the targets)",
+    )
+    milp_time_limit: PositiveDuration = Field(default=60.0, description="shift-cover solve limit")
+
+
 class Scenario(_Model):
     """A whole scenario file."""
 
@@ -582,6 +657,7 @@ class Scenario(_Model):
     routing: Routing = Field(default_factory=Routing)
     simulation: Simulation = Field(default_factory=Simulation)
     targets: Targets = Field(default_factory=Targets)
+    plan: PlanSettings = Field(default_factory=PlanSettings)
     rules: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description=(
