@@ -176,8 +176,9 @@ def test_simulate_out_writes_consistent_files(tmp_path: Path) -> None:
     assert header == ["conversation_id", "sender", "timestamp", "agent_id"]
     assert messages
     senders = {m["sender"] for m in messages}
-    assert senders <= {"buyer", "agent", "bot"}
-    assert {"buyer", "agent"} <= senders
+    assert senders <= {"buyer", "agent", "bot", "auto"}
+    assert {"buyer", "agent", "auto"} <= senders  # small-shop greets every buyer
+    assert sum(m["sender"] == "auto" for m in messages) == rep0["conversations"]
     assert all(ISO_LOCAL.match(m["timestamp"]) for m in messages)
     times = [dt.datetime.fromisoformat(m["timestamp"]) for m in messages]
     assert times == sorted(times)

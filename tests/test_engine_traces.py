@@ -100,15 +100,19 @@ def test_withdrawn_from_agent_inbox_frees_the_slot() -> None:
     np.testing.assert_allclose(log.close_s, [100.0, 31.0, 110.0])
 
 
-def test_idle_close_ends_conversation_and_drops_later_messages() -> None:
+def test_idle_close_frees_the_slot_and_a_returning_buyer_reopens_the_chat() -> None:
     d = base_dict(routing={"idle_close": "2min"})
     d["pools"][0]["shifts"][0]["agents"] = 1
-    w = make_workload([0.0], [[(0, 10), (300, 10)]])
+    # A writes again 300 s after its first reply; B arrives at 50 and needs the only slot.
+    w = make_workload([0.0, 50.0], [[(0, 10), (300, 10)], [(0, 20)]])
     log = run_dict(d, w)
-    # The buyer would write again after 300 s of silence; auto-close fires at 10 + 120.
+    # A: replied at 10, auto-closed at 130 (10 + 2 min): B is assigned then, replied 150.
+    # A's buyer writes at 310: the chat reopens, is assigned again and answered at 320.
     assert log.idle_closed[0]
-    np.testing.assert_allclose(log.close_s, [130.0])
-    assert np.isnan(log.msg_time_s[1])
+    np.testing.assert_allclose(log.assign_s, [0.0, 130.0])
+    np.testing.assert_allclose(log.msg_time_s, [0.0, 310.0, 50.0])
+    np.testing.assert_allclose(log.reply_time_s, [10.0, 320.0, 150.0])
+    np.testing.assert_allclose(log.close_s, [320.0, 150.0])
 
 
 def test_wrap_up_holds_the_slot_after_the_last_reply() -> None:

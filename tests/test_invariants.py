@@ -125,9 +125,9 @@ def test_agents_write_one_reply_at_a_time_within_their_caps(log: ChatLog) -> Non
         start = end - log.reply_compose_s[sel]
         # start is recomputed as end - duration: allow for floating-point rounding.
         assert peak_level(start + 1e-6, end) <= 1, f"agent {a} wrote two replies at once"
-        mine = log.agent == a
-        close = np.where(np.isnan(log.close_s[mine]), np.inf, log.close_s[mine])
-        assert peak_level(log.assign_s[mine], close) <= caps[log.agent_pool[a]]
+        mine = log.hold_agent == a
+        close = np.where(np.isnan(log.hold_end_s[mine]), np.inf, log.hold_end_s[mine])
+        assert peak_level(log.hold_start_s[mine], close) <= caps[log.agent_pool[a]]
         # Replies are written only while the agent is online.
         spells = log.online_agent == a
         on, off = log.online_start_s[spells], log.online_end_s[spells]

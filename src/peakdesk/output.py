@@ -108,7 +108,7 @@ def message_log_rows(log: ChatLog, conv_prefix: str = "c") -> dict[str, npt.NDAr
     """The log as rows of the import format: ``conversation_id, sender, timestamp, agent_id``.
 
     One row per buyer message sent, per reply (sender ``agent`` or ``bot``)
-    and per auto greeting (sender ``bot``), ordered by time, a buyer message
+    and per auto greeting (sender ``auto``), ordered by time, a buyer message
     before a reply at the same instant.
     """
     w = log.workload
@@ -127,7 +127,7 @@ def message_log_rows(log: ChatLog, conv_prefix: str = "c") -> dict[str, npt.NDAr
         (
             np.full(n_b, "buyer"),
             np.where(kind == REPLY_HUMAN, "agent", np.where(kind == REPLY_BOT, "bot", "?")),
-            np.full(n_a, "bot"),
+            np.full(n_a, "auto"),
         )
     )
     ra = log.reply_agent[replied]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from peakdesk.engine.log import REPLY_BOT, REPLY_HUMAN, ChatLog
-from peakdesk.rules.messages import AGENT, BOT, BUYER, MessageLog
+from peakdesk.rules.messages import AGENT, AUTO, BOT, BUYER, MessageLog
 
 
 def agents_online_at(log: ChatLog, t: np.ndarray) -> np.ndarray:
@@ -25,7 +25,7 @@ def to_message_log(log: ChatLog) -> MessageLog:
     """The chat log as the rules' :class:`MessageLog` (POSIX times, codes = conversation index).
 
     Buyer messages sent, replies (human -> ``agent``, bot -> ``bot``) and auto
-    greetings (``bot``) each become one message.
+    greetings (``auto``) each become one message.
     """
     w = log.workload
     t0 = log.start.timestamp()
@@ -38,7 +38,7 @@ def to_message_log(log: ChatLog) -> MessageLog:
         (
             np.full(int(sent.sum()), BUYER),
             np.where(kind == REPLY_HUMAN, AGENT, np.where(kind == REPLY_BOT, BOT, BOT)),
-            np.full(int(auto.sum()), BOT),
+            np.full(int(auto.sum()), AUTO),
         )
     )
     t_rel = np.concatenate(

@@ -95,7 +95,8 @@ class IntervalTable:
     first_reply_p90_s
         90th percentile of that delay (unanswered count as infinitely late).
     within_3min
-        Share of the interval's human conversations answered by a human within 180 s.
+        Share of the interval's human conversations answered by a human within
+        180 s and before the buyer left (abandoned count as failures).
     abandoned
         Conversations arriving in the interval whose buyer left.
     """
@@ -152,15 +153,21 @@ def spans(log: ChatLog, t_end: float) -> dict[str, tuple[F64, F64]]:
     w = log.workload
     human = ~w.bot
     sent = ~np.isnan(log.msg_time_s)
-    msg_end = np.where(np.isnan(log.reply_time_s), t_end, log.reply_time_s)
+    # An unanswered message waits until the end, unless its buyer withdrew it.
+    withdrawn_msg = log.withdrawn[w.message_conversation] & (w.message_index == 0)
+    msg_end = np.where(
+        np.isnan(log.reply_time_s),
+        np.where(withdrawn_msg, log.abandon_s[w.message_conversation], t_end),
+        log.reply_time_s,
+    )
     assigned = ~np.isnan(log.assign_s)
-    held_end = np.where(np.isnan(log.close_s), t_end, log.close_s)
-    q_end = np.where(assigned, log.assign_s, t_end)
+    # A queued conversation leaves the queue when assigned, or when withdrawn.
+    q_end = np.where(assigned, log.assign_s, np.where(log.withdrawn, log.abandon_s, t_end))
     human_reply = log.reply_agent >= 0
     waiting = sent & (msg_end > log.msg_time_s)
     return {
         "online": (log.online_start_s, log.online_end_s),
-        "busy": (log.assign_s[assigned], held_end[assigned]),
+        "busy": (log.hold_start_s, np.where(np.isnan(log.hold_end_s), t_end, log.hold_end_s)),
         "queue": (w.arrival_s[human], q_end[human]),
         "backlog": (log.msg_time_s[waiting], msg_end[waiting]),
         "composing": (
@@ -201,7 +208,9 @@ def interval_table(log: ChatLog, interval_s: float) -> IntervalTable:
     late = np.where(np.isnan(delay), np.inf, delay)
     arrivals = np.bincount(bins, minlength=n)
     human_arr = np.bincount(bins[human], minlength=n)
-    ok = np.bincount(bins[human], weights=(late[human] <= 180.0).astype(float), minlength=n)
+    # Served within 3 min, abandoned counting as failures (the summary's definition).
+    served = np.where(log.abandoned, np.inf, late)
+    ok = np.bincount(bins[human], weights=(served[human] <= 180.0).astype(float), minlength=n)
     answered = human & ~np.isnan(delay)
     sum_delay = np.bincount(bins[answered], weights=delay[answered], minlength=n)
     cnt_delay = np.bincount(bins[answered], minlength=n)

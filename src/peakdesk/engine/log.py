@@ -54,7 +54,7 @@ class ChatLog:
     agent
         Per conversation: the agent it was assigned to, ``-1`` if none.
     assign_s, close_s
-        Per conversation: assignment and closure times (``nan`` if not).
+        Per conversation: first assignment and final closure times (``nan`` if not).
     abandoned
         Per conversation: the buyer left before the first reply.
     abandon_s
@@ -64,6 +64,10 @@ class ChatLog:
     withdrawn
         Per conversation: withdrawn unanswered after the buyer gave up (only for
         types with ``answer_after_abandon = false``).
+    hold_conversation, hold_agent, hold_start_s, hold_end_s
+        Every spell an agent held a conversation in a slot (a conversation
+        reopened after an idle auto-close has two); the end is ``nan`` if the
+        spell was still open when the run ended.
     agent_pool
         Pool number of each agent.
     online_agent, online_start_s, online_end_s
@@ -103,6 +107,10 @@ class ChatLog:
     abandon_s: F64
     idle_closed: B
     withdrawn: B
+    hold_conversation: I64
+    hold_agent: I32
+    hold_start_s: F64
+    hold_end_s: F64
     agent_pool: I32
     online_agent: I32
     online_start_s: F64

@@ -4,8 +4,8 @@ Model
 -----
 * A conversation is a sequence of buyer messages.  Each waits for a reply;
   after a reply the buyer thinks (``think_s``) and writes the next one.  It ends
-  after the reply to its last message (plus the type's wrap-up), when its buyer
-  has abandoned and been answered, or by the idle auto-close.
+  after the reply to its last message (plus the type's wrap-up), or when its
+  buyer has abandoned and been answered.
 * A new conversation waits in its type's queue until an eligible agent (pool
   has the skill, agent online and accepting, below its concurrency cap) takes
   it under the routing policy; that agent keeps it until it closes.
@@ -25,6 +25,10 @@ Model
   open chats back to the queue because that is what agents do in Qianniu-like
   tools (set status to busy, finish, log off) and a transfer would restart the
   buyer's wait.  Agents therefore never exceed the sub-account count.
+* Idle auto-close: when the buyer stays silent longer than ``idle_close`` after
+  a reply, the conversation closes then (freeing the slot); if the buyer writes
+  again later, it reopens and waits in the queue for an agent like a new one
+  (its first assignment time is kept).
 * Bot-resolved conversations get an immediate ``bot`` reply to each message
   and need no agent; they never enter the event loop.
 
@@ -119,6 +123,10 @@ def run(
         abandon_s=np.asarray(sim.abandon_time, dtype=np.float64),
         idle_closed=np.asarray(sim.idle_closed, dtype=np.bool_),
         withdrawn=np.asarray(sim.withdrawn, dtype=np.bool_),
+        hold_conversation=np.asarray([h[0] for h in sim.holds], dtype=np.int64),
+        hold_agent=np.asarray([h[1] for h in sim.holds], dtype=np.int32),
+        hold_start_s=np.asarray([h[2] for h in sim.holds], dtype=np.float64),
+        hold_end_s=np.asarray([h[3] for h in sim.holds], dtype=np.float64),
         agent_pool=config.agent_pool.astype(np.int32),
         online_agent=np.asarray([s[0] for s in sim.spells], dtype=np.int32),
         online_start_s=np.asarray([s[1] for s in sim.spells], dtype=np.float64),
@@ -175,6 +183,13 @@ class _Simulation:
         self.abandon_time: list[float] = [_NAN] * n
         self.idle_closed: list[bool] = [False] * n
         self.withdrawn: list[bool] = [False] * n
+        # The message a queued conversation waits with (the first, or the one that
+        # reopened it after an idle auto-close) and since when.
+        self.queued_msg: list[int] = w.msg_offset[:-1].tolist()
+        self.queued_since: list[float] = w.arrival_s.tolist()
+        # Each spell an agent held a conversation: (conversation, agent, start, end).
+        self.hold_start: list[float] = [_NAN] * n
+        self.holds: list[tuple[int, int, float, float]] = []
         # agent state
         na = cfg.n_agents
         self.apool: list[int] = cfg.agent_pool.tolist()
@@ -223,6 +238,8 @@ class _Simulation:
         """
         end = self.env.now
         for i in range(len(self.arrival)):
+            if self.conv_agent[i] >= 0 and self.close_time[i] != self.close_time[i]:
+                self.holds.append((i, self.conv_agent[i], self.hold_start[i], _NAN))
             j = self.offset[i]
             expire = self.arrival[i] + self.patience[i]
             if self.reply_time[j] != self.reply_time[j] and not self.abandoned[i] and expire <= end:
@@ -230,6 +247,7 @@ class _Simulation:
                 self.abandon_time[i] = expire
                 if self.withdraw[self.ctype[i]] and self.conv_agent[i] < 0:
                     self.withdrawn[i] = True
+                    self.close_time[i] = expire
 
     def schedule(self) -> None:
         """Record the bot conversations and schedule arrivals and shift segments."""
@@ -314,15 +332,18 @@ class _Simulation:
     def _assign(self, i: int, a: int) -> None:
         now = self.env.now
         self.conv_agent[i] = a
-        self.assign_time[i] = now
+        self.hold_start[i] = now
+        if self.assign_time[i] != self.assign_time[i]:  # keep the first assignment
+            self.assign_time[i] = now
         self.load[a] += 1
         self.last_assign[a] = now
         self._refresh(a)
-        j = self.offset[i]
+        j = self.queued_msg[i]
         heapq.heappush(self.inbox[a], (self.msg_time[j], j))
         if self.composing[a] < 0:
             self._compose_next(a)
-        if self.composing[a] != j and self.withdraw[self.ctype[i]] and self.patience[i] < _INF:
+        waits = j == self.offset[i] and self.composing[a] != j
+        if waits and self.withdraw[self.ctype[i]] and self.patience[i] < _INF:
             # The first reply waits behind others: the buyer may still give up.
             self._at(self.arrival[i] + self.patience[i], i, self._on_patience)
 
@@ -333,19 +354,16 @@ class _Simulation:
         if self.composing[a] == j or self.reply_time[j] == self.reply_time[j]:
             return  # the agent started (or sent) the reply in time
         self._withdraw(i)
-        self.close_time[i] = self.env.now
-        self.load[a] -= 1
-        self._refresh(a)
-        if self.accepting[a]:
-            self._pull(a)
-        elif self.composing[a] < 0 and not self.want_online[a] and self.load[a] == 0:
+        self._close(i)
+        if self.composing[a] < 0 and not self.want_online[a] and self.load[a] == 0:
             self._go_offline(a)
 
     def _withdraw(self, i: int) -> None:
-        """The buyer gave up and the conversation is withdrawn unanswered."""
+        """The buyer gave up and the conversation is withdrawn unanswered (closed then)."""
         self.withdrawn[i] = True
         self.abandoned[i] = True
         self.abandon_time[i] = self.arrival[i] + self.patience[i]
+        self.close_time[i] = self.abandon_time[i]
 
     def _pull(self, a: int) -> None:
         """Fill an agent's free slots from the queues (best priority, then oldest)."""
@@ -363,10 +381,16 @@ class _Simulation:
                 if withdraw[k]:
                     # Buyers whose patience ran out while queued have gone: drop them.
                     now = self.env.now
-                    while q and arrival[q[0]] + self.patience[q[0]] < now:
+                    # (Only a first message: a chat reopened after an idle close had its
+                    # answer, and its buyer's patience no longer applies.)
+                    while (
+                        q
+                        and self.queued_msg[q[0]] == self.offset[q[0]]
+                        and arrival[q[0]] + self.patience[q[0]] < now
+                    ):
                         self._withdraw(q.popleft())
                 if q:
-                    key = (prio[k], arrival[q[0]])
+                    key = (prio[k], self.queued_since[q[0]])
                     if best < 0 or key < best_key:
                         best, best_key = k, key
             if best < 0:
@@ -416,8 +440,11 @@ class _Simulation:
         else:
             think = self.think[j + 1]
             if think > self.idle_close:
+                # The chat is auto-closed after idle_close of silence; when the buyer
+                # writes again it reopens and queues for an agent like a new chat.
                 self.idle_closed[i] = True
                 self._at(now + self.idle_close, i, self._on_close)
+                self._at(now + think, j + 1, self._on_reopen)
             else:
                 self._at(now + think, j + 1, self._on_buyer_message)
         if self.composing[a] < 0 and self.inbox[a]:
@@ -434,6 +461,19 @@ class _Simulation:
         if self.composing[a] < 0:
             self._compose_next(a)
 
+    def _on_reopen(self, ev: Timeout) -> None:
+        j = ev._value
+        now = self.env.now
+        self.msg_time[j] = now
+        i = self.msg_conv[j]
+        self.queued_msg[i] = j
+        self.queued_since[i] = now
+        a = self._pick_agent(self.ctype[i])
+        if a < 0:
+            self.queues[self.ctype[i]].append(i)
+        else:
+            self._assign(i, a)
+
     def _on_close(self, ev: Timeout) -> None:
         i = ev._value
         self._close(i)
@@ -443,7 +483,9 @@ class _Simulation:
 
     def _close(self, i: int) -> None:
         a = self.conv_agent[i]
-        self.close_time[i] = self.env.now
+        now = self.env.now
+        self.close_time[i] = now
+        self.holds.append((i, a, self.hold_start[i], now))
         self.load[a] -= 1
         self._refresh(a)
         if self.accepting[a]:
@@ -452,16 +494,32 @@ class _Simulation:
     # -- shifts and sub-accounts ----------------------------------------------
 
     def _on_bound(self, ev: Timeout) -> None:
+        # Every boundary at this instant is handled together: all segment ends first,
+        # then the log-offs they allow, then the starts.  One at a time, a sub-account
+        # freed by an ending agent could go to a waiting agent whose own segment ends
+        # at the same instant but has not been processed yet.
         k = ev._value
         bounds = self.bounds
-        _, kind, s = bounds[k]
-        if k + 1 < len(bounds):
-            self._at(bounds[k + 1][0], k + 1, self._on_bound)
-        a = self.seg_agent[s]
-        if kind == 1:
-            self._segment_start(a)
-        else:
-            self._segment_end(a)
+        t = bounds[k][0]
+        last = k
+        while last + 1 < len(bounds) and bounds[last + 1][0] == t:
+            last += 1
+        if last + 1 < len(bounds):
+            self._at(bounds[last + 1][0], last + 1, self._on_bound)
+        batch = bounds[k : last + 1]
+        ended = [self.seg_agent[seg] for _, kind, seg in batch if kind == 0]
+        for a in ended:
+            self.want_online[a] = False
+            if self.online[a]:
+                self.accepting[a] = False
+                self._refresh(a)
+        for a in ended:
+            if self.online[a] and not self.want_online[a] and self.load[a] == 0:
+                if self.composing[a] < 0:
+                    self._go_offline(a)
+        for _, kind, seg in batch:
+            if kind == 1:
+                self._segment_start(self.seg_agent[seg])
 
     def _segment_start(self, a: int) -> None:
         self.want_online[a] = True
@@ -475,15 +533,6 @@ class _Simulation:
             self._go_online(a)
         else:
             self.subaccount_wait.append(a)
-
-    def _segment_end(self, a: int) -> None:
-        self.want_online[a] = False
-        if not self.online[a]:
-            return  # was waiting for a sub-account; it leaves the wait list lazily
-        self.accepting[a] = False
-        self._refresh(a)
-        if self.load[a] == 0 and self.composing[a] < 0:
-            self._go_offline(a)
 
     def _go_online(self, a: int) -> None:
         self.online[a] = True

@@ -21,24 +21,34 @@ When HiGHS proves the program infeasible, an *elastic* copy is solved: every req
 row gets a shortfall variable ``s >= 0`` (``cover x + s >= requirement``) and every
 sub-account-cap and pool-max row an excess variable (``presence x - s <= cap``).  The
 bounds ``lower <= x <= upper`` stay hard: they are the caller's fixed decisions (e.g. a
-roster already signed).  The elastic copy is solved lexicographically, in three MILPs:
+roster already signed).  The elastic copy is solved lexicographically:
 
-1. minimise the total requirement shortfall while the caps may be exceeded freely.  What
-   remains is shortfall no extra sub-account or head count can fix (no pattern covers the
-   interval, a skill no pool has, upper bounds);
-2. keeping that shortfall, minimise the total excess over the sub-account cap and the pool
-   maxima (agents; the cap excess is summed over intervals): the smallest relaxation of
-   the limits that makes the requirement coverable;
-3. the cheapest plan under the constraints relaxed by exactly those amounts; that plan is
-   returned and each constraint it violates becomes one :class:`Diagnosis`.
+1. minimise the total requirement shortfall while the limits may be exceeded freely.
+   What remains is shortfall no extra sub-account or head count can fix (no pattern
+   covers the interval, a skill no pool has, upper bounds);
+2. keeping that shortfall, minimise the total excess over the sub-account cap and the
+   pool maxima (agents; the cap excess is summed over intervals): the smallest relaxation
+   of the limits that makes the requirement coverable;
+3. keeping both totals, minimise cost: the minimal relaxation is rarely unique (two
+   pools can absorb an excess in any proportion), and the cheapest one puts the blame
+   where the optimiser would want more agents.
 
-The requirement is relaxed last because it is what the service target demands, whereas
-"the cap of 150 is below the 172 agents needed online at 00:15" is a statement the user
-can act on.  The elastic problems are MILPs, not LP relaxations: with fractional
-contributions (slots x availability x shrinkage) integer rounding alone can make the
-program infeasible while its LP relaxation is feasible, and an LP elastic would then find
-nothing to blame.  The slack variables are continuous, so the elastic MILPs are no harder
-than the original one and usually much easier.
+Every row the resulting plan violates becomes part of a :class:`Diagnosis`.  The
+requirement is relaxed last because it is what the service target demands, whereas "the
+sub-account cap 150 is below the 172 agents needed online at 00:15" is something the
+user can act on.  Separate steps rather than one weighted objective because the exchange rate
+between a slot of shortfall and an agent of excess depends on the shift lengths and
+contributions, so no safe penalty exists without huge, numerically harmful weights.
+
+The elastic steps are **LP relaxations** (integrality dropped).  On a realistic instance
+(768 patterns, 384 intervals, 3 groups) the LPs take about 0.1 s, while the same steps as
+MILPs stall a few per cent above their bound after 20 s: minimising excess has a huge
+optimal face that branch and bound cannot close.  An LP-infeasible program is certainly
+integer-infeasible, and the LP amounts are the minimal relaxation with fractional
+agents, so reported values may be fractional (e.g. 171.6 agents online).  Only when the
+LP finds nothing to blame, i.e. integer rounding alone makes the program infeasible (it
+happens with fractional contributions such as slots x availability x shrinkage), are
+steps 1 and 2 repeated as MILPs (continuous slacks, integer ``x``) under the time limit.
 """
 
 from __future__ import annotations
@@ -235,8 +245,9 @@ class CoverProblem:
 
 
 def _fmt(v: float) -> str:
-    # Agents and slots read best without float noise: 172 rather than 171.99999999.
-    return f"{round(v, 3):.12g}"
+    # Agents and slots read best without float noise: 172 rather than 171.99999999, and
+    # LP-relaxation amounts to one decimal (171.6).
+    return f"{round(v, 1):.12g}"
 
 
 @dataclass(frozen=True)
@@ -263,8 +274,9 @@ class Diagnosis:
         "pool_max"): ``requirement[g, k]`` (requirement units, e.g. slots), the cap
         (agents) or ``pool_max[i, d]`` (agents).
     value : tuple of float
-        What the least-violating plan reaches: the most coverage attainable (``< limit``)
-        for "requirement"; the agents needed (``> limit``) for the two caps.
+        What the least-violating (elastic) plan reaches: the most coverage attainable
+        (``< limit``) for "requirement"; the agents needed (``> limit``) for the two
+        caps.  Usually from the LP relaxation, so possibly fractional.
     """
 
     kind: DiagnosisKind
@@ -329,9 +341,9 @@ class CoverSolution:
     Attributes
     ----------
     x : ndarray of int64, shape (P,)
-        Agents per pattern.  For "infeasible" this is the least-violating plan of the
-        elastic solve (it breaks exactly the constraints in ``diagnosis``); for "unknown"
-        it is just ``ceil(lower)``.
+        Agents per pattern.  When no plan exists or was found ("infeasible", "unknown")
+        it is just the fixed part, ``ceil(lower)``; ``coverage`` and ``shortfall`` then
+        describe that part alone.
     cost : float
         ``cost @ x`` (currency).
     status : {"optimal", "time_limit", "infeasible", "unknown"}
@@ -461,16 +473,19 @@ def _milp(
     lb: F64,
     ub: F64,
     constraints: list[tuple[Any, F64, F64]],
-    time_limit_s: float,
+    time_limit_s: float | None,
     mip_rel_gap: float,
 ) -> Any:
     cons = [LinearConstraint(a, low, high) for a, low, high in constraints if a.shape[0] > 0]
+    options: dict[str, Any] = {"mip_rel_gap": mip_rel_gap, "disp": False}
+    if time_limit_s is not None:
+        options["time_limit"] = time_limit_s
     return milp(
         c,
         integrality=integrality,
         bounds=Bounds(lb, ub),
         constraints=cons or None,
-        options={"time_limit": time_limit_s, "mip_rel_gap": mip_rel_gap, "disp": False},
+        options=options,
     )
 
 
@@ -498,9 +513,10 @@ def solve_cover(
     problem
         The program (see :class:`CoverProblem`).
     time_limit_s
-        HiGHS time limit per MILP, seconds.  A feasible problem takes one MILP; an
-        infeasible one up to four (proof plus three elastic phases, see the module
-        docstring), so the worst case is about ``4 * time_limit_s``.
+        HiGHS time limit per MILP, seconds.  A feasible problem takes one MILP.  An
+        infeasible one adds three elastic LPs (fast), plus two elastic MILPs only when
+        integer rounding alone causes the infeasibility (see the module docstring), so
+        the worst case is about ``3 * time_limit_s``.
     mip_rel_gap
         Relative optimality gap at which HiGHS stops, e.g. ``1e-4`` = within 0.01 % of
         the optimal cost; 0 asks for a proven optimum.
@@ -523,32 +539,42 @@ def solve_cover(
     pb = problem
     rows = _build_rows(pb)
     n_p = pb.n_patterns
-    # Fractional lower bounds of integer variables round up; do it here so the fallback
-    # plan of an "unknown" result is consistent with the bounds.
+    # Integer x: lower <= x <= upper is the same as ceil(lower) <= x <= floor(upper).
+    # Rounding here also tightens the LP relaxations of the elastic steps.
     lower = np.ceil(pb.lower - 1e-9)
+    upper = np.floor(pb.upper + 1e-9)
+    if (upper < lower).any():
+        bad = int(np.flatnonzero(upper < lower)[0])
+        raise ValueError(f"no integer between lower and upper for pattern {bad}")
 
     res = _milp(
         pb.cost,
         np.ones(n_p),
         lower,
-        pb.upper,
+        upper,
         [(rows.matrix, rows.lo, rows.hi)],
         time_limit_s,
         mip_rel_gap,
     )
     diagnosis: tuple[Diagnosis, ...] = ()
     gap = math.nan
+    # Without a plan, x reports just the fixed part (lower bounds).
+    x = lower.astype(np.int64)
     if res.x is not None and res.status in (0, 1):
         x = _integral(res.x)
         status: CoverStatus = "optimal" if res.status == 0 else "time_limit"
         gap = float(res.mip_gap) if res.mip_gap is not None else math.nan
     elif res.status == 1:
-        x = lower.astype(np.int64)
-        status = "unknown"
+        # Out of time with no plan: an infeasible LP relaxation still proves (and
+        # explains) infeasibility; otherwise we cannot tell.
+        diagnosis = _diagnose(pb, rows, _elastic(pb, rows, lower, upper, None))
+        status = "infeasible" if diagnosis else "unknown"
     elif _is_infeasible(res):
-        x = _elastic(pb, rows, lower, time_limit_s, mip_rel_gap)
         status = "infeasible"
-        diagnosis = _diagnose(pb, rows, x)
+        diagnosis = _diagnose(pb, rows, _elastic(pb, rows, lower, upper, None))
+        if not diagnosis:
+            # LP-feasible yet integer-infeasible: blame found only with integrality.
+            diagnosis = _diagnose(pb, rows, _elastic(pb, rows, lower, upper, time_limit_s))
     else:
         raise RuntimeError(f"HiGHS failed on the cover problem: {res.message}")
 
@@ -569,20 +595,25 @@ def solve_cover(
 
 
 def _elastic(
-    pb: CoverProblem, rows: _Rows, lower: F64, time_limit_s: float, mip_rel_gap: float
-) -> I64:
-    """Least-violating plan by the three lexicographic elastic MILPs (module docstring)."""
+    pb: CoverProblem, rows: _Rows, lower: F64, upper: F64, mip_time_limit_s: float | None
+) -> F64 | None:
+    """``x`` of the lexicographically least-violating plan (module docstring).
+
+    An LP relaxation when ``mip_time_limit_s`` is None, else a MILP with that time limit
+    per step.  None when a step returns no solution (a MILP out of time).
+    """
     n_p = pb.n_patterns
     m = rows.lo.size
     is_req = rows.kind == _REQ
     # One slack per row: +s lifts a ">= requirement" row, -s loosens a "<= cap" row.
     sign = np.where(is_req, 1.0, -1.0)
     a_el = sp.hstack([rows.matrix, sp.diags_array(sign)], format="csr")
-    integrality = np.concatenate([np.ones(n_p), np.zeros(m)])
+    integer = mip_time_limit_s is not None
+    integrality = np.concatenate([np.full(n_p, 1.0 if integer else 0.0), np.zeros(m)])
     lb = np.concatenate([lower, np.zeros(m)])
-    ub = np.concatenate([pb.upper, np.full(m, np.inf)])
-    base = [(a_el, rows.lo, rows.hi)]
+    ub = np.concatenate([upper, np.full(m, np.inf)])
     zeros_x = np.zeros(n_p)
+    w_req = is_req.astype(np.float64)
 
     def run(c_slack: F64, extra: list[tuple[Any, F64, F64]], c_x: F64 = zeros_x) -> Any:
         return _milp(
@@ -590,57 +621,47 @@ def _elastic(
             integrality,
             lb,
             ub,
-            base + extra,
-            time_limit_s,
-            mip_rel_gap,
+            [(a_el, rows.lo, rows.hi), *extra],
+            mip_time_limit_s,
+            # The elastic objectives are violation totals; prove them minimal.
+            0.0,
         )
 
-    # Fallback if a phase finds no incumbent in time (the elastic program is always
-    # feasible: x = lower with large enough slacks, so this is only a time-out guard).
-    x_best = lower.astype(np.int64)
-
-    # Phase 1: least total requirement shortfall, caps free.
-    w_req = is_req.astype(np.float64)
+    # Step 1: least total requirement shortfall, limits free.
     r1 = run(w_req, [])
     if r1.x is None:
-        return x_best
-    x_best = _integral(r1.x[:n_p])
+        return None
     short_min = float(w_req @ r1.x[n_p:])
 
-    # Phase 2: keep that shortfall, least total excess over the caps.
-    tol = _VIOLATION_RTOL * (1.0 + short_min)
-    keep = (
-        sp.csr_array(np.concatenate([zeros_x, w_req])[None, :]),
-        np.array([-np.inf]),
-        np.array([short_min + tol]),
-    )
-    r2 = run(1.0 - w_req, [keep])
+    # Step 2: keep that shortfall (plus solver tolerance), least total excess.
+    def keep(weights: F64, total: float) -> tuple[Any, F64, F64]:
+        row = sp.csr_array(np.concatenate([zeros_x, weights])[None, :])
+        return row, np.array([-np.inf]), np.array([total + _VIOLATION_RTOL * (1.0 + total)])
+
+    w_lim = 1.0 - w_req
+    keep_short = keep(w_req, short_min)
+    r2 = run(w_lim, [keep_short])
     if r2.x is None:
-        return x_best
-    x_best = _integral(r2.x[:n_p])
-
-    # Phase 3: the cheapest plan under the constraints relaxed by exactly phase 2's
-    # violations (plus solver tolerance), so the returned plan is a sensible roster
-    # rather than an arbitrary point of the phase-2 optimal face.
-    act = rows.matrix @ x_best.astype(np.float64)
-    slack_tol = _VIOLATION_RTOL * (1.0 + np.abs(np.where(is_req, rows.lo, rows.hi)))
-    lo3 = np.where(is_req, np.minimum(rows.lo, act) - slack_tol, rows.lo)
-    hi3 = np.where(is_req, rows.hi, np.maximum(rows.hi, act) + slack_tol)
-    r3 = _milp(
-        pb.cost,
-        np.ones(n_p),
-        lower,
-        pb.upper,
-        [(rows.matrix, lo3, hi3)],
-        time_limit_s,
-        mip_rel_gap,
-    )
-    return _integral(r3.x) if r3.x is not None else x_best
+        return np.asarray(r1.x[:n_p], dtype=np.float64)
+    if integer:
+        return np.asarray(r2.x[:n_p], dtype=np.float64)
+    # Step 3 (LP only; cheap there): the minimal relaxation is rarely unique, e.g. two
+    # pools with the same limit can absorb the excess in any proportion.  Take the
+    # cheapest plan among them, so the blame lands where the optimiser would want more
+    # agents (usually the cheaper pool) instead of on an arbitrary vertex.
+    r3 = run(np.zeros(m), [keep_short, keep(w_lim, float(w_lim @ r2.x[n_p:]))], pb.cost)
+    x = r3.x if r3.x is not None else r2.x
+    return np.asarray(x[:n_p], dtype=np.float64)
 
 
-def _diagnose(pb: CoverProblem, rows: _Rows, x: I64) -> tuple[Diagnosis, ...]:
-    """One :class:`Diagnosis` per requirement group, for the cap, per (pool, day) cell."""
-    act = rows.matrix @ x.astype(np.float64)
+def _diagnose(pb: CoverProblem, rows: _Rows, x: F64 | None) -> tuple[Diagnosis, ...]:
+    """One :class:`Diagnosis` per requirement group, for the cap, per (pool, day) cell.
+
+    ``x`` is the elastic plan (possibly fractional); None gives no diagnosis.
+    """
+    if x is None:
+        return ()
+    act = rows.matrix @ x
     is_req = rows.kind == _REQ
     rhs = np.where(is_req, rows.lo, rows.hi)
     viol = np.where(is_req, rows.lo - act, act - rows.hi)

@@ -1,7 +1,8 @@
 """Reading a chat log exported from a seller back-office (the import format).
 
 Columns: ``conversation_id, sender, timestamp[, agent_id][, ordered][, leave_message]``;
-``sender`` is ``buyer``, ``agent`` or ``bot``; ``timestamp`` is ISO 8601 with a UTC
+``sender`` is ``buyer``, ``agent``, ``bot`` or ``auto`` (a greeting that answers
+nothing); ``timestamp`` is ISO 8601 with a UTC
 offset (``2026-11-11T00:00:05+08:00``).  A bad row (unknown sender, a time that
 cannot be read or has no offset, a reply before any buyer message of its
 conversation) stops the import with its line number, unless ``skip_bad_rows``
@@ -18,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from peakdesk.rules.messages import AGENT, BOT, BUYER, MessageLog
+from peakdesk.rules.messages import AGENT, AUTO, BOT, BUYER, MessageLog
 
 REQUIRED = ("conversation_id", "sender", "timestamp")
 OPTIONAL = ("agent_id", "ordered", "leave_message")
-_SENDERS = {"buyer": BUYER, "agent": AGENT, "bot": BOT}
+_SENDERS = {"buyer": BUYER, "agent": AGENT, "bot": BOT, "auto": AUTO}
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"", "0", "false", "no", "n", "f"}
 #: How many bad rows an error message lists before summarising the rest.
@@ -168,7 +169,7 @@ def read_chat_log(path: Path | str, *, skip_bad_rows: bool = False) -> ImportedL
             continue
         sender = _SENDERS.get(row[isd].strip().lower())
         if sender is None:
-            bad.append(BadRow(n, f"unknown sender {row[isd]!r}; allowed: buyer, agent, bot"))
+            bad.append(BadRow(n, f"unknown sender {row[isd]!r}; allowed: buyer, agent, bot, auto"))
             continue
         t = _parse_time(row[it])
         if isinstance(t, str):

@@ -187,7 +187,7 @@ def score(
         # Short abandons say nothing about V <= t: out.  An unknown leaving time
         # (flag without time) is not short, so it stays a failure.
         waited = left_s[conv] - open_s
-        judged = ~(gone & (waited < rule.service_level_s))
+        judged &= ~(gone & (waited < rule.service_level_s))
 
     day = local_day(open_s, zone)
     hist = history or {}

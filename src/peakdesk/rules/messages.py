@@ -2,7 +2,11 @@
 
 This is the common vocabulary of PLATFORM_RULES.md: ``conversation_id, sender,
 timestamp[, agent_id]`` with sender ``buyer``, ``agent`` (a human, quick phrases
-included) or ``bot`` (assistant or auto-reply).  Simulated logs and real
+included) or ``bot`` (the assistant or an auto-reply that answers the question).
+peakdesk adds ``auto``: a greeting sent on arrival that answers nothing.  It
+never counts as a reply, and a conversation that had only a greeting is not
+"resolved by a bot" (exporting it as ``bot`` would make an unanswered chat look
+bot-resolved and drop it from rules that leave those out).  Simulated logs and real
 back-office exports both become a :class:`MessageLog`; the rules never see
 the engine.
 """
@@ -20,8 +24,8 @@ I64 = npt.NDArray[np.int64]
 #: ``sender`` codes.  Their order is the tie-break at equal timestamps: a buyer
 #: message sorts before a reply sent at the same instant, so an instant reply
 #: answers it.
-BUYER, AGENT, BOT = 0, 1, 2
-SENDER_NAMES = ("buyer", "agent", "bot")
+BUYER, AGENT, BOT, AUTO = 0, 1, 2, 3
+SENDER_NAMES = ("buyer", "agent", "bot", "auto")
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class MessageLog:
     conversation
         Dense conversation code of each message (``0 .. n_conversations - 1``).
     sender
-        ``BUYER``, ``AGENT`` or ``BOT``.
+        ``BUYER``, ``AGENT``, ``BOT`` or ``AUTO``.
     time_s
         POSIX time of each message, seconds (UTC).
     agent

@@ -482,6 +482,13 @@ class PlanShifts(_Model):
     max_per_shift: int | None = Field(
         default=None, ge=0, description="most agents starting on one pattern"
     )
+    keep_fixed_shifts: bool = Field(
+        default=False,
+        description=(
+            "keep the pool's fixed shifts as a floor and plan on top (default: the plan "
+            "replaces them; `simulate` always runs the fixed shifts)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _breaks_fit(self) -> PlanShifts:

@@ -1,0 +1,273 @@
+"""Shift patterns of a scenario as a cover problem, and the chosen counts back as shifts.
+
+Each fixed shift instance and each planned (pool, day, start, length) is a
+pattern.  One agent on a pattern contributes, in each interval, its pool's
+concurrency (conversation slots) times the share of the interval it is online
+(breaks, staggered, and shrinkage taken out).  The requirement is in slots:
+the reference agents of :mod:`peakdesk.plan.requirement` times their
+concurrency.  Besides the total, each set of inquiry types that only some
+pools can take is a group of its own, so the cheapest pool cannot win where it
+lacks the skill.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from peakdesk.engine.setup import (
+    ShiftInstance,
+    fixed_instances,
+    horizon_days,
+    local_day_starts,
+)
+from peakdesk.plan.cover import CoverProblem
+from peakdesk.plan.requirement import Grid, requirement_pool
+from peakdesk.scenario.load import LoadedScenario
+from peakdesk.scenario.schema import Scenario
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+#: Offsets at which a staggered break is sampled to average its coverage.
+_STAGGER_SAMPLES = 8
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A shift pattern the planner may staff.
+
+    Attributes
+    ----------
+    pool
+        Pool number.
+    day
+        Local date the shift starts on.
+    start_s
+        Start, seconds from the scenario start.
+    length_s
+        Length, seconds (breaks included).
+    breaks
+        ``(after_s, length_s, stagger_s)`` per break.
+    fixed
+        A fixed shift of the scenario (its count is given, not chosen).
+    agents
+        For a fixed shift, its agents.
+    group
+        Agents' identity group (see :class:`~peakdesk.engine.setup.ShiftInstance`).
+    """
+
+    pool: int
+    day: dt.date
+    start_s: float
+    length_s: float
+    breaks: tuple[tuple[float, float, float], ...]
+    fixed: bool
+    agents: int
+    group: str
+
+    def label(self, spec: Scenario) -> str:
+        """``pool day HH:MM+length`` for tables."""
+        local = spec.calendar.start_aware + dt.timedelta(seconds=self.start_s)
+        return (
+            f"{spec.pools[self.pool].name} {local:%m-%d %H:%M} "
+            f"{self.length_s / 3600:g}h{' (fixed)' if self.fixed else ''}"
+        )
+
+
+def patterns(spec: Scenario) -> list[Pattern]:
+    """Every fixed shift instance and every plannable pattern of the scenario."""
+    out: list[Pattern] = []
+    start_date = spec.calendar.start.date()
+    for inst in fixed_instances(spec):
+        plan = spec.pools[inst.pool].plan
+        if plan is not None and not plan.keep_fixed_shifts:
+            continue  # the planner staffs this pool from scratch
+        day = (spec.calendar.start_aware + dt.timedelta(seconds=inst.start_s)).date()
+        out.append(
+            Pattern(
+                inst.pool,
+                day,
+                inst.start_s,
+                inst.length_s,
+                inst.breaks,
+                True,
+                inst.agents,
+                inst.group,
+            )
+        )
+    first, last = horizon_days(spec)
+    for p, pool in enumerate(spec.pools):
+        plan = pool.plan
+        if plan is None:
+            continue
+        breaks = tuple((b.after, b.length, b.stagger) for b in plan.breaks)
+        for clock in plan.start_times_s():
+            for day, t0 in local_day_starts(spec, first, last, clock):
+                if plan.days is not None and day not in plan.days:
+                    continue
+                for length in plan.lengths:
+                    if t0 >= spec.calendar.horizon or t0 + length <= 0.0:
+                        continue
+                    if day < start_date and t0 + length <= 0.0:
+                        continue
+                    group = f"{pool.name}@{day.isoformat()}T{clock / 3600:05.2f}+{length / 3600:g}h"
+                    out.append(Pattern(p, day, t0, length, breaks, False, 0, group))
+    return out
+
+
+def online_share(pattern: Pattern, grid: Grid) -> F64:
+    """Share of each interval an agent of the pattern is online (staggered breaks averaged)."""
+    edges = grid.edges_s
+    share = np.zeros(grid.n)
+    offsets = [0.0]
+    if any(s > 0 for _, _, s in pattern.breaks):
+        offsets = [(j + 0.5) / _STAGGER_SAMPLES for j in range(_STAGGER_SAMPLES)]
+    for frac in offsets:
+        pieces = [(pattern.start_s, pattern.start_s + pattern.length_s)]
+        for after, length, stagger in pattern.breaks:
+            lo = pattern.start_s + after + stagger * frac
+            pieces = _cut(pieces, lo, lo + length)
+        for a, b in pieces:
+            a, b = max(a, 0.0), min(b, edges[-1])
+            if b <= a:
+                continue
+            overlap = np.clip(np.minimum(edges[1:], b) - np.maximum(edges[:-1], a), 0.0, None)
+            share += overlap / grid.interval_s
+    return np.asarray(share / len(offsets), dtype=np.float64)
+
+
+def _cut(pieces: list[tuple[float, float]], lo: float, hi: float) -> list[tuple[float, float]]:
+    out = []
+    for a, b in pieces:
+        if hi <= a or lo >= b:
+            out.append((a, b))
+            continue
+        if a < lo:
+            out.append((a, lo))
+        if hi < b:
+            out.append((hi, b))
+    return out
+
+
+def type_groups(spec: Scenario) -> list[tuple[str, list[int], list[int]]]:
+    """Sets of inquiry types that only some pools can take: (name, types, pools)."""
+    by_pools: dict[tuple[int, ...], list[int]] = {}
+    all_pools = tuple(range(len(spec.pools)))
+    for j, t in enumerate(spec.inquiry_types):
+        able = tuple(p for p, pool in enumerate(spec.pools) if t.skill_name in pool.skills)
+        if able != all_pools:
+            by_pools.setdefault(able, []).append(j)
+    return [
+        ("+".join(spec.inquiry_types[j].name for j in types), types, list(pools))
+        for pools, types in by_pools.items()
+    ]
+
+
+def cover_problem(
+    loaded: LoadedScenario, grid: Grid, agents: I64, pats: list[Pattern]
+) -> CoverProblem:
+    """The cover problem of a requirement (reference agents per interval)."""
+    spec = loaded.spec
+    ref_slots = requirement_pool(spec).max_concurrency
+    slots_needed = np.asarray(agents, dtype=np.float64) * ref_slots
+    share = np.stack([online_share(pt, grid) for pt in pats], axis=1)  # (K, P)
+    shrink = np.array([spec.pools[pt.pool].shrinkage for pt in pats])
+    conc = np.array([spec.pools[pt.pool].max_concurrency for pt in pats], dtype=np.float64)
+    present = share * (1.0 - shrink)[None, :]
+    slots = present * conc[None, :]
+    groups = type_groups(spec)
+    # Each group's share of the work per interval, from the analytic slot load by type.
+    type_share = _type_load_share(loaded, grid)
+    cover = [slots]
+    need = [slots_needed]
+    names = ["all conversations"]
+    pool_of = np.array([pt.pool for pt in pats], dtype=np.int64)
+    for name, types, pools in groups:
+        mask = np.isin(pool_of, pools).astype(np.float64)
+        cover.append(slots * mask[None, :])
+        need.append(np.ceil(slots_needed * type_share[types].sum(axis=0) - 1e-9))
+        names.append(name)
+    cost = np.array(
+        [
+            spec.pools[pt.pool].hourly_cost
+            * (pt.start_s + pt.length_s - max(pt.start_s, 0.0))
+            / 3600.0
+            for pt in pats
+        ]
+    )
+    lower = np.array([pt.agents if pt.fixed else 0 for pt in pats], dtype=np.float64)
+    upper = np.array(
+        [
+            pt.agents
+            if pt.fixed
+            else (
+                spec.pools[pt.pool].plan.max_per_shift  # type: ignore[union-attr]
+                if spec.pools[pt.pool].plan.max_per_shift is not None  # type: ignore[union-attr]
+                else math.inf
+            )
+            for pt in pats
+        ],
+        dtype=np.float64,
+    )
+    days = sorted({pt.day for pt in pats})
+    day_of = np.array([days.index(pt.day) for pt in pats], dtype=np.int64)
+    pool_max = np.full((len(spec.pools), len(days)), np.inf)
+    for p, pool in enumerate(spec.pools):
+        if pool.plan is not None and pool.plan.max_agents_per_day is not None:
+            fixed_per_day = np.zeros(len(days))
+            for pt in pats:
+                if pt.fixed and pt.pool == p:
+                    fixed_per_day[days.index(pt.day)] += pt.agents
+            pool_max[p] = pool.plan.max_agents_per_day + fixed_per_day
+    cap = spec.subaccounts.platform_cap
+    return CoverProblem(
+        cost=cost,
+        lower=lower,
+        upper=upper,
+        cover=np.stack(cover),
+        requirement=np.stack(need),
+        group_names=tuple(names),
+        presence=present if cap is not None else None,
+        subaccount_cap=float(cap) if cap is not None else None,
+        pool_of=pool_of,
+        pool_max=pool_max,
+        day_of=day_of,
+    )
+
+
+def _type_load_share(loaded: LoadedScenario, grid: Grid) -> F64:
+    """Per type and interval, its share of the human slot load (arrivals x holding time)."""
+    from peakdesk.demand.sample import intensity
+    from peakdesk.plan.requirement import _mean_count, _mean_duration
+
+    spec = loaded.spec
+    inten = intensity(loaded)
+    bins = np.arange(inten.expected.shape[1]) * inten.bin_s
+    k = np.minimum((bins // grid.interval_s).astype(np.int64), grid.n - 1)
+    load = np.zeros((len(spec.inquiry_types), grid.n))
+    for j, t in enumerate(spec.inquiry_types):
+        hold = (_mean_count(t.messages) - 1) * _mean_duration(t.think_time) + _mean_count(
+            t.messages
+        ) * _mean_duration(t.compose_time)
+        load[j] = (
+            np.bincount(k, weights=inten.expected[j], minlength=grid.n)
+            * (1.0 - t.bot_resolve)
+            * hold
+        )
+    total = load.sum(axis=0, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.where(total > 0, load / total, 0.0), dtype=np.float64)
+
+
+def instances_of(pats: list[Pattern], x: I64) -> list[ShiftInstance]:
+    """The chosen counts as shift instances for the engine."""
+    return [
+        ShiftInstance(pt.pool, pt.group, pt.start_s, pt.length_s, pt.breaks, int(n))
+        for pt, n in zip(pats, x, strict=True)
+        if n > 0
+    ]

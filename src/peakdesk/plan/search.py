@@ -1,0 +1,337 @@
+"""The staffing search: the cheapest shift plan that keeps every target, with evidence.
+
+Rounds of:
+
+1. **requirement** per interval (reference agents), seeded from the modified
+   offered load and refined by the iterative staffing algorithm at a chosen
+   ``alpha`` (the share of an interval's time every slot may be taken);
+2. **shift cover**: the cheapest integer counts of shift patterns covering
+   that requirement, per pool and skill group, within pool limits and the
+   platform's sub-account cap (:mod:`peakdesk.plan.cover`, HiGHS);
+3. **sub-accounts**: the peak number of agents the plan has online;
+4. **verification**: the shift plan itself (not the requirement) simulated on
+   fresh seeds and scored against the targets.
+
+A round whose plan keeps every target in at least the scenario's
+``targets.confidence`` share of the verification runs ends the search;
+otherwise ``alpha`` is halved and the next round starts from the last
+requirement.  An infeasible cover, or targets still missed after the last
+round, is reported as such, with what binds, never as a plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from peakdesk.engine.intervals import peak_level
+from peakdesk.engine.setup import config_from_instances, subaccount_cost
+from peakdesk.experiment.replicate import Evaluation, simulate
+from peakdesk.experiment.targets import TargetSummary, scenario_targets
+from peakdesk.plan.cover import CoverSolution, Diagnosis, solve_cover
+from peakdesk.plan.patterns import Pattern, cover_problem, instances_of, patterns
+from peakdesk.plan.requirement import (
+    Grid,
+    IsaStep,
+    iterate_requirement,
+    requirement_pool,
+    seed_requirement,
+)
+from peakdesk.scenario.load import LoadedScenario
+
+I64 = npt.NDArray[np.int64]
+
+#: Seeds of verification runs start here, far from the refinement's replications.
+VERIFY_OFFSET = 100_000
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round of the search, for the trace.
+
+    Attributes
+    ----------
+    round
+        Number, from 1.
+    alpha
+        Share of each interval's time all slots may be taken.
+    isa
+        The refinement iterations.
+    cover_status
+        The cover solver's status.
+    cost
+        Cost of the round's plan (labour + sub-accounts), if any.
+    p_all_met
+        Share of verification runs keeping every target.
+    targets
+        Each target's verification summary.
+    """
+
+    round: int
+    alpha: float
+    isa: tuple[IsaStep, ...]
+    cover_status: str
+    cost: float
+    p_all_met: float
+    targets: tuple[TargetSummary, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The planner's answer.
+
+    Attributes
+    ----------
+    status
+        ``"ok"`` (every target kept with the required probability),
+        ``"infeasible"`` (no cover exists: see ``diagnosis``), or ``"not_met"``
+        (the best plan found still misses a target: see ``message``).
+    message
+        One sentence for people.
+    grid
+        The planning grid.
+    requirement
+        Reference agents needed online per interval (the last round's).
+    patterns
+        The patterns considered.
+    counts
+        Agents on each pattern (the plan).
+    subaccounts
+        Sub-accounts the plan needs (its peak of agents online).
+    labour_cost_by_pool
+        Paid agent-hours x hourly cost, per pool name.
+    subaccount_cost
+        Sub-accounts over the horizon.
+    verification
+        The final plan simulated on fresh seeds (``None`` if infeasible).
+    rounds
+        The trace of the search.
+    diagnosis
+        What binds, when infeasible.
+    """
+
+    status: str
+    message: str
+    grid: Grid
+    requirement: I64
+    patterns: tuple[Pattern, ...]
+    counts: I64
+    subaccounts: int
+    labour_cost_by_pool: dict[str, float]
+    subaccount_cost: float
+    verification: Evaluation | None
+    rounds: tuple[Round, ...]
+    diagnosis: tuple[Diagnosis, ...] = field(default_factory=tuple)
+
+    @property
+    def total_cost(self) -> float:
+        """Labour and sub-accounts over the horizon."""
+        return sum(self.labour_cost_by_pool.values()) + self.subaccount_cost
+
+
+def starting_alpha(loaded: LoadedScenario) -> float:
+    """The first round's ``alpha``: the scenario's setting, else from the strictest share target.
+
+    A share target ``v`` (a rate to keep) starts at ``alpha = 1 - v``: having
+    every slot busy for a share ``1 - v`` of the time lets some buyers wait,
+    but not (for typical reply times) past the target's threshold.
+    """
+    spec = loaded.spec
+    if spec.plan.delay_probability is not None:
+        return spec.plan.delay_probability
+    shares = [t.value for t in scenario_targets(loaded) if t.op == ">=" and 0 < t.value < 1]
+    return float(np.clip(1.0 - max(shares), 0.02, 0.5)) if shares else 0.2
+
+
+def search(
+    loaded: LoadedScenario,
+    *,
+    workers: int = 1,
+    seed: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Plan:
+    """Find the cheapest plan that keeps the scenario's targets.
+
+    Parameters
+    ----------
+    loaded
+        The scenario; pools with ``[pools.plan]`` are staffed by the search,
+        fixed shifts stay as given.
+    workers
+        Worker processes for the simulations.
+    seed
+        Base seed (default: the scenario's).
+    progress
+        Called with a line of text at each step.
+    """
+    spec = loaded.spec
+    settings = spec.plan
+    seed = spec.simulation.seed if seed is None else seed
+    say = progress or (lambda _m: None)
+    grid = Grid.of(spec)
+    pats = patterns(spec)
+    alpha = starting_alpha(loaded)
+    req = seed_requirement(loaded, grid, alpha)
+    say(f"seed requirement (modified offered load): peak {int(req.max())} reference agents")
+    rounds: list[Round] = []
+    required = spec.targets.confidence
+    best: Plan | None = None
+    for rnd in range(1, settings.max_rounds + 1):
+        say(f"round {rnd}: refining the requirement at alpha = {alpha:.3g}")
+        req, steps = iterate_requirement(
+            loaded,
+            grid,
+            req,
+            alpha,
+            replications=settings.replications,
+            max_iterations=settings.max_iterations,
+            seed=seed,
+            workers=workers,
+            on_step=lambda s: say(
+                f"  iteration {s.iteration}: peak {int(s.agents.max())} -> "
+                f"{int(s.next_agents.max())} agents, largest change {s.max_change}"
+            ),
+        )
+        problem = cover_problem(loaded, grid, req, pats)
+        sol = solve_cover(problem, time_limit_s=settings.milp_time_limit)
+        say(f"  shift cover: {sol.status}, cost {sol.cost:,.0f} ({sol.solve_time_s:.1f} s)")
+        if sol.status == "infeasible":
+            msg = "no shift plan covers the requirement: " + "; ".join(
+                d.describe(
+                    interval_label=lambda k: _interval_label(loaded, grid, k),
+                    pool_label=lambda i: f"pool {spec.pools[i].name!r}",
+                )
+                for d in sol.diagnosis
+            )
+            rounds.append(Round(rnd, alpha, tuple(steps), sol.status, math.nan, math.nan, ()))
+            return Plan(
+                "infeasible",
+                msg,
+                grid,
+                req,
+                tuple(pats),
+                np.zeros(len(pats), dtype=np.int64),
+                0,
+                {},
+                0.0,
+                None,
+                tuple(rounds),
+                sol.diagnosis,
+            )
+        plan = _verify(loaded, grid, req, pats, sol, workers, seed, rnd, rounds, alpha, steps, say)
+        best = plan
+        if plan.rounds[-1].p_all_met >= required or not scenario_targets(loaded):
+            return _with_status(plan, "ok", _ok_message(plan, required))
+        alpha /= 2.0
+    assert best is not None
+    failing = [
+        f"{t.target.text} (P(met) {t.p_met:.0%})"
+        for t in best.rounds[-1].targets
+        if t.p_met < required
+    ]
+    msg = (
+        f"after {settings.max_rounds} rounds the best plan keeps every target in only "
+        f"{best.rounds[-1].p_all_met:.0%} of runs (required {required:.0%}); missed: "
+        + ", ".join(failing)
+        + ". More agents alone may not help: check concurrency, reply speed, bots and "
+        "the target's own threshold."
+    )
+    return _with_status(best, "not_met", msg)
+
+
+def _verify(
+    loaded: LoadedScenario,
+    grid: Grid,
+    req: I64,
+    pats: list[Pattern],
+    sol: CoverSolution,
+    workers: int,
+    seed: int,
+    rnd: int,
+    rounds: list[Round],
+    alpha: float,
+    steps: list[IsaStep],
+    say: Callable[[str], None],
+) -> Plan:
+    """Simulate the round's shift plan on fresh seeds and build the Plan."""
+    spec = loaded.spec
+    instances = instances_of(pats, sol.x)
+    open_cfg = config_from_instances(spec, instances, subaccounts=10**9)
+    need = peak_level(open_cfg.segment_start_s, open_cfg.segment_end_s)
+    cap = spec.subaccounts.platform_cap
+    subaccounts = min(need, cap) if cap is not None else need
+    cfg = config_from_instances(spec, instances, subaccounts=max(subaccounts, 1))
+    n_verify = spec.plan.verify_replications
+    say(f"  verifying the shift plan: {n_verify} replications on fresh seeds")
+    ev = simulate(
+        loaded,
+        seed=seed,
+        replications=n_verify,
+        config=cfg,
+        keep_logs=False,
+        workers=workers,
+        first_replication=VERIFY_OFFSET * rnd,
+    )
+    summaries = tuple(ev.targets())
+    p_all = ev.p_all_targets_met
+    labour = {
+        pool.name: hours * pool.hourly_cost
+        for pool, hours in zip(spec.pools, cfg.paid_hours_by_pool, strict=True)
+    }
+    sa = spec.subaccounts
+    sa_cost = subaccounts * sa.monthly_cost * spec.calendar.horizon / (30.0 * 86400.0)
+    cost = sum(labour.values()) + sa_cost
+    rounds.append(Round(rnd, alpha, tuple(steps), sol.status, cost, p_all, summaries))
+    say(
+        f"  plan cost {cost:,.0f}, {subaccounts} sub-accounts, every target kept in "
+        f"{p_all:.0%} of runs"
+    )
+    return Plan(
+        "ok", "", grid, req, tuple(pats), sol.x, subaccounts, labour, sa_cost, ev, tuple(rounds)
+    )
+
+
+def _ok_message(plan: Plan, required: float) -> str:
+    r = plan.rounds[-1]
+    if not r.targets:
+        return "no targets given: the plan covers the requirement at the starting alpha"
+    n = len(plan.verification.replications) if plan.verification else 0
+    return (
+        f"every target kept in {r.p_all_met:.0%} of {n} verification runs (required {required:.0%})"
+    )
+
+
+def _interval_label(loaded: LoadedScenario, grid: Grid, k: int) -> str:
+    """Local start of interval ``k``, e.g. ``11-11 00:15``."""
+    t = loaded.spec.calendar.start_aware + dt.timedelta(seconds=k * grid.interval_s)
+    return f"{t:%m-%d %H:%M}"
+
+
+def _with_status(plan: Plan, status: str, message: str) -> Plan:
+    return Plan(
+        status,
+        message,
+        plan.grid,
+        plan.requirement,
+        plan.patterns,
+        plan.counts,
+        plan.subaccounts,
+        plan.labour_cost_by_pool,
+        plan.subaccount_cost,
+        plan.verification,
+        plan.rounds,
+        plan.diagnosis,
+    )
+
+
+def reference_concurrency(loaded: LoadedScenario) -> int:
+    """Slots per reference agent (for reading the requirement)."""
+    return requirement_pool(loaded.spec).max_concurrency
+
+
+__all__ = ["Plan", "Round", "search", "starting_alpha", "subaccount_cost"]
