@@ -24,6 +24,7 @@ from peakdesk.demand.forecast_csv import ForecastError
 from peakdesk.engine.intervals import peak_level
 from peakdesk.engine.setup import build_config
 from peakdesk.output import agent_labels, json_safe, message_log_rows, write_csv, write_json
+from peakdesk.rules.history import HistoryError
 from peakdesk.scenario import LoadedScenario, ScenarioError, json_schema, load_scenario
 from peakdesk.units import error_text, format_duration
 
@@ -47,11 +48,18 @@ def _input_errors() -> Iterator[None]:
         _fail(str(exc))
     except ForecastError as exc:
         _fail(str(exc))
+    except HistoryError as exc:
+        _fail(str(exc))
 
 
 def _load(path: str) -> LoadedScenario:
+    """Load, validate and check that a scenario can run (exit 2 otherwise)."""
+    from peakdesk.experiment.checks import check_runnable
+
     with _input_errors():
-        return load_scenario(path)
+        loaded = load_scenario(path)
+        check_runnable(loaded)
+        return loaded
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -64,9 +64,11 @@ def iso_times(seconds: npt.NDArray[np.float64], start: dt.datetime) -> npt.NDArr
     start_utc = start.astimezone(dt.UTC).replace(tzinfo=None)
     base = np.datetime64(start_utc, "ms")
     utc = base + np.rint(seconds * 1000.0).astype("timedelta64[ms]")
-    # UTC offsets on a 15-minute grid over the span (DST changes fall on such a grid).
+    # UTC offsets on a 15-minute grid of absolute time over the span (DST changes fall
+    # on such a grid; anchored at the start, the grid could straddle them).
+    t0 = start.timestamp()
     lo, hi = float(seconds.min()), float(seconds.max())
-    grid = np.arange(np.floor(lo / 900.0) * 900.0, hi + 900.0, 900.0)
+    grid = np.arange(np.floor((t0 + lo) / 900.0) * 900.0 - t0, hi + 900.0, 900.0)
     offs = np.array(
         [
             (start.astimezone(dt.UTC) + dt.timedelta(seconds=float(g)))

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from peakdesk.demand.distributions import count_ppf, duration_ppf
-from peakdesk.demand.forecast_csv import read_forecast_csv
+from peakdesk.demand.forecast_csv import ForecastError, read_forecast_csv
 from peakdesk.demand.nhpp import sample_piecewise_nhpp
 from peakdesk.demand.profiles import (
     Double11Shape,
@@ -103,9 +103,20 @@ def intensity(loaded: LoadedScenario) -> Intensity:
         fc = read_forecast_csv(
             loaded.resolve(dem.forecast), spec.calendar.start_aware, horizon, names
         )
-        # Bins are the forecast's intervals; missing intervals of the horizon are zero.
+        # Bins are the forecast's intervals, counted from the scenario start; missing
+        # intervals of the horizon are zero.
         n_bins = int(np.ceil(horizon / fc.interval_s - 1e-9))
-        idx = np.rint(fc.interval_start_s / fc.interval_s).astype(np.int64)
+        pos = fc.interval_start_s / fc.interval_s
+        idx = np.rint(pos).astype(np.int64)
+        off = np.flatnonzero(np.abs(pos - idx) > 1e-6)
+        if off.size:
+            raise ForecastError(
+                loaded.resolve(dem.forecast),
+                None,
+                f"interval starts must fall on the scenario start plus whole "
+                f"{fc.interval_s:g}-second intervals; the first row is "
+                f"{fc.interval_start_s[off[0]]:g} s after the start",
+            )
         if fc.by_type is not None:
             exp = np.zeros((len(names), n_bins))
             for k, name in enumerate(names):
@@ -157,11 +168,13 @@ def intensity(loaded: LoadedScenario) -> Intensity:
                 decay_s=dem.promo.decay,
             ),
         )
-    # The last bin may stick out of the horizon: count only its covered part.
+    # The last bin may stick out of the horizon: it keeps its full rate (arrivals after
+    # the horizon are dropped when sampling), and only its covered part counts towards
+    # the total.
     cover = np.minimum(1.0, (horizon - np.arange(n_bins) * bin_s) / bin_s)
-    w = np.asarray(w, dtype=np.float64) * cover
+    w = np.asarray(w, dtype=np.float64)
     if dem.total is not None:
-        tot = w * (dem.total / w.sum())
+        tot = w * (dem.total / float((w * cover).sum()))
     else:
         assert dem.volume_per_day is not None
         tot = w * dem.volume_per_day
@@ -213,6 +226,9 @@ def sample_workload(
     expected = inten.expected * _day_factors(spec, inten, streams.get("volume"))
     total = expected.sum(axis=0)
     arrival = sample_piecewise_nhpp(total / inten.bin_s, inten.bin_s, streams.get("arrivals"))
+    # A last bin sticking out of the horizon: arrivals after it are dropped, which is
+    # exact for a Poisson process.
+    arrival = arrival[arrival < spec.calendar.horizon]
     n = arrival.size
     # Type of each arrival from the types' shares in its bin.
     b = np.minimum((arrival // inten.bin_s).astype(np.int64), total.size - 1)

@@ -80,10 +80,11 @@ def local_day_starts(
 def horizon_days(spec: Scenario) -> tuple[dt.date, dt.date]:
     """The local days a shift may start on: the day before the start (night shifts) to the last."""
     cal = spec.calendar
-    return (
-        cal.start.date() - dt.timedelta(days=1),
-        (cal.start + dt.timedelta(seconds=cal.horizon)).date(),
+    # The last instant of the horizon, converted through UTC (a DST change shifts it).
+    end_local = (cal.start_aware.astimezone(dt.UTC) + dt.timedelta(seconds=cal.horizon)).astimezone(
+        cal.zone
     )
+    return cal.start.date() - dt.timedelta(days=1), end_local.date()
 
 
 def _shift_starts(spec: Scenario, shift: Shift) -> list[float]:
@@ -173,7 +174,9 @@ def config_from_instances(
     instances
         Shifts with their agents.
     pools
-        Pool configurations (default: the scenario's pools).
+        Pool configurations (default: the scenario's pools, with their shrinkage;
+        given pools have none: their agents are online agents, as the planner's
+        requirement pool is).
     subaccounts
         Sub-accounts (default: the scenario's count).
     """
@@ -185,10 +188,19 @@ def config_from_instances(
     seg_end: list[float] = []
     paid = [0.0] * len(pool_cfgs)
     group_agents: dict[str, list[int]] = {}
+    # Absent agents (shrinkage) are paid but never come online.  Rounding each shift on
+    # its own would lose a small shift's shrinkage (5% of 8 agents rounds to 0); a
+    # running total per pool spreads the absences so the pool's total is right.
+    expected = [0.0] * len(pool_cfgs)
     for inst in instances:
+        if inst.agents < 0:
+            raise ValueError(
+                f"a shift of pool {pool_cfgs[inst.pool].name!r} has {inst.agents} agents"
+            )
         paid[inst.pool] += inst.agents * (inst.start_s + inst.length_s - max(inst.start_s, 0.0))
-        # Absent agents (shrinkage) are paid but never come online.
-        present = round(inst.agents * (1.0 - shrink[inst.pool]))
+        before = expected[inst.pool]
+        expected[inst.pool] += inst.agents * (1.0 - shrink[inst.pool])
+        present = math.floor(expected[inst.pool] + 0.5) - math.floor(before + 0.5)
         people = group_agents.setdefault(inst.group, [])
         while len(people) < present:
             people.append(len(agent_pool))

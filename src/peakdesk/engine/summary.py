@@ -102,7 +102,9 @@ def summarise(log: ChatLog) -> RunSummary:
         human_conversations=n_human,
         buyer_messages=int(sent.sum()),
         replies_human=int(np.sum(log.reply_kind == REPLY_HUMAN)),
-        unanswered_at_end=int(np.sum(sent & np.isnan(log.reply_time_s))),
+        unanswered_at_end=int(
+            np.sum(sent & np.isnan(log.reply_time_s) & ~log.withdrawn[w.message_conversation])
+        ),
         first_reply_p50_s=_pct(answered, 50),
         first_reply_p90_s=_pct(answered, 90),
         first_reply_p95_s=_pct(answered, 95),

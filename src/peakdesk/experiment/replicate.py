@@ -105,8 +105,9 @@ class Evaluation:
     confidence: float = 0.95
     """Confidence level of the intervals (not the scenario's required P(targets met))."""
 
-    def estimates(self, confidence: float = 0.95) -> dict[str, Estimate]:
+    def estimates(self, confidence: float | None = None) -> dict[str, Estimate]:
         """Each summary figure's mean and confidence interval over replications."""
+        confidence = self.confidence if confidence is None else confidence
         names = [f.name for f in fields(RunSummary)]
         table = np.array(
             [[getattr(r.summary, k) for k in names] for r in self.replications], dtype=np.float64
@@ -251,10 +252,15 @@ def run_parallel(
     try:
         with ProcessPoolExecutor(max_workers=min(workers, len(numbers)), mp_context=ctx) as pool:
             futures = {pool.submit(_replicate, job, r): r for r in numbers}
-            for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                if progress is not None:
-                    progress(len(results) / len(numbers))
+            try:
+                for fut in as_completed(futures):
+                    results[futures[fut]] = fut.result()
+                    if progress is not None:
+                        progress(len(results) / len(numbers))
+            except BaseException:
+                # A replication failed (or Ctrl-C): do not wait for the others.
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     except BrokenProcessPool:
         # A worker died (killed, out of memory): its replications are redone in this
         # process.  Seeds depend only on the replication number, so nothing changes.

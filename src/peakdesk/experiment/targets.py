@@ -56,6 +56,7 @@ def rule_for(loaded: LoadedScenario, platform: str, extra: tuple[tuple[str, Any]
     preset = options.pop("preset", "default")
     base = registry.make_rule(name, preset)
     fields = {f.name for f in dataclasses.fields(base)}
+    # A preset names a market and its zone; without one, the calendar's zone is the clock.
     if "timezone" in fields and "timezone" not in options and preset == "default":
         options["timezone"] = spec.calendar.timezone
     if "holidays" in fields and "holidays" not in options and spec.calendar.holidays:

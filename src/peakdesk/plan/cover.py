@@ -81,9 +81,14 @@ DiagnosisKind = Literal["requirement", "subaccount_cap", "pool_max"]
 
 # Row kinds of the assembled constraint matrix.
 _REQ, _CAP, _POOL = 0, 1, 2
-# Relative tolerance for "this row is violated"; HiGHS' own primal feasibility tolerance
-# is 1e-7, so anything below 1e-6 relative is solver noise, not a binding constraint.
-_VIOLATION_RTOL = 1e-6
+# Relative tolerance for "this row is violated".  HiGHS' primal feasibility tolerance is
+# 1e-7, and the elastic steps may redistribute up to _KEEP_RTOL of a violation total
+# among rows, so anything below 1e-5 relative is solver noise, not a binding constraint
+# (1e-5 of an agent or a slot matters to nobody).
+_VIOLATION_RTOL = 1e-5
+# Slack allowed on a violation total carried into the next elastic step, so that the
+# previous optimum stays feasible despite solver tolerances.
+_KEEP_RTOL = 1e-7
 
 
 # --------------------------------------------------------------------------- inputs
@@ -636,7 +641,7 @@ def _elastic(
     # Step 2: keep that shortfall (plus solver tolerance), least total excess.
     def keep(weights: F64, total: float) -> tuple[Any, F64, F64]:
         row = sp.csr_array(np.concatenate([zeros_x, weights])[None, :])
-        return row, np.array([-np.inf]), np.array([total + _VIOLATION_RTOL * (1.0 + total)])
+        return row, np.array([-np.inf]), np.array([total + _KEEP_RTOL * (1.0 + total)])
 
     w_lim = 1.0 - w_req
     keep_short = keep(w_req, short_min)

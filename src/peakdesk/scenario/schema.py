@@ -62,6 +62,14 @@ PositiveDuration = Annotated[
     WithJsonSchema(_DURATION_SCHEMA),
 ]
 
+ShiftLength = Annotated[
+    float,
+    BeforeValidator(_to_seconds),
+    Field(gt=0.0, le=86400.0),
+    WithJsonSchema(_DURATION_SCHEMA | {"description": "shift length, at most 24h"}),
+]
+"""A shift's length: positive, at most a day (one person works one shift at a time)."""
+
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
@@ -297,8 +305,10 @@ class Double11Options(_Model):
     presale_wave_dates: list[dt.date] = Field(
         default_factory=list, description="days with a 20:00 final-payment wave"
     )
-    presale_wave_factor: float = Field(default=2.0, gt=0.0)
-    aftersale_factors: list[float] = Field(
+    presale_wave_factor: float = Field(
+        default=2.0, ge=1.0, description="that day's volume / normal day (the wave adds to it)"
+    )
+    aftersale_factors: list[Annotated[float, Field(gt=0.0)]] = Field(
         default_factory=lambda: [2.5, 2.0, 1.6, 1.3],
         description="volume of the days after the peak relative to a normal day",
     )
@@ -311,7 +321,7 @@ class Double11Options(_Model):
     presale_wave_decay: PositiveDuration = Field(
         default=1200.0, description="time constant of the fading presale wave"
     )
-    normal_hourly: list[float] | None = Field(
+    normal_hourly: list[Annotated[float, Field(gt=0.0)]] | None = Field(
         default=None,
         min_length=24,
         max_length=24,
@@ -324,8 +334,8 @@ class PromoOptions(_Model):
 
     times: list[dt.datetime] = Field(min_length=1, description="local promotion times")
     lead: Duration = 1800.0
-    spike_factor: float = Field(default=6.0, gt=0.0)
-    decay: Duration = 1800.0
+    spike_factor: float = Field(default=6.0, ge=1.0, description="intensity x in the lead window")
+    decay: PositiveDuration = 1800.0
 
 
 class Demand(_Model):
@@ -436,7 +446,7 @@ class Shift(_Model):
 
     name: str = ""
     start: ClockTime
-    length: PositiveDuration
+    length: ShiftLength
     agents: int = Field(ge=0)
     days: list[dt.date] | None = Field(
         default=None, description="dates this shift runs (local); default every day"
@@ -463,7 +473,7 @@ class PlanShifts(_Model):
     start on each.  The pool's fixed ``shifts`` (if any) stay as given.
     """
 
-    lengths: list[PositiveDuration] = Field(
+    lengths: list[ShiftLength] = Field(
         default_factory=lambda: [8 * 3600.0], min_length=1, description="shift lengths allowed"
     )
     starts: list[ClockTime] | None = Field(
