@@ -293,6 +293,7 @@ def iterate_requirement(
     spec = loaded.spec
     slots = requirement_pool(spec).max_concurrency
     agents = np.asarray(start, dtype=np.int64) * 3 + 1
+    previous = agents
     steps: list[IsaStep] = []
     for it in range(1, max_iterations + 1):
         ev = simulate(
@@ -305,18 +306,24 @@ def iterate_requirement(
             measure=_Histogram(grid),
         )
         tail = pooled_tail([r.extra for r in ev.replications])
-        nxt = np.minimum(agents_from_tail(tail, slots, alpha), 2 * agents + 5)
+        target = np.minimum(agents_from_tail(tail, slots, alpha), 2 * agents + 5)
+        # Damped after the first step: an under-staffed interval piles up a backlog
+        # (buyers who gave up still wait for their answer), so the raw update
+        # overshoots and the next undershoots; half steps settle instead.
+        nxt = target if it == 1 else agents + np.rint(0.5 * (target - agents)).astype(np.int64)
         diff = np.abs(nxt - agents)
         change = int(np.max(diff, initial=0))
         step = IsaStep(it, agents, nxt, change)
         steps.append(step)
         if on_step is not None:
             on_step(step)
-        settled = it > 1 and diff.sum() <= 0.01 * max(int(agents.sum()), 1) and change <= 2
-        agents = nxt
+        settled = it > 1 and diff.sum() <= 0.02 * max(int(agents.sum()), 1) and change <= 2
+        previous, agents = agents, nxt
         if settled:
-            break
-    return agents, steps
+            return agents, steps
+    # Not settled: the last two iterates bracket the fixed point interval by interval
+    # (they alternate around it), so keep the larger; verification decides.
+    return (np.maximum(agents, previous) if steps else agents), steps
 
 
 @dataclass(frozen=True)
