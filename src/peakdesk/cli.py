@@ -560,3 +560,318 @@ def _jsonable(v: Any) -> Any:
     if hasattr(v, "isoformat"):
         return v.isoformat()
     return v
+
+
+def _say_progress() -> Callable[[str], None]:
+    """Progress lines on stderr, each with the elapsed time (the search takes minutes)."""
+    t0 = time.perf_counter()
+
+    def say(line: str) -> None:
+        click.echo(f"[{time.perf_counter() - t0:6.1f}s] {line}", err=True)
+
+    return say
+
+
+@main.command("plan")
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--seed", type=int, default=None, help="Base seed (default: the scenario's).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write plan.json, shifts.csv and online.csv here.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
+@WORKERS_OPTION
+def plan_cmd(
+    scenario: str, seed: int | None, out_dir: str | None, as_json: bool, quiet: bool, workers: int
+) -> None:
+    """Find the cheapest shifts and sub-accounts that keep every target.
+
+    Pools with a [pools.plan] table are staffed by the search (their fixed
+    shifts replaced, or kept as a floor with keep_fixed_shifts); the plan is
+    verified by simulation on fresh seeds.  Exit code 0 when every target is
+    kept with the required probability, 1 when not (the best plan and what
+    binds are still reported), 2 on bad input.
+    """
+    from peakdesk.plan.report import online_table, plan_json, shift_rows
+    from peakdesk.plan.search import search
+
+    loaded = _load(scenario)
+    if not any(p.plan is not None for p in loaded.spec.pools):
+        _fail(f"{scenario}: no pool has a [pools.plan] table: nothing for the planner to choose")
+    say = (lambda _m: None) if quiet else _say_progress()
+    t0 = time.perf_counter()
+    plan = search(loaded, workers=workers, seed=seed, progress=say)
+    seconds = time.perf_counter() - t0
+    data = plan_json(loaded, plan)
+    data["wall_time_s"] = seconds
+    if out_dir is not None:
+        out = Path(out_dir)
+        write_json(out / "plan.json", data)
+        rows = shift_rows(loaded, plan)
+        if rows:
+            write_csv(out / "shifts.csv", {k: np.array([r[k] for r in rows]) for k in rows[0]})
+        if plan.verification is not None:
+            write_csv(out / "online.csv", online_table(loaded, plan))
+    if as_json:
+        click.echo(json.dumps(json_safe(data), indent=2, ensure_ascii=False))
+    else:
+        for line in _plan_lines(loaded, plan, seconds):
+            click.echo(line)
+        if out_dir is not None:
+            click.echo(f"wrote plan.json, shifts.csv and online.csv to {out_dir}/")
+    if plan.status != "ok":
+        sys.exit(1)
+
+
+def _plan_lines(loaded: LoadedScenario, plan: Any, seconds: float) -> list[str]:
+    from peakdesk.plan.report import headcount_by_day, shift_rows
+
+    spec = loaded.spec
+    cur = spec.scenario.currency
+    lines = [f"{spec.scenario.name}: {plan.status.upper()}: {plan.message} ({seconds:.0f} s)"]
+    if plan.status == "infeasible":
+        return lines
+    ev = plan.verification
+    lines.append("")
+    lines.append(f"{'cost':32s} {plan.total_cost:>14,.0f} {cur}")
+    for pool, cost in plan.labour_cost_by_pool.items():
+        lines.append(f"  {pool:30s} {cost:>14,.0f}")
+    lines.append(
+        f"  {'sub-accounts':30s} {plan.subaccount_cost:>14,.0f}  ({plan.subaccounts} needed)"
+    )
+    if ev is not None:
+        est = ev.estimates()
+        conv = est["conversations"].mean
+        lines.append(f"{'cost per conversation':32s} {plan.total_cost / conv:>14,.2f} {cur}")
+        lines.append(f"{'conversions lost (mean)':32s} {est['conversions_lost'].mean:>14,.0f}")
+    lines.append("")
+    lines.append("agents starting a shift, per pool and day")
+    heads = headcount_by_day(loaded, plan)
+    days = sorted({d for per in heads.values() for d in per})
+    lines.append(f"  {'':14s}" + "".join(f"{d[5:]:>8s}" for d in days))
+    for pool, per in heads.items():
+        lines.append(f"  {pool:14s}" + "".join(f"{per.get(d, 0):>8d}" for d in days))
+    lines.append("")
+    lines.append("shifts (local start, length, agents)")
+    for r in shift_rows(loaded, plan):
+        tag = " fixed" if r["fixed"] else ""
+        lines.append(
+            f"  {r['pool']:12s} {r['start'][5:16]:>12s} {r['length_h']:>5g}h {r['agents']:>5d}{tag}"
+        )
+    if ev is not None:
+        lines.append("")
+        lines.append(f"verification on {len(ev.replications)} fresh runs")
+        for t in ev.targets():
+            worst = _fmt_metric(t.worst_mean, t.unit)
+            lines.append(
+                f"  {t.target.text:38s} P(met) {t.p_met:5.0%} [{t.p_low:.0%}, {t.p_high:.0%}]"
+                f"  worst day {worst}"
+            )
+        lines.append(f"  every target at once in {ev.p_all_targets_met:.0%} of runs")
+    lines.append("")
+    lines.append("search trace")
+    for r in plan.rounds:
+        lines.append(
+            f"  round {r.round}: {r.cover_status}, cost {r.cost:,.0f}, every target kept in "
+            f"{r.p_all_met:.0%} of runs"
+        )
+    return lines
+
+
+@main.command("quote")
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option(
+    "--team",
+    "team_file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="TOML with the team's [[pools]] (and optionally [subaccounts], [routing]).",
+)
+@click.option(
+    "--margin",
+    type=click.FloatRange(min=0.0),
+    default=0.2,
+    show_default=True,
+    help="Margin on cost for the prices (0.2 = 20%).",
+)
+@click.option(
+    "--replications",
+    "-r",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Runs per demand level (default: the scenario's plan.verify_replications).",
+)
+@click.option("--seed", type=int, default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print the quote as JSON on stdout.")
+@WORKERS_OPTION
+def quote_cmd(
+    scenario: str,
+    team_file: str,
+    margin: float,
+    replications: int | None,
+    seed: int | None,
+    as_json: bool,
+    workers: int,
+) -> None:
+    """Quote capacity: the largest share of a client's demand a team takes within its targets."""
+    from peakdesk.plan.quote import quote, with_team
+
+    loaded = _load(scenario)
+    with _input_errors():
+        teamed = with_team(loaded, team_file)
+        from peakdesk.experiment.checks import check_runnable
+
+        check_runnable(teamed)
+        q = quote(
+            teamed,
+            margin=margin,
+            replications=replications,
+            workers=workers,
+            seed=seed,
+            progress=_say_progress(),
+        )
+    spec = loaded.spec
+    cur = spec.scenario.currency
+    data = {
+        "scenario": spec.scenario.name,
+        "team": team_file,
+        "demand_multiplier": q.multiplier,
+        "conversations": q.conversations,
+        "paid_agent_hours": q.paid_agent_hours,
+        "cost": q.cost,
+        "conversations_per_agent_hour": q.conversations_per_agent_hour,
+        "margin": q.margin,
+        "price_per_conversation": q.price_per_conversation,
+        "price_per_hour": q.price_per_hour,
+        "currency": cur,
+        "required_confidence": spec.targets.confidence,
+        "steps": [asdict(s) for s in q.steps],
+    }
+    if as_json:
+        click.echo(json.dumps(json_safe(data), indent=2))
+        return
+    if q.evaluation is None:
+        click.echo(
+            f"{spec.scenario.name}: the team keeps the targets at no demand level tried "
+            f"(down to x{min(s.multiplier for s in q.steps):.3g})"
+        )
+        sys.exit(1)
+    click.echo(f"{spec.scenario.name} with {team_file}:")
+    click.echo(
+        f"  largest demand kept        x{q.multiplier:.3g} of the forecast "
+        f"({q.conversations:,.0f} conversations)"
+    )
+    click.echo(f"  conversations / agent-hour {q.conversations_per_agent_hour:,.1f}")
+    click.echo(
+        f"  cost                       {q.cost:,.0f} {cur} ({q.paid_agent_hours:,.0f} "
+        "paid agent-hours)"
+    )
+    click.echo(
+        f"  price at {q.margin:.0%} margin        {q.price_per_conversation:,.2f} {cur} "
+        f"per conversation, {q.price_per_hour:,.2f} {cur} per agent-hour"
+    )
+
+
+@main.command("erlang")
+@click.option(
+    "--rate",
+    "rate_per_hour",
+    type=click.FloatRange(min=0.0, min_open=True),
+    required=True,
+    help="Arrivals per hour.",
+)
+@click.option("--aht", "aht", required=True, help="Mean handling time, e.g. '3min'.")
+@click.option(
+    "--target", "target", default="20s", show_default=True, help="Service-level time, e.g. '20s'."
+)
+@click.option(
+    "--sl",
+    "service_level",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.8,
+    show_default=True,
+    help="Service level to reach (for the agents needed).",
+)
+@click.option(
+    "--agents",
+    "-n",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Evaluate this many agents instead of finding the minimum.",
+)
+@click.option("--patience", default=None, help="Mean patience (Erlang A), e.g. '5min'.")
+@click.option(
+    "--concurrency",
+    "-m",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Chats per agent (the chat model when > 1).",
+)
+@click.option("--json", "as_json", is_flag=True)
+def erlang_cmd(
+    rate_per_hour: float,
+    aht: str,
+    target: str,
+    service_level: float,
+    agents: int | None,
+    patience: str | None,
+    concurrency: int,
+    as_json: bool,
+) -> None:
+    """Quick answers from Erlang C, Erlang A and the chat model with concurrency."""
+    import math
+
+    from peakdesk.analytic.chat import agents_for_chat_target, chat_metrics
+    from peakdesk.units import parse_duration_s
+
+    try:
+        aht_s = parse_duration_s(aht)
+        t_s = parse_duration_s(target)
+        pat_s = parse_duration_s(patience) if patience else math.inf
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    lam = rate_per_hour / 3600.0
+    n = agents
+    if n is None:
+        try:
+            n = agents_for_chat_target(lam, concurrency, aht_s, pat_s, t_s, service_level)
+        except ValueError as exc:
+            _fail(str(exc))
+            return
+    r = chat_metrics(lam, n, concurrency, aht_s, pat_s, t_s)
+    model = (
+        ("Erlang A" if math.isfinite(pat_s) else "Erlang C")
+        if concurrency == 1
+        else ("chat model (birth-death over chats, even spread)")
+    )
+    data = {
+        "model": model,
+        "agents": n,
+        "load_erlangs": lam * aht_s,
+        "p_wait": r.p_wait,
+        "p_abandon": r.p_abandon,
+        "asa_s": r.mean_wait_s,
+        "service_level": r.sl_served,
+        "service_level_offered_wait": r.sl_offered,
+        "occupancy": r.slot_utilisation,
+    }
+    if as_json:
+        click.echo(json.dumps(json_safe(data), indent=2))
+        return
+    click.echo(
+        f"{model}: {rate_per_hour:g}/h, handling {format_duration(aht_s)}, "
+        f"load {lam * aht_s:.2f} Erlangs"
+    )
+    if agents is None:
+        click.echo(f"  agents for SL({format_duration(t_s)}) >= {service_level:.0%}: {n}")
+    click.echo(
+        f"  with {n} agents: P(wait) {r.p_wait:.1%}, ASA {format_duration(r.mean_wait_s)}, "
+        f"SL {r.sl_served:.1%} (offered wait {r.sl_offered:.1%}), "
+        f"abandonment {r.p_abandon:.1%}, occupancy {r.slot_utilisation:.1%}"
+    )

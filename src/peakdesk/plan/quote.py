@@ -1,0 +1,212 @@
+"""Capacity quotes for outsourcing centres: how much of a client's demand a team can take.
+
+Given a client's scenario (demand, inquiry types, targets) and a team (pools
+with their shifts), find the largest demand multiplier at which the team keeps
+every target in at least ``targets.confidence`` of the runs, by doubling or
+halving from 1 and then bisecting.  Arrivals are sampled by inversion of the
+cumulative intensity, so a larger multiplier adds buyers to the same sample
+path (common random numbers): the search compares like with like.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from peakdesk.experiment.replicate import Evaluation, simulate
+from peakdesk.scenario.load import LoadedScenario, ScenarioError, parse_scenario
+
+
+@dataclass(frozen=True)
+class QuoteStep:
+    """One multiplier tried: the share of runs keeping every target."""
+
+    multiplier: float
+    p_all_met: float
+    conversations: float
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A capacity quote.
+
+    Attributes
+    ----------
+    multiplier
+        Largest demand multiplier kept with the required confidence (0 if none tried).
+    conversations
+        Conversations per run at that multiplier (mean over runs).
+    paid_agent_hours
+        The team's paid hours over the horizon.
+    cost
+        The team's labour and sub-account cost over the horizon.
+    conversations_per_agent_hour
+        Conversations per paid agent-hour at the quoted multiplier.
+    price_per_conversation, price_per_hour
+        Cost plus margin, per conversation and per paid agent-hour.
+    margin
+        The margin on cost used for the prices (0.2 = 20%).
+    steps
+        Every multiplier tried.
+    evaluation
+        The runs at the quoted multiplier.
+    """
+
+    multiplier: float
+    conversations: float
+    paid_agent_hours: float
+    cost: float
+    conversations_per_agent_hour: float
+    price_per_conversation: float
+    price_per_hour: float
+    margin: float
+    steps: tuple[QuoteStep, ...]
+    evaluation: Evaluation | None
+
+
+def with_team(loaded: LoadedScenario, team_path: Path | str) -> LoadedScenario:
+    """The client's scenario with its pools (and sub-accounts, routing) replaced by a team's.
+
+    The team file is TOML with ``[[pools]]`` (as in a scenario) and optionally
+    ``[subaccounts]`` and ``[routing]``.
+    """
+    tp = Path(team_path)
+    try:
+        team = tomllib.loads(tp.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScenarioError(tp, [f"cannot read the file: {exc.strerror or exc}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(tp, [f"not valid TOML: {exc}"]) from None
+    unknown = set(team) - {"pools", "subaccounts", "routing"}
+    if unknown or "pools" not in team:
+        raise ScenarioError(
+            tp,
+            [
+                f"a team file has [[pools]] and optionally [subaccounts], [routing]; "
+                f"found {sorted(team)}"
+            ],
+        )
+    raw = tomllib.loads(loaded.path.read_text(encoding="utf-8"))
+    merged = copy.deepcopy(raw)
+    merged.update(team)
+    if "subaccounts" not in team:
+        # Enough seats for the team unless the team file says otherwise.
+        heads = sum(s.get("agents", 0) for p in team["pools"] for s in p.get("shifts", []))
+        merged["subaccounts"] = {**raw.get("subaccounts", {}), "count": max(heads, 1)}
+        merged["subaccounts"].pop("platform_cap", None)
+    if "routing" not in team and "routing" in merged:
+        names = {p.get("name") for p in team["pools"]}
+        order = merged["routing"].get("pool_order")
+        if order is not None:
+            merged["routing"]["pool_order"] = [n for n in order if n in names] or None
+            if merged["routing"]["pool_order"] is None:
+                del merged["routing"]["pool_order"]
+    spec = parse_scenario(merged, tp)
+    return LoadedScenario(spec=spec, path=loaded.path)
+
+
+def _at_multiplier(loaded: LoadedScenario, multiplier: float) -> LoadedScenario:
+    """The scenario with its demand multiplier replaced (the model is frozen: a copy)."""
+    demand = loaded.spec.demand.model_copy(update={"multiplier": multiplier})
+    return LoadedScenario(spec=loaded.spec.model_copy(update={"demand": demand}), path=loaded.path)
+
+
+def quote(
+    loaded: LoadedScenario,
+    *,
+    margin: float = 0.2,
+    replications: int | None = None,
+    workers: int = 1,
+    seed: int | None = None,
+    tolerance: float = 0.02,
+    progress: Callable[[str], None] | None = None,
+) -> Quote:
+    """Find the largest demand multiplier the scenario's team keeps every target at.
+
+    Parameters
+    ----------
+    loaded
+        The client's scenario with the team's pools (see :func:`with_team`).
+    margin
+        Margin on cost for the prices (0.2 = 20%).
+    replications
+        Runs per multiplier (default: the scenario's ``plan.verify_replications``).
+    workers
+        Worker processes.
+    seed
+        Base seed (default: the scenario's).
+    tolerance
+        Relative width at which the bisection stops.
+    progress
+        Called with a line of text per multiplier tried.
+    """
+    spec = loaded.spec
+    if not spec.targets.require:
+        raise ScenarioError(loaded.path, ["targets.require: a quote needs the client's targets"])
+    n_rep = replications or spec.plan.verify_replications
+    required = spec.targets.confidence
+    say = progress or (lambda _m: None)
+    base = spec.demand.multiplier
+    steps: list[QuoteStep] = []
+    runs: dict[float, Evaluation] = {}
+
+    def passes(m: float) -> bool:
+        ev = simulate(
+            _at_multiplier(loaded, base * m),
+            seed=seed,
+            replications=n_rep,
+            keep_logs=False,
+            workers=workers,
+        )
+        runs[m] = ev
+        p = ev.p_all_targets_met
+        conv = ev.estimates()["conversations"].mean
+        steps.append(QuoteStep(m, p, conv))
+        say(f"demand x{m:.3g}: {conv:,.0f} conversations, every target kept in {p:.0%} of runs")
+        return p >= required
+
+    lo, hi = 0.0, math.inf
+    m = 1.0
+    for _ in range(12):
+        if passes(m):
+            lo = m
+            if hi < math.inf:
+                break
+            m *= 2.0
+        else:
+            hi = m
+            if lo > 0.0:
+                break
+            m /= 2.0
+        if m < 1.0 / 64 or m > 64:
+            break
+    while lo > 0.0 and hi < math.inf and (hi - lo) / lo > tolerance:
+        mid = (lo + hi) / 2.0
+        if passes(mid):
+            lo = mid
+        else:
+            hi = mid
+    ev = runs.get(lo)
+    if ev is None:
+        return Quote(0.0, 0.0, 0.0, 0.0, 0.0, math.nan, math.nan, margin, tuple(steps), None)
+    est = ev.estimates()
+    conv = est["conversations"].mean
+    hours = est["paid_agent_hours"].mean
+    cost = est["total_cost"].mean
+    price = cost * (1.0 + margin)
+    return Quote(
+        multiplier=lo * base,
+        conversations=conv,
+        paid_agent_hours=hours,
+        cost=cost,
+        conversations_per_agent_hour=conv / hours if hours else math.nan,
+        price_per_conversation=price / conv if conv else math.nan,
+        price_per_hour=price / hours if hours else math.nan,
+        margin=margin,
+        steps=tuple(steps),
+        evaluation=ev,
+    )
