@@ -161,6 +161,11 @@ def search(
 ) -> Plan:
     """Find the cheapest plan that keeps the scenario's targets.
 
+    When the platform's sub-account cap is what makes the cover impossible,
+    the search tries once more with one more chat per agent in every planned
+    pool (fewer agents online for the same slots) and says so: the trade a
+    planner makes when seats run out.
+
     Parameters
     ----------
     loaded
@@ -173,6 +178,59 @@ def search(
     progress
         Called with a line of text at each step.
     """
+    plan = _search(loaded, workers=workers, seed=seed, progress=progress)
+    capped = plan.status == "infeasible" and any(d.kind == "subaccount_cap" for d in plan.diagnosis)
+    if not capped:
+        return plan
+    traded = _one_more_chat(loaded)
+    if traded is None:
+        return plan
+    say = progress or (lambda _m: None)
+    say("the sub-account cap binds: trying one more concurrent chat per planned agent")
+    second = _search(traded, workers=workers, seed=seed, progress=progress)
+    if second.status == "infeasible":
+        return _with_status(
+            plan,
+            "infeasible",
+            plan.message + "; one more chat per agent does not fit under the cap either",
+        )
+    caps = ", ".join(
+        f"{p.name} {p.max_concurrency}" for p in traded.spec.pools if p.plan is not None
+    )
+    return _with_status(
+        second,
+        second.status,
+        f"{second.message}; the sub-account cap binds at the scenario's concurrency, so "
+        f"this plan has agents hold one more chat each ({caps})",
+    )
+
+
+def _one_more_chat(loaded: LoadedScenario) -> LoadedScenario | None:
+    """The scenario with each planned pool's concurrency cap raised by one (None if at 50)."""
+    pools = []
+    for pool in loaded.spec.pools:
+        if pool.plan is None:
+            pools.append(pool)
+            continue
+        if pool.max_concurrency >= 50:
+            return None
+        update: dict[str, object] = {"max_concurrency": pool.max_concurrency + 1}
+        table = pool.compose_multiplier_by_concurrency
+        if table is not None:
+            # Extend the slowdown table by its last step.
+            step = table[-1] / table[-2] if len(table) > 1 else 1.0
+            update["compose_multiplier_by_concurrency"] = [*table, table[-1] * step]
+        pools.append(pool.model_copy(update=update))
+    return LoadedScenario(spec=loaded.spec.model_copy(update={"pools": pools}), path=loaded.path)
+
+
+def _search(
+    loaded: LoadedScenario,
+    *,
+    workers: int,
+    seed: int | None,
+    progress: Callable[[str], None] | None,
+) -> Plan:
     spec = loaded.spec
     settings = spec.plan
     seed = spec.simulation.seed if seed is None else seed
