@@ -302,6 +302,7 @@ class Diagnosis:
         self,
         interval_label: Callable[[int], str] = lambda k: f"interval {k}",
         pool_label: Callable[[int], str] = lambda i: f"pool {i}",
+        day_label: Callable[[int], str] = lambda d: f"day {d}",
     ) -> str:
         """One English sentence for the user, centred on the worst entry.
 
@@ -315,9 +316,9 @@ class Diagnosis:
         viol = self.violation
         worst = int(np.argmax(viol))
         if self.kind == "pool_max":
-            assert self.pool is not None
+            assert self.pool is not None and self.day is not None
             return (
-                f"{pool_label(self.pool)} on day {self.day} is limited to "
+                f"{pool_label(self.pool)} on {day_label(self.day)} is limited to "
                 f"{_fmt(self.limit[0])} agents but {_fmt(self.value[0])} are needed"
             )
         at = interval_label(self.intervals[worst])

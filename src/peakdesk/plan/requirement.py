@@ -310,7 +310,9 @@ def iterate_requirement(
         # Damped after the first step: an under-staffed interval piles up a backlog
         # (buyers who gave up still wait for their answer), so the raw update
         # overshoots and the next undershoots; half steps settle instead.
-        nxt = target if it == 1 else agents + np.rint(0.5 * (target - agents)).astype(np.int64)
+        # (Rounded away from zero: a one-agent difference must still move.)
+        gap = target - agents
+        nxt = target if it == 1 else agents + np.sign(gap) * ((np.abs(gap) + 1) // 2)
         diff = np.abs(nxt - agents)
         change = int(np.max(diff, initial=0))
         step = IsaStep(it, agents, nxt, change)

@@ -237,6 +237,7 @@ def _search(
     say = progress or (lambda _m: None)
     grid = Grid.of(spec)
     pats = patterns(spec)
+    days = sorted({pt.day for pt in pats})  # the cover's day indices
     alpha = starting_alpha(loaded)
     seed_req = seed_requirement(loaded, grid, alpha)
     say(f"seed requirement (modified offered load): peak {int(seed_req.max())} reference agents")
@@ -278,6 +279,7 @@ def _search(
                 d.describe(
                     interval_label=lambda k: _interval_label(loaded, grid, k),
                     pool_label=lambda i: f"pool {spec.pools[i].name!r}",
+                    day_label=lambda d: days[d].isoformat(),
                 )
                 for d in sol.diagnosis
             )
@@ -292,6 +294,7 @@ def _search(
                 d.describe(
                     interval_label=lambda k: _interval_label(loaded, grid, k),
                     pool_label=lambda i: f"pool {spec.pools[i].name!r}",
+                    day_label=lambda d: days[d].isoformat(),
                 )
                 for d in sol.diagnosis
             )
