@@ -22,6 +22,7 @@ as such, with what binds, never as a plan.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Callable
@@ -288,6 +289,7 @@ def _search(
                 "not_met",
                 f"the best plan keeps every target in {best.rounds[-1].p_all_met:.0%} of runs "
                 f"(required {required:.0%}) and cannot be raised further: {binding}",
+                rounds,
             )
         if not sol.feasible:
             msg = "no shift plan covers the requirement: " + "; ".join(
@@ -315,7 +317,12 @@ def _search(
             )
         plan = _verify(loaded, grid, req, pats, sol, workers, seed, rnd, rounds, alpha, steps, say)
         steps = []  # the refinement belongs to the first round's trace
-        best = plan
+        # The best so far: the most runs keeping every target, then the cheapest.
+        if best is None or (plan.rounds[-1].p_all_met, -plan.total_cost) > (
+            best.rounds[-1].p_all_met,
+            -best.total_cost,
+        ):
+            best = plan
         if plan.rounds[-1].p_all_met >= required or not scenario_targets(loaded):
             return _with_status(plan, "ok", _ok_message(plan, required))
         assert plan.verification is not None
@@ -337,7 +344,7 @@ def _search(
         + ". More agents alone may not help: check concurrency, reply speed, bots and "
         "the target's own threshold."
     )
-    return _with_status(best, "not_met", msg)
+    return _with_status(best, "not_met", msg, rounds)
 
 
 def _verify(
@@ -371,7 +378,9 @@ def _verify(
         config=cfg,
         keep_logs=False,
         workers=workers,
-        first_replication=VERIFY_OFFSET * rnd,
+        # The same verification seeds every round (fresh against the refinement's):
+        # rounds then differ by their staffing, not by their buyers.
+        first_replication=VERIFY_OFFSET,
     )
     summaries = tuple(ev.targets())
     p_all = ev.p_all_targets_met
@@ -437,21 +446,11 @@ def _interval_label(loaded: LoadedScenario, grid: Grid, k: int) -> str:
     return f"{t:%m-%d %H:%M}"
 
 
-def _with_status(plan: Plan, status: str, message: str) -> Plan:
-    return Plan(
-        status,
-        message,
-        plan.grid,
-        plan.requirement,
-        plan.patterns,
-        plan.counts,
-        plan.subaccounts,
-        plan.labour_cost_by_pool,
-        plan.subaccount_cost,
-        plan.verification,
-        plan.rounds,
-        plan.diagnosis,
-    )
+def _with_status(plan: Plan, status: str, message: str, rounds: list[Round] | None = None) -> Plan:
+    """The plan with a verdict (and, for a best-so-far plan, the whole search's trace)."""
+    if rounds is None:
+        return dataclasses.replace(plan, status=status, message=message)
+    return dataclasses.replace(plan, status=status, message=message, rounds=tuple(rounds))
 
 
 def reference_concurrency(loaded: LoadedScenario) -> int:
