@@ -404,25 +404,24 @@ def _verify(
 
 
 def _missed_intervals(loaded: LoadedScenario, plan: Plan, grid: Grid) -> np.ndarray:
-    """Planning intervals on the local days where a target's mean daily value missed."""
+    """Planning intervals on the local days where a target's daily value missed in some run.
+
+    Any run, not the mean: the runs that miss are often those whose forecast
+    uncertainty drew a heavy day, and that day is where the plan is short.
+    """
     days_missed: set[str] = set()
     assert plan.verification is not None
-    reps = plan.verification.replications
-    for k, target in enumerate(plan.rounds[-1].targets):
-        per_day: dict[int, list[float]] = {}
-        for rep in reps:
-            series = rep.targets[k].series
+    for rep in plan.verification.replications:
+        for res in rep.targets:
+            series = res.series
             sim = (
                 ~series.from_history
                 if series.from_history.size
                 else np.ones(series.days.size, dtype=np.bool_)
             )
             for d, v in zip(series.days[sim].tolist(), series.daily[sim].tolist(), strict=True):
-                per_day.setdefault(d, []).append(v)
-        for d, values in per_day.items():
-            mean = float(np.nanmean(values)) if not np.all(np.isnan(values)) else np.nan
-            if mean == mean and not target.target.holds(mean):
-                days_missed.add(day_date(d).isoformat())
+                if v == v and not res.target.holds(v):
+                    days_missed.add(day_date(d).isoformat())
     start = loaded.spec.calendar.start_aware
     labels = [
         (start + dt.timedelta(seconds=float(t))).date().isoformat() for t in grid.edges_s[:-1]
