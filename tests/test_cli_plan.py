@@ -146,3 +146,20 @@ def test_erlang_command_matches_published_values() -> None:
     assert json.loads(res.stdout)["p_abandon"] == pytest.approx(0.013984, abs=2e-6)
     res = CliRunner().invoke(main, ["erlang", "--rate", "200", "--aht", "3"])
     assert res.exit_code == 2 and "cannot read duration '3'" in res.stderr
+
+
+def test_pool_minimum_per_day_is_kept(tmp_path: Path) -> None:
+    # Demand needs ~2-3 agents; the contract says at least 7 start each day.
+    text = TINY.replace('start_every = "4h"', 'start_every = "4h"\nmin_agents_per_day = 7')
+    out = tmp_path / "plan"
+    res = CliRunner().invoke(
+        main, ["plan", str(_tiny(tmp_path, text)), "--out", str(out), "-q", "-w", "1"]
+    )
+    assert res.exit_code == 0, res.output + res.stderr
+    data = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    assert data["headcount_by_day"]["team"]["2026-11-10"] >= 7
+    bad = TINY.replace(
+        'start_every = "4h"', 'start_every = "4h"\nmin_agents_per_day = 9\nmax_agents_per_day = 8'
+    )
+    res = CliRunner().invoke(main, ["validate", str(_tiny(tmp_path, bad))])
+    assert res.exit_code == 2 and "min_agents_per_day" in res.stderr

@@ -192,6 +192,25 @@ def cover_problem(
         cover.append(slots * mask[None, :])
         need.append(np.ceil(slots_needed * type_share[types].sum(axis=0) - 1e-9))
         names.append(name)
+    # A pool's minimum per day rides on the requirement rows: one row per day, put in
+    # the day's first interval, counting the pool's agents starting that day.
+    start_day = spec.calendar.start.date()
+    for p, pool in enumerate(spec.pools):
+        low = pool.plan.min_agents_per_day if pool.plan is not None else None
+        if not low:
+            continue
+        rows = np.zeros((grid.n, len(pats)))
+        need_min = np.zeros(grid.n)
+        for j, pt in enumerate(pats):
+            if pt.pool != p or pt.day < start_day:
+                continue
+            k = _first_interval_of(spec, grid, pt.day)
+            if k is not None:
+                rows[k, j] = 1.0
+                need_min[k] = low
+        cover.append(rows)
+        need.append(need_min)
+        names.append(f"{pool.name} minimum per day")
     cost = np.array(
         [
             spec.pools[pt.pool].hourly_cost
@@ -238,6 +257,14 @@ def cover_problem(
         pool_max=pool_max,
         day_of=day_of,
     )
+
+
+def _first_interval_of(spec: Scenario, grid: Grid, day: dt.date) -> int | None:
+    """The planning interval holding local midnight of a day (None if outside the grid)."""
+    midnight = dt.datetime.combine(day, dt.time(0), tzinfo=spec.calendar.zone)
+    t = (midnight - spec.calendar.start_aware).total_seconds()
+    k = int(max(t, 0.0) // grid.interval_s)
+    return k if 0 <= k < grid.n else None
 
 
 def _type_load_share(loaded: LoadedScenario, grid: Grid) -> F64:

@@ -489,6 +489,12 @@ class PlanShifts(_Model):
     max_agents_per_day: int | None = Field(
         default=None, ge=0, description="most agents of this pool working on one day"
     )
+    min_agents_per_day: int | None = Field(
+        default=None,
+        ge=0,
+        description="fewest agents of this pool starting a shift on each day of the horizon "
+        "(a contract minimum, or people who must be kept busy)",
+    )
     max_per_shift: int | None = Field(
         default=None, ge=0, description="most agents starting on one pattern"
     )
@@ -510,6 +516,12 @@ class PlanShifts(_Model):
                     f"the break ends {format_duration(b.after + b.stagger + b.length)} into "
                     f"the shift, past the shortest planned length {format_duration(shortest)}",
                 )
+        if (
+            self.min_agents_per_day is not None
+            and self.max_agents_per_day is not None
+            and self.min_agents_per_day > self.max_agents_per_day
+        ):
+            raise FieldProblem("min_agents_per_day", "must not exceed max_agents_per_day")
         if self.earliest > self.latest and self.starts is None:
             raise FieldProblem("latest", "latest must not be before earliest")
         return self
