@@ -78,7 +78,7 @@ import simpy
 from peakdesk.demand.sample import sample_workload
 from peakdesk.demand.workload import Workload
 from peakdesk.engine.model import run
-from peakdesk.engine.setup import build_config
+from peakdesk.engine.setup import ShiftInstance, build_config, config_from_instances
 from peakdesk.scenario.load import LoadedScenario, load_scenario, parse_scenario
 
 F64 = npt.NDArray[np.float64]
@@ -206,8 +206,8 @@ def mmc_scenario(case: MMcCase) -> LoadedScenario:
     """A one-pool, one-shift, concurrency-1 scenario with ``c`` agents.
 
     The demand and compose time in it are placeholders: the benchmark replaces
-    the workload.  The single shift starts at time 0 and runs well past the last
-    arrival so that the queue drains before agents log off.
+    the workload, and the runner replaces the shift by one that runs from time 0
+    to well past the last arrival, so that the queue drains before agents log off.
     """
     start = dt.datetime(2026, 1, 5)
     horizon = float(case.arrival_s[-1]) + 1.0
@@ -234,7 +234,7 @@ def mmc_scenario(case: MMcCase) -> LoadedScenario:
                     {
                         "name": "all",
                         "start": "00:00",
-                        "length": f"{horizon + 30 * 86400.0:.3f}s",
+                        "length": "24h",  # replaced below by one long engine shift
                         "agents": case.c,
                         "days": [start.date()],
                     }
@@ -266,7 +266,12 @@ def mmc_workload(case: MMcCase) -> Workload:
 def peakdesk_mmc_runner(case: MMcCase) -> Callable[[], F64]:
     """A call that runs peakdesk's engine on the sample path and returns the waits."""
     loaded = mmc_scenario(case)
-    cfg = build_config(loaded.spec)
+    # One shift from 0 to well past the last arrival, so the queue drains before the
+    # agents log off: longer than a scenario file allows (24 h), so built directly.
+    horizon = float(case.arrival_s[-1]) + 1.0
+    cfg = config_from_instances(
+        loaded.spec, [ShiftInstance(0, "all", 0.0, horizon + 30 * 86400.0, (), case.c)]
+    )
     assert cfg.n_agents == case.c and cfg.segment_agent.size == case.c
     w = mmc_workload(case)
     start = loaded.spec.calendar.start_aware
