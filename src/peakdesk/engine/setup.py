@@ -209,7 +209,7 @@ def config_from_instances(
             pieces = [(0.0, inst.length_s)]
             for after, length, stagger in inst.breaks:
                 off = after + stagger * k / present
-                pieces = _cut(pieces, off, off + length)
+                pieces = cut_span(pieces, off, off + length)
             for lo, hi in pieces:
                 s0, e0 = max(inst.start_s + lo, 0.0), inst.start_s + hi
                 if e0 > s0:
@@ -238,7 +238,7 @@ def config_from_instances(
     )
 
 
-def _cut(pieces: list[tuple[float, float]], lo: float, hi: float) -> list[tuple[float, float]]:
+def cut_span(pieces: list[tuple[float, float]], lo: float, hi: float) -> list[tuple[float, float]]:
     """Remove ``[lo, hi)`` from a list of intervals."""
     out = []
     for a, b in pieces:

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from peakdesk.engine.setup import (
     ShiftInstance,
+    cut_span,
     fixed_instances,
     horizon_days,
     local_day_starts,
@@ -131,7 +132,7 @@ def online_share(pattern: Pattern, grid: Grid) -> F64:
         pieces = [(pattern.start_s, pattern.start_s + pattern.length_s)]
         for after, length, stagger in pattern.breaks:
             lo = pattern.start_s + after + stagger * frac
-            pieces = _cut(pieces, lo, lo + length)
+            pieces = cut_span(pieces, lo, lo + length)
         for a, b in pieces:
             a, b = max(a, 0.0), min(b, edges[-1])
             if b <= a:
@@ -139,19 +140,6 @@ def online_share(pattern: Pattern, grid: Grid) -> F64:
             overlap = np.clip(np.minimum(edges[1:], b) - np.maximum(edges[:-1], a), 0.0, None)
             share += overlap / grid.interval_s
     return np.asarray(share / len(offsets), dtype=np.float64)
-
-
-def _cut(pieces: list[tuple[float, float]], lo: float, hi: float) -> list[tuple[float, float]]:
-    out = []
-    for a, b in pieces:
-        if hi <= a or lo >= b:
-            out.append((a, b))
-            continue
-        if a < lo:
-            out.append((a, lo))
-        if hi < b:
-            out.append((hi, b))
-    return out
 
 
 def type_groups(spec: Scenario) -> list[tuple[str, list[int], list[int]]]:

@@ -83,3 +83,23 @@ def local_to_posix(local_s: F64, zone: ZoneInfo) -> F64:
     """
     guess = local_s - utc_offset_s(local_s, zone)
     return np.asarray(local_s - utc_offset_s(guess, zone), dtype=np.float64)
+
+
+def in_clock_window(clock_s: F64, start_s: float, end_s: float) -> npt.NDArray[np.bool_]:
+    """Whether each local time of day lies in ``[start_s, end_s)``.
+
+    Parameters
+    ----------
+    clock_s
+        Local time of day, seconds after midnight.
+    start_s, end_s
+        Window bounds, seconds after midnight; ``start_s > end_s`` wraps
+        around midnight (e.g. 22:00-06:00).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    if start_s <= end_s:
+        return np.asarray((clock_s >= start_s) & (clock_s < end_s), dtype=np.bool_)
+    return np.asarray((clock_s >= start_s) | (clock_s < end_s), dtype=np.bool_)

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
-from peakdesk.rules.calendar import DAY_S, local_clock_s, local_day
+from peakdesk.rules.calendar import DAY_S, in_clock_window, local_clock_s, local_day
 from peakdesk.rules.messages import MessageLog
 from peakdesk.rules.rounds import Rounds, bot_resolved, find_rounds, qualifying_replies
 from peakdesk.rules.series import DailyHistory, MetricSeries, daily_series
@@ -98,19 +98,11 @@ class DouyinRule:
 PRESETS: dict[str, DouyinRule] = {"default": DouyinRule()}
 
 
-def _in_clock_window(clock_s: F64, start_s: float, end_s: float) -> B:
-    # Same convention as taobao.in_clock_window (start inclusive, end exclusive,
-    # wrapping when start > end); kept local so rule modules stay independent.
-    if start_s <= end_s:
-        return np.asarray((clock_s >= start_s) & (clock_s < end_s), dtype=np.bool_)
-    return np.asarray((clock_s >= start_s) | (clock_s < end_s), dtype=np.bool_)
-
-
 def judged_rounds(log: MessageLog, rule: DouyinRule) -> Rounds:
     """The human-consultation rounds of sessions started in the window."""
     zone = ZoneInfo(rule.timezone)
     rounds = find_rounds(log, qualifying_replies(log, bots_count=rule.bot_assist_counts))
-    keep = _in_clock_window(
+    keep = in_clock_window(
         local_clock_s(rounds.conversation_start_s, zone),
         rule.session_start_s,
         rule.session_end_s,

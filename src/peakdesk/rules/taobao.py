@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
-from peakdesk.rules.calendar import DAY_S, local_clock_s, local_day
+from peakdesk.rules.calendar import DAY_S, in_clock_window, local_clock_s, local_day
 from peakdesk.rules.messages import BUYER, MessageLog
 from peakdesk.rules.rounds import bot_resolved, find_rounds, qualifying_replies
 from peakdesk.rules.series import DailyHistory, MetricSeries, daily_series
@@ -113,26 +113,6 @@ PRESETS: dict[str, TaobaoRule] = {
     "legacy_0800_2400": TaobaoRule(window_end_s=24 * 3600),
     "badge": TaobaoRule(min_rounds=100),
 }
-
-
-def in_clock_window(clock_s: F64, start_s: float, end_s: float) -> B:
-    """Whether each local time of day lies in ``[start_s, end_s)``.
-
-    Parameters
-    ----------
-    clock_s
-        Local time of day, seconds after midnight.
-    start_s, end_s
-        Window bounds, seconds after midnight; ``start_s > end_s`` wraps
-        around midnight (e.g. 22:00-06:00).
-
-    Returns
-    -------
-    numpy.ndarray of bool
-    """
-    if start_s <= end_s:
-        return np.asarray((clock_s >= start_s) & (clock_s < end_s), dtype=np.bool_)
-    return np.asarray((clock_s >= start_s) | (clock_s < end_s), dtype=np.bool_)
 
 
 def score(
