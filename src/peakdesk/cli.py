@@ -325,6 +325,15 @@ WORKERS_OPTION = click.option(
 )
 
 
+DASK_OPTION = click.option(
+    "--dask",
+    "dask",
+    default=None,
+    metavar="ADDRESS",
+    help="Run the simulations on a Dask scheduler (e.g. tcp://10.0.0.5:8786); same results.",
+)
+
+
 @main.command("simulate")
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--seed", type=int, default=None, help="Base seed (default: the scenario's).")
@@ -349,6 +358,7 @@ WORKERS_OPTION = click.option(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @WORKERS_OPTION
+@DASK_OPTION
 def simulate_cmd(
     scenario: str,
     seed: int | None,
@@ -357,6 +367,7 @@ def simulate_cmd(
     all_logs: bool,
     as_json: bool,
     workers: int,
+    dask: str | None,
 ) -> None:
     """Simulate a scenario and print a summary (mean and 95% CI over replications)."""
     from peakdesk.experiment.replicate import simulate
@@ -375,6 +386,7 @@ def simulate_cmd(
                 keep_logs=True if all_logs else (1 if out_dir else 0),
                 progress=update,
                 workers=workers,
+                dask=dask,
             )
     finally:
         close()
@@ -585,8 +597,15 @@ def _say_progress() -> Callable[[str], None]:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
 @WORKERS_OPTION
+@DASK_OPTION
 def plan_cmd(
-    scenario: str, seed: int | None, out_dir: str | None, as_json: bool, quiet: bool, workers: int
+    scenario: str,
+    seed: int | None,
+    out_dir: str | None,
+    as_json: bool,
+    quiet: bool,
+    workers: int,
+    dask: str | None,
 ) -> None:
     """Find the cheapest shifts and sub-accounts that keep every target.
 
@@ -604,7 +623,7 @@ def plan_cmd(
         _fail(f"{scenario}: no pool has a [pools.plan] table: nothing for the planner to choose")
     say = (lambda _m: None) if quiet else _say_progress()
     t0 = time.perf_counter()
-    plan = search(loaded, workers=workers, seed=seed, progress=say)
+    plan = search(loaded, workers=workers, seed=seed, progress=say, dask=dask)
     seconds = time.perf_counter() - t0
     data = plan_json(loaded, plan)
     data["wall_time_s"] = seconds
@@ -708,6 +727,7 @@ def _plan_lines(loaded: LoadedScenario, plan: Any, seconds: float) -> list[str]:
 @click.option("--seed", type=int, default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print the quote as JSON on stdout.")
 @WORKERS_OPTION
+@DASK_OPTION
 def quote_cmd(
     scenario: str,
     team_file: str,
@@ -716,6 +736,7 @@ def quote_cmd(
     seed: int | None,
     as_json: bool,
     workers: int,
+    dask: str | None,
 ) -> None:
     """Quote capacity: the largest share of a client's demand a team takes within its targets."""
     from peakdesk.plan.quote import quote, with_team
@@ -733,6 +754,7 @@ def quote_cmd(
             workers=workers,
             seed=seed,
             progress=_say_progress(),
+            dask=dask,
         )
     spec = loaded.spec
     cur = spec.scenario.currency

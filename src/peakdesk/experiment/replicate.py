@@ -177,6 +177,7 @@ def simulate(
     workers: int = 1,
     measure: Callable[[ChatLog], Any] | None = None,
     first_replication: int = 0,
+    dask: str | None = None,
 ) -> Evaluation:
     """Simulate a scenario's replications.
 
@@ -204,6 +205,9 @@ def simulate(
         (a module-level function when ``workers > 1``: it must pickle).
     first_replication
         Number of the first replication (fresh seeds for a verification run).
+    dask
+        Address of a Dask scheduler (``tcp://host:8786``): the replications run
+        on its workers instead of local processes, with the same results.
 
     Returns
     -------
@@ -230,7 +234,9 @@ def simulate(
         measure=measure,
     )
     numbers = list(range(first_replication, first_replication + n_rep))
-    if workers <= 1 or n_rep <= 1:
+    if dask is not None:
+        reps = run_on_dask(job, numbers, dask, progress)
+    elif workers <= 1 or n_rep <= 1:
         reps = [
             _replicate(job, r, None if progress is None else _scaled(progress, k, n_rep))
             for k, r in enumerate(numbers)
@@ -268,6 +274,32 @@ def run_parallel(
     for r in numbers:
         if r not in results:
             results[r] = _replicate(job, r)
+            if progress is not None:
+                progress(len(results) / len(numbers))
+    return [results[r] for r in numbers]
+
+
+def run_on_dask(
+    job: _Job,
+    numbers: list[int],
+    address: str,
+    progress: Callable[[float], None] | None = None,
+) -> list[Replication]:
+    """Run replications on a Dask cluster, in order.
+
+    The job is sent to the workers once; each replication is a task keyed by
+    its number.  A worker lost mid-run is not a lost run: the scheduler gives
+    its tasks to other workers, and a task that fails is retried twice.
+    """
+    from distributed import Client
+
+    with Client(address, set_as_default=False) as client:
+        shared = client.scatter(job, broadcast=True)
+        futures = client.map(_replicate, [shared] * len(numbers), numbers, pure=False, retries=2)
+        results: dict[int, Replication] = {}
+        # In order: each result waits for its own task, the others run meanwhile.
+        for r, fut in zip(numbers, futures, strict=True):
+            results[r] = fut.result()
             if progress is not None:
                 progress(len(results) / len(numbers))
     return [results[r] for r in numbers]

@@ -124,6 +124,7 @@ def quote(
     seed: int | None = None,
     tolerance: float = 0.02,
     progress: Callable[[str], None] | None = None,
+    dask: str | None = None,
 ) -> Quote:
     """Find the largest demand multiplier the scenario's team keeps every target at.
 
@@ -143,6 +144,8 @@ def quote(
         Relative width at which the bisection stops.
     progress
         Called with a line of text per multiplier tried.
+    dask
+        Address of a Dask scheduler to run the simulations on.
     """
     spec = loaded.spec
     if not spec.targets.require:
@@ -161,6 +164,7 @@ def quote(
             replications=n_rep,
             keep_logs=False,
             workers=workers,
+            dask=dask,
         )
         runs[m] = ev
         p = ev.p_all_targets_met

@@ -275,6 +275,7 @@ def iterate_requirement(
     seed: int,
     workers: int = 1,
     on_step: Callable[[IsaStep], None] | None = None,
+    dask: str | None = None,
 ) -> tuple[I64, list[IsaStep]]:
     """Refine a requirement to the ISA fixed point.
 
@@ -304,6 +305,7 @@ def iterate_requirement(
             keep_logs=False,
             workers=workers,
             measure=_Histogram(grid),
+            dask=dask,
         )
         tail = pooled_tail([r.extra for r in ev.replications])
         target = np.minimum(agents_from_tail(tail, slots, alpha), 2 * agents + 5)

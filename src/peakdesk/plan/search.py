@@ -159,6 +159,7 @@ def search(
     workers: int = 1,
     seed: int | None = None,
     progress: Callable[[str], None] | None = None,
+    dask: str | None = None,
 ) -> Plan:
     """Find the cheapest plan that keeps the scenario's targets.
 
@@ -178,8 +179,10 @@ def search(
         Base seed (default: the scenario's).
     progress
         Called with a line of text at each step.
+    dask
+        Address of a Dask scheduler to run the simulations on (same results).
     """
-    plan = _search(loaded, workers=workers, seed=seed, progress=progress)
+    plan = _search(loaded, workers=workers, seed=seed, progress=progress, dask=dask)
     capped = plan.status == "infeasible" and any(d.kind == "subaccount_cap" for d in plan.diagnosis)
     if not capped:
         return plan
@@ -188,7 +191,7 @@ def search(
         return plan
     say = progress or (lambda _m: None)
     say("the sub-account cap binds: trying one more concurrent chat per planned agent")
-    second = _search(traded, workers=workers, seed=seed, progress=progress)
+    second = _search(traded, workers=workers, seed=seed, progress=progress, dask=dask)
     if second.status == "infeasible":
         return _with_status(
             plan,
@@ -231,6 +234,7 @@ def _search(
     workers: int,
     seed: int | None,
     progress: Callable[[str], None] | None,
+    dask: str | None = None,
 ) -> Plan:
     spec = loaded.spec
     settings = spec.plan
@@ -252,6 +256,7 @@ def _search(
         max_iterations=settings.max_iterations,
         seed=seed,
         workers=workers,
+        dask=dask,
         on_step=lambda st: say(
             f"  iteration {st.iteration}: peak {int(st.agents.max())} -> "
             f"{int(st.next_agents.max())} agents, largest change {st.max_change}"
@@ -315,7 +320,9 @@ def _search(
                 tuple(rounds),
                 sol.diagnosis,
             )
-        plan = _verify(loaded, grid, req, pats, sol, workers, seed, rnd, rounds, alpha, steps, say)
+        plan = _verify(
+            loaded, grid, req, pats, sol, workers, seed, rnd, rounds, alpha, steps, say, dask
+        )
         steps = []  # the refinement belongs to the first round's trace
         # The best so far: the most runs keeping every target, then the cheapest.
         if best is None or (plan.rounds[-1].p_all_met, -plan.total_cost) > (
@@ -360,6 +367,7 @@ def _verify(
     alpha: float,
     steps: list[IsaStep],
     say: Callable[[str], None],
+    dask: str | None = None,
 ) -> Plan:
     """Simulate the round's shift plan on fresh seeds and build the Plan."""
     spec = loaded.spec
@@ -378,6 +386,7 @@ def _verify(
         config=cfg,
         keep_logs=False,
         workers=workers,
+        dask=dask,
         # The same verification seeds every round (fresh against the refinement's):
         # rounds then differ by their staffing, not by their buyers.
         first_replication=VERIFY_OFFSET,
