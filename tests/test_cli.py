@@ -199,3 +199,17 @@ def test_simulate_out_writes_consistent_files(tmp_path: Path) -> None:
     assert {r["replication"] for r in intervals} == {"0", "1"}
     arrivals = sum(float(r["arrivals"]) for r in intervals if r["replication"] == "0")
     assert arrivals == rep0["conversations"]
+
+
+def test_simulate_figures(tmp_path: Path) -> None:
+    out = tmp_path / "figs"
+    res = _invoke("simulate", str(SMALL_SHOP), "-r", "2", "--out", str(out), "--figures")
+    assert res.exit_code == 0, res.output
+    for name in ("demand-capacity", "backlog", "first-response"):
+        png = out / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+        svg = (out / f"{name}.svg").read_text(encoding="utf-8")
+        assert "<svg" in svg and "small-shop" in svg  # the title names the scenario
+    assert not list(out.glob(".*.tmp"))
+    res = _invoke("simulate", str(SMALL_SHOP), "--figures")
+    assert res.exit_code == 2 and "--out" in res.stderr

@@ -356,6 +356,7 @@ DASK_OPTION = click.option(
     is_flag=True,
     help="Write the message log of every replication (default: the first only).",
 )
+@click.option("--figures", is_flag=True, help="Also write figures (PNG and SVG) into --out DIR.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @WORKERS_OPTION
 @DASK_OPTION
@@ -368,12 +369,13 @@ def simulate_cmd(
     as_json: bool,
     workers: int,
     dask: str | None,
+    figures: bool,
 ) -> None:
     """Simulate a scenario and print a summary (mean and 95% CI over replications)."""
     from peakdesk.experiment.replicate import simulate
 
-    if all_logs and out_dir is None:
-        _fail("--all-logs writes the message logs into --out DIR; give --out")
+    if (all_logs or figures) and out_dir is None:
+        _fail("--all-logs and --figures write into --out DIR; give --out")
     loaded = _load(scenario)
     update, close = _progress_bar("simulating")
     t0 = time.perf_counter()
@@ -393,6 +395,10 @@ def simulate_cmd(
     seconds = time.perf_counter() - t0
     if out_dir is not None:
         written = _write_outputs(Path(out_dir), ev, loaded)
+        if figures:
+            from peakdesk.report.figures import write_figures
+
+            written += write_figures(loaded, ev, Path(out_dir))
     if as_json:
         click.echo(json.dumps(json_safe(_summary_json(ev, loaded)), indent=2))
         return

@@ -1,0 +1,1 @@
+"""Reports: figures of simulated runs (HTML report and comparisons to come)."""
