@@ -497,7 +497,7 @@ def score_cmd(
             "file": log_csv,
             "platform": name,
             "preset": preset,
-            "rule": {k: _jsonable(v) for k, v in asdict(rule).items()},
+            "rule": asdict(rule),
             "rows": imported.rows,
             "skipped_rows": len(imported.skipped),
             "skipped_by_reason": skipped,
@@ -570,14 +570,6 @@ def _series_json(ser: Any) -> dict[str, Any]:
             )
         ],
     }
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if hasattr(v, "isoformat"):
-        return v.isoformat()
-    return v
 
 
 def _say_progress() -> Callable[[str], None]:

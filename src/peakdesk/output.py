@@ -197,7 +197,9 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def json_safe(x: Any) -> Any:
-    """A copy of ``x`` fit for strict JSON: non-finite floats become ``None``."""
+    """A copy of ``x`` fit for strict JSON: non-finite floats become ``None``, dates ISO text."""
+    if isinstance(x, (dt.date, dt.time)):
+        return x.isoformat()
     if isinstance(x, float):
         return x if np.isfinite(x) else None
     if isinstance(x, dict):
