@@ -166,8 +166,17 @@ def test_simulate_out_writes_consistent_files(tmp_path: Path) -> None:
     names = sorted(p.name for p in out.iterdir())
     # the first replication's log only (no --all-logs), and no temporary files left over
     assert names == sorted(
-        ["messages-r0.csv", "conversations-r0.csv", "intervals.csv", "summary.json"]
+        [
+            "messages-r0.csv",
+            "conversations-r0.csv",
+            "intervals.csv",
+            "summary.json",
+            "scenario.toml",  # the scenario as run, byte for byte
+            "pools.csv",
+            "agents.csv",
+        ]
     )
+    assert (out / "scenario.toml").read_bytes() == SMALL_SHOP.read_bytes()
 
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     rep0 = summary["by_replication"][0]

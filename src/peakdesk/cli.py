@@ -23,7 +23,8 @@ from peakdesk import __version__
 from peakdesk.demand.forecast_csv import ForecastError
 from peakdesk.engine.intervals import peak_level
 from peakdesk.engine.setup import build_config
-from peakdesk.output import agent_labels, json_safe, message_log_rows, write_csv, write_json
+from peakdesk.output import json_safe, write_csv, write_json
+from peakdesk.report.text import SUMMARY_ROWS, fmt, verdict
 from peakdesk.rules.history import HistoryError
 from peakdesk.scenario import LoadedScenario, ScenarioError, json_schema, load_scenario
 from peakdesk.units import error_text, format_duration
@@ -113,46 +114,6 @@ def schema() -> None:
     click.echo(json.dumps(json_schema(), indent=2))
 
 
-_SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
-    ("conversations", "conversations", "n"),
-    ("bot_resolved", "  resolved by bot", "n"),
-    ("human_conversations", "  needing an agent", "n"),
-    ("buyer_messages", "buyer messages sent", "n"),
-    ("first_reply_p50_s", "first human reply p50", "s"),
-    ("first_reply_p90_s", "first human reply p90", "s"),
-    ("first_reply_p95_s", "first human reply p95", "s"),
-    ("within_30s", "served within 30 s *", "%"),
-    ("within_3min", "served within 3 min *", "%"),
-    ("within_12h", "served within 12 h *", "%"),
-    ("abandonment_rate", "abandonment", "%"),
-    ("conversions", "conversions", "n"),
-    ("conversions_lost", "conversions lost", "n"),
-    ("occupancy", "occupancy (writing / online)", "%"),
-    ("slot_utilisation", "chat slots in use", "%"),
-    ("peak_backlog", "peak backlog (messages)", "n"),
-    ("peak_queue", "peak queue (conversations)", "n"),
-    ("peak_agents_online", "peak agents online", "n"),
-    ("unanswered_at_end", "unanswered at the end", "n"),
-    ("paid_agent_hours", "paid agent-hours", "n"),
-    ("labour_cost", "labour cost", "$"),
-    ("subaccount_cost", "sub-account cost", "$"),
-    ("total_cost", "total cost", "$"),
-    ("cost_per_conversation", "cost per conversation", "$$"),
-)
-
-
-def _fmt(value: float, unit: str) -> str:
-    if value != value:
-        return "n/a"
-    if unit == "%":
-        return f"{100 * value:.1f}%"
-    if unit == "s":
-        return format_duration(value)
-    if unit == "$$":
-        return f"{value:,.2f}"
-    return f"{value:,.0f}"
-
-
 def _summary_table(ev: Evaluation, currency: str) -> list[str]:
     est = ev.estimates()
     n = len(ev.replications)
@@ -161,11 +122,11 @@ def _summary_table(ev: Evaluation, currency: str) -> list[str]:
     if n > 1:
         head += f"   {'95% CI':>23s}"
     lines.append(head)
-    for key, label, unit in _SUMMARY_ROWS:
+    for key, label, unit in SUMMARY_ROWS:
         e = est[key]
-        row = f"{label:32s} {_fmt(e.mean, unit):>12s}"
+        row = f"{label:32s} {fmt(e.mean, unit):>12s}"
         if n > 1 and e.low == e.low:
-            row += f"   [{_fmt(e.low, unit):>9s}, {_fmt(e.high, unit):>9s}]"
+            row += f"   [{fmt(e.low, unit):>9s}, {fmt(e.high, unit):>9s}]"
         if unit.startswith("$"):
             row += f"  {currency}"
         lines.append(row)
@@ -176,18 +137,7 @@ def _fmt_metric(value: float, unit: str) -> str:
     """A metric value: a share as a percentage, otherwise a duration."""
     if value != value:
         return "n/a"
-    return _fmt(value, "%") if unit == "share" else _fmt(value, "s")
-
-
-def _verdict(p: float, low: float, high: float, required: float) -> str:
-    """Whether the replications show the target is kept with the required probability."""
-    if p == 0.0:
-        return "MISSED in every run"
-    if high < required:
-        return "MISSED: below the required probability"
-    if low >= required:
-        return "ok"
-    return "not sure yet: run more replications" if p >= required else "at risk"
+    return fmt(value, "%") if unit == "share" else fmt(value, "s")
 
 
 def _targets_table(ev: Evaluation, required: float) -> list[str]:
@@ -199,11 +149,11 @@ def _targets_table(ev: Evaluation, required: float) -> list[str]:
     lines = ["", f"targets over {n} replication{'s' * (n > 1)} (required P(met) >= {required:.0%})"]
     for t in summaries:
         fails = [d for d in t.first_failing_days if d]
-        verdict = _verdict(t.p_met, t.p_low, t.p_high, required)
+        verdict_text = verdict(t.p_met, t.p_low, t.p_high, required)
         worst = _fmt_metric(t.worst_mean, t.unit)
         lines.append(
             f"  {t.target.text:38s} P(met) {t.p_met:5.0%} [{t.p_low:.0%}, {t.p_high:.0%}]"
-            f"  worst day {worst:>8s}  {verdict}"
+            f"  worst day {worst:>8s}  {verdict_text}"
         )
         if fails:
             lines.append(f"    first day below: {min(fails)} (in {len(fails)} of {n} runs)")
@@ -220,79 +170,6 @@ def _targets_table(ev: Evaluation, required: float) -> list[str]:
     p_all = ev.p_all_targets_met
     lines.append(f"  all targets met together in {p_all:.0%} of runs")
     return lines
-
-
-def _summary_json(ev: Evaluation, loaded: LoadedScenario) -> dict[str, Any]:
-    """The summary as JSON-ready data; no wall time, so the same seed gives the same bytes."""
-    est = ev.estimates()
-    targets = [asdict(t) | {"target": t.target.text} for t in ev.targets()]
-    return {
-        "peakdesk_version": __version__,
-        "scenario": loaded.spec.scenario.name,
-        "scenario_file": str(loaded.path),
-        "seed": ev.seed,
-        "replications": len(ev.replications),
-        "currency": loaded.spec.scenario.currency,
-        "summary": {k: asdict(v) for k, v in est.items()},
-        "by_replication": [r.summary.as_dict() for r in ev.replications],
-        "targets": targets,
-        "required_confidence": loaded.spec.targets.confidence,
-        "p_all_targets_met": ev.p_all_targets_met,
-    }
-
-
-def _write_outputs(out: Path, ev: Evaluation, loaded: LoadedScenario) -> list[Path]:
-    """Message log (import format), conversations, intervals and summary into ``out``."""
-    written = []
-    for rep in ev.replications:
-        if rep.log is None:
-            continue
-        p = out / f"messages-r{rep.replication}.csv"
-        write_csv(p, message_log_rows(rep.log, conv_prefix=f"r{rep.replication}-c"))
-        written.append(p)
-        p = out / f"conversations-r{rep.replication}.csv"
-        write_csv(p, _conversation_columns(rep.log, rep.replication))
-        written.append(p)
-    cols: dict[str, list[np.ndarray]] = {}
-    for rep in ev.replications:
-        c = rep.intervals.columns()
-        cols.setdefault("replication", []).append(np.full(c["arrivals"].size, rep.replication))
-        for k, v in c.items():
-            cols.setdefault(k, []).append(v)
-    p = out / "intervals.csv"
-    write_csv(p, {k: np.concatenate(v) for k, v in cols.items()})
-    written.append(p)
-    p = out / "summary.json"
-    write_json(p, _summary_json(ev, loaded))
-    written.append(p)
-    return written
-
-
-def _conversation_columns(log: Any, replication: int) -> dict[str, np.ndarray]:
-    w = log.workload
-    labels = agent_labels(log)
-    converted, lost = log.conversion()
-    pool_names = np.asarray((*log.pool_names, ""))
-    agent = np.where(log.agent >= 0, labels[np.maximum(log.agent, 0)] if labels.size else "", "")
-    return {
-        "conversation_id": np.char.add(
-            f"r{replication}-c", np.arange(w.n_conversations).astype(str)
-        ),
-        "type": np.asarray(w.type_names)[w.type_idx],
-        "arrival_s": w.arrival_s,
-        "buyer_messages_planned": w.messages_per_conversation,
-        "bot": w.bot,
-        "agent_id": agent,
-        "pool": pool_names[log.conversation_pool],
-        "assign_s": log.assign_s,
-        "first_human_reply_s": log.first_human_reply_s,
-        "close_s": log.close_s,
-        "abandoned": log.abandoned,
-        "abandon_s": log.abandon_s,
-        "idle_closed": log.idle_closed,
-        "converted": converted,
-        "conversion_lost": lost,
-    }
 
 
 def _progress_bar(total_label: str) -> tuple[Callable[[float], None], Callable[[], None]]:
@@ -357,6 +234,12 @@ DASK_OPTION = click.option(
     help="Write the message log of every replication (default: the first only).",
 )
 @click.option("--figures", is_flag=True, help="Also write figures (PNG and SVG) into --out DIR.")
+@click.option(
+    "--report",
+    "report",
+    is_flag=True,
+    help="Also write figures and the HTML report (report.html) into --out DIR.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @WORKERS_OPTION
 @DASK_OPTION
@@ -370,12 +253,13 @@ def simulate_cmd(
     workers: int,
     dask: str | None,
     figures: bool,
+    report: bool,
 ) -> None:
     """Simulate a scenario and print a summary (mean and 95% CI over replications)."""
     from peakdesk.experiment.replicate import simulate
 
-    if (all_logs or figures) and out_dir is None:
-        _fail("--all-logs and --figures write into --out DIR; give --out")
+    if (all_logs or figures or report) and out_dir is None:
+        _fail("--all-logs, --figures and --report write into --out DIR; give --out")
     loaded = _load(scenario)
     update, close = _progress_bar("simulating")
     t0 = time.perf_counter()
@@ -394,13 +278,11 @@ def simulate_cmd(
         close()
     seconds = time.perf_counter() - t0
     if out_dir is not None:
-        written = _write_outputs(Path(out_dir), ev, loaded)
-        if figures:
-            from peakdesk.report.figures import write_figures
-
-            written += write_figures(loaded, ev, Path(out_dir))
+        written = _write_run(Path(out_dir), loaded, ev, None, figures, report)
     if as_json:
-        click.echo(json.dumps(json_safe(_summary_json(ev, loaded)), indent=2))
+        from peakdesk.report.rundata import summary_json
+
+        click.echo(json.dumps(json_safe(summary_json(loaded, ev)), indent=2))
         return
     spec = loaded.spec
     n_rep = len(ev.replications)
@@ -415,6 +297,65 @@ def simulate_cmd(
         click.echo(line)
     if out_dir is not None:
         click.echo(f"wrote {len(written)} files to {out_dir}/")
+        if report:
+            click.echo(f"report: {Path(out_dir) / 'report.html'}")
+
+
+def _write_run(
+    out: Path,
+    loaded: LoadedScenario,
+    ev: Evaluation,
+    plan: Any,
+    figures: bool,
+    report: bool,
+) -> list[Path]:
+    """The run directory, and its figures and report when asked for."""
+    from peakdesk.report.rundata import RunData, write_run_dir
+
+    written = write_run_dir(out, loaded, ev, plan)
+    if figures or report:
+        from peakdesk.report.figures import write_figures
+
+        data = RunData.from_dir(out)
+        written += write_figures(data, None, out)
+        if report:
+            from peakdesk.report.html import write_report
+
+            written.append(write_report(data, out / "report.html"))
+    return written
+
+
+@main.command("report")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to write the report (default: RUN_DIR/report.html).",
+)
+@click.option("--figures", is_flag=True, help="Also write the figures (PNG and SVG) into RUN_DIR.")
+def report_cmd(run_dir: str, output: str | None, figures: bool) -> None:
+    """Write the HTML report of a run directory (from simulate --out or plan --out).
+
+    One self-contained file: figures embedded, targets with how sure we are,
+    the plan and its cost, KPIs per pool and agent, the assumptions, and the
+    scenario as run.
+    """
+    from peakdesk.report.html import write_report
+    from peakdesk.report.rundata import RunData, RunDirError
+
+    try:
+        data = RunData.from_dir(Path(run_dir))
+    except RunDirError as exc:
+        _fail(str(exc))
+    if figures:
+        from peakdesk.report.figures import write_figures
+
+        write_figures(data, None, Path(run_dir))
+    path = write_report(data, Path(output) if output else Path(run_dir) / "report.html")
+    click.echo(f"report: {path}")
 
 
 __all__ = ["main"]
@@ -590,7 +531,14 @@ def _say_progress() -> Callable[[str], None]:
     "out_dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Write plan.json, shifts.csv and online.csv here.",
+    help="Write plan.json, shifts.csv, online.csv and the verification runs' tables here.",
+)
+@click.option("--figures", is_flag=True, help="Also write figures (PNG and SVG) into --out DIR.")
+@click.option(
+    "--report",
+    "report",
+    is_flag=True,
+    help="Also write figures and the HTML report (report.html) into --out DIR.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
@@ -604,6 +552,8 @@ def plan_cmd(
     quiet: bool,
     workers: int,
     dask: str | None,
+    figures: bool,
+    report: bool,
 ) -> None:
     """Find the cheapest shifts and sub-accounts that keep every target.
 
@@ -613,9 +563,11 @@ def plan_cmd(
     kept with the required probability, 1 when not (the best plan and what
     binds are still reported), 2 on bad input.
     """
-    from peakdesk.plan.report import online_table, plan_json, shift_rows
+    from peakdesk.plan.report import plan_json, shift_rows
     from peakdesk.plan.search import search
 
+    if (figures or report) and out_dir is None:
+        _fail("--figures and --report write into --out DIR; give --out")
     loaded = _load(scenario)
     if not any(p.plan is not None for p in loaded.spec.pools):
         _fail(f"{scenario}: no pool has a [pools.plan] table: nothing for the planner to choose")
@@ -627,19 +579,25 @@ def plan_cmd(
     data["wall_time_s"] = seconds
     if out_dir is not None:
         out = Path(out_dir)
-        write_json(out / "plan.json", data)
-        rows = shift_rows(loaded, plan)
-        if rows:
-            write_csv(out / "shifts.csv", {k: np.array([r[k] for r in rows]) for k in rows[0]})
         if plan.verification is not None:
-            write_csv(out / "online.csv", online_table(loaded, plan))
+            # The verification runs make the run directory; plan.json adds the plan.
+            _write_run(out, loaded, plan.verification, plan, figures, report)
+        else:
+            rows = shift_rows(loaded, plan)
+            if rows:
+                write_csv(out / "shifts.csv", {k: np.array([r[k] for r in rows]) for k in rows[0]})
+        write_json(out / "plan.json", data)
     if as_json:
         click.echo(json.dumps(json_safe(data), indent=2, ensure_ascii=False))
     else:
         for line in _plan_lines(loaded, plan, seconds):
             click.echo(line)
         if out_dir is not None:
-            click.echo(f"wrote plan.json, shifts.csv and online.csv to {out_dir}/")
+            click.echo(
+                f"wrote plan.json, shifts.csv, online.csv and the run's tables to {out_dir}/"
+            )
+            if report and plan.verification is not None:
+                click.echo(f"report: {Path(out_dir) / 'report.html'}")
     if plan.status != "ok":
         sys.exit(1)
 

@@ -118,6 +118,8 @@ class TargetSummary:
         The days of the series (ISO dates).
     rolling_mean
         Per day, the rolling value averaged over replications.
+    daily_mean
+        Per day, that day's own value (not rolled) averaged over replications.
     """
 
     target: Target
@@ -132,6 +134,7 @@ class TargetSummary:
     first_failing_days: tuple[str | None, ...]
     days: tuple[str, ...]
     rolling_mean: tuple[float, ...]
+    daily_mean: tuple[float, ...] = ()
 
 
 def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -177,14 +180,22 @@ def summarise_targets(
             }
         )
         table = np.full((n, len(all_days)), np.nan)
+        daily = np.full((n, len(all_days)), np.nan)
         pos = {d: i for i, d in enumerate(all_days)}
         for i, r in enumerate(results):
-            for d, v in zip(r.series.days.tolist(), r.series.rolling.tolist(), strict=True):
+            for d, v, v1 in zip(
+                r.series.days.tolist(),
+                r.series.rolling.tolist(),
+                r.series.daily.tolist(),
+                strict=True,
+            ):
                 if int(d) in pos:
                     table[i, pos[int(d)]] = v
+                    daily[i, pos[int(d)]] = v1
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a day no run reached: nan
             mean_path = np.nanmean(table, axis=0)
+            daily_path = np.nanmean(daily, axis=0)
         out.append(
             TargetSummary(
                 target=results[0].target,
@@ -204,6 +215,7 @@ def summarise_targets(
                 ),
                 days=tuple(day_date(d).isoformat() for d in all_days),
                 rolling_mean=tuple(float(v) for v in mean_path),
+                daily_mean=tuple(float(v) for v in daily_path),
             )
         )
     return out

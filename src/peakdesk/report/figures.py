@@ -1,13 +1,19 @@
-"""Figures of a simulated run (matplotlib, PNG and SVG), readable when printed.
+"""Figures of a run (matplotlib, PNG and SVG), readable when printed.
 
 Each figure is titled with the scenario, seed, replications and peakdesk
 version, and shows the mean over replications (with the range across them
-where it helps).  Local time on the x axis.
+where it helps).  Local time on the x axis.  Lines differ by style as well as
+colour, so a black-and-white print still tells them apart.
+
+Every figure is drawn from :class:`~peakdesk.report.rundata.RunData`, so a
+run in memory and a run directory read back give the same pictures.  For
+convenience in notebooks each function also takes ``(loaded, evaluation)``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -20,44 +26,56 @@ import numpy as np
 import numpy.typing as npt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-from peakdesk import __version__
 from peakdesk.experiment.replicate import Evaluation
 from peakdesk.output import atomic_write
+from peakdesk.report.rundata import RunData
 from peakdesk.scenario.load import LoadedScenario
 
 F64 = npt.NDArray[np.float64]
 
+#: Colours that stay apart in greyscale too (dark, mid, light), plus line styles.
+BLUE, ORANGE, GREEN, RED, GREY = "#1f4e79", "#c05621", "#2f855a", "#9b2c2c", "#718096"
+POOL_STYLES = (
+    ("#1f4e79", ""),
+    ("#f6ad55", "//"),
+    ("#68d391", ".."),
+    ("#a0aec0", "xx"),
+    ("#fc8181", "\\\\"),
+    ("#d6bcfa", "++"),
+)
 
-def _title(loaded: LoadedScenario, ev: Evaluation, what: str) -> str:
-    n = len(ev.replications)
+RunLike = RunData | LoadedScenario
+
+
+def _run(run: RunLike, ev: Evaluation | None) -> RunData:
+    if isinstance(run, RunData):
+        return run
+    if ev is None:
+        raise TypeError("give a RunData, or a LoadedScenario and its Evaluation")
+    return RunData.from_evaluation(run, ev)
+
+
+def _title(run: RunData, what: str) -> str:
+    n = run.replications
     return (
-        f"{what}\n{loaded.spec.scenario.name} · seed {ev.seed} · {n} replication"
-        f"{'s' * (n > 1)} · peakdesk {__version__}"
+        f"{what}\n{run.scenario} · seed {run.seed} · {n} replication"
+        f"{'s' * (n > 1)} · peakdesk {run.version}"
     )
 
 
-def _stack(ev: Evaluation, column: str) -> F64:
-    """One row per replication of an interval column, padded with nan to the longest."""
-    cols = [np.asarray(getattr(r.intervals, column), dtype=np.float64) for r in ev.replications]
-    width = max(c.size for c in cols)
-    out = np.full((len(cols), width), np.nan)
-    for i, c in enumerate(cols):
-        out[i, : c.size] = c
-    return out
-
-
-def _times(loaded: LoadedScenario, ev: Evaluation, n: int) -> F64:
+def _times(run: RunData, n: int, step: float | None = None) -> F64:
     """Interval starts as matplotlib date numbers, in local wall-clock time."""
-    step = ev.replications[0].intervals.interval_s
-    start = loaded.spec.calendar.start_aware
+    step = run.interval_s if step is None else step
+    start = run.start
     # Naive local times: matplotlib would otherwise draw them in UTC.
     local = [(start + dt.timedelta(seconds=k * step)).replace(tzinfo=None) for k in range(n)]
     return np.asarray(mdates.date2num(local), dtype=np.float64)
 
 
-def _axes(fig: Figure) -> Axes:
-    ax = fig.add_subplot(1, 1, 1)
+def _axes(fig: Figure, pos: int = 111) -> Axes:
+    ax = fig.add_subplot(pos)
     ax.grid(True, alpha=0.3)
     ax.xaxis_date()
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
@@ -73,111 +91,143 @@ def _mean(table: F64) -> F64:
     return out
 
 
-def demand_and_capacity(loaded: LoadedScenario, ev: Evaluation) -> Figure:
+def _range(table: F64) -> tuple[F64, F64]:
+    with np.errstate(invalid="ignore"):
+        ok = ~np.all(np.isnan(table), axis=0)
+        lo = np.full(table.shape[1], np.nan)
+        hi = np.full(table.shape[1], np.nan)
+        lo[ok] = np.nanmin(table[:, ok], axis=0)
+        hi[ok] = np.nanmax(table[:, ok], axis=0)
+    return lo, hi
+
+
+def _col(run: RunData, name: str) -> F64:
+    return run.intervals[name]
+
+
+def demand_and_capacity(run: RunLike, ev: Evaluation | None = None) -> Figure:
     """Conversations arriving per interval against agents online and busy slots."""
-    arrivals = _mean(_stack(ev, "arrivals"))
-    online = _mean(_stack(ev, "agents_online"))
-    busy = _mean(_stack(ev, "busy_slots"))
-    slots = _mean(_stack(ev, "slots_online"))
-    t = _times(loaded, ev, arrivals.size)
+    run = _run(run, ev)
+    arrivals = _mean(_col(run, "arrivals"))
+    online = _mean(_col(run, "agents_online"))
+    busy = _mean(_col(run, "busy_slots"))
+    slots = _mean(_col(run, "slots_online"))
+    t = _times(run, arrivals.size)
     fig = plt.figure(figsize=(11, 5))
     ax = _axes(fig)
     ax.bar(
         t,
         arrivals,
-        width=ev.replications[0].intervals.interval_s / 86400,
+        width=run.interval_s / 86400,
         color="#c7d7ea",
         label="conversations arriving (per interval)",
         align="edge",
     )
     ax.set_ylabel("conversations per interval")
     ax2 = ax.twinx()
-    ax2.plot(t, slots, color="#2b6cb0", lw=1.2, label="chat slots online")
-    ax2.plot(t, busy, color="#c05621", lw=1.2, label="slots in use")
-    ax2.plot(t, online, color="#2f855a", lw=1.2, ls="--", label="agents online")
+    ax2.plot(t, slots, color=BLUE, lw=1.2, label="chat slots online")
+    ax2.plot(t, busy, color=ORANGE, lw=1.2, ls="-.", label="slots in use")
+    ax2.plot(t, online, color=GREEN, lw=1.2, ls="--", label="agents online")
     ax2.set_ylabel("agents / slots (time-weighted mean)")
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
     ax2.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper left", fontsize=8)
-    ax.set_title(_title(loaded, ev, "Demand against online capacity"), fontsize=10)
+    ax.set_title(_title(run, "Demand against online capacity"), fontsize=10)
     return fig
 
 
-def backlog(loaded: LoadedScenario, ev: Evaluation) -> Figure:
+def backlog(run: RunLike, ev: Evaluation | None = None) -> Figure:
     """Unanswered buyer messages and conversations waiting for an agent, over time."""
-    table = _stack(ev, "backlog")
-    queue = _mean(_stack(ev, "queue"))
-    t = _times(loaded, ev, table.shape[1])
+    run = _run(run, ev)
+    table = _col(run, "backlog")
+    queue = _mean(_col(run, "queue"))
+    t = _times(run, table.shape[1])
     fig = plt.figure(figsize=(11, 4.5))
     ax = _axes(fig)
-    with np.errstate(invalid="ignore"):
-        lo, hi = np.nanmin(table, axis=0), np.nanmax(table, axis=0)
+    lo, hi = _range(table)
     ax.fill_between(t, lo, hi, color="#fbd38d", alpha=0.6, label="backlog, range over runs")
-    ax.plot(t, _mean(table), color="#c05621", lw=1.3, label="backlog of unanswered messages")
-    ax.plot(t, queue, color="#2b6cb0", lw=1.0, label="conversations waiting for an agent")
+    ax.plot(t, _mean(table), color=ORANGE, lw=1.3, label="backlog of unanswered messages")
+    ax.plot(t, queue, color=BLUE, lw=1.0, ls="--", label="conversations waiting for an agent")
     ax.set_ylabel("time-weighted mean in the interval")
     ax.legend(loc="upper left", fontsize=8)
-    ax.set_title(_title(loaded, ev, "Backlog"), fontsize=10)
+    ax.set_title(_title(run, "Backlog"), fontsize=10)
     return fig
 
 
-def first_response(loaded: LoadedScenario, ev: Evaluation) -> Figure:
+def first_response(run: RunLike, ev: Evaluation | None = None) -> Figure:
     """First human reply: mean and 90th percentile per arrival interval, with target lines."""
-    mean = _mean(_stack(ev, "first_reply_mean_s"))
-    p90 = _mean(_stack(ev, "first_reply_p90_s"))
-    within = _mean(_stack(ev, "within_3min"))
-    t = _times(loaded, ev, mean.size)
+    run = _run(run, ev)
+    mean = _mean(_col(run, "first_reply_mean_s"))
+    p90 = _mean(_col(run, "first_reply_p90_s"))
+    within = _mean(_col(run, "within_3min"))
+    t = _times(run, mean.size)
     fig = plt.figure(figsize=(11, 5))
     ax = _axes(fig)
-    ax.plot(t, mean / 60, color="#2b6cb0", lw=1.2, label="mean first human reply")
+    ax.plot(t, mean / 60, color=BLUE, lw=1.2, label="mean first human reply")
     ax.plot(
         t,
         np.where(np.isfinite(p90), p90, np.nan) / 60,
-        color="#c05621",
+        color=ORANGE,
         lw=1.0,
+        ls="--",
         label="90th percentile (unanswered = late)",
     )
-    ax.axhline(3.0, color="#9b2c2c", ls=":", lw=1.2, label="3 minutes (Taobao round rule)")
-    ax.axhline(0.5, color="#718096", ls=":", lw=1.0, label="30 seconds (JD)")
+    ax.axhline(3.0, color=RED, ls=":", lw=1.2, label="3 minutes (Taobao round rule)")
+    ax.axhline(0.5, color=GREY, ls=":", lw=1.0, label="30 seconds (JD)")
     ax.set_yscale("log")
     ax.set_ylabel("minutes (log scale)")
     ax2 = ax.twinx()
-    ax2.plot(t, within * 100, color="#2f855a", lw=0.8, alpha=0.8, label="served within 3 min")
+    ax2.plot(t, within * 100, color=GREEN, lw=0.8, ls="-.", alpha=0.8, label="served within 3 min")
     ax2.set_ylim(0, 105)
     ax2.set_ylabel("% served within 3 min (abandoned = failure)")
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
     ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper left", fontsize=8)
-    ax.set_title(_title(loaded, ev, "First response by arrival interval"), fontsize=10)
+    ax.set_title(_title(run, "First response by arrival interval"), fontsize=10)
     return fig
 
 
-def targets(loaded: LoadedScenario, ev: Evaluation) -> Figure | None:
-    """Each target's rolling value per day (mean over runs) against its bound."""
-    summaries = ev.targets()
+def targets(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
+    """Each target per day and as its rolling value (mean over runs) against its bound."""
+    run = _run(run, ev)
+    summaries = run.targets
     if not summaries:
         return None
-    fig = plt.figure(figsize=(11, 2.6 * len(summaries) + 0.8))
+    fig = plt.figure(figsize=(11, 2.8 * len(summaries) + 0.9))
     for k, s in enumerate(summaries):
         ax = fig.add_subplot(len(summaries), 1, k + 1)
-        days = mdates.date2num([dt.date.fromisoformat(d) for d in s.days])
-        scale = 100.0 if s.unit == "share" else 1.0
+        days = mdates.date2num([dt.date.fromisoformat(d) for d in s["days"]])
+        share = s["unit"] == "share"
+        scale = 100.0 if share else 1.0
+        daily = s.get("daily_mean") or []
+        if len(daily) == len(days):
+            ax.bar(
+                days,
+                np.asarray(_floats(daily)) * scale,
+                width=0.6,
+                color="#c7d7ea",
+                edgecolor=BLUE,
+                lw=0.5,
+                label="that day's own value (mean over runs)",
+            )
         ax.plot(
             days,
-            np.asarray(s.rolling_mean) * scale,
+            np.asarray(_floats(s["rolling_mean"])) * scale,
             marker="o",
-            color="#2b6cb0",
+            color=BLUE,
             label="rolling value at day end (mean over runs)",
         )
-        ax.axhline(
-            s.target.value * scale,
-            color="#9b2c2c",
-            ls="--",
-            label=f"target {s.target.op} {s.target.value * scale:g}",
-        )
-        ax.set_ylabel("%" if s.unit == "share" else "seconds")
+        bound = float(s["bound"]) * scale
+        ax.axhline(bound, color=RED, ls="--", label=f"target {s['op']} {bound:g}")
+        if share:
+            vals = [v for v in _floats(s["rolling_mean"]) + _floats(daily) if v == v]
+            low = min([*vals, float(s["bound"])], default=0.0) * 100
+            ax.set_ylim(max(0.0, low - 5), 100.5)
+        ax.set_ylabel("%" if share else "seconds")
         ax.set_title(
-            f"{s.target.text}: P(met) {s.p_met:.0%} [{s.p_low:.0%}, {s.p_high:.0%}]", fontsize=9
+            f"{s['target']}: P(met) {s['p_met']:.0%} "
+            f"[{_num(s['p_low']):.0%}, {_num(s['p_high']):.0%}]",
+            fontsize=9,
         )
         ax.grid(True, alpha=0.3)
         ax.xaxis_date()
@@ -185,30 +235,243 @@ def targets(loaded: LoadedScenario, ev: Evaluation) -> Figure | None:
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
         ax.set_xlabel("day (value at the end of the day)")
         ax.legend(fontsize=8, loc="lower left")
-    fig.suptitle(_title(loaded, ev, "Marketplace targets"), fontsize=10)
+    fig.suptitle(_title(run, "Marketplace targets"), fontsize=10)
     fig.tight_layout()
     return fig
 
 
-FIGURES = {
+def subaccounts(run: RunLike, ev: Evaluation | None = None) -> Figure:
+    """Sub-accounts in use (agents logged in) per interval against the sub-accounts held."""
+    run = _run(run, ev)
+    table = _col(run, "agents_online")
+    t = _times(run, table.shape[1])
+    fig = plt.figure(figsize=(11, 4.2))
+    ax = _axes(fig)
+    lo, hi = _range(table)
+    ax.fill_between(t, lo, hi, color="#c7d7ea", alpha=0.8, label="range over runs")
+    ax.plot(t, _mean(table), color=BLUE, lw=1.2, label="sub-accounts in use (mean)")
+    cap = run.summary.get("subaccounts")
+    if cap is not None:
+        ax.axhline(float(cap), color=RED, ls="--", lw=1.2, label=f"sub-accounts held: {cap}")
+    peak = run.estimate("peak_agents_online")["mean"]
+    if peak == peak:
+        ax.axhline(peak, color=GREY, ls=":", lw=1.0, label=f"peak logged in at once: {peak:.0f}")
+    ax.set_ylabel("sub-accounts (time-weighted mean in the interval)")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(_title(run, "Chat sub-accounts in use"), fontsize=10)
+    return fig
+
+
+def conversions_lost(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
+    """Sales lost to slow first replies, per arrival interval and accumulated."""
+    run = _run(run, ev)
+    if "conversions_lost" not in run.intervals:
+        return None
+    table = _col(run, "conversions_lost")
+    if (
+        not np.nansum(table)
+        and "conversions" in run.intervals
+        and not np.nansum(_col(run, "conversions"))
+    ):
+        return None  # no inquiry type models conversion: nothing to show
+    per = _mean(table)
+    t = _times(run, per.size)
+    fig = plt.figure(figsize=(11, 4.5))
+    ax = _axes(fig)
+    ax.bar(
+        t,
+        per,
+        width=run.interval_s / 86400,
+        align="edge",
+        color="#fbd38d",
+        edgecolor=ORANGE,
+        lw=0.3,
+        label="lost in the interval (mean over runs)",
+    )
+    ax.set_ylabel("sales lost per interval")
+    ax2 = ax.twinx()
+    cum = np.nancumsum(table, axis=1)
+    lo, hi = _range(cum)
+    ax2.fill_between(t, lo, hi, color=RED, alpha=0.15, label="accumulated, range over runs")
+    ax2.plot(t, _mean(cum), color=RED, lw=1.3, ls="--", label="accumulated (mean)")
+    ax2.set_ylabel("sales lost, accumulated")
+    ax2.set_ylim(bottom=0)
+    lines = ax.get_legend_handles_labels()
+    lines2 = ax2.get_legend_handles_labels()
+    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper left", fontsize=8)
+    ax.set_title(
+        _title(run, "Conversions lost: buyers who would have bought with an immediate reply"),
+        fontsize=10,
+    )
+    return fig
+
+
+def plan_pools(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
+    """A plan's agents online per planning interval, pools stacked, against the requirement."""
+    run = _run(run, ev)
+    if run.plan is None or not run.plan.online:
+        return None
+    online = run.plan.online
+    req = np.asarray(online["requirement_reference_agents"], dtype=np.float64)
+    starts = [dt.datetime.fromisoformat(str(x)) for x in online["interval_start"]]
+    step = (starts[1] - starts[0]).total_seconds() if len(starts) > 1 else run.interval_s
+    t = np.asarray(mdates.date2num([x.replace(tzinfo=None) for x in starts]), dtype=np.float64)
+    # One more point at the end, so the last interval is drawn as wide as the others.
+    t = np.append(t, t[-1] + step / 86400)
+    req = np.append(req, req[-1])
+    fig = plt.figure(figsize=(11, 5))
+    ax = _axes(fig)
+    base = np.zeros(req.size)
+    for k, pool in enumerate(run.plan.pools):
+        level = np.asarray(online[f"online_{pool}"], dtype=np.float64)
+        level = np.append(level, level[-1])
+        colour, hatch = POOL_STYLES[k % len(POOL_STYLES)]
+        ax.fill_between(
+            t,
+            base,
+            base + level,
+            step="post",
+            facecolor=colour,
+            hatch=hatch,
+            edgecolor="#2d3748",
+            lw=0.3,
+            alpha=0.85,
+            label=pool,
+        )
+        base = base + level
+    ax.step(
+        t,
+        req,
+        where="post",
+        color=RED,
+        lw=1.3,
+        ls="--",
+        label="requirement (agents of the reference pool)",
+    )
+    ax.set_xlim(t[0], t[-1])
+    ax.set_ylabel("agents online (mean in the interval)")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(_title(run, "Staffing plan: agents online by pool"), fontsize=10)
+    return fig
+
+
+def plan_shifts(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
+    """A plan's shifts as a chart: one bar per staffed shift, labelled with its agents."""
+    run = _run(run, ev)
+    if run.plan is None or not run.plan.shifts:
+        return None
+    rows = sorted(run.plan.shifts, key=lambda r: (str(r["pool"]), str(r["start"])))
+    pools = list(dict.fromkeys(str(r["pool"]) for r in rows))
+    height = min(0.22 * len(rows) + 1.6, 40.0)
+    fig = plt.figure(figsize=(11, height))
+    ax = fig.add_subplot(111)
+    ax.grid(True, axis="x", alpha=0.3)
+    biggest = max(int(r["agents"]) for r in rows)
+    for y, r in enumerate(rows):
+        start = dt.datetime.fromisoformat(str(r["start"])).replace(tzinfo=None)
+        x0 = float(mdates.date2num(start))
+        width = float(r["length_h"]) / 24.0
+        colour, hatch = POOL_STYLES[pools.index(str(r["pool"])) % len(POOL_STYLES)]
+        ax.barh(
+            y,
+            width,
+            left=x0,
+            height=0.35 + 0.5 * int(r["agents"]) / biggest,
+            color=colour,
+            hatch=hatch,
+            edgecolor="#2d3748",
+            lw=0.4,
+        )
+        tag = " (fixed)" if r.get("fixed") else ""
+        ax.text(x0 + width, y, f" {int(r['agents'])}{tag}", va="center", fontsize=7)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(
+        [f"{r['pool']} {str(r['start'])[5:16].replace('T', ' ')}" for r in rows], fontsize=7
+    )
+    ax.invert_yaxis()
+    ax.xaxis_date()
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
+    fig.autofmt_xdate()
+    handles = [
+        Rectangle((0, 0), 1, 1, facecolor=c, hatch=h, edgecolor="#2d3748")
+        for c, h in (POOL_STYLES[k % len(POOL_STYLES)] for k in range(len(pools)))
+    ]
+    ax.legend(handles, pools, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    ax.set_xlabel("local time (bar = shift; thickness and label = agents on it)")
+    ax.set_title(_title(run, "Staffing plan: shifts"), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+FIGURES: dict[str, Callable[[RunData], Figure | None]] = {
     "demand-capacity": demand_and_capacity,
     "backlog": backlog,
     "first-response": first_response,
     "targets": targets,
+    "subaccounts": subaccounts,
+    "conversions-lost": conversions_lost,
+    "plan-pools": plan_pools,
+    "plan-shifts": plan_shifts,
+}
+
+#: What each figure shows, for the report.
+CAPTIONS = {
+    "demand-capacity": "Conversations arriving per interval (bars) against chat slots and "
+    "agents online and the slots in use (lines).",
+    "backlog": "Buyer messages waiting for a reply and conversations waiting for an agent; "
+    "the shaded band is the range over the runs.",
+    "first-response": "Time to the first human reply of conversations arriving in each "
+    "interval, against the 3-minute and 30-second lines; the share served within 3 minutes "
+    "on the right axis.",
+    "targets": "Each marketplace metric: that day's own value (bars) and the platform's "
+    "rolling value at day end (line) against its bound.",
+    "subaccounts": "Agents logged in, each holding one chat sub-account, against the "
+    "sub-accounts held.",
+    "conversions-lost": "Buyers who would have bought with an immediate reply but did not, "
+    "by the interval they arrived in, and accumulated.",
+    "plan-pools": "The plan's agents online by pool (stacked) against the requirement found "
+    "by the search.",
+    "plan-shifts": "The plan's shifts: one bar per shift start and length, with the number "
+    "of agents on it.",
 }
 
 
-def write_figures(loaded: LoadedScenario, ev: Evaluation, out_dir: Path) -> list[Path]:
-    """Write every figure as PNG and SVG into ``out_dir`` (atomically); return the paths."""
-    written = []
+def draw_figures(run: RunData) -> dict[str, Figure]:
+    """Every figure that applies to the run, by name (the caller closes them)."""
+    out = {}
     for name, make in FIGURES.items():
-        fig = make(loaded, ev)
-        if fig is None:
-            continue
-        for ext in ("png", "svg"):
+        fig = make(run)
+        if fig is not None:
+            out[name] = fig
+    return out
+
+
+def write_figures(
+    run: RunLike, ev: Evaluation | None, out_dir: Path, formats: tuple[str, ...] = ("png", "svg")
+) -> list[Path]:
+    """Write every figure that applies as PNG and SVG into ``out_dir`` (atomically).
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    data = _run(run, ev)
+    written = []
+    for name, fig in draw_figures(data).items():
+        for ext in formats:
             path = out_dir / f"{name}.{ext}"
             with atomic_write(path, "wb") as fh:
                 fig.savefig(fh, format=ext, dpi=130, bbox_inches="tight")
             written.append(path)
         plt.close(fig)
     return written
+
+
+def _floats(values: list[float | None]) -> list[float]:
+    return [np.nan if v is None else float(v) for v in values]
+
+
+def _num(x: float | None) -> float:
+    return np.nan if x is None else float(x)

@@ -1,0 +1,468 @@
+"""A run's results as plain data, in memory or in a run directory.
+
+``peakdesk simulate --out DIR`` and ``peakdesk plan --out DIR`` write a *run
+directory*; the figures and the HTML report are drawn from :class:`RunData`,
+which is built either straight from an :class:`~peakdesk.experiment.replicate.Evaluation`
+(notebooks, ``--figures``) or read back from such a directory
+(``peakdesk report DIR``), so both give the same pictures.
+
+A run directory holds:
+
+``summary.json``
+    Scenario, seed, replications, calendar, headline figures with intervals,
+    each target's P(met) and its day-by-day values.
+``intervals.csv``
+    The interval table of every replication (column ``replication``).
+``scenario.toml``
+    The scenario file as run (a byte copy).
+``pools.csv``, ``agents.csv``
+    KPIs per pool (mean and 95% CI over replications) and per agent (first run).
+``messages-r<k>.csv``, ``conversations-r<k>.csv``
+    Logs of the replications kept.
+``plan.json``, ``shifts.csv``, ``online.csv``
+    Only for a plan: the shifts, cost and evidence; the summary and intervals
+    are then those of the plan's verification runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from peakdesk import __version__
+from peakdesk.engine.log import ChatLog
+from peakdesk.experiment.replicate import Evaluation
+from peakdesk.scenario.load import LoadedScenario
+
+if TYPE_CHECKING:
+    from peakdesk.plan.search import Plan
+
+F64 = npt.NDArray[np.float64]
+
+SUMMARY_FILE = "summary.json"
+INTERVALS_FILE = "intervals.csv"
+SCENARIO_FILE = "scenario.toml"
+PLAN_FILE = "plan.json"
+
+
+class RunDirError(ValueError):
+    """A run directory is missing a file or holds one that cannot be read."""
+
+
+@dataclass(frozen=True)
+class PlanData:
+    """What a plan adds to a run: shifts, agents online per pool, cost.
+
+    Attributes
+    ----------
+    plan
+        ``plan.json`` as read (status, message, costs, headcount, trace).
+    shifts
+        One record per staffed shift: pool, local ``start`` (ISO), ``length_h``,
+        ``agents``, ``fixed``, ``paid_cost``.
+    online
+        Per planning interval: ``interval_start`` (ISO local), the requirement
+        in reference agents, and ``online_<pool>`` (mean agents online).
+    """
+
+    plan: dict[str, Any]
+    shifts: list[dict[str, Any]]
+    online: dict[str, npt.NDArray[Any]]
+
+    @property
+    def pools(self) -> list[str]:
+        """Pool names, in the scenario's order."""
+        return [
+            k.removeprefix("online_")
+            for k in self.online
+            if k.startswith("online_") and k != "online_total"
+        ]
+
+    @classmethod
+    def from_plan(cls, loaded: LoadedScenario, plan: Plan) -> PlanData:
+        """The tables of an in-memory plan."""
+        from peakdesk.plan.report import online_table, plan_json
+
+        doc = json.loads(json.dumps(_json_ready(plan_json(loaded, plan))))
+        online = online_table(loaded, plan) if plan.verification is not None else {}
+        return cls(plan=doc, shifts=list(doc.get("shifts", [])), online=online)
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Everything the figures and the report need from a run.
+
+    Attributes
+    ----------
+    summary
+        The ``summary.json`` content (see :func:`summary_json`).
+    intervals
+        Interval column name -> array of shape (replications, intervals).
+    plan
+        The plan's tables, when the run is a plan's verification.
+    scenario_text
+        The scenario file as run (``""`` if unknown).
+    pools, agents
+        KPI tables (records), empty if not computed.
+    """
+
+    summary: dict[str, Any]
+    intervals: dict[str, F64]
+    plan: PlanData | None = None
+    scenario_text: str = ""
+    pools: list[dict[str, Any]] = field(default_factory=list)
+    agents: list[dict[str, Any]] = field(default_factory=list)
+
+    # -- convenience ------------------------------------------------------
+
+    @property
+    def scenario(self) -> str:
+        """Scenario name."""
+        return str(self.summary["scenario"])
+
+    @property
+    def seed(self) -> int:
+        """Base seed."""
+        return int(self.summary["seed"])
+
+    @property
+    def replications(self) -> int:
+        """Number of replications."""
+        return int(self.summary["replications"])
+
+    @property
+    def version(self) -> str:
+        """peakdesk version that made the run."""
+        return str(self.summary.get("peakdesk_version", "?"))
+
+    @property
+    def start(self) -> dt.datetime:
+        """Aware local datetime of the scenario start."""
+        return dt.datetime.fromisoformat(self.summary["start"])
+
+    @property
+    def interval_s(self) -> float:
+        """Reporting interval, seconds."""
+        return float(self.summary["interval_s"])
+
+    @property
+    def targets(self) -> list[dict[str, Any]]:
+        """Each target's summary (``target`` text, ``op``, ``bound``, ``unit``, P(met)...)."""
+        return list(self.summary.get("targets", []))
+
+    def estimate(self, key: str) -> dict[str, float]:
+        """A headline figure's ``mean``, ``low`` and ``high`` (nan when absent)."""
+        e = self.summary.get("summary", {}).get(key, {})
+        return {k: _num(e.get(k)) for k in ("mean", "low", "high")}
+
+    # -- constructors -----------------------------------------------------
+
+    @classmethod
+    def from_evaluation(
+        cls, loaded: LoadedScenario, ev: Evaluation, plan: PlanData | None = None
+    ) -> RunData:
+        """The data of an in-memory run."""
+        cols: dict[str, list[F64]] = {}
+        for rep in ev.replications:
+            for k, v in rep.intervals.columns().items():
+                cols.setdefault(k, []).append(np.asarray(v, dtype=np.float64))
+        try:
+            text = loaded.path.read_text(encoding="utf-8")
+        except OSError:
+            text = ""
+        return cls(
+            summary=json.loads(json.dumps(_json_ready(summary_json(loaded, ev)))),
+            intervals={k: _pad(v) for k, v in cols.items()},
+            plan=plan,
+            scenario_text=text,
+            pools=pool_records(ev),
+        )
+
+    @classmethod
+    def from_dir(cls, run_dir: Path) -> RunData:
+        """Read a run directory written by ``simulate --out`` or ``plan --out``.
+
+        Raises
+        ------
+        RunDirError
+            If ``summary.json`` or ``intervals.csv`` is missing or unreadable.
+        """
+        if not run_dir.is_dir():
+            raise RunDirError(f"{run_dir}: not a directory")
+        summary_path = run_dir / SUMMARY_FILE
+        if not summary_path.is_file():
+            raise RunDirError(
+                f"{run_dir}: no {SUMMARY_FILE}; give a folder written by "
+                "'peakdesk simulate --out' or 'peakdesk plan --out'"
+            )
+        try:
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RunDirError(f"{summary_path}: not readable as JSON ({exc})") from exc
+        for key in ("scenario", "seed", "replications", "start", "interval_s"):
+            if key not in summary:
+                raise RunDirError(
+                    f"{summary_path}: no '{key}' (written by an older peakdesk? run it again)"
+                )
+        rows = read_csv(run_dir / INTERVALS_FILE)
+        rep = rows.pop("replication", np.zeros(0))
+        intervals = {
+            k: _pad([v[rep == r] for r in np.unique(rep)]) for k, v in rows.items() if v.size
+        }
+        plan = None
+        if (run_dir / PLAN_FILE).is_file():
+            try:
+                plan_doc = json.loads((run_dir / PLAN_FILE).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise RunDirError(f"{run_dir / PLAN_FILE}: not readable ({exc})") from exc
+            online_path = run_dir / "online.csv"
+            online = (
+                read_csv(online_path, text_columns=("interval_start",))
+                if online_path.is_file()
+                else {}
+            )
+            plan = PlanData(plan=plan_doc, shifts=list(plan_doc.get("shifts", [])), online=online)
+        scen = run_dir / SCENARIO_FILE
+        return cls(
+            summary=summary,
+            intervals=intervals,
+            plan=plan,
+            scenario_text=scen.read_text(encoding="utf-8") if scen.is_file() else "",
+            pools=_records(run_dir / "pools.csv"),
+            agents=_records(run_dir / "agents.csv"),
+        )
+
+
+def summary_json(loaded: LoadedScenario, ev: Evaluation) -> dict[str, Any]:
+    """A run's summary as JSON-ready data; no wall time, so the same seed gives the same bytes."""
+    spec = loaded.spec
+    est = ev.estimates()
+    targets = [
+        asdict(t)
+        | {
+            "target": t.target.text,
+            "metric": t.target.metric,
+            "op": t.target.op,
+            "bound": t.target.value,
+        }
+        for t in ev.targets()
+    ]
+    first_log = next((r.log for r in ev.replications if r.log is not None), None)
+    return {
+        "peakdesk_version": __version__,
+        "scenario": spec.scenario.name,
+        "scenario_file": str(loaded.path),
+        "seed": ev.seed,
+        "replications": len(ev.replications),
+        "currency": spec.scenario.currency,
+        "start": spec.calendar.start_aware.isoformat(),
+        "timezone": spec.calendar.timezone,
+        "interval_s": spec.calendar.interval,
+        "horizon_s": spec.calendar.horizon,
+        "subaccounts": first_log.subaccounts if first_log is not None else None,
+        "summary": {k: asdict(v) for k, v in est.items()},
+        "by_replication": [r.summary.as_dict() for r in ev.replications],
+        "targets": targets,
+        "required_confidence": spec.targets.confidence,
+        "p_all_targets_met": ev.p_all_targets_met,
+    }
+
+
+def write_run_dir(
+    out: Path, loaded: LoadedScenario, ev: Evaluation, plan: Plan | None = None
+) -> list[Path]:
+    """Write a run directory (see the module docstring), every file atomically.
+
+    Parameters
+    ----------
+    out
+        The folder (created if needed; files of an earlier run are replaced).
+    loaded
+        The scenario as run.
+    ev
+        Its replications; the message logs of those kept are written too.
+    plan
+        The plan, when ``ev`` is its verification: adds ``plan.json``,
+        ``shifts.csv`` and ``online.csv``.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    from peakdesk.output import message_log_rows, write_csv, write_json
+
+    written = []
+
+    def csv_file(name: str, cols: dict[str, npt.NDArray[Any]]) -> None:
+        write_csv(out / name, cols)
+        written.append(out / name)
+
+    for rep in ev.replications:
+        if rep.log is None:
+            continue
+        path = out / f"messages-r{rep.replication}.csv"
+        write_csv(path, message_log_rows(rep.log, conv_prefix=f"r{rep.replication}-c"))
+        written.append(path)
+        csv_file(
+            f"conversations-r{rep.replication}.csv", conversation_columns(rep.log, rep.replication)
+        )
+    cols: dict[str, list[npt.NDArray[Any]]] = {}
+    for rep in ev.replications:
+        c = rep.intervals.columns()
+        cols.setdefault("replication", []).append(np.full(c["arrivals"].size, rep.replication))
+        for k, v in c.items():
+            cols.setdefault(k, []).append(v)
+    csv_file(INTERVALS_FILE, {k: np.concatenate(v) for k, v in cols.items()})
+    pools = pool_records(ev)
+    if pools:
+        csv_file("pools.csv", {k: np.asarray([r[k] for r in pools]) for k in pools[0]})
+    first_log = next((r.log for r in ev.replications if r.log is not None), None)
+    agents = agent_columns(first_log) if first_log is not None else None
+    if agents:
+        csv_file("agents.csv", agents)
+    summary = summary_json(loaded, ev)
+    if plan is not None:
+        from peakdesk.plan.report import online_table, plan_json, shift_rows
+
+        doc = plan_json(loaded, plan)
+        write_json(out / PLAN_FILE, doc)
+        written.append(out / PLAN_FILE)
+        rows = shift_rows(loaded, plan)
+        if rows:
+            csv_file("shifts.csv", {k: np.array([r[k] for r in rows]) for k in rows[0]})
+        csv_file("online.csv", online_table(loaded, plan))
+        # The verification ran the plan's staffing, not the file's: say so.
+        summary["staffing"] = "plan"
+    write_json(out / SUMMARY_FILE, summary)
+    written.append(out / SUMMARY_FILE)
+    try:
+        text = loaded.path.read_bytes()
+    except OSError:
+        text = None
+    if text is not None:
+        from peakdesk.output import atomic_write
+
+        with atomic_write(out / SCENARIO_FILE, "wb") as fh:
+            fh.write(text)
+        written.append(out / SCENARIO_FILE)
+    return written
+
+
+def conversation_columns(log: ChatLog, replication: int) -> dict[str, npt.NDArray[Any]]:
+    """One row per conversation: type, arrival, agent, pool, times, abandonment, conversion."""
+    from peakdesk.output import agent_labels
+
+    w = log.workload
+    labels = agent_labels(log)
+    converted, lost = log.conversion()
+    pool_names = np.asarray((*log.pool_names, ""))
+    agent = np.where(log.agent >= 0, labels[np.maximum(log.agent, 0)] if labels.size else "", "")
+    return {
+        "conversation_id": np.char.add(
+            f"r{replication}-c", np.arange(w.n_conversations).astype(str)
+        ),
+        "type": np.asarray(w.type_names)[w.type_idx],
+        "arrival_s": w.arrival_s,
+        "buyer_messages_planned": w.messages_per_conversation,
+        "bot": w.bot,
+        "agent_id": agent,
+        "pool": pool_names[log.conversation_pool],
+        "assign_s": log.assign_s,
+        "first_human_reply_s": log.first_human_reply_s,
+        "close_s": log.close_s,
+        "abandoned": log.abandoned,
+        "abandon_s": log.abandon_s,
+        "idle_closed": log.idle_closed,
+        "converted": converted,
+        "conversion_lost": lost,
+    }
+
+
+def agent_columns(log: ChatLog) -> dict[str, npt.NDArray[Any]] | None:
+    """Per-agent KPIs of one run as columns (``None`` if the KPI module is absent)."""
+    try:
+        from peakdesk.report.kpis import agent_kpis
+    except ImportError:
+        return None
+    return agent_kpis(log)
+
+
+def pool_records(ev: Evaluation) -> list[dict[str, Any]]:
+    """Per-pool KPIs over replications, as records (empty if the run has none)."""
+    fn = getattr(ev, "pool_kpis", None)
+    if fn is None:
+        return []
+    try:
+        records: list[dict[str, Any]] = list(fn())
+    except (AttributeError, TypeError):
+        return []
+    return records
+
+
+def read_csv(path: Path, text_columns: tuple[str, ...] = ()) -> dict[str, npt.NDArray[Any]]:
+    """Read a CSV written by :func:`peakdesk.output.write_csv` into columns.
+
+    Columns are floats (empty cells are ``nan``) unless named in
+    ``text_columns`` or not numeric, in which case they stay text.
+    """
+    if not path.is_file():
+        raise RunDirError(f"{path.parent}: no {path.name}")
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise RunDirError(f"{path}: not readable as CSV ({exc})") from exc
+    if header is None:
+        raise RunDirError(f"{path}: empty file")
+    out: dict[str, npt.NDArray[Any]] = {}
+    for j, name in enumerate(header):
+        raw = [r[j] if j < len(r) else "" for r in rows]
+        if name in text_columns:
+            out[name] = np.asarray(raw, dtype=str)
+            continue
+        try:
+            out[name] = np.asarray([float(x) if x != "" else math.nan for x in raw])
+        except ValueError:
+            out[name] = np.asarray(raw, dtype=str)
+    return out
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    cols = read_csv(path)
+    names = list(cols)
+    n = cols[names[0]].size if names else 0
+    return [{k: cols[k][i].item() for k in names} for i in range(n)]
+
+
+def _pad(rows: list[F64]) -> F64:
+    """Stack replications' columns, padding with nan to the longest."""
+    if not rows:
+        return np.zeros((0, 0))
+    width = max(r.size for r in rows)
+    out = np.full((len(rows), width), np.nan)
+    for i, r in enumerate(rows):
+        out[i, : r.size] = r
+    return out
+
+
+def _num(x: Any) -> float:
+    return math.nan if x is None else float(x)
+
+
+def _json_ready(x: Any) -> Any:
+    from peakdesk.output import json_safe
+
+    return json_safe(x)
