@@ -99,6 +99,12 @@ class IntervalTable:
         180 s and before the buyer left (abandoned count as failures).
     abandoned
         Conversations arriving in the interval whose buyer left.
+    conversions
+        Conversations arriving in the interval that converted (a sale;
+        :meth:`ChatLog.conversion`), bot-resolved ones included.
+    conversions_lost
+        Conversations arriving in the interval whose sale was lost to the wait
+        (would have converted with an immediate reply, did not).
     """
 
     start_s: F64
@@ -117,6 +123,8 @@ class IntervalTable:
     first_reply_p90_s: F64
     within_3min: F64
     abandoned: npt.NDArray[np.int64]
+    conversions: npt.NDArray[np.int64]
+    conversions_lost: npt.NDArray[np.int64]
 
     def columns(self) -> dict[str, npt.NDArray[np.generic]]:
         """The table as named columns (for CSV and data frames)."""
@@ -136,6 +144,8 @@ class IntervalTable:
             "first_reply_p90_s": self.first_reply_p90_s,
             "within_3min": self.within_3min,
             "abandoned": self.abandoned,
+            "conversions": self.conversions,
+            "conversions_lost": self.conversions_lost,
         }
 
 
@@ -230,6 +240,9 @@ def interval_table(log: ChatLog, interval_s: float) -> IntervalTable:
         util = levels["busy"] / slots
         mean_delay = sum_delay / cnt_delay
         within = ok / human_arr
+    # By arrival interval, like `abandoned`: the sale is won or lost by how the
+    # buyers arriving then were served, whenever the reply came.
+    converted, lost = log.conversion()
     return IntervalTable(
         start_s=edges[:-1],
         interval_s=interval_s,
@@ -247,4 +260,6 @@ def interval_table(log: ChatLog, interval_s: float) -> IntervalTable:
         first_reply_p90_s=p90,
         within_3min=within,
         abandoned=np.bincount(bins[log.abandoned], minlength=n).astype(np.int64),
+        conversions=np.bincount(bins[converted], minlength=n).astype(np.int64),
+        conversions_lost=np.bincount(bins[lost], minlength=n).astype(np.int64),
     )

@@ -28,6 +28,7 @@ from peakdesk.experiment.targets import (
     score_targets,
     summarise_targets,
 )
+from peakdesk.report.kpis import pool_kpis
 from peakdesk.rules.series import DailyHistory
 from peakdesk.rules.targets import Target, TargetResult
 from peakdesk.scenario.load import LoadedScenario
@@ -51,6 +52,10 @@ class Replication:
         The run judged against each of the scenario's targets.
     extra
         What a caller's ``measure`` function took from the log (planner statistics).
+    pools
+        Per-pool KPIs of the run (:func:`peakdesk.report.kpis.pool_kpis`), kept
+        even when the log is not, so :meth:`Evaluation.pool_kpis` has every
+        replication.
     """
 
     replication: int
@@ -59,6 +64,7 @@ class Replication:
     summary: RunSummary
     targets: tuple[TargetResult, ...] = ()
     extra: Any = None
+    pools: dict[str, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,54 @@ class Evaluation:
         """Each target's probability of being met and worst value over replications."""
         return summarise_targets([list(r.targets) for r in self.replications], self.confidence)
 
+    def pool_kpis(self, confidence: float | None = None) -> list[dict[str, Any]]:
+        """Each pool's KPIs as mean and confidence interval over replications.
+
+        Parameters
+        ----------
+        confidence
+            Confidence level of the intervals (default: the evaluation's).
+
+        Returns
+        -------
+        list of dict
+            Tidy records, one per pool and measure, in pool order then the
+            column order of :func:`peakdesk.report.kpis.pool_kpis`: ``pool``,
+            ``measure``, ``mean``, ``low``, ``high`` (the Student-t interval, ``nan``
+            with one replication) and ``n`` (replications with a value: a ratio
+            with nothing to measure, e.g. the occupancy of a pool nobody staffed
+            that day, is ``nan`` and left out).  Replications without pool KPIs
+            are skipped.
+        """
+        confidence = self.confidence if confidence is None else confidence
+        tables = [r.pools for r in self.replications if r.pools is not None]
+        if not tables:
+            return []
+        # Pools are matched by name, not position, in case replications differ.
+        names: list[str] = []
+        for t in tables:
+            for p in t["pool"].tolist():
+                if p not in names:
+                    names.append(str(p))
+        measures = [k for k in tables[0] if k != "pool"]
+        out: list[dict[str, Any]] = []
+        for name in names:
+            rows = [(t, np.flatnonzero(t["pool"] == name)) for t in tables]
+            for m in measures:
+                values = np.array([float(t[m][i[0]]) for t, i in rows if i.size], dtype=np.float64)
+                e = Estimate.of(values, confidence)
+                out.append(
+                    {
+                        "pool": name,
+                        "measure": m,
+                        "mean": e.mean,
+                        "low": e.low,
+                        "high": e.high,
+                        "n": e.n,
+                    }
+                )
+        return out
+
     @property
     def p_all_targets_met(self) -> float:
         """Share of replications that met every target at once (``nan`` without targets)."""
@@ -162,6 +216,7 @@ def _replicate(job: _Job, r: int, progress: Callable[[float], None] | None = Non
         summary=summarise(log),
         targets=tuple(score_targets(job.loaded, log, list(job.targets), job.history)),
         extra=None if job.measure is None else job.measure(log),
+        pools=pool_kpis(log),
     )
 
 

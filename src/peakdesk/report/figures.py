@@ -131,7 +131,7 @@ def demand_and_capacity(run: RunLike, ev: Evaluation | None = None) -> Figure:
     ax2.set_ylabel("agents / slots (time-weighted mean)")
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
-    ax2.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper left", fontsize=8)
+    ax2.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper right", fontsize=8)
     ax.set_title(_title(run, "Demand against online capacity"), fontsize=10)
     return fig
 
@@ -155,14 +155,17 @@ def backlog(run: RunLike, ev: Evaluation | None = None) -> Figure:
 
 
 def first_response(run: RunLike, ev: Evaluation | None = None) -> Figure:
-    """First human reply: mean and 90th percentile per arrival interval, with target lines."""
+    """First human reply per arrival interval: mean and 90th percentile against the target
+    lines (top), and the share served within 3 minutes (bottom)."""
     run = _run(run, ev)
     mean = _mean(_col(run, "first_reply_mean_s"))
     p90 = _mean(_col(run, "first_reply_p90_s"))
-    within = _mean(_col(run, "within_3min"))
+    within = _col(run, "within_3min")
     t = _times(run, mean.size)
-    fig = plt.figure(figsize=(11, 5))
-    ax = _axes(fig)
+    fig = plt.figure(figsize=(11, 6.5))
+    ax = fig.add_subplot(211)
+    ax.grid(True, alpha=0.3)
+    ax.xaxis_date()
     ax.plot(t, mean / 60, color=BLUE, lw=1.2, label="mean first human reply")
     ax.plot(
         t,
@@ -176,14 +179,20 @@ def first_response(run: RunLike, ev: Evaluation | None = None) -> Figure:
     ax.axhline(0.5, color=GREY, ls=":", lw=1.0, label="30 seconds (JD)")
     ax.set_yscale("log")
     ax.set_ylabel("minutes (log scale)")
-    ax2 = ax.twinx()
-    ax2.plot(t, within * 100, color=GREEN, lw=0.8, ls="-.", alpha=0.8, label="served within 3 min")
-    ax2.set_ylim(0, 105)
-    ax2.set_ylabel("% served within 3 min (abandoned = failure)")
-    lines = ax.get_legend_handles_labels()
-    lines2 = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper left", fontsize=8)
+    ax.legend(loc="upper left", fontsize=8, ncol=2)
+    ax.tick_params(labelbottom=False)
     ax.set_title(_title(run, "First response by arrival interval"), fontsize=10)
+    ax2 = fig.add_subplot(212, sharex=ax)
+    ax2.grid(True, alpha=0.3)
+    lo, hi = _range(within)
+    ax2.fill_between(t, lo * 100, hi * 100, color="#c6f6d5", alpha=0.9, label="range over runs")
+    ax2.plot(t, _mean(within) * 100, color=GREEN, lw=1.1, label="mean over runs")
+    ax2.set_ylim(0, 102)
+    ax2.set_ylabel("% served within 3 min\n(abandoned = failure)")
+    ax2.legend(loc="lower left", fontsize=8)
+    ax2.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
+    fig.autofmt_xdate()
+    fig.tight_layout()
     return fig
 
 

@@ -298,18 +298,18 @@ def _kpi_section(run: RunData) -> str:
         rows = []
         for m in measures:
             unit = _kpi_unit(m)
-            row: list[Any] = [m.replace("_", " ")]
+            row: list[Any] = [KPI_LABELS.get(m, m.replace("_", " "))]
             for p in pools:
                 r = by.get((p, m))
                 row.append("" if r is None else fmt(r.get("mean"), unit))
             rows.append(row)
         out.append("<h3>Per pool (mean over runs)</h3>" + _table(("", *pools), rows))
     if run.agents:
-        cols = [k for k in run.agents[0] if k not in ("agent_id", "pool")]
+        cols = [k for k in run.agents[0] if k not in ("agent", "agent_id", "pool")]
         out.append(
             f"<details><summary>Per agent, first run ({len(run.agents)} agents)</summary>"
             + _table(
-                ("agent", "pool", *[c.replace("_", " ") for c in cols]),
+                ("agent", "pool", *[KPI_LABELS.get(c, c.replace("_", " ")) for c in cols]),
                 [
                     (a["agent_id"], a["pool"], *[fmt(a[c], _kpi_unit(c)) for c in cols])
                     for a in run.agents
@@ -321,11 +321,31 @@ def _kpi_section(run: RunData) -> str:
     return "".join(out)
 
 
+#: KPI column -> words, as CS managers say them.
+KPI_LABELS = {
+    "agents": "agents online at some time",
+    "paid_hours": "paid hours",
+    "labour_cost": "labour cost",
+    "online_h": "hours online",
+    "conversations": "conversations received",
+    "replies": "replies sent",
+    "response_mean_s": "response time, mean",
+    "response_p95_s": "response time, 95th percentile",
+    "occupancy": "occupancy (writing / online)",
+    "slot_utilisation": "chat slots in use",
+    "conversions": "conversions",
+    "conversions_lost": "conversions lost",
+    "conversations_per_online_hour": "conversations per online hour",
+}
+
+
 def _kpi_unit(name: str) -> str:
     if name.endswith("_s"):
         return "s"
     if name in ("occupancy", "slot_utilisation") or name.endswith("_rate"):
         return "%"
+    if name in ("online_h", "paid_hours", "conversations_per_online_hour"):
+        return "x"
     if "cost" in name:
         return "$"
     return "n"
@@ -379,7 +399,9 @@ def render(run: RunData) -> str:
         *[f"<li>{_e(a)}</li>" for a in ASSUMPTIONS],
         "</ul>",
         "<h2>Scenario as run</h2>",
-        f"<pre>{_e(run.scenario_text)}</pre>"
+        f"<details><summary>The scenario file "
+        f"({len(run.scenario_text.splitlines())} lines, as run)</summary>"
+        f"<pre>{_e(run.scenario_text)}</pre></details>"
         if run.scenario_text
         else "<p>The scenario file was not saved with this run.</p>",
         f"<p class=meta>Made by peakdesk {_e(run.version)}. The same scenario file, seed and "

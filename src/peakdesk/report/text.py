@@ -46,7 +46,8 @@ def _is_nan(x: Any) -> bool:
 
 
 def fmt(value: Any, unit: str) -> str:
-    """A value for people: ``%`` share, ``s`` duration, ``$``/``$$`` money, ``n`` count."""
+    """A value for people: ``%`` share, ``s`` duration, ``$``/``$$`` money, ``n`` count,
+    ``x`` a quantity with one decimal."""
     if _is_nan(value):
         return "n/a"
     v = float(value)
@@ -58,6 +59,8 @@ def fmt(value: Any, unit: str) -> str:
         return f"{v:,.2f}"
     if unit == "$":
         return f"{v:,.0f}"
+    if unit == "x":
+        return f"{v:,.1f}"
     return f"{v:,.0f}" if abs(v) >= 100 or v == int(v) else f"{v:,.2f}"
 
 
