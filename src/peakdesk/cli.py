@@ -325,6 +325,133 @@ def _write_run(
     return written
 
 
+@main.command("compare")
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="PATH=V1,V2,...",
+    help="Vary a field, e.g. pools.general.max_concurrency=3,4,5 or demand.multiplier=0.8,1,1.2;"
+    " several --set make a grid.",
+)
+@click.option(
+    "--with-base",
+    is_flag=True,
+    help="With --set: also run each file as written, first (the baseline).",
+)
+@click.option("--seed", type=int, default=None, help="Base seed for every variant.")
+@click.option(
+    "--replications",
+    "-r",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Replications of every variant (default: the first scenario's).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write the tables (CSV, JSON) and the overlay figures here.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the tidy table as JSON on stdout.")
+@WORKERS_OPTION
+@DASK_OPTION
+def compare_cmd(
+    scenarios: tuple[str, ...],
+    sets: tuple[str, ...],
+    with_base: bool,
+    seed: int | None,
+    replications: int | None,
+    out_dir: str | None,
+    as_json: bool,
+    workers: int,
+    dask: str | None,
+) -> None:
+    """Compare staffing strategies side by side, on the same simulated buyers.
+
+    Give several scenario files, or one (or more) with --set sweeps.  Every
+    variant runs on the same seed and replications (common random numbers),
+    so differences are the strategies', not luck; the first variant is the
+    baseline of the paired differences.  Prints one table: cost, each
+    target's probability of being met, conversions lost, peak backlog.
+    """
+    from peakdesk.experiment.compare import compare, variants_from_sets
+    from peakdesk.scenario.overrides import SetSyntaxError
+
+    variants: list[tuple[str, LoadedScenario]] = []
+    with _input_errors():
+        try:
+            for path in scenarios:
+                loaded = _load(path)
+                if sets:
+                    many = variants_from_sets(loaded, list(sets), include_base=with_base)
+                    prefix = f"{Path(path).stem}: " if len(scenarios) > 1 else ""
+                    variants += [(prefix + label, v) for label, v in many]
+                else:
+                    variants.append((Path(path).stem, loaded))
+        except SetSyntaxError as exc:
+            _fail(str(exc))
+    labels = [label for label, _ in variants]
+    if len(set(labels)) < len(labels):
+        variants = [(f"{k + 1}. {label}", v) for k, (label, v) in enumerate(variants)]
+    if len(variants) < 2:
+        _fail("nothing to compare: give two or more scenario files, or --set PATH=V1,V2")
+    from peakdesk.experiment.checks import check_runnable
+
+    for _, v in variants[1:]:
+        with _input_errors():
+            check_runnable(v)  # a --set value only a run would refuse: before any run
+    update, close = _progress_bar(f"comparing {len(variants)} variants")
+    t0 = time.perf_counter()
+    try:
+        with _input_errors():
+            cmp = compare(
+                variants,
+                seed=seed,
+                replications=replications,
+                workers=workers,
+                dask=dask,
+                progress=update,
+            )
+    finally:
+        close()
+    seconds = time.perf_counter() - t0
+    if out_dir is not None:
+        from peakdesk.report.compare_figures import write_compare_figures
+
+        out = Path(out_dir)
+        for name, rows in (
+            ("compare.csv", cmp.table()),
+            ("compare-wide.csv", cmp.wide()),
+            ("compare-differences.csv", cmp.differences()),
+        ):
+            if rows:
+                write_csv(out / name, {k: np.asarray([r[k] for r in rows]) for k in rows[0]})
+        write_json(
+            out / "compare.json",
+            {
+                "peakdesk_version": __version__,
+                "seed": cmp.seed,
+                "replications": len(cmp.replication_numbers),
+                "variants": [
+                    {"label": v.label, "scenario_file": str(v.loaded.path)} for v in cmp.variants
+                ],
+                "table": cmp.table(),
+                "differences": cmp.differences(),
+            },
+        )
+        write_compare_figures(cmp, out)
+    if as_json:
+        click.echo(json.dumps(json_safe(cmp.table()), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{len(variants)} variants ({seconds:.1f} s)")
+    click.echo(cmp.format())
+    if out_dir is not None:
+        click.echo(f"wrote the tables and figures to {out_dir}/")
+
+
 @main.command("report")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option(

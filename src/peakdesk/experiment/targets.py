@@ -146,7 +146,10 @@ def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, flo
     den = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / den
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At p = 0 or 1 the bound equals p exactly; rounding would put it a hair beyond.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high
 
 
 def summarise_targets(

@@ -173,6 +173,29 @@ def load_scenario(path: Path | str) -> LoadedScenario:
         raise ScenarioError(p, ["the file is not UTF-8 text"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(p, [f"not valid TOML: {exc}"]) from None
+    return scenario_from_data(data, p)
+
+
+def scenario_from_data(data: dict[str, Any], path: Path | str) -> LoadedScenario:
+    """Validate a scenario mapping read from (or edited after reading) ``path``.
+
+    The same checks and error messages as :func:`load_scenario`, for data that
+    was changed before validation (``--set`` overrides, parameter sweeps).
+
+    Parameters
+    ----------
+    data
+        The parsed TOML (tables as dicts).
+    path
+        The file it came from: named in errors, and relative paths in the
+        scenario are resolved from its folder.
+
+    Raises
+    ------
+    ScenarioError
+        If the data does not fit the schema or names a file that does not exist.
+    """
+    p = Path(path)
     spec = parse_scenario(data, p)
     loaded = LoadedScenario(spec=spec, path=p.resolve())
     history = spec.targets.history
