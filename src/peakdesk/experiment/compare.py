@@ -27,11 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import math
-import multiprocessing
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -41,6 +37,7 @@ import numpy.typing as npt
 
 from peakdesk.experiment.replicate import Estimate, Evaluation, Replication, simulate
 from peakdesk.experiment.targets import wilson
+from peakdesk.experiment.workers import run_tasks
 from peakdesk.scenario.load import LoadedScenario, ScenarioError, load_scenario, parse_scenario
 from peakdesk.scenario.overrides import SetSyntaxError, Setting, parse_set, read_raw, sweep
 
@@ -545,28 +542,9 @@ def _run_pool(
     progress: Callable[[float], None] | None,
 ) -> list[Evaluation]:
     """Every (variant, replication) run over a process pool; a lost worker's share is redone."""
-    tasks = [(v, r) for v in range(len(scenarios)) for r in numbers]
-    results: dict[tuple[int, int], Replication] = {}
-    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    try:
-        with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx) as pool:
-            futures = {pool.submit(_one, scenarios[v], seed, r): (v, r) for v, r in tasks}
-            try:
-                for fut in as_completed(futures):
-                    results[futures[fut]] = fut.result()
-                    if progress is not None:
-                        progress(len(results) / len(tasks))
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-    except BrokenProcessPool:
-        # A worker died: its runs are redone here (seeds depend only on the numbers).
-        pass
-    for v, r in tasks:
-        if (v, r) not in results:
-            results[(v, r)] = _one(scenarios[v], seed, r)
-            if progress is not None:
-                progress(len(results) / len(tasks))
+    tasks = [(scenarios[v], seed, r) for v in range(len(scenarios)) for r in numbers]
+    done = iter(run_tasks(_one, tasks, workers, progress))
+    results = {(v, r): next(done) for v in range(len(scenarios)) for r in numbers}
     return [
         Evaluation(seed=seed, replications=tuple(results[(v, r)] for r in numbers))
         for v in range(len(scenarios))

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import math
-import multiprocessing
-import sys
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -28,6 +24,7 @@ from peakdesk.experiment.targets import (
     score_targets,
     summarise_targets,
 )
+from peakdesk.experiment.workers import run_tasks
 from peakdesk.report.kpis import pool_kpis
 from peakdesk.rules.series import DailyHistory
 from peakdesk.rules.targets import Target, TargetResult
@@ -308,30 +305,7 @@ def run_parallel(
     progress: Callable[[float], None] | None = None,
 ) -> list[Replication]:
     """Run replications in worker processes, in order; a lost worker's share is redone here."""
-    results: dict[int, Replication] = {}
-    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    try:
-        with ProcessPoolExecutor(max_workers=min(workers, len(numbers)), mp_context=ctx) as pool:
-            futures = {pool.submit(_replicate, job, r): r for r in numbers}
-            try:
-                for fut in as_completed(futures):
-                    results[futures[fut]] = fut.result()
-                    if progress is not None:
-                        progress(len(results) / len(numbers))
-            except BaseException:
-                # A replication failed (or Ctrl-C): do not wait for the others.
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-    except BrokenProcessPool:
-        # A worker died (killed, out of memory): its replications are redone in this
-        # process.  Seeds depend only on the replication number, so nothing changes.
-        pass
-    for r in numbers:
-        if r not in results:
-            results[r] = _replicate(job, r)
-            if progress is not None:
-                progress(len(results) / len(numbers))
-    return [results[r] for r in numbers]
+    return run_tasks(_replicate, [(job, r) for r in numbers], workers, progress)
 
 
 def run_on_dask(
