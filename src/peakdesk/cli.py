@@ -34,6 +34,10 @@ if TYPE_CHECKING:  # the simulator pulls in scipy.stats: import it only when sim
 
 EXIT_BAD_INPUT = 2
 
+# Figures are written to files, never shown: no display needed on servers and in CI.
+# (Set here, not in the plotting modules, so notebooks keep their inline backend.)
+os.environ.setdefault("MPLBACKEND", "Agg")
+
 
 def _fail(message: str) -> None:
     click.echo(f"error: {message}", err=True)

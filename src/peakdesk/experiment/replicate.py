@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -91,6 +91,12 @@ class Estimate:
         return cls(m, m - half, m + half, n, confidence)
 
 
+#: RunSummary fields that are shares (0..1).
+SHARE_FIELDS = frozenset(
+    {"within_30s", "within_3min", "within_12h", "abandonment_rate", "occupancy", "slot_utilisation"}
+)
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """Replications of one scenario and staffing, with statistics over them.
@@ -115,7 +121,13 @@ class Evaluation:
         table = np.array(
             [[getattr(r.summary, k) for k in names] for r in self.replications], dtype=np.float64
         )
-        return {k: Estimate.of(table[:, j], confidence) for j, k in enumerate(names)}
+        out = {k: Estimate.of(table[:, j], confidence) for j, k in enumerate(names)}
+        # Every figure is a count, a time, a cost or a share: a t interval from a few
+        # replications can reach past what the figure can be, so it is clipped.
+        for k, e in out.items():
+            high = min(e.high, 1.0) if k in SHARE_FIELDS else e.high
+            out[k] = replace(e, low=max(e.low, 0.0), high=high)
+        return out
 
     def targets(self) -> list[TargetSummary]:
         """Each target's probability of being met and worst value over replications."""

@@ -14,7 +14,7 @@ import copy
 import math
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from peakdesk.experiment.replicate import Evaluation, simulate
@@ -65,7 +65,7 @@ class Quote:
     price_per_hour: float
     margin: float
     steps: tuple[QuoteStep, ...]
-    evaluation: Evaluation | None
+    evaluation: Evaluation | None = field(repr=False)  # pages of arrays: not in the repr
 
 
 def with_team(loaded: LoadedScenario, team_path: Path | str) -> LoadedScenario:
@@ -109,8 +109,12 @@ def with_team(loaded: LoadedScenario, team_path: Path | str) -> LoadedScenario:
     return LoadedScenario(spec=spec, path=loaded.path)
 
 
-def _at_multiplier(loaded: LoadedScenario, multiplier: float) -> LoadedScenario:
-    """The scenario with its demand multiplier replaced (the model is frozen: a copy)."""
+def at_multiplier(loaded: LoadedScenario, multiplier: float) -> LoadedScenario:
+    """The scenario with its demand multiplier replaced (the model is frozen: a copy).
+
+    Arrivals are sampled by inverting the cumulative intensity, so on the same
+    seed a larger multiplier keeps every buyer of a smaller one and adds some.
+    """
     demand = loaded.spec.demand.model_copy(update={"multiplier": multiplier})
     return LoadedScenario(spec=loaded.spec.model_copy(update={"demand": demand}), path=loaded.path)
 
@@ -159,7 +163,7 @@ def quote(
 
     def passes(m: float) -> bool:
         ev = simulate(
-            _at_multiplier(loaded, base * m),
+            at_multiplier(loaded, base * m),
             seed=seed,
             replications=n_rep,
             keep_logs=False,

@@ -19,10 +19,6 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display on servers and in CI
-
 import matplotlib.dates as _mdates
 import matplotlib.pyplot as plt
 import numpy as np

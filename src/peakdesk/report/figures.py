@@ -16,10 +16,6 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display on servers and in CI
-
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
@@ -370,8 +366,11 @@ def plan_shifts(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
     run = _run(run, ev)
     if run.plan is None or not run.plan.shifts:
         return None
-    rows = sorted(run.plan.shifts, key=lambda r: (str(r["pool"]), str(r["start"])))
-    pools = list(dict.fromkeys(str(r["pool"]) for r in rows))
+    # Pools in the scenario's order, so each keeps its colour from the stacked chart.
+    order = run.plan.pools or sorted({str(r["pool"]) for r in run.plan.shifts})
+    order += sorted({str(r["pool"]) for r in run.plan.shifts} - set(order))
+    rows = sorted(run.plan.shifts, key=lambda r: (order.index(str(r["pool"])), str(r["start"])))
+    pools = order
     height = min(0.22 * len(rows) + 1.6, 40.0)
     fig = plt.figure(figsize=(11, height))
     ax = fig.add_subplot(111)
@@ -398,15 +397,16 @@ def plan_shifts(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
     ax.set_yticklabels(
         [f"{r['pool']} {str(r['start'])[5:16].replace('T', ' ')}" for r in rows], fontsize=7
     )
-    ax.invert_yaxis()
+    ax.set_ylim(len(rows) - 0.5, -0.5)  # first shift on top, no empty margins
     ax.xaxis_date()
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
     fig.autofmt_xdate()
+    shown = [p for p in pools if any(str(r["pool"]) == p for r in rows)]
     handles = [
         Rectangle((0, 0), 1, 1, facecolor=c, hatch=h, edgecolor="#2d3748")
-        for c, h in (POOL_STYLES[k % len(POOL_STYLES)] for k in range(len(pools)))
+        for c, h in (POOL_STYLES[pools.index(p) % len(POOL_STYLES)] for p in shown)
     ]
-    ax.legend(handles, pools, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    ax.legend(handles, shown, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     ax.set_xlabel("local time (bar = shift; thickness and label = agents on it)")
     ax.set_title(_title(run, "Staffing plan: shifts"), fontsize=10)
     fig.tight_layout()
