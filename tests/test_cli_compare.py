@@ -81,3 +81,24 @@ def test_compare_bad_input_exits_2_with_the_path() -> None:
     assert res.exit_code == 2 and "same seed" in res.stderr  # type: ignore[attr-defined]
     res = _run("compare", str(SMALL_SHOP))
     assert res.exit_code == 2 and "nothing to compare" in res.stderr  # type: ignore[attr-defined]
+
+
+def test_differences_pair_each_targets_worst_day(tmp_path: Path) -> None:
+    from peakdesk.experiment.compare import compare, variants_from_sets
+    from peakdesk.scenario.overrides import read_raw
+
+    data = read_raw(SMALL_SHOP)
+    data["targets"] = {"require": ["service_level(3min) >= 0.5"]}
+    variants = variants_from_sets(
+        data, ["pools.team.max_concurrency=1,3"], path=tmp_path / "shop.toml"
+    )
+    cmp = compare(variants, replications=3)
+    rows = [r for r in cmp.differences(targets=True) if r["measure"].startswith("worst: ")]
+    assert [r["measure"] for r in rows] == ["worst: service_level(3min) >= 0.5"]
+    (row,) = rows
+    worst = [[rep.targets[0].worst for rep in v.evaluation.replications] for v in cmp.variants]
+    paired = [b - a for a, b in zip(worst[0], worst[1], strict=True)]
+    assert row["mean"] == sum(paired) / 3 and row["unit"] == "share"
+    assert row["low"] <= row["mean"] <= row["high"]
+    text = cmp.format()
+    assert "worst: service_level(3min) >= 0.5" in text and " pp " in text

@@ -21,8 +21,7 @@ import numpy as np
 
 from peakdesk import __version__
 from peakdesk.demand.forecast_csv import ForecastError
-from peakdesk.engine.intervals import peak_level
-from peakdesk.engine.setup import build_config
+from peakdesk.experiment.checks import scenario_warnings
 from peakdesk.output import json_safe, write_csv, write_json
 from peakdesk.report.text import SUMMARY_ROWS, fmt, verdict
 from peakdesk.rules.history import HistoryError
@@ -87,29 +86,12 @@ def validate(scenario: str) -> None:
         f"{_count(heads, 'agent')} scheduled, {_count(spec.subaccounts.count, 'sub-account')}, "
         f"horizon {format_duration(spec.calendar.horizon)}"
     )
-    for warning in _warnings(loaded):
+    for warning in scenario_warnings(loaded):
         click.echo(f"warning: {warning}", err=True)
 
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _warnings(loaded: LoadedScenario) -> list[str]:
-    """Things that validate but are probably not what the planner meant."""
-    spec = loaded.spec
-    out = []
-    for p in spec.pools:
-        if p.headcount == 0:
-            out.append(f"pool {p.name!r} has no agents on any shift")
-    cfg = build_config(spec)
-    at_once = peak_level(cfg.segment_start_s, cfg.segment_end_s)
-    if at_once > spec.subaccounts.count:
-        out.append(
-            f"up to {at_once} agents are scheduled online at once but there are "
-            f"{spec.subaccounts.count} sub-accounts: the others wait for a free one"
-        )
-    return out
 
 
 @main.command()
@@ -404,9 +386,12 @@ def compare_cmd(
         _fail("nothing to compare: give two or more scenario files, or --set PATH=V1,V2")
     from peakdesk.experiment.checks import check_runnable
 
-    for _, v in variants[1:]:
-        with _input_errors():
-            check_runnable(v)  # a --set value only a run would refuse: before any run
+    for k, (label, v) in enumerate(variants):
+        if k > 0:
+            with _input_errors():
+                check_runnable(v)  # a --set value only a run would refuse: before any run
+        for warning in scenario_warnings(v):
+            click.echo(f"warning: {label}: {warning}", err=True)
     update, close = _progress_bar(f"comparing {len(variants)} variants")
     t0 = time.perf_counter()
     try:
@@ -429,7 +414,7 @@ def compare_cmd(
         for name, rows in (
             ("compare.csv", cmp.table()),
             ("compare-wide.csv", cmp.wide()),
-            ("compare-differences.csv", cmp.differences()),
+            ("compare-differences.csv", cmp.differences(targets=True)),
         ):
             if rows:
                 write_csv(out / name, {k: np.asarray([r[k] for r in rows]) for k in rows[0]})
@@ -443,7 +428,7 @@ def compare_cmd(
                     {"label": v.label, "scenario_file": str(v.loaded.path)} for v in cmp.variants
                 ],
                 "table": cmp.table(),
-                "differences": cmp.differences(),
+                "differences": cmp.differences(targets=True),
             },
         )
         write_compare_figures(cmp, out)

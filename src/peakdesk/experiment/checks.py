@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from peakdesk.demand.forecast_csv import ForecastError
 from peakdesk.demand.sample import intensity
+from peakdesk.engine.intervals import peak_level
+from peakdesk.engine.setup import build_config
 from peakdesk.rules import registry
 from peakdesk.rules.history import HistoryError
 from peakdesk.rules.messages import AGENT, BUYER, MessageLog
@@ -57,3 +59,27 @@ def check_runnable(loaded: LoadedScenario) -> None:
             )
     if problems:
         raise ScenarioError(loaded.path, problems)
+
+
+def scenario_warnings(loaded: LoadedScenario) -> list[str]:
+    """Things that validate but are probably not what the planner meant.
+
+    Returns
+    -------
+    list of str
+        One sentence each: a pool with no agents, more agents scheduled online
+        at once than sub-accounts (the others wait, paid and idle).
+    """
+    spec = loaded.spec
+    out = []
+    for p in spec.pools:
+        if p.headcount == 0:
+            out.append(f"pool {p.name!r} has no agents on any shift")
+    cfg = build_config(spec)
+    at_once = peak_level(cfg.segment_start_s, cfg.segment_end_s)
+    if at_once > spec.subaccounts.count:
+        out.append(
+            f"up to {at_once} agents are scheduled online at once but there are "
+            f"{spec.subaccounts.count} sub-accounts: the others wait for a free one"
+        )
+    return out

@@ -190,7 +190,9 @@ class Comparison:
             out.append(row)
         return out
 
-    def differences(self, measures: Sequence[str] = PAIRED_MEASURES) -> list[dict[str, Any]]:
+    def differences(
+        self, measures: Sequence[str] = PAIRED_MEASURES, *, targets: bool = False
+    ) -> list[dict[str, Any]]:
         """Each variant minus the baseline, paired by replication.
 
         Because every variant ran the same replications on common random
@@ -203,6 +205,10 @@ class Comparison:
         measures
             Summary fields (``RunSummary`` names); default cost, conversions
             lost and peak backlog.
+        targets
+            Also each target's worst daily rolling value (measure
+            ``"worst: <target>"``): with few replications the clearest sign
+            of whether a strategy moves a target, where P(met) is still vague.
 
         Returns
         -------
@@ -227,6 +233,23 @@ class Comparison:
                         "low": est.low,
                         "high": est.high,
                         "unit": v.unit(units.get(name, "")),
+                    }
+                )
+            if not targets:
+                continue
+            for text in self.target_texts():
+                x, unit = _worst(v.evaluation, text)
+                b, _ = _worst(base.evaluation, text)
+                est = Estimate.of(x - b, self.confidence)
+                rows.append(
+                    {
+                        "variant": v.label,
+                        "baseline": base.label,
+                        "measure": f"worst: {text}",
+                        "mean": est.mean,
+                        "low": est.low,
+                        "high": est.high,
+                        "unit": unit,
                     }
                 )
         return rows
@@ -320,12 +343,17 @@ class Comparison:
             lines.append(
                 f"difference against {self.baseline.label!r}, paired by replication [{pct} CI]:"
             )
-            diff_rows = [["variant", *PAIRED_MEASURES]]
+            diffs = self.differences(targets=True)
+            names = list(dict.fromkeys(r["measure"] for r in diffs))
+            diff_rows = [["variant", *names]]
             by_variant: dict[str, list[str]] = {}
-            for r in self.differences():
-                by_variant.setdefault(r["variant"], []).append(
-                    f"{r['mean']:+,.1f} {_interval(r['low'], r['high'], '{:+,.1f}')}"
-                )
+            for r in diffs:
+                if r["unit"] == "share":  # a share's difference reads in percentage points
+                    m, lo, hi = 100 * r["mean"], 100 * r["low"], 100 * r["high"]
+                    cell = f"{m:+.1f} pp {_interval(lo, hi, '{:+.1f}')}"
+                else:
+                    cell = f"{r['mean']:+,.1f} {_interval(r['low'], r['high'], '{:+,.1f}')}"
+                by_variant.setdefault(r["variant"], []).append(cell)
             diff_rows += [[k, *cells] for k, cells in by_variant.items()]
             lines += _align(diff_rows)
         return "\n".join(lines)
@@ -614,9 +642,22 @@ def _seconds(s: float) -> dt.timedelta:
     return dt.timedelta(seconds=float(s))
 
 
+def _worst(ev: Evaluation, text: str) -> tuple[F64, str]:
+    """Per replication, a target's worst daily rolling value (``nan`` if absent), and its unit."""
+    values, unit = [], ""
+    for rep in ev.replications:
+        hit = [t for t in rep.targets if t.target.text.strip() == text.strip()]
+        values.append(hit[0].worst if hit else math.nan)
+        if hit:
+            unit = hit[0].series.unit
+    return np.asarray(values, dtype=np.float64), unit
+
+
 def _interval(low: float, high: float, fmt: str) -> str:
     if math.isnan(low) or math.isnan(high):
         return ""
+    if low == high:
+        return "(no spread)"  # e.g. a cost that does not depend on the buyers
     return f"[{fmt.format(low)}, {fmt.format(high)}]"
 
 

@@ -227,7 +227,8 @@ def backlog(comp: Comparison) -> Figure:
             ms=5,
             mfc="white" if k == 0 else _COLOURS[k % len(_COLOURS)],
             lw=1.6 if k == 0 else 1.2,
-            label=wrap_label(v.label, 60) + (" (baseline)" if k == 0 else ""),
+            label=wrap_label(v.label, 60)
+            + (" (baseline)" if k == 0 and "base" not in v.label.lower() else ""),
         )
     ax.grid(True, alpha=0.3)
     ax.xaxis_date()
