@@ -45,6 +45,9 @@ def test_interval_table_and_summary_of_a_trace() -> None:
     assert it.arrivals[0] == 2 and it.arrivals[1:].sum() == 0
     np.testing.assert_allclose(it.first_reply_mean_s[0], (600 + 840) / 2)
     np.testing.assert_allclose(it.first_reply_p90_s[0], 840.0)
+    # nearest rank of {600, 840}: the median is the first, the 95th the second
+    np.testing.assert_allclose(it.first_reply_p50_s[0], 600.0)
+    np.testing.assert_allclose(it.first_reply_p95_s[0], 840.0)
     np.testing.assert_allclose(it.within_3min[0], 0.0)
 
     s = summarise(log)
@@ -56,3 +59,38 @@ def test_interval_table_and_summary_of_a_trace() -> None:
     np.testing.assert_allclose(s.occupancy, 900 / 86400)
     np.testing.assert_allclose(s.paid_agent_hours, 24.0)
     np.testing.assert_allclose(s.labour_cost, 240.0)
+
+
+def test_interval_percentiles_are_nearest_rank_per_arrival_interval() -> None:
+    """Every interval's p50/p90/p95 equals a brute-force nearest rank (unanswered = inf)."""
+    import math
+
+    from conftest import SCENARIOS
+    from peakdesk.experiment.replicate import simulate
+    from peakdesk.scenario import load_scenario
+
+    ev = simulate(load_scenario(SCENARIOS / "small-shop.toml"), replications=1)
+    log = ev.replications[0].log
+    assert log is not None
+    it = ev.replications[0].intervals
+    w = log.workload
+    delay = log.first_human_reply_s - w.arrival_s
+    late = np.where(np.isnan(delay), np.inf, delay)
+    bins = np.minimum((w.arrival_s // it.interval_s).astype(int), it.start_s.size - 1)
+    checked = 0
+    for b in range(it.start_s.size):
+        x = np.sort(late[(bins == b) & ~w.bot])
+        for q, col in (
+            (0.5, it.first_reply_p50_s),
+            (0.9, it.first_reply_p90_s),
+            (0.95, it.first_reply_p95_s),
+        ):
+            if x.size == 0:
+                assert np.isnan(col[b])
+            else:
+                assert col[b] == x[math.ceil(q * x.size) - 1]
+                checked += 1
+    assert checked > 300
+    ok = np.isfinite(it.first_reply_p95_s)
+    assert np.all(it.first_reply_p50_s[ok] <= it.first_reply_p90_s[ok])
+    assert np.all(it.first_reply_p90_s[ok] <= it.first_reply_p95_s[ok])

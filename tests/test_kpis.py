@@ -129,7 +129,7 @@ def test_conversions_per_interval_by_arrival(trace: ChatLog) -> None:
     assert t.conversions_lost[:2].tolist() == [1, 0]
     assert t.conversions[2:].sum() == 0 and t.conversions_lost[2:].sum() == 0
     cols = list(t.columns())
-    assert cols[-2:] == ["conversions", "conversions_lost"]
+    assert cols[15:17] == ["conversions", "conversions_lost"]  # appended, earlier order kept
     assert cols[:3] == ["interval_start_s", "arrivals", "human_arrivals"]
 
 

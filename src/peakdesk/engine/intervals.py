@@ -105,6 +105,9 @@ class IntervalTable:
     conversions_lost
         Conversations arriving in the interval whose sale was lost to the wait
         (would have converted with an immediate reply, did not).
+    first_reply_p50_s, first_reply_p95_s
+        Median and 95th percentile of the first human reply delay, like
+        ``first_reply_p90_s``.
     """
 
     start_s: F64
@@ -125,6 +128,8 @@ class IntervalTable:
     abandoned: npt.NDArray[np.int64]
     conversions: npt.NDArray[np.int64]
     conversions_lost: npt.NDArray[np.int64]
+    first_reply_p50_s: F64
+    first_reply_p95_s: F64
 
     def columns(self) -> dict[str, npt.NDArray[np.generic]]:
         """The table as named columns (for CSV and data frames)."""
@@ -146,6 +151,8 @@ class IntervalTable:
             "abandoned": self.abandoned,
             "conversions": self.conversions,
             "conversions_lost": self.conversions_lost,
+            "first_reply_p50_s": self.first_reply_p50_s,
+            "first_reply_p95_s": self.first_reply_p95_s,
         }
 
 
@@ -224,17 +231,19 @@ def interval_table(log: ChatLog, interval_s: float) -> IntervalTable:
     answered = human & ~np.isnan(delay)
     sum_delay = np.bincount(bins[answered], weights=delay[answered], minlength=n)
     cnt_delay = np.bincount(bins[answered], minlength=n)
-    p90 = np.full(n, np.nan)
+    pct = {q: np.full(n, np.nan) for q in (0.5, 0.9, 0.95)}
     if human.any():
         hb, hl = bins[human], late[human]
         order = np.lexsort((hl, hb))
-        hb, hl = hb[order], hl[order]
+        hl = hl[order]
+        hb = hb[order]
         lo = np.searchsorted(hb, np.arange(n), side="left")
-        hi = np.searchsorted(hb, np.arange(n), side="right")
-        for b in np.flatnonzero(hi > lo):
-            # nearest-rank percentile within the bin
-            k = lo[b] + math.ceil(0.9 * (hi[b] - lo[b])) - 1
-            p90[b] = hl[k]
+        cnt = np.searchsorted(hb, np.arange(n), side="right") - lo
+        has = cnt > 0
+        for q, out in pct.items():
+            # nearest-rank percentile within each bin
+            k = lo[has] + np.ceil(q * cnt[has]).astype(np.int64) - 1
+            out[has] = hl[k]
     with np.errstate(invalid="ignore", divide="ignore"):
         occupancy = levels["composing"] / levels["online"]
         util = levels["busy"] / slots
@@ -257,9 +266,11 @@ def interval_table(log: ChatLog, interval_s: float) -> IntervalTable:
         occupancy=occupancy,
         slot_utilisation=util,
         first_reply_mean_s=mean_delay,
-        first_reply_p90_s=p90,
+        first_reply_p90_s=pct[0.9],
         within_3min=within,
         abandoned=np.bincount(bins[log.abandoned], minlength=n).astype(np.int64),
         conversions=np.bincount(bins[converted], minlength=n).astype(np.int64),
         conversions_lost=np.bincount(bins[lost], minlength=n).astype(np.int64),
+        first_reply_p50_s=pct[0.5],
+        first_reply_p95_s=pct[0.95],
     )

@@ -151,8 +151,8 @@ def backlog(run: RunLike, ev: Evaluation | None = None) -> Figure:
 
 
 def first_response(run: RunLike, ev: Evaluation | None = None) -> Figure:
-    """First human reply per arrival interval: mean and 90th percentile against the target
-    lines (top), and the share served within 3 minutes (bottom)."""
+    """First human reply per arrival interval: mean and percentiles (median to 95th, 90th)
+    against the target lines (top), and the share served within 3 minutes (bottom)."""
     run = _run(run, ev)
     mean = _mean(_col(run, "first_reply_mean_s"))
     p90 = _mean(_col(run, "first_reply_p90_s"))
@@ -162,6 +162,18 @@ def first_response(run: RunLike, ev: Evaluation | None = None) -> Figure:
     ax = fig.add_subplot(211)
     ax.grid(True, alpha=0.3)
     ax.xaxis_date()
+    if "first_reply_p50_s" in run.intervals:  # run directories of older versions lack them
+        p50 = _mean(_col(run, "first_reply_p50_s"))
+        p95 = _mean(_col(run, "first_reply_p95_s"))
+        finite = np.isfinite(p50) & np.isfinite(p95)
+        ax.fill_between(
+            t,
+            np.where(finite, p50, np.nan) / 60,
+            np.where(finite, p95, np.nan) / 60,
+            color="#bee3f8",
+            alpha=0.8,
+            label="median to 95th percentile",
+        )
     ax.plot(t, mean / 60, color=BLUE, lw=1.2, label="mean first human reply")
     ax.plot(
         t,
