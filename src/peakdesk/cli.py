@@ -119,6 +119,32 @@ def _summary_table(ev: Evaluation, currency: str) -> list[str]:
     return lines
 
 
+#: Pool KPIs shown in the terminal (all of them are in pools.csv and the report).
+_POOL_ROWS = (
+    ("conversations", "conversations received", "n"),
+    ("replies", "replies sent", "n"),
+    ("response_mean_s", "response time, mean", "s"),
+    ("response_p95_s", "response time, p95", "s"),
+    ("occupancy", "occupancy", "%"),
+    ("conversions_lost", "conversions lost", "n"),
+    ("conversations_per_online_hour", "conversations per online hour", "x"),
+)
+
+
+def _pools_table(ev: Evaluation) -> list[str]:
+    """The pools side by side: the KPIs a CS manager reads first (mean over runs)."""
+    records = ev.pool_kpis()
+    if not records:
+        return []
+    pools = list(dict.fromkeys(str(r["pool"]) for r in records))
+    by = {(str(r["pool"]), str(r["measure"])): r["mean"] for r in records}
+    lines = ["", f"{'per pool (mean over runs)':32s}" + "".join(f"{p[:12]:>13s}" for p in pools)]
+    for key, label, unit in _POOL_ROWS:
+        cells = [fmt(by.get((p, key), float("nan")), unit) for p in pools]
+        lines.append(f"{label:32s}" + "".join(f"{c:>13s}" for c in cells))
+    return lines
+
+
 def _fmt_metric(value: float, unit: str) -> str:
     """A metric value: a share as a percentage, otherwise a duration."""
     if value != value:
@@ -279,6 +305,8 @@ def simulate_cmd(
     for line in _summary_table(ev, spec.scenario.currency):
         click.echo(line)
     click.echo("* first human reply within the time and before the buyer left")
+    for line in _pools_table(ev):
+        click.echo(line)
     for line in _targets_table(ev, spec.targets.confidence):
         click.echo(line)
     if out_dir is not None:
