@@ -102,3 +102,26 @@ def test_differences_pair_each_targets_worst_day(tmp_path: Path) -> None:
     assert row["low"] <= row["mean"] <= row["high"]
     text = cmp.format()
     assert "worst: service_level(3min) >= 0.5" in text and " pp " in text
+
+
+def test_compare_refuses_one_field_set_twice_and_infinite_values() -> None:
+    res = _run(
+        "compare", str(SMALL_SHOP), "--set", "pools.team.speed=1,2", "--set", "pools[0].speed=3"
+    )
+    assert res.exit_code == 2 and "set the same field" in res.stderr  # type: ignore[attr-defined]
+    res = _run("compare", str(SMALL_SHOP), "--set", "demand.multiplier=1,inf")
+    assert res.exit_code == 2  # type: ignore[attr-defined]
+    assert "demand.multiplier" in res.stderr and "Traceback" not in res.stderr  # type: ignore[attr-defined]
+    res = _run("compare", str(SMALL_SHOP), "--set", "demand.multiplier=1,2", "--seed", "-1")
+    assert res.exit_code == 2  # type: ignore[attr-defined]
+
+
+def test_compare_checks_the_first_variant_before_running() -> None:
+    res = _run(
+        "compare",
+        str(SMALL_SHOP),
+        "--set",
+        'targets.require=["taobao.nonexistent >= 0.9"],[]',
+    )
+    assert res.exit_code == 2, res.output  # type: ignore[attr-defined]
+    assert "nonexistent" in res.stderr and "Traceback" not in res.stderr  # type: ignore[attr-defined]

@@ -233,3 +233,113 @@ def test_render_without_targets_or_plan_says_so() -> None:
     text = render(RunData.from_evaluation(loaded, ev))
     assert "The scenario sets no marketplace targets" in text
     assert "n/a (one run)" in text  # one replication: no interval, said plainly
+
+
+def test_a_new_run_replaces_every_file_of_the_old_one(plan_dir: Path, tmp_path: Path) -> None:
+    """Simulating into a plan's folder leaves no plan behind to be shown as this run's."""
+    import shutil
+
+    out = tmp_path / "reused"
+    shutil.copytree(plan_dir, out)
+    res = CliRunner().invoke(
+        main, ["simulate", str(SMALL_SHOP), "-r", "2", "-w", "1", "--out", str(out), "--report"]
+    )
+    assert res.exit_code == 0, res.output
+    names = {p.name for p in out.iterdir()}
+    assert not names & {"plan.json", "shifts.csv", "online.csv", "plan-shifts.png"}
+    run = RunData.from_dir(out)
+    assert run.plan is None and run.scenario == "small-shop"
+    assert "Staffing plan" not in (out / "report.html").read_text(encoding="utf-8")
+    assert "screenshots" in names  # not ours: left alone
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (
+            lambda d: (d / "intervals.csv").write_text("replication,arrivals\n", "utf-8"),
+            "no column",
+        ),
+        (
+            lambda d: (d / "intervals.csv").write_bytes((d / "intervals.csv").read_bytes()[:3000]),
+            "cut short",
+        ),
+        (lambda d: _edit_summary(d, seed=None), "'seed'"),
+        (lambda d: _edit_summary(d, replications=5), "summary says 5"),
+        (lambda d: _edit_summary(d, staffing="plan"), "plan.json is missing"),
+    ],
+)
+def test_report_of_a_damaged_run_dir_exits_2(
+    sim_dir: Path, tmp_path: Path, damage: object, message: str
+) -> None:
+    import shutil
+
+    d = tmp_path / "damaged"
+    shutil.copytree(sim_dir, d)
+    damage(d)  # type: ignore[operator]
+    res = CliRunner().invoke(main, ["report", str(d)])
+    assert res.exit_code == 2, res.output
+    assert message in res.stderr and "Traceback" not in res.stderr
+
+
+def _edit_summary(d: Path, **changes: object) -> None:
+    p = d / "summary.json"
+    doc = json.loads(p.read_text(encoding="utf-8"))
+    doc.update(changes)
+    p.write_text(json.dumps(doc), encoding="utf-8")
+
+
+def test_report_to_a_place_that_cannot_be_written(sim_dir: Path) -> None:
+    res = CliRunner().invoke(
+        main, ["report", str(sim_dir), "-o", str(sim_dir / "summary.json" / "x.html")]
+    )
+    assert res.exit_code == 2 and "cannot write" in res.stderr
+
+
+def test_figure_text_with_dollars_is_not_mathematics() -> None:
+    from peakdesk.report.figures import plain
+
+    assert plain("Sale: $5 off, $10 off") == r"Sale: \$5 off, \$10 off"
+    fig = plt.figure()
+    fig.suptitle(plain("a $x^$ b"))
+    import io
+
+    fig.savefig(io.BytesIO(), format="png")  # would raise a math parse error unescaped
+    plt.close(fig)
+
+
+def test_figure_times_follow_daylight_saving() -> None:
+    from peakdesk.report.figures import _times
+
+    run = RunData(
+        summary={
+            "scenario": "s",
+            "seed": 1,
+            "replications": 1,
+            "start": "2026-10-31T00:00:00-04:00",
+            "timezone": "America/New_York",
+            "interval_s": 3600.0,
+        },
+        intervals={},
+    )
+    import matplotlib.dates as mdates
+
+    t = mdates.num2date(_times(run, 49))
+    # 48 h after midnight EDT is 23:00 EST on 1 Nov (the clocks went back an hour)
+    assert (t[48].day, t[48].hour) == (1, 23)
+
+
+def test_infeasible_plan_says_there_is_no_report(tmp_path: Path) -> None:
+    scen = tmp_path / "tight.toml"
+    scen.write_text(
+        PLANNABLE.replace('start_every = "4h"', 'start_every = "4h"\nmax_agents_per_day = 0'),
+        encoding="utf-8",
+    )
+    out = tmp_path / "run"
+    res = CliRunner().invoke(
+        main, ["plan", str(scen), "-q", "-w", "1", "--out", str(out), "--report"]
+    )
+    assert res.exit_code == 1, res.output
+    assert "infeasible" in res.stderr and "no figures or report" in res.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["plan.json"]
+    assert "wrote 1 file to" in res.output

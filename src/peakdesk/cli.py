@@ -56,6 +56,16 @@ def _input_errors() -> Iterator[None]:
         _fail(str(exc))
 
 
+@contextmanager
+def _output_errors() -> Iterator[None]:
+    """A place that cannot be written (no such folder, a file in the way, no permission)."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or "the output"
+        _fail(f"cannot write {where}: {exc.strerror or exc}")
+
+
 def _load(path: str) -> LoadedScenario:
     """Load, validate and check that a scenario can run (exit 2 otherwise)."""
     from peakdesk.experiment.checks import check_runnable
@@ -225,7 +235,9 @@ DASK_OPTION = click.option(
 
 @main.command("simulate")
 @click.argument("scenario", type=click.Path(dir_okay=False))
-@click.option("--seed", type=int, default=None, help="Base seed (default: the scenario's).")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=None, help="Base seed (default: the scenario's)."
+)
 @click.option(
     "--replications",
     "-r",
@@ -290,7 +302,8 @@ def simulate_cmd(
         close()
     seconds = time.perf_counter() - t0
     if out_dir is not None:
-        written = _write_run(Path(out_dir), loaded, ev, None, figures, report)
+        with _output_errors():
+            written = _write_run(Path(out_dir), loaded, ev, None, figures, report)
     if as_json:
         from peakdesk.report.rundata import summary_json
 
@@ -310,7 +323,7 @@ def simulate_cmd(
     for line in _targets_table(ev, spec.targets.confidence):
         click.echo(line)
     if out_dir is not None:
-        click.echo(f"wrote {len(written)} files to {out_dir}/")
+        click.echo(f"wrote {_count(len(written), 'file')} to {out_dir}/")
         if report:
             click.echo(f"report: {Path(out_dir) / 'report.html'}")
 
@@ -326,7 +339,8 @@ def _write_run(
     """The run directory, and its figures and report when asked for."""
     from peakdesk.report.rundata import RunData, write_run_dir
 
-    written = write_run_dir(out, loaded, ev, plan)
+    plan_obj, plan_doc = plan if plan is not None else (None, None)
+    written = write_run_dir(out, loaded, ev, plan_obj, plan_doc)
     if figures or report:
         from peakdesk.report.figures import write_figures
 
@@ -354,7 +368,9 @@ def _write_run(
     is_flag=True,
     help="With --set: also run each file as written, first (the baseline).",
 )
-@click.option("--seed", type=int, default=None, help="Base seed for every variant.")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=None, help="Base seed for every variant."
+)
 @click.option(
     "--replications",
     "-r",
@@ -414,10 +430,9 @@ def compare_cmd(
         _fail("nothing to compare: give two or more scenario files, or --set PATH=V1,V2")
     from peakdesk.experiment.checks import check_runnable
 
-    for k, (label, v) in enumerate(variants):
-        if k > 0:
-            with _input_errors():
-                check_runnable(v)  # a --set value only a run would refuse: before any run
+    for label, v in variants:
+        with _input_errors():
+            check_runnable(v)  # a --set value only a run would refuse: before any run
         for warning in scenario_warnings(v):
             click.echo(f"warning: {label}: {warning}", err=True)
     update, close = _progress_bar(f"comparing {len(variants)} variants")
@@ -436,30 +451,8 @@ def compare_cmd(
         close()
     seconds = time.perf_counter() - t0
     if out_dir is not None:
-        from peakdesk.report.compare_figures import write_compare_figures
-
-        out = Path(out_dir)
-        for name, rows in (
-            ("compare.csv", cmp.table()),
-            ("compare-wide.csv", cmp.wide()),
-            ("compare-differences.csv", cmp.differences(targets=True)),
-        ):
-            if rows:
-                write_csv(out / name, {k: np.asarray([r[k] for r in rows]) for k in rows[0]})
-        write_json(
-            out / "compare.json",
-            {
-                "peakdesk_version": __version__,
-                "seed": cmp.seed,
-                "replications": len(cmp.replication_numbers),
-                "variants": [
-                    {"label": v.label, "scenario_file": str(v.loaded.path)} for v in cmp.variants
-                ],
-                "table": cmp.table(),
-                "differences": cmp.differences(targets=True),
-            },
-        )
-        write_compare_figures(cmp, out)
+        with _output_errors():
+            _write_comparison(Path(out_dir), cmp)
     if as_json:
         click.echo(json.dumps(json_safe(cmp.table()), indent=2, ensure_ascii=False))
         return
@@ -467,6 +460,33 @@ def compare_cmd(
     click.echo(cmp.format())
     if out_dir is not None:
         click.echo(f"wrote the tables and figures to {out_dir}/")
+
+
+def _write_comparison(out: Path, cmp: Any) -> None:
+    """A comparison's tables (CSV, JSON) and overlay figures."""
+    from peakdesk.report.compare_figures import write_compare_figures
+
+    for name, rows in (
+        ("compare.csv", cmp.table()),
+        ("compare-wide.csv", cmp.wide()),
+        ("compare-differences.csv", cmp.differences(targets=True)),
+    ):
+        if rows:
+            write_csv(out / name, {k: np.asarray([r[k] for r in rows]) for k in rows[0]})
+    write_json(
+        out / "compare.json",
+        {
+            "peakdesk_version": __version__,
+            "seed": cmp.seed,
+            "replications": len(cmp.replication_numbers),
+            "variants": [
+                {"label": v.label, "scenario_file": str(v.loaded.path)} for v in cmp.variants
+            ],
+            "table": cmp.table(),
+            "differences": cmp.differences(targets=True),
+        },
+    )
+    write_compare_figures(cmp, out)
 
 
 @main.command("report")
@@ -494,11 +514,12 @@ def report_cmd(run_dir: str, output: str | None, figures: bool) -> None:
         data = RunData.from_dir(Path(run_dir))
     except RunDirError as exc:
         _fail(str(exc))
-    if figures:
-        from peakdesk.report.figures import write_figures
+    with _output_errors():
+        if figures:
+            from peakdesk.report.figures import write_figures
 
-        write_figures(data, None, Path(run_dir))
-    path = write_report(data, Path(output) if output else Path(run_dir) / "report.html")
+            write_figures(data, None, Path(run_dir))
+        path = write_report(data, Path(output) if output else Path(run_dir) / "report.html")
     click.echo(f"report: {path}")
 
 
@@ -669,7 +690,9 @@ def _say_progress() -> Callable[[str], None]:
 
 @main.command("plan")
 @click.argument("scenario", type=click.Path(dir_okay=False))
-@click.option("--seed", type=int, default=None, help="Base seed (default: the scenario's).")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=None, help="Base seed (default: the scenario's)."
+)
 @click.option(
     "--out",
     "out_dir",
@@ -707,7 +730,7 @@ def plan_cmd(
     kept with the required probability, 1 when not (the best plan and what
     binds are still reported), 2 on bad input.
     """
-    from peakdesk.plan.report import plan_json, shift_rows
+    from peakdesk.plan.report import plan_json
     from peakdesk.plan.search import search
 
     if (figures or report) and out_dir is None:
@@ -721,25 +744,30 @@ def plan_cmd(
     seconds = time.perf_counter() - t0
     data = plan_json(loaded, plan)
     data["wall_time_s"] = seconds
+    written: list[Path] = []
     if out_dir is not None:
         out = Path(out_dir)
-        if plan.verification is not None:
-            # The verification runs make the run directory; plan.json adds the plan.
-            _write_run(out, loaded, plan.verification, plan, figures, report)
-        else:
-            rows = shift_rows(loaded, plan)
-            if rows:
-                write_csv(out / "shifts.csv", {k: np.array([r[k] for r in rows]) for k in rows[0]})
-        write_json(out / "plan.json", data)
+        with _output_errors():
+            if plan.verification is not None:
+                # The verification runs make the run directory; plan.json adds the plan.
+                written = _write_run(out, loaded, plan.verification, (plan, data), figures, report)
+            else:
+                # Nothing was simulated (no cover exists): the plan and why, nothing else.
+                write_json(out / "plan.json", data)
+                written = [out / "plan.json"]
+                if figures or report:
+                    click.echo(
+                        "warning: no figures or report: the plan is infeasible, so nothing "
+                        "was simulated; plan.json says what binds",
+                        err=True,
+                    )
     if as_json:
         click.echo(json.dumps(json_safe(data), indent=2, ensure_ascii=False))
     else:
         for line in _plan_lines(loaded, plan, seconds):
             click.echo(line)
         if out_dir is not None:
-            click.echo(
-                f"wrote plan.json, shifts.csv, online.csv and the run's tables to {out_dir}/"
-            )
+            click.echo(f"wrote {_count(len(written), 'file')} to {out_dir}/")
             if report and plan.verification is not None:
                 click.echo(f"report: {Path(out_dir) / 'report.html'}")
     if plan.status != "ok":
@@ -824,7 +852,7 @@ def _plan_lines(loaded: LoadedScenario, plan: Any, seconds: float) -> list[str]:
     default=None,
     help="Runs per demand level (default: the scenario's plan.verify_replications).",
 )
-@click.option("--seed", type=int, default=None)
+@click.option("--seed", type=click.IntRange(min=0), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print the quote as JSON on stdout.")
 @WORKERS_OPTION
 @DASK_OPTION

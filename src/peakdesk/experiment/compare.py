@@ -280,7 +280,10 @@ class Comparison:
                 rows.append(
                     {
                         "variant": v.label,
-                        "start": start + _seconds(k * step),
+                        # stepped in UTC: right across a daylight-saving change
+                        "start": (start.astimezone(dt.UTC) + _seconds(k * step)).astimezone(
+                            start.tzinfo
+                        ),
                         "mean": float(col.mean()),
                         "min": float(col.min()),
                         "max": float(col.max()),

@@ -174,8 +174,9 @@ class Evaluation:
                         "pool": name,
                         "measure": m,
                         "mean": e.mean,
-                        "low": e.low,
-                        "high": e.high,
+                        # every KPI is >= 0, and occupancy and slot use are shares
+                        "low": max(e.low, 0.0),
+                        "high": min(e.high, 1.0) if m in SHARE_FIELDS else e.high,
                         "n": e.n,
                     }
                 )

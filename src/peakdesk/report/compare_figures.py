@@ -30,6 +30,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from peakdesk import __version__
 from peakdesk.experiment.compare import ALL_TARGETS, Comparison, interval_stack
 from peakdesk.output import atomic_write
+from peakdesk.report.figures import plain
 
 # matplotlib.dates has no annotations (mypy's strict mode refuses untyped calls).
 mdates: Any = _mdates
@@ -46,7 +47,7 @@ def _title(comp: Comparison, what: str) -> str:
     n = len(comp.replication_numbers)
     k = len(comp.variants)
     return (
-        f"{what}\n{shown} · {k} variant{'s' * (k != 1)} · seed {comp.seed} · {n} replication"
+        f"{what}\n{plain(shown)} · {k} variant{'s' * (k != 1)} · seed {comp.seed} · {n} replication"
         f"{'s' * (n != 1)} each, the same for all (common random numbers) · peakdesk {__version__}"
     )
 
@@ -73,7 +74,7 @@ def wrap_label(label: str, width: int = 32) -> str:
                 line = ""
             line += step
         lines += textwrap.wrap(line, width, break_on_hyphens=False) or [""]
-    return "\n".join(lines)
+    return plain("\n".join(lines))
 
 
 def _panels(comp: Comparison) -> list[tuple[str, str, bool]]:
@@ -213,10 +214,16 @@ def backlog(comp: Comparison) -> Figure:
             ok = ~np.all(np.isnan(table), axis=0)
             mean = np.full(table.shape[1], np.nan)
             mean[ok] = np.nanmean(table[:, ok], axis=0)
-        # Naive local times: matplotlib would otherwise draw them in UTC.
-        t0 = start.replace(tzinfo=None)
+        # Naive local times (matplotlib would otherwise draw them in UTC), stepped in
+        # UTC so that a daylight-saving change does not shift the rest of the axis.
+        t0, zone = start.astimezone(dt.UTC), start.tzinfo
         every = max(1, mean.size // 14)
-        times = mdates.date2num([t0 + dt.timedelta(seconds=j * step) for j in range(mean.size)])
+        times = mdates.date2num(
+            [
+                (t0 + dt.timedelta(seconds=j * step)).astimezone(zone).replace(tzinfo=None)
+                for j in range(mean.size)
+            ]
+        )
         ax.plot(
             times,
             mean,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
@@ -56,18 +57,44 @@ def _run(run: RunLike, ev: Evaluation | None) -> RunData:
 def _title(run: RunData, what: str) -> str:
     n = run.replications
     return (
-        f"{what}\n{run.scenario} · seed {run.seed} · {n} replication"
+        f"{what}\n{plain(run.scenario)} · seed {run.seed} · {n} replication"
         f"{'s' * (n > 1)} · peakdesk {run.version}"
     )
 
 
 def _times(run: RunData, n: int, step: float | None = None) -> F64:
-    """Interval starts as matplotlib date numbers, in local wall-clock time."""
+    """Interval starts as matplotlib date numbers, in local wall-clock time.
+
+    The offsets come from the zone at each time (not the start's), so the axis
+    is right after a daylight-saving change too.
+    """
     step = run.interval_s if step is None else step
-    start = run.start
+    zone = _zone(run)
+    start = run.start.astimezone(dt.UTC)
     # Naive local times: matplotlib would otherwise draw them in UTC.
-    local = [(start + dt.timedelta(seconds=k * step)).replace(tzinfo=None) for k in range(n)]
+    local = [
+        (start + dt.timedelta(seconds=k * step)).astimezone(zone).replace(tzinfo=None)
+        for k in range(n)
+    ]
     return np.asarray(mdates.date2num(local), dtype=np.float64)
+
+
+def _zone(run: RunData) -> dt.tzinfo:
+    """The run's time zone (the start's fixed offset if the zone is not known)."""
+    name = run.summary.get("timezone")
+    if isinstance(name, str):
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    tz = run.start.tzinfo
+    assert tz is not None
+    return tz
+
+
+def plain(text: str) -> str:
+    """User text for a figure: ``$`` escaped, or matplotlib would read it as mathematics."""
+    return text.replace("$", r"\$")
 
 
 def _axes(fig: Figure, pos: int = 111) -> Axes:
@@ -242,7 +269,7 @@ def targets(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
             ax.set_ylim(max(0.0, low - 5), 100.5)
         ax.set_ylabel("%" if share else "seconds")
         ax.set_title(
-            f"{s['target']}: P(met) {s['p_met']:.0%} "
+            f"{plain(s['target'])}: P(met) {s['p_met']:.0%} "
             f"[{_num(s['p_low']):.0%}, {_num(s['p_high']):.0%}]",
             fontsize=9,
         )
@@ -354,7 +381,7 @@ def plan_pools(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
             edgecolor="#2d3748",
             lw=0.3,
             alpha=0.85,
-            label=pool,
+            label=plain(pool),
         )
         base = base + level
     ax.step(
@@ -407,7 +434,8 @@ def plan_shifts(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
         ax.text(x0 + width, y, f" {int(r['agents'])}{tag}", va="center", fontsize=7)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels(
-        [f"{r['pool']} {str(r['start'])[5:16].replace('T', ' ')}" for r in rows], fontsize=7
+        [plain(f"{r['pool']} {str(r['start'])[5:16].replace('T', ' ')}") for r in rows],
+        fontsize=7,
     )
     ax.set_ylim(len(rows) - 0.5, -0.5)  # first shift on top, no empty margins
     ax.xaxis_date()
@@ -418,7 +446,9 @@ def plan_shifts(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
         Rectangle((0, 0), 1, 1, facecolor=c, hatch=h, edgecolor="#2d3748")
         for c, h in (POOL_STYLES[pools.index(p) % len(POOL_STYLES)] for p in shown)
     ]
-    ax.legend(handles, shown, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    ax.legend(
+        handles, [plain(p) for p in shown], loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8
+    )
     ax.set_xlabel("local time (bar = shift; thickness and label = agents on it)")
     ax.set_title(_title(run, "Staffing plan: shifts"), fontsize=10)
     fig.tight_layout()
@@ -443,8 +473,8 @@ CAPTIONS = {
     "backlog": "Buyer messages waiting for a reply and conversations waiting for an agent; "
     "the shaded band is the range over the runs.",
     "first-response": "Time to the first human reply of conversations arriving in each "
-    "interval, against the 3-minute and 30-second lines; the share served within 3 minutes "
-    "on the right axis.",
+    "interval (mean, median to 95th percentile, 90th percentile), with 3-minute and 30-second "
+    "reference lines; below, the share served within 3 minutes.",
     "targets": "Each marketplace metric: that day's own value (bars) and the platform's "
     "rolling value at day end (line) against its bound.",
     "subaccounts": "Agents logged in, each holding one chat sub-account, against the "

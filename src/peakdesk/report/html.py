@@ -80,7 +80,8 @@ font-size:.82em;line-height:1.35}
 .card .v{font-size:1.35em;font-weight:600}.card .k{color:#4a5568;font-size:.85em}
 details summary{cursor:pointer;color:#2b6cb0}
 ul.assume li{margin:.3em 0}
-@media print{main{max-width:none;padding:0}a{color:inherit}details{display:block}
+@media print{main{max-width:none;padding:0}a{color:inherit}
+details::details-content{content-visibility:visible;display:block}
 h2{page-break-after:avoid}}
 """
 
@@ -149,7 +150,32 @@ def _targets_section(run: RunData) -> str:
             f"<p>Every target met together in <b>{_f(p_all):.0%}</b> of "
             f"{run.replications} runs; required: {required:.0%}.</p>"
         )
+    need = runs_to_show(required)
+    body.append(
+        "<p class=meta>P(met) is the share of runs that kept the target on every simulated "
+        "day; the interval is how sure that many runs make us. A verdict is <i>ok</i> only "
+        f"when the whole interval clears {required:.0%}: even if every run keeps the target "
+        f"that takes {need} runs. "
+        + (
+            "The planner accepts a plan when its verification runs keep every target at "
+            "least that often (the point estimate): run more replications of the plan "
+            "(simulate its shifts with -r) to narrow the interval."
+            if run.plan is not None
+            else "With fewer runs the verdict says <i>not sure yet</i> rather than ok."
+        )
+        + "</p>"
+    )
     return "".join(body)
+
+
+def runs_to_show(required: float, confidence: float = 0.95) -> int:
+    """Fewest runs, all meeting a target, whose Wilson interval lies above ``required``."""
+    from peakdesk.experiment.targets import wilson
+
+    n = 1
+    while wilson(n, n, confidence)[0] < required and n < 100_000:
+        n += 1
+    return n
 
 
 def _overall_status(run: RunData) -> tuple[str, str]:
@@ -355,6 +381,22 @@ def _f(x: Any) -> float:
     return math.nan if x is None else float(x)
 
 
+def _reproduce(run: RunData) -> str:
+    """How to get the same numbers again."""
+    numbers = run.summary.get("replication_numbers") or []
+    span = f"{numbers[0]}-{numbers[-1]}" if numbers else "?"
+    if run.plan is not None:
+        return (
+            f"The figures are the plan's verification: its shifts (shifts.csv) simulated on "
+            f"seed {run.seed}, replications {span}. The same scenario file and seed give the "
+            "same plan and the same figures."
+        )
+    return (
+        f"The same scenario file, seed {run.seed} and {run.replications} replications "
+        "give the same figures."
+    )
+
+
 def render(run: RunData) -> str:
     """The report as one HTML document (figures embedded)."""
     s = run.summary
@@ -404,8 +446,7 @@ def render(run: RunData) -> str:
         f"<pre>{_e(run.scenario_text)}</pre></details>"
         if run.scenario_text
         else "<p>The scenario file was not saved with this run.</p>",
-        f"<p class=meta>Made by peakdesk {_e(run.version)}. The same scenario file, seed and "
-        "replications give the same figures.</p>",
+        f"<p class=meta>Made by peakdesk {_e(run.version)}. {_reproduce(run)}</p>",
         "</main></body></html>",
     ]
     return "\n".join(parts)

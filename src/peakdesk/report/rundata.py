@@ -30,6 +30,7 @@ import csv
 import datetime as dt
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -184,6 +185,7 @@ class RunData:
             plan=plan,
             scenario_text=text,
             pools=pool_records(ev),
+            agents=_agent_records(ev),
         )
 
     @classmethod
@@ -207,22 +209,20 @@ class RunData:
             summary = json.loads(summary_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise RunDirError(f"{summary_path}: not readable as JSON ({exc})") from exc
-        for key in ("scenario", "seed", "replications", "start", "interval_s"):
-            if key not in summary:
-                raise RunDirError(
-                    f"{summary_path}: no '{key}' (written by an older peakdesk? run it again)"
-                )
-        rows = read_csv(run_dir / INTERVALS_FILE)
-        rep = rows.pop("replication", np.zeros(0))
-        intervals = {
-            k: _pad([v[rep == r] for r in np.unique(rep)]) for k, v in rows.items() if v.size
-        }
+        _check_summary(summary, summary_path)
+        intervals = _read_intervals(run_dir / INTERVALS_FILE, int(summary["replications"]))
         plan = None
-        if (run_dir / PLAN_FILE).is_file():
+        # Only a plan's summary is read with its plan: a plan.json left beside another
+        # run's summary must not be shown as that run's plan.
+        if summary.get("staffing") == "plan":
+            if not (run_dir / PLAN_FILE).is_file():
+                raise RunDirError(f"{run_dir}: the summary is a plan's but {PLAN_FILE} is missing")
             try:
                 plan_doc = json.loads((run_dir / PLAN_FILE).read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise RunDirError(f"{run_dir / PLAN_FILE}: not readable ({exc})") from exc
+            if not isinstance(plan_doc, dict):
+                raise RunDirError(f"{run_dir / PLAN_FILE}: not a plan (a JSON object expected)")
             online_path = run_dir / "online.csv"
             online = (
                 read_csv(online_path, text_columns=("interval_start",))
@@ -239,6 +239,70 @@ class RunData:
             pools=_records(run_dir / "pools.csv"),
             agents=_records(run_dir / "agents.csv"),
         )
+
+
+#: Interval columns every figure needs.
+REQUIRED_INTERVAL_COLUMNS = (
+    "interval_start_s",
+    "arrivals",
+    "agents_online",
+    "slots_online",
+    "busy_slots",
+    "queue",
+    "backlog",
+    "first_reply_mean_s",
+    "first_reply_p90_s",
+    "within_3min",
+)
+
+
+def _check_summary(summary: Any, path: Path) -> None:
+    """The keys the report needs, with the right types (a damaged file: a clear error)."""
+    if not isinstance(summary, dict):
+        raise RunDirError(f"{path}: not a run summary (a JSON object expected)")
+    checks: dict[str, tuple[type, ...]] = {
+        "scenario": (str,),
+        "seed": (int,),
+        "replications": (int,),
+        "start": (str,),
+        "interval_s": (int, float),
+    }
+    for key, types in checks.items():
+        if key not in summary:
+            raise RunDirError(f"{path}: no '{key}' (written by an older peakdesk? run it again)")
+        value = summary[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise RunDirError(f"{path}: '{key}' = {value!r} is not a {types[0].__name__}")
+    try:
+        start = dt.datetime.fromisoformat(summary["start"])
+    except ValueError:
+        raise RunDirError(f"{path}: 'start' = {summary['start']!r} is not an ISO time") from None
+    if start.tzinfo is None:
+        raise RunDirError(f"{path}: 'start' has no UTC offset")
+    if summary["replications"] < 1 or summary["interval_s"] <= 0:
+        raise RunDirError(f"{path}: 'replications' and 'interval_s' must be positive")
+
+
+def _read_intervals(path: Path, replications: int) -> dict[str, F64]:
+    """``intervals.csv`` as (replications x intervals) arrays, checked against the summary."""
+    rows = read_csv(path)
+    missing = [c for c in ("replication", *REQUIRED_INTERVAL_COLUMNS) if c not in rows]
+    if missing:
+        raise RunDirError(f"{path}: no column {', '.join(missing)}")
+    text = [k for k, v in rows.items() if v.dtype.kind not in "fiu"]
+    if text:
+        raise RunDirError(f"{path}: column {text[0]} holds text where numbers belong")
+    rep = rows.pop("replication")
+    numbers = np.unique(rep)
+    if numbers.size != replications:
+        raise RunDirError(
+            f"{path}: {numbers.size} replication(s) where the summary says {replications} "
+            "(a file cut short?)"
+        )
+    lengths = {int(np.sum(rep == r)) for r in numbers}
+    if min(lengths) == 0 or (len(lengths) > 1 and min(lengths) < 0.5 * max(lengths)):
+        raise RunDirError(f"{path}: replications of very different lengths (a file cut short?)")
+    return {k: _pad([v[rep == r] for r in numbers]) for k, v in rows.items()}
 
 
 def summary_json(loaded: LoadedScenario, ev: Evaluation) -> dict[str, Any]:
@@ -267,7 +331,10 @@ def summary_json(loaded: LoadedScenario, ev: Evaluation) -> dict[str, Any]:
         "timezone": spec.calendar.timezone,
         "interval_s": spec.calendar.interval,
         "horizon_s": spec.calendar.horizon,
-        "subaccounts": first_log.subaccounts if first_log is not None else None,
+        "subaccounts": first_log.subaccounts
+        if first_log is not None
+        else loaded.spec.subaccounts.count,
+        "replication_numbers": [r.replication for r in ev.replications],
         "summary": {k: asdict(v) for k, v in est.items()},
         "by_replication": [r.summary.as_dict() for r in ev.replications],
         "targets": targets,
@@ -277,7 +344,11 @@ def summary_json(loaded: LoadedScenario, ev: Evaluation) -> dict[str, Any]:
 
 
 def write_run_dir(
-    out: Path, loaded: LoadedScenario, ev: Evaluation, plan: Plan | None = None
+    out: Path,
+    loaded: LoadedScenario,
+    ev: Evaluation,
+    plan: Plan | None = None,
+    plan_doc: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write a run directory (see the module docstring), every file atomically.
 
@@ -292,6 +363,12 @@ def write_run_dir(
     plan
         The plan, when ``ev`` is its verification: adds ``plan.json``,
         ``shifts.csv`` and ``online.csv``.
+    plan_doc
+        ``plan.json`` as the caller made it (with its wall time, say);
+        default :func:`~peakdesk.plan.report.plan_json` of ``plan``.
+
+    Files of an earlier run in ``out`` are removed first, so the directory
+    never mixes two runs (a plan's shifts beside another scenario's summary).
 
     Returns
     -------
@@ -300,6 +377,7 @@ def write_run_dir(
     """
     from peakdesk.output import message_log_rows, write_csv, write_json
 
+    clear_run_dir(out)
     written = []
 
     def csv_file(name: str, cols: dict[str, npt.NDArray[Any]]) -> None:
@@ -327,13 +405,13 @@ def write_run_dir(
         csv_file("pools.csv", {k: np.asarray([r[k] for r in pools]) for k in pools[0]})
     first_log = next((r.log for r in ev.replications if r.log is not None), None)
     agents = agent_columns(first_log) if first_log is not None else None
-    if agents:
+    if agents is not None:
         csv_file("agents.csv", agents)
     summary = summary_json(loaded, ev)
     if plan is not None:
         from peakdesk.plan.report import online_table, plan_json, shift_rows
 
-        doc = plan_json(loaded, plan)
+        doc = plan_doc if plan_doc is not None else plan_json(loaded, plan)
         write_json(out / PLAN_FILE, doc)
         written.append(out / PLAN_FILE)
         rows = shift_rows(loaded, plan)
@@ -342,6 +420,7 @@ def write_run_dir(
         csv_file("online.csv", online_table(loaded, plan))
         # The verification ran the plan's staffing, not the file's: say so.
         summary["staffing"] = "plan"
+        summary["subaccounts"] = plan.subaccounts
     write_json(out / SUMMARY_FILE, summary)
     written.append(out / SUMMARY_FILE)
     try:
@@ -355,6 +434,33 @@ def write_run_dir(
             fh.write(text)
         written.append(out / SCENARIO_FILE)
     return written
+
+
+#: What a run directory may hold, besides the figures (see the module docstring).
+RUN_FILES = (
+    SUMMARY_FILE,
+    INTERVALS_FILE,
+    SCENARIO_FILE,
+    PLAN_FILE,
+    "shifts.csv",
+    "online.csv",
+    "pools.csv",
+    "agents.csv",
+    "report.html",
+)
+
+
+def clear_run_dir(out: Path) -> None:
+    """Remove the files an earlier run wrote into ``out`` (and only those)."""
+    from peakdesk.report.figures import FIGURES
+
+    if not out.is_dir():
+        return
+    names = set(RUN_FILES) | {f"{n}.{ext}" for n in FIGURES for ext in ("png", "svg")}
+    for path in out.iterdir():
+        logs = re.fullmatch(r"(messages|conversations)-r\d+\.csv", path.name)
+        if path.is_file() and (path.name in names or logs):
+            path.unlink()
 
 
 def conversation_columns(log: ChatLog, replication: int) -> dict[str, npt.NDArray[Any]]:
@@ -387,25 +493,27 @@ def conversation_columns(log: ChatLog, replication: int) -> dict[str, npt.NDArra
     }
 
 
-def agent_columns(log: ChatLog) -> dict[str, npt.NDArray[Any]] | None:
-    """Per-agent KPIs of one run as columns (``None`` if the KPI module is absent)."""
-    try:
-        from peakdesk.report.kpis import agent_kpis
-    except ImportError:
-        return None
+def agent_columns(log: ChatLog) -> dict[str, npt.NDArray[Any]]:
+    """Per-agent KPIs of one run as columns."""
+    from peakdesk.report.kpis import agent_kpis
+
     return agent_kpis(log)
+
+
+def _agent_records(ev: Evaluation) -> list[dict[str, Any]]:
+    """Per-agent KPIs of the first kept log, as records (as ``agents.csv`` holds them)."""
+    log = next((r.log for r in ev.replications if r.log is not None), None)
+    if log is None:
+        return []
+    cols = agent_columns(log)
+    names = list(cols)
+    n = cols[names[0]].size if names else 0
+    return [{k: cols[k][i].item() for k in names} for i in range(n)]
 
 
 def pool_records(ev: Evaluation) -> list[dict[str, Any]]:
     """Per-pool KPIs over replications, as records (empty if the run has none)."""
-    fn = getattr(ev, "pool_kpis", None)
-    if fn is None:
-        return []
-    try:
-        records: list[dict[str, Any]] = list(fn())
-    except (AttributeError, TypeError):
-        return []
-    return records
+    return ev.pool_kpis()
 
 
 def read_csv(path: Path, text_columns: tuple[str, ...] = ()) -> dict[str, npt.NDArray[Any]]:
@@ -425,6 +533,12 @@ def read_csv(path: Path, text_columns: tuple[str, ...] = ()) -> dict[str, npt.ND
         raise RunDirError(f"{path}: not readable as CSV ({exc})") from exc
     if header is None:
         raise RunDirError(f"{path}: empty file")
+    for line, r in enumerate(rows, start=2):
+        if len(r) != len(header):
+            raise RunDirError(
+                f"{path}: line {line} has {len(r)} cells where the header has {len(header)} "
+                "(a file cut short?)"
+            )
     out: dict[str, npt.NDArray[Any]] = {}
     for j, name in enumerate(header):
         raw = [r[j] if j < len(r) else "" for r in rows]

@@ -510,6 +510,35 @@ def read_raw(path: Path | str) -> dict[str, Any]:
         raise ScenarioError(p, [f"not valid TOML: {exc}"]) from None
 
 
+def _check_distinct(data: Mapping[str, Any], parsed: Sequence[Setting], file: Path) -> None:
+    """Refuse two options that reach the same field by different spellings.
+
+    ``pools.team.speed`` and ``pools[0].speed`` name one field when the first
+    pool is ``team``: the grid would label variants by values the other option
+    overwrote.
+    """
+    seen: dict[tuple[str | int, ...], str] = {}
+    for s in parsed:
+        node: Any = data
+        key: list[str | int] = []
+        for depth, step in enumerate(s.steps):
+            if isinstance(node, list):
+                where = _render(s.steps[:depth])
+                index, _ = _list_step(node, step, where, s.path, file)
+                key.append(index)
+                node = node[index]
+            else:
+                key.append(str(step))
+                node = node.get(str(step)) if isinstance(node, Mapping) else None
+        resolved = tuple(key)
+        if resolved in seen:
+            raise SetSyntaxError(
+                f"--set {s.path} and --set {seen[resolved]} set the same field; "
+                "list every value in one option: PATH=V1,V2,..."
+            )
+        seen[resolved] = s.path
+
+
 def sweep(
     data: Mapping[str, Any],
     settings: Sequence[Setting | str],
@@ -543,7 +572,9 @@ def sweep(
     SetSyntaxError
         An option that cannot be read, or a path given twice.
     """
-    points = grid(settings)
+    parsed = [parse_set(s) if isinstance(s, str) else s for s in settings]
+    _check_distinct(data, parsed, Path(file))
+    points = grid(parsed)
     out: list[tuple[str, LoadedScenario]] = []
     if base_label is not None:
         out.append((base_label, scenario_from_data(_fresh(dict(data)), file)))
