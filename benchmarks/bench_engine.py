@@ -15,7 +15,13 @@ What is measured
     * ``simpy``: the textbook simpy model, a ``Resource(capacity=c)`` and one
       generator process per customer started by a source process;
     * ``ciw``: a one-node Ciw network whose arrival and service distributions
-      are ``ciw.dists.Sequential`` over the precomputed numbers.
+      are ``ciw.dists.Sequential`` over the precomputed numbers;
+    * ``simpy floor``: no model at all, only the two events peakdesk's engine
+      schedules per customer (arrival, service completion), scheduled on
+      simpy's ``Environment`` the way the engine schedules them, with callbacks
+      that do nothing else.  This is the least any model pays whose events go
+      through simpy's scheduler (the project's engine must), so its ``x Ciw``
+      bounds what peakdesk can reach against Ciw.
 
     Because the three play the same sample path of a FIFO queue with identical
     servers, the per-customer waits must agree up to floating-point rounding
@@ -48,8 +54,9 @@ best wall and CPU time, ``cust/s`` and ``msg/s`` throughput on wall time,
 ``peak MiB`` the tracemalloc peak.  ``x simpy`` and ``x Ciw`` are peakdesk's
 speed-up: the other simulator's wall time divided by peakdesk's (above 1 means
 peakdesk is faster).
-``mean wait``, ``P(w>0)`` and ``max|dw|`` are the agreement check for (a); for
-(b) they are the assignment wait of agent-handled conversations (context only).
+``mean wait``, ``P(w>0)`` and ``max|dw|`` are the agreement check for (a) (the
+floor has no queue, so none); for (b) they are the assignment wait of
+agent-handled conversations (context only).
 
 Run: ``.venv/bin/python benchmarks/bench_engine.py [--quick]``
 """
@@ -74,6 +81,7 @@ import ciw
 import numpy as np
 import numpy.typing as npt
 import simpy
+from simpy.events import NORMAL, Event
 
 from peakdesk.demand.sample import sample_workload
 from peakdesk.demand.workload import Workload
@@ -154,15 +162,15 @@ class Timing:
 
 def best_time(fn: Callable[[], T], repeats: int) -> tuple[Timing, T]:
     """Best wall and CPU time of ``repeats`` calls, and the last call's result."""
+    if repeats < 1:
+        raise ValueError("repeats must be at least 1")
     wall = cpu = math.inf
-    out: T | None = None
     for _ in range(repeats):
         gc.collect()
         c0, t0 = time.process_time(), time.perf_counter()
         out = fn()
         wall = min(wall, time.perf_counter() - t0)
         cpu = min(cpu, time.process_time() - c0)
-    assert out is not None
     return Timing(wall, cpu), out
 
 
@@ -310,6 +318,53 @@ def simpy_mmc(case: MMcCase) -> F64:
     return np.asarray(wait, dtype=np.float64)
 
 
+class _Reused(Event):
+    """A simpy event that is already successful, to be scheduled again and again."""
+
+    _ok = True
+
+
+def simpy_floor(case: MMcCase) -> None:
+    """simpy's own cost for peakdesk's events on this sample path, with no model at all.
+
+    The events peakdesk's engine schedules for an M/M/c customer (its arrival
+    and its service completion), scheduled the way the engine schedules them
+    (``env.schedule`` on reused events, one callback each), with callbacks that
+    only schedule the next event: the least any model pays whose events go
+    through simpy's ``Environment``.  There is no queue, so no waits.
+    """
+    arrival = case.arrival_s.tolist()
+    service = case.service_s.tolist()
+    n = len(arrival)
+    env = simpy.Environment()
+    schedule = env.schedule
+    free: list[_Reused] = []
+
+    def on_arrival(ev: _Reused) -> None:
+        k: int = ev._value
+        now = env.now
+        if k + 1 < n:
+            ev.callbacks = on_arrival_cb
+            ev._value = k + 1
+            d = arrival[k + 1] - now
+            schedule(ev, NORMAL, 0.0 if d < 0.0 else d)
+        done = free.pop() if free else _Reused(env)
+        done.callbacks = on_done_cb
+        done._value = k
+        schedule(done, NORMAL, service[k])
+
+    def on_done(ev: _Reused) -> None:
+        free.append(ev)
+
+    on_arrival_cb: list[Any] = [on_arrival]
+    on_done_cb: list[Any] = [on_done]
+    first = _Reused(env)
+    first.callbacks = on_arrival_cb
+    first._value = 0
+    schedule(first, NORMAL, arrival[0])
+    env.run()
+
+
 def ciw_mmc(case: MMcCase) -> F64:
     """Ciw with ``Sequential`` distributions over the precomputed numbers.
 
@@ -345,21 +400,28 @@ def erlang_c(c: int, a: float) -> float:
 def bench_mmc(n: int, repeats: int) -> tuple[list[Row], str]:
     """Rows of part (a) and a reference line with the M/M/c theory."""
     case = make_mmc(n)
-    runners: dict[str, Callable[[], F64]] = {
+    runners: dict[str, Callable[[], F64 | None]] = {
         "peakdesk": peakdesk_mmc_runner(case),
         "simpy": lambda: simpy_mmc(case),
         "ciw": lambda: ciw_mmc(case),
+        "simpy floor": lambda: simpy_floor(case),
     }
-    results: dict[str, tuple[Timing, F64, float]] = {}
+    results: dict[str, tuple[Timing, F64 | None, float]] = {}
     for name, fn in runners.items():
         print(f"  M/M/c {name} ...", file=sys.stderr, flush=True)
         timing, waits = best_time(fn, repeats)
         results[name] = (timing, waits, peak_mib(fn))
     ref = results["simpy"][1]
-    pd_wall = results["peakdesk"][0].wall_s
+    assert ref is not None
     rows = []
     for name, (timing, waits, mib) in results.items():
-        mean_w, p_w = wait_stats(waits)
+        mean_w = p_w = max_dw = math.nan
+        if waits is not None:
+            mean_w, p_w = wait_stats(waits)
+            max_dw = float(np.max(np.abs(waits - ref)))
+        # Speed-ups over simpy and Ciw for peakdesk, and for the floor (what a model
+        # with no logic at all would reach on simpy's scheduler).
+        peer = name in ("peakdesk", "simpy floor")
         rows.append(
             Row(
                 name=f"(a) M/M/c {name}",
@@ -370,11 +432,9 @@ def bench_mmc(n: int, repeats: int) -> tuple[list[Row], str]:
                 peak_mib=mib,
                 mean_wait_s=mean_w,
                 p_wait=p_w,
-                max_dw_s=float(np.max(np.abs(waits - ref))),
-                ratio_simpy=results["simpy"][0].wall_s / pd_wall
-                if name == "peakdesk"
-                else math.nan,
-                ratio_ciw=results["ciw"][0].wall_s / pd_wall if name == "peakdesk" else math.nan,
+                max_dw_s=max_dw,
+                ratio_simpy=results["simpy"][0].wall_s / timing.wall_s if peer else math.nan,
+                ratio_ciw=results["ciw"][0].wall_s / timing.wall_s if peer else math.nan,
             )
         )
     a = case.rate * case.mean_service_s

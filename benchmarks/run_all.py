@@ -4,7 +4,7 @@ Each row runs in its own Python process so that its peak memory (``ru_maxrss``
 of that process) is its own.  Rows:
 
 * ``engine M/M/c`` and ``engine tmall``: ``bench_engine.py`` (with its peers,
-  simpy and Ciw, in the same run; see that script);
+  simpy and Ciw, and the simpy floor, in the same run; see that script);
 * ``engine 1M conversations``: a flat scenario of about a million single- and
   multi-message conversations over 7 days, engine only, with peak memory;
 * ``scoring 1M messages``: ``bench_rules.py`` without the CSV row;

@@ -37,25 +37,28 @@ Events
 ------
 simpy's :class:`~simpy.core.Environment` is the clock and the scheduler.  Per
 human conversation with ``k`` buyer messages there are one arrival, ``k``
-reply completions, ``k - 1`` buyer messages and at most one delayed close (plus
-a patience check for a first message that waits behind other chats, where
-the type withdraws abandoned chats).  There is no process per conversation and
+reply completions, ``k - 1`` buyer messages and at most one delayed close (an
+idle auto-close adds a close and makes the buyer's next message a reopening;
+where the type withdraws abandoned chats, a first message that waits behind
+other chats adds a patience check).  There is no process per conversation and
 no scan over all agents per event: agents free to take a chat are kept in one
 heap per pool, and waiting chats in one FIFO queue per type.
 
 Each event is a :class:`_Call`: a plain simpy event, already successful, whose
 one callback is a method of :class:`_Simulation` and whose value is the
-conversation, message or agent it concerns.  A processed ``_Call`` goes back
-to a free list and is scheduled again (``env.schedule``) for a later event, so
-the run allocates a few thousand event objects rather than one per event.  It
-is scheduled where and when the equivalent :class:`~simpy.events.Timeout`
-would be, with the same delay, so simpy orders simultaneous events exactly
-as it would order timeouts.
+conversation, message or agent it concerns.  A processed ``_Call`` is
+scheduled again (``env.schedule``): at once for the event that follows it (the
+next arrival, the buyer's next message), or later from a free list, so the
+run allocates a few thousand event objects rather than one per event.  Each
+is scheduled where and when a :class:`~simpy.events.Timeout` was created
+before, with the same delay, so simpy orders simultaneous events exactly as it
+ordered those timeouts, and results are the same to the bit.
 
 Memory
 ------
-The workload's read-only columns are copied into :class:`array.array` (8 bytes
-an item, and cheap to read); the columns the loop writes stay Python lists
+The workload's read-only columns are copied into :class:`array.array` (at most
+8 bytes an item rather than a list's 8-byte pointer to a 24- or 28-byte object,
+and cheap to read); the columns the loop writes stay Python lists
 (writing a list item is several times cheaper than writing an array item) and
 become numpy arrays one by one at the end, each list freed as soon as it is
 converted.  Holding spells are buffered as tuples and moved to numpy in blocks.
@@ -88,7 +91,7 @@ _INF = math.inf
 _EVERY = 4096
 
 F64 = npt.NDArray[np.float64]
-Callbacks = list[Callable[[Event], None]]
+Callbacks = list[Callable[["_Call"], None]]
 
 
 def run(
@@ -216,7 +219,7 @@ def _compact(code: str, values: npt.NDArray[Any], dtype: type[np.generic]) -> ar
     data = np.ascontiguousarray(values, dtype=dtype)
     if out.itemsize != data.itemsize:  # pragma: no cover - exotic platforms
         return array(code, data.tolist())
-    out.frombytes(memoryview(data).cast("B"))
+    out.frombytes(data.data.cast("B"))
     return out
 
 
@@ -321,6 +324,10 @@ class _Simulation:
             [(self.queues[k], cfg.type_priority[k], self.withdraw[k]) for k in types]
             for types in self.pool_types
         ]
+        # The same queues alone, to tell cheaply whether anything waits for a pool.
+        self.pool_deques: list[list[deque[int]]] = [
+            [self.queues[k] for k in types] for types in self.pool_types
+        ]
         self.idle_close = cfg.idle_close_s
         self.longest_idle = cfg.policy == "longest_idle"
         self.by_priority = cfg.policy == "pool_priority"
@@ -364,7 +371,7 @@ class _Simulation:
         d = t - now
         self.sched(ev, NORMAL, 0.0 if d < 0.0 else d)
 
-    def _again(self, ev: Event, t: float, now: float, value: int, callbacks: Callbacks) -> None:
+    def _again(self, ev: _Call, t: float, now: float, value: int, callbacks: Callbacks) -> None:
         """Schedule the event being processed again, at time ``t``."""
         ev.callbacks = callbacks
         ev._value = value
@@ -478,7 +485,7 @@ class _Simulation:
 
     # -- arrivals and routing ---------------------------------------------
 
-    def _on_arrival(self, ev: Event) -> None:
+    def _on_arrival(self, ev: _Call) -> None:
         k: int = ev._value
         human = self.human
         if k & (_EVERY - 1) == 0:
@@ -490,7 +497,10 @@ class _Simulation:
         arrival = self.arrival
         if k + 1 < len(human):
             # The arrival chain reuses its event: one in flight at a time.
-            self._again(ev, arrival[human[k + 1]], now, k + 1, self.cb_arrival)
+            ev.callbacks = self.cb_arrival
+            ev._value = k + 1
+            d = arrival[human[k + 1]] - now
+            self.sched(ev, NORMAL, 0.0 if d < 0.0 else d)
         i = human[k]
         self.msg_time[self.offset[i]] = arrival[i]
         typ = self.ctype[i]
@@ -564,8 +574,8 @@ class _Simulation:
                 # The first reply waits behind others: the buyer may still give up.
                 self._at(self.arrival[i] + patience, now, i, self.cb_patience)
 
-    def _on_patience(self, ev: Event) -> None:
-        self.free.append(ev)  # type: ignore[arg-type]
+    def _on_patience(self, ev: _Call) -> None:
+        self.free.append(ev)
         i: int = ev._value
         j = self.offset[i]
         a = self.conv_agent[i]
@@ -652,7 +662,7 @@ class _Simulation:
                 return
         self._start(a, j, i)
 
-    def _on_reply(self, ev: Event) -> None:
+    def _on_reply(self, ev: _Call) -> None:
         a: int = ev._value
         now = self.env.now
         composing = self.composing
@@ -668,12 +678,12 @@ class _Simulation:
             and not self.withdraw[self.ctype[i]]
         ):
             # The buyer left before this reply: nothing more will come.
-            self.free.append(ev)  # type: ignore[arg-type]
+            self.free.append(ev)
             self.abandoned[i] = 1
             self.abandon_time[i] = self.arrival[i] + self.patience[i]
             self._close(i, a, now)
         elif j + 1 == offset[i + 1]:
-            self.free.append(ev)  # type: ignore[arg-type]
+            self.free.append(ev)
             wrap = self.wrap_up[self.ctype[i]]
             if wrap > 0.0:
                 idle = self.idle_close
@@ -686,21 +696,24 @@ class _Simulation:
             if think > idle:
                 # The chat is auto-closed after idle_close of silence; when the buyer
                 # writes again it reopens and queues for an agent like a new chat.
-                self.free.append(ev)  # type: ignore[arg-type]
+                self.free.append(ev)
                 self.idle_closed[i] = 1
                 self._at(now + idle, now, i, self.cb_close)
                 self._at(now + think, now, j + 1, self.cb_reopen)
             else:
                 # The buyer's next message reuses this event.
-                self._again(ev, now + think, now, j + 1, self.cb_buyer_message)
+                ev.callbacks = self.cb_buyer_message
+                ev._value = j + 1
+                d = (now + think) - now
+                self.sched(ev, NORMAL, 0.0 if d < 0.0 else d)
         if composing[a] < 0:
             if self.inbox[a]:
                 self._compose_next(a)
             if composing[a] < 0 and not self.want_online[a] and self.load[a] == 0:
                 self._go_offline(a)
 
-    def _on_buyer_message(self, ev: Event) -> None:
-        self.free.append(ev)  # type: ignore[arg-type]
+    def _on_buyer_message(self, ev: _Call) -> None:
+        self.free.append(ev)
         j: int = ev._value
         now = self.env.now
         self.msg_time[j] = now
@@ -714,8 +727,8 @@ class _Simulation:
             if self.composing[a] < 0:
                 self._compose_next(a)
 
-    def _on_reopen(self, ev: Event) -> None:
-        self.free.append(ev)  # type: ignore[arg-type]
+    def _on_reopen(self, ev: _Call) -> None:
+        self.free.append(ev)
         j: int = ev._value
         now = self.env.now
         self.msg_time[j] = now
@@ -730,8 +743,8 @@ class _Simulation:
             self._assign(i, a, now)
             self._refresh(a)
 
-    def _on_close(self, ev: Event) -> None:
-        self.free.append(ev)  # type: ignore[arg-type]
+    def _on_close(self, ev: _Call) -> None:
+        self.free.append(ev)
         i: int = ev._value
         a = self.conv_agent[i]
         self._close(i, a, self.env.now)
@@ -743,13 +756,13 @@ class _Simulation:
         self.close_time[i] = now
         self.holds.append((i, a, self.hold_start[i], now))
         self.load[a] -= 1
-        if self.accepting[a]:
+        if self.accepting[a] and any(self.pool_deques[self.apool[a]]):
             self._pull(a, now)
         self._refresh(a)
 
     # -- shifts and sub-accounts ----------------------------------------------
 
-    def _on_bound(self, ev: Event) -> None:
+    def _on_bound(self, ev: _Call) -> None:
         # Every boundary at this instant is handled together: all segment ends first,
         # then the log-offs they allow, then the starts.  One at a time, a sub-account
         # freed by an ending agent could go to a waiting agent whose own segment ends
