@@ -3,7 +3,8 @@
 One helper serves replications (:mod:`peakdesk.experiment.replicate`) and
 comparisons (:mod:`peakdesk.experiment.compare`): results come back in task
 order whatever the number of workers, and a worker that dies (killed, out of
-memory) costs time, not the run: its tasks are redone in this process.  That
+memory) costs time, not the run: the tasks left run in a fresh pool, and if a
+worker dies again, in this process.  That
 is safe because every simulation's random streams depend only on its seed
 and replication number.
 """
@@ -48,11 +49,37 @@ def run_tasks(
     n = len(tasks)
     if n == 0:
         return []
+    # A worker that dies breaks its pool: the tasks left get one fresh pool (so a
+    # long run stays parallel), then whatever is still missing runs in this process.
+    for _attempt in range(2):
+        todo = [k for k in range(n) if k not in results]
+        if not todo:
+            break
+        if not _run_pool(fn, tasks, todo, workers, results, progress, n):
+            break
+    for k, task in enumerate(tasks):
+        if k not in results:
+            results[k] = fn(*task)
+            if progress is not None:
+                progress(len(results) / n)
+    return [results[k] for k in range(n)]
+
+
+def _run_pool(
+    fn: Callable[..., T],
+    tasks: Sequence[tuple[Any, ...]],
+    todo: list[int],
+    workers: int,
+    results: dict[int, T],
+    progress: Callable[[float], None] | None,
+    n: int,
+) -> bool:
+    """Run ``todo`` in one process pool, filling ``results``; ``False`` if a worker died."""
     # fork on Linux: workers start at once and share the parent's loaded modules.
     ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     try:
-        with ProcessPoolExecutor(max_workers=min(workers, n), mp_context=ctx) as pool:
-            futures = {pool.submit(fn, *task): k for k, task in enumerate(tasks)}
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
+            futures = {pool.submit(fn, *tasks[k]): k for k in todo}
             try:
                 for fut in as_completed(futures):
                     results[futures[fut]] = fut.result()
@@ -63,11 +90,5 @@ def run_tasks(
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
     except BrokenProcessPool:
-        # A worker died: the tasks it had, and those not started, are redone below.
-        pass
-    for k, task in enumerate(tasks):
-        if k not in results:
-            results[k] = fn(*task)
-            if progress is not None:
-                progress(len(results) / n)
-    return [results[k] for k in range(n)]
+        return False
+    return True
