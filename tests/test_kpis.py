@@ -346,3 +346,17 @@ def test_kpis_of_a_pool_nobody_staffed() -> None:
     assert p["agents"].tolist() == [0]
     assert p["replies"].tolist() == [0] and p["conversations"].tolist() == [0]
     assert math.isnan(p["occupancy"][0]) and math.isnan(p["response_p95_s"][0])
+
+
+def test_sales_are_credited_to_the_first_replier(log: ChatLog) -> None:
+    """A chat reopened after an idle close can change hands: the sale is the first
+    replier's, whose delay decided it, not the last holder's."""
+    first = log.workload.msg_offset[:-1]
+    human_first = log.reply_kind[first] == REPLY_HUMAN
+    replier = np.where(human_first, log.reply_agent[first], log.agent)
+    converted, lost = log.conversion()
+    k = agent_kpis(log)
+    agents = k["agent"].astype(np.int64)
+    for flag, col in ((converted, "conversions"), (lost, "conversions_lost")):
+        credited = np.bincount(replier[flag & (replier >= 0)], minlength=log.agent_pool.size)
+        np.testing.assert_array_equal(k[col], credited[agents])

@@ -343,3 +343,22 @@ def test_infeasible_plan_says_there_is_no_report(tmp_path: Path) -> None:
     assert "infeasible" in res.stderr and "no figures or report" in res.stderr
     assert sorted(p.name for p in out.iterdir()) == ["plan.json"]
     assert "wrote 1 file to" in res.output
+
+
+def test_a_plan_in_memory_reports_as_its_run_directory(plan_dir: Path) -> None:
+    """Notebook route: search() then render(), without files; the same plan as --out."""
+    from peakdesk.plan.search import search
+    from peakdesk.report.rundata import PlanData
+
+    loaded = load_scenario(plan_dir.parent / "tiny.toml")
+    plan = search(loaded, workers=1)
+    assert plan.verification is not None
+    mem = RunData.from_evaluation(loaded, plan.verification, PlanData.from_plan(loaded, plan))
+    disk = RunData.from_dir(plan_dir)
+    assert mem.plan is not None and disk.plan is not None
+    assert mem.plan.shifts == disk.plan.shifts
+    assert mem.plan.pools == disk.plan.pools == ["team"]
+    np.testing.assert_array_equal(mem.plan.online["online_team"], disk.plan.online["online_team"])
+    text = render(mem)
+    assert "The plan and what it costs" in text
+    plt.close("all")

@@ -16,9 +16,11 @@ Definitions match the run summary (:mod:`peakdesk.engine.summary`):
 * response time = a human reply's time minus the time of the buyer message it
   answers (every human reply, not only the first of a conversation);
 * conversions and lost sales are from :meth:`ChatLog.conversion`, credited to
-  the conversation's ``agent`` (the agent that held it last).  Bot-resolved and
-  never-assigned conversations belong to no agent, so the agent and pool rows
-  can sum to less than the run's totals.
+  the agent who sent the conversation's first reply (the reply whose delay
+  decides the sale), or, without one, to the conversation's ``agent`` (the
+  agent that held it last: a reopened chat may change hands).  Bot-resolved
+  and never-assigned conversations belong to no agent, so the agent and pool
+  rows can sum to less than the run's totals.
 """
 
 from __future__ import annotations
@@ -145,8 +147,12 @@ def _per_agent_sums(log: ChatLog) -> _AgentSums:
     ra = log.reply_agent[human].astype(np.int64)
     response = log.reply_time_s[human] - log.msg_time_s[human]
     converted, lost = log.conversion()
-    has = log.agent >= 0
-    conv_agent = log.agent[has].astype(np.int64)
+    first = log.workload.msg_offset[:-1]
+    first_replier = np.where(
+        log.reply_kind[first] == REPLY_HUMAN, log.reply_agent[first], log.agent
+    )
+    has = first_replier >= 0
+    conv_agent = first_replier[has].astype(np.int64)
     return _AgentSums(
         online_s=online_s,
         # An agent's cap is its pool's, fixed for the run.
