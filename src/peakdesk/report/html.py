@@ -76,7 +76,10 @@ figcaption{color:#4a5568;font-size:.9em;margin-top:.3em}
 pre{background:#f7fafc;border:1px solid #e2e8f0;padding:12px;overflow-x:auto;
 font-size:.82em;line-height:1.35}
 .cards{display:flex;flex-wrap:wrap;gap:12px;margin:1em 0}
-.card{border:1px solid #e2e8f0;border-radius:6px;padding:10px 14px;min-width:170px}
+.card{border:1px solid #e2e8f0;border-radius:6px;padding:10px 14px;flex:1 1 140px;
+max-width:220px}
+.tw{overflow-x:auto;max-width:100%}
+@media (max-width:600px){main{padding:14px 12px 40px}th,td{padding:.25em .45em}}
 .card .v{font-size:1.35em;font-weight:600}.card .k{color:#4a5568;font-size:.85em}
 details summary{cursor:pointer;color:#2b6cb0}
 ul.assume li{margin:.3em 0}
@@ -101,14 +104,15 @@ def _verdict_class(text: str) -> str:
 
 
 def _table(head: Sequence[str], rows: Iterable[Sequence[Any]], left: int = 1) -> str:
-    out = ["<table><thead><tr>"]
+    # In a scrolling box: a wide table stays readable on a phone instead of running off.
+    out = ['<div class="tw"><table><thead><tr>']
     out += [f"<th{' class=l' if j < left else ''}>{_e(h)}</th>" for j, h in enumerate(head)]
     out.append("</tr></thead><tbody>")
     for row in rows:
         out.append("<tr>")
         out += [f"<td{' class=l' if j < left else ''}>{_e(c)}</td>" for j, c in enumerate(row)]
         out.append("</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 
