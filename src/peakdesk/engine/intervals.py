@@ -274,3 +274,36 @@ def interval_table(log: ChatLog, interval_s: float) -> IntervalTable:
         first_reply_p50_s=pct[0.5],
         first_reply_p95_s=pct[0.95],
     )
+
+
+def stack_runs(rows: list[F64]) -> F64:
+    """Replications' interval columns as one (replications x intervals) table.
+
+    Replications that ran past the horizon for different times are padded with
+    ``nan`` to the longest.
+    """
+    if not rows:
+        return np.zeros((0, 0))
+    width = max(r.size for r in rows)
+    out = np.full((len(rows), width), np.nan)
+    for i, r in enumerate(rows):
+        out[i, : r.size] = r
+    return out
+
+
+def mean_over_runs(table: F64) -> F64:
+    """Per interval, the mean over replications (``nan`` where no run reached it)."""
+    out = np.full(table.shape[1], np.nan)
+    ok = ~np.all(np.isnan(table), axis=0)
+    out[ok] = np.nanmean(table[:, ok], axis=0)
+    return out
+
+
+def range_over_runs(table: F64) -> tuple[F64, F64]:
+    """Per interval, the least and greatest value over replications (``nan`` where none)."""
+    lo = np.full(table.shape[1], np.nan)
+    hi = np.full(table.shape[1], np.nan)
+    ok = ~np.all(np.isnan(table), axis=0)
+    lo[ok] = np.nanmin(table[:, ok], axis=0)
+    hi[ok] = np.nanmax(table[:, ok], axis=0)
+    return lo, hi

@@ -35,9 +35,10 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from peakdesk.engine.intervals import stack_runs
 from peakdesk.experiment.replicate import Estimate, Evaluation, Replication, simulate
 from peakdesk.experiment.targets import wilson
-from peakdesk.experiment.workers import run_tasks
+from peakdesk.experiment.workers import part_progress, run_tasks
 from peakdesk.scenario.load import LoadedScenario, ScenarioError, load_scenario, parse_scenario
 from peakdesk.scenario.overrides import SetSyntaxError, Setting, parse_set, read_raw, sweep
 
@@ -535,7 +536,7 @@ def compare(
     if dask is not None or workers <= 1 or len(items) * n_rep <= 1:
         evaluations = []
         for k, (_, loaded) in enumerate(items):
-            cb = None if progress is None else _scaled(progress, k, len(items))
+            cb = None if progress is None else part_progress(progress, k, len(items))
             evaluations.append(
                 simulate(
                     loaded,
@@ -582,13 +583,6 @@ def _run_pool(
     ]
 
 
-def _scaled(progress: Callable[[float], None], k: int, n: int) -> Callable[[float], None]:
-    def cb(frac: float) -> None:
-        progress((k + frac) / n)
-
-    return cb
-
-
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
@@ -633,11 +627,7 @@ def interval_stack(v: Variant, column: str) -> tuple[dt.datetime, float, F64]:
     Replications that ran past the horizon for different times are padded with ``nan``.
     """
     reps = v.evaluation.replications
-    cols = [np.asarray(getattr(r.intervals, column), dtype=np.float64) for r in reps]
-    width = max(c.size for c in cols)
-    table = np.full((len(cols), width), np.nan)
-    for i, c in enumerate(cols):
-        table[i, : c.size] = c
+    table = stack_runs([np.asarray(getattr(r.intervals, column), dtype=np.float64) for r in reps])
     return v.loaded.spec.calendar.start_aware, float(reps[0].intervals.interval_s), table
 
 

@@ -24,7 +24,7 @@ from peakdesk.experiment.targets import (
     score_targets,
     summarise_targets,
 )
-from peakdesk.experiment.workers import run_tasks
+from peakdesk.experiment.workers import part_progress, run_tasks
 from peakdesk.report.kpis import pool_kpis
 from peakdesk.rules.series import DailyHistory
 from peakdesk.rules.targets import Target, TargetResult
@@ -303,7 +303,7 @@ def simulate(
         reps = run_on_dask(job, numbers, dask, progress)
     elif workers <= 1 or n_rep <= 1:
         reps = [
-            _replicate(job, r, None if progress is None else _scaled(progress, k, n_rep))
+            _replicate(job, r, None if progress is None else part_progress(progress, k, n_rep))
             for k, r in enumerate(numbers)
         ]
     else:
@@ -345,10 +345,3 @@ def run_on_dask(
             if progress is not None:
                 progress(len(results) / len(numbers))
     return [results[r] for r in numbers]
-
-
-def _scaled(progress: Callable[[float], None], r: int, n: int) -> Callable[[float], None]:
-    def cb(frac: float) -> None:
-        progress((r + frac) / n)
-
-    return cb

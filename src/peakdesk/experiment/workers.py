@@ -21,6 +21,15 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+def part_progress(progress: Callable[[float], None], k: int, n: int) -> Callable[[float], None]:
+    """A progress callback for part ``k`` of ``n`` equal parts of a job (0..1 within the part)."""
+
+    def cb(frac: float) -> None:
+        progress((k + frac) / n)
+
+    return cb
+
+
 def run_tasks(
     fn: Callable[..., T],
     tasks: Sequence[tuple[Any, ...]],

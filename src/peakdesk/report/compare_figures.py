@@ -28,6 +28,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from peakdesk import __version__
+from peakdesk.engine.intervals import mean_over_runs
 from peakdesk.experiment.compare import ALL_TARGETS, Comparison, interval_stack
 from peakdesk.output import atomic_write
 from peakdesk.report.figures import plain
@@ -210,10 +211,7 @@ def backlog(comp: Comparison) -> Figure:
     ax = fig.add_subplot(1, 1, 1)
     for k, v in enumerate(comp.variants):
         start, step, table = interval_stack(v, "backlog")
-        with np.errstate(invalid="ignore"):
-            ok = ~np.all(np.isnan(table), axis=0)
-            mean = np.full(table.shape[1], np.nan)
-            mean[ok] = np.nanmean(table[:, ok], axis=0)
+        mean = mean_over_runs(table)
         # Naive local times (matplotlib would otherwise draw them in UTC), stepped in
         # UTC so that a daylight-saving change does not shift the rest of the axis.
         t0, zone = start.astimezone(dt.UTC), start.tzinfo

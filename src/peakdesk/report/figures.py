@@ -25,6 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from peakdesk.engine.intervals import mean_over_runs, range_over_runs
 from peakdesk.experiment.replicate import Evaluation
 from peakdesk.output import atomic_write
 from peakdesk.report.rundata import RunData
@@ -106,24 +107,6 @@ def _axes(fig: Figure, pos: int = 111) -> Axes:
     return ax
 
 
-def _mean(table: F64) -> F64:
-    with np.errstate(invalid="ignore"):
-        ok = ~np.all(np.isnan(table), axis=0)
-        out = np.full(table.shape[1], np.nan)
-        out[ok] = np.nanmean(table[:, ok], axis=0)
-    return out
-
-
-def _range(table: F64) -> tuple[F64, F64]:
-    with np.errstate(invalid="ignore"):
-        ok = ~np.all(np.isnan(table), axis=0)
-        lo = np.full(table.shape[1], np.nan)
-        hi = np.full(table.shape[1], np.nan)
-        lo[ok] = np.nanmin(table[:, ok], axis=0)
-        hi[ok] = np.nanmax(table[:, ok], axis=0)
-    return lo, hi
-
-
 def _col(run: RunData, name: str) -> F64:
     return run.intervals[name]
 
@@ -131,10 +114,10 @@ def _col(run: RunData, name: str) -> F64:
 def demand_and_capacity(run: RunLike, ev: Evaluation | None = None) -> Figure:
     """Conversations arriving per interval against agents online and busy slots."""
     run = _run(run, ev)
-    arrivals = _mean(_col(run, "arrivals"))
-    online = _mean(_col(run, "agents_online"))
-    busy = _mean(_col(run, "busy_slots"))
-    slots = _mean(_col(run, "slots_online"))
+    arrivals = mean_over_runs(_col(run, "arrivals"))
+    online = mean_over_runs(_col(run, "agents_online"))
+    busy = mean_over_runs(_col(run, "busy_slots"))
+    slots = mean_over_runs(_col(run, "slots_online"))
     t = _times(run, arrivals.size)
     fig = plt.figure(figsize=(11, 5))
     ax = _axes(fig)
@@ -163,13 +146,13 @@ def backlog(run: RunLike, ev: Evaluation | None = None) -> Figure:
     """Unanswered buyer messages and conversations waiting for an agent, over time."""
     run = _run(run, ev)
     table = _col(run, "backlog")
-    queue = _mean(_col(run, "queue"))
+    queue = mean_over_runs(_col(run, "queue"))
     t = _times(run, table.shape[1])
     fig = plt.figure(figsize=(11, 4.5))
     ax = _axes(fig)
-    lo, hi = _range(table)
+    lo, hi = range_over_runs(table)
     ax.fill_between(t, lo, hi, color="#fbd38d", alpha=0.6, label="backlog, range over runs")
-    ax.plot(t, _mean(table), color=ORANGE, lw=1.3, label="backlog of unanswered messages")
+    ax.plot(t, mean_over_runs(table), color=ORANGE, lw=1.3, label="backlog of unanswered messages")
     ax.plot(t, queue, color=BLUE, lw=1.0, ls="--", label="conversations waiting for an agent")
     ax.set_ylabel("time-weighted mean in the interval")
     ax.legend(loc="upper left", fontsize=8)
@@ -181,8 +164,8 @@ def first_response(run: RunLike, ev: Evaluation | None = None) -> Figure:
     """First human reply per arrival interval: mean and percentiles (median to 95th, 90th)
     against the target lines (top), and the share served within 3 minutes (bottom)."""
     run = _run(run, ev)
-    mean = _mean(_col(run, "first_reply_mean_s"))
-    p90 = _mean(_col(run, "first_reply_p90_s"))
+    mean = mean_over_runs(_col(run, "first_reply_mean_s"))
+    p90 = mean_over_runs(_col(run, "first_reply_p90_s"))
     within = _col(run, "within_3min")
     t = _times(run, mean.size)
     fig = plt.figure(figsize=(11, 6.5))
@@ -190,8 +173,8 @@ def first_response(run: RunLike, ev: Evaluation | None = None) -> Figure:
     ax.grid(True, alpha=0.3)
     ax.xaxis_date()
     if "first_reply_p50_s" in run.intervals:  # run directories of older versions lack them
-        p50 = _mean(_col(run, "first_reply_p50_s"))
-        p95 = _mean(_col(run, "first_reply_p95_s"))
+        p50 = mean_over_runs(_col(run, "first_reply_p50_s"))
+        p95 = mean_over_runs(_col(run, "first_reply_p95_s"))
         finite = np.isfinite(p50) & np.isfinite(p95)
         ax.fill_between(
             t,
@@ -219,9 +202,9 @@ def first_response(run: RunLike, ev: Evaluation | None = None) -> Figure:
     ax.set_title(_title(run, "First response by arrival interval"), fontsize=10)
     ax2 = fig.add_subplot(212, sharex=ax)
     ax2.grid(True, alpha=0.3)
-    lo, hi = _range(within)
+    lo, hi = range_over_runs(within)
     ax2.fill_between(t, lo * 100, hi * 100, color="#c6f6d5", alpha=0.9, label="range over runs")
-    ax2.plot(t, _mean(within) * 100, color=GREEN, lw=1.1, label="mean over runs")
+    ax2.plot(t, mean_over_runs(within) * 100, color=GREEN, lw=1.1, label="mean over runs")
     ax2.set_ylim(0, 102)
     ax2.set_ylabel("% served within 3 min\n(abandoned = failure)")
     ax2.legend(loc="lower left", fontsize=8)
@@ -291,9 +274,9 @@ def subaccounts(run: RunLike, ev: Evaluation | None = None) -> Figure:
     t = _times(run, table.shape[1])
     fig = plt.figure(figsize=(11, 4.2))
     ax = _axes(fig)
-    lo, hi = _range(table)
+    lo, hi = range_over_runs(table)
     ax.fill_between(t, lo, hi, color="#c7d7ea", alpha=0.8, label="range over runs")
-    ax.plot(t, _mean(table), color=BLUE, lw=1.2, label="sub-accounts in use (mean)")
+    ax.plot(t, mean_over_runs(table), color=BLUE, lw=1.2, label="sub-accounts in use (mean)")
     cap = run.summary.get("subaccounts")
     if cap is not None:
         ax.axhline(float(cap), color=RED, ls="--", lw=1.2, label=f"sub-accounts held: {cap}")
@@ -319,7 +302,7 @@ def conversions_lost(run: RunLike, ev: Evaluation | None = None) -> Figure | Non
         and not np.nansum(_col(run, "conversions"))
     ):
         return None  # no inquiry type models conversion: nothing to show
-    per = _mean(table)
+    per = mean_over_runs(table)
     t = _times(run, per.size)
     fig = plt.figure(figsize=(11, 4.5))
     ax = _axes(fig)
@@ -336,9 +319,9 @@ def conversions_lost(run: RunLike, ev: Evaluation | None = None) -> Figure | Non
     ax.set_ylabel("sales lost per interval")
     ax2 = ax.twinx()
     cum = np.nancumsum(table, axis=1)
-    lo, hi = _range(cum)
+    lo, hi = range_over_runs(cum)
     ax2.fill_between(t, lo, hi, color=RED, alpha=0.15, label="accumulated, range over runs")
-    ax2.plot(t, _mean(cum), color=RED, lw=1.3, ls="--", label="accumulated (mean)")
+    ax2.plot(t, mean_over_runs(cum), color=RED, lw=1.3, ls="--", label="accumulated (mean)")
     ax2.set_ylabel("sales lost, accumulated")
     ax2.set_ylim(bottom=0)
     lines = ax.get_legend_handles_labels()

@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from peakdesk import __version__
+from peakdesk.engine.intervals import stack_runs
 from peakdesk.engine.log import ChatLog
 from peakdesk.experiment.replicate import Evaluation
 from peakdesk.scenario.load import LoadedScenario
@@ -181,7 +182,7 @@ class RunData:
             text = ""
         return cls(
             summary=json.loads(json.dumps(_json_ready(summary_json(loaded, ev)))),
-            intervals={k: _pad(v) for k, v in cols.items()},
+            intervals={k: stack_runs(v) for k, v in cols.items()},
             plan=plan,
             scenario_text=text,
             pools=pool_records(ev),
@@ -302,7 +303,7 @@ def _read_intervals(path: Path, replications: int) -> dict[str, F64]:
     lengths = {int(np.sum(rep == r)) for r in numbers}
     if min(lengths) == 0 or (len(lengths) > 1 and min(lengths) < 0.5 * max(lengths)):
         raise RunDirError(f"{path}: replications of very different lengths (a file cut short?)")
-    return {k: _pad([v[rep == r] for r in numbers]) for k, v in rows.items()}
+    return {k: stack_runs([v[rep == r] for r in numbers]) for k, v in rows.items()}
 
 
 def summary_json(loaded: LoadedScenario, ev: Evaluation) -> dict[str, Any]:
@@ -559,17 +560,6 @@ def _records(path: Path) -> list[dict[str, Any]]:
     names = list(cols)
     n = cols[names[0]].size if names else 0
     return [{k: cols[k][i].item() for k in names} for i in range(n)]
-
-
-def _pad(rows: list[F64]) -> F64:
-    """Stack replications' columns, padding with nan to the longest."""
-    if not rows:
-        return np.zeros((0, 0))
-    width = max(r.size for r in rows)
-    out = np.full((len(rows), width), np.nan)
-    for i, r in enumerate(rows):
-        out[i, : r.size] = r
-    return out
 
 
 def _num(x: Any) -> float:
