@@ -602,18 +602,12 @@ def _row(variant: str, measure: str, est: Estimate, unit: str) -> dict[str, Any]
 def _target_probabilities(v: Variant) -> dict[str, tuple[float, float, float]]:
     """Target text -> (P(met), Wilson low, high); and ``p_all_targets_met`` if any targets."""
     ev = v.evaluation
-    # (The Wilson bounds are clamped to contain the estimate: at 0 or 1 they may miss
-    # it by a rounding error.)
-    out = {
-        s.target.text.strip(): (s.p_met, min(s.p_low, s.p_met), max(s.p_high, s.p_met))
-        for s in ev.targets()
-    }
+    out = {s.target.text.strip(): (s.p_met, s.p_low, s.p_high) for s in ev.targets()}
     if out:
         n = len(ev.replications)
         met = sum(all(t.met for t in r.targets) for r in ev.replications)
         lo, hi = wilson(met, n, ev.confidence)
-        p = ev.p_all_targets_met
-        out[ALL_TARGETS] = (p, min(lo, p), max(hi, p))
+        out[ALL_TARGETS] = (ev.p_all_targets_met, lo, hi)
     return out
 
 

@@ -29,6 +29,7 @@ from peakdesk.engine.intervals import mean_over_runs, range_over_runs
 from peakdesk.experiment.replicate import Evaluation
 from peakdesk.output import atomic_write
 from peakdesk.report.rundata import RunData
+from peakdesk.report.text import as_float
 from peakdesk.scenario.load import LoadedScenario
 
 F64 = npt.NDArray[np.float64]
@@ -226,11 +227,13 @@ def targets(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
         days = mdates.date2num([dt.date.fromisoformat(d) for d in s["days"]])
         share = s["unit"] == "share"
         scale = 100.0 if share else 1.0
-        daily = s.get("daily_mean") or []
-        if len(daily) == len(days):
+        # JSON null (a day with no value) reads as nan
+        daily = np.asarray([as_float(v) for v in s.get("daily_mean") or []])
+        rolling = np.asarray([as_float(v) for v in s["rolling_mean"]])
+        if daily.size == len(days):
             ax.bar(
                 days,
-                np.asarray(_floats(daily)) * scale,
+                daily * scale,
                 width=0.6,
                 color="#c7d7ea",
                 edgecolor=BLUE,
@@ -239,7 +242,7 @@ def targets(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
             )
         ax.plot(
             days,
-            np.asarray(_floats(s["rolling_mean"])) * scale,
+            rolling * scale,
             marker="o",
             color=BLUE,
             label="rolling value at day end (mean over runs)",
@@ -247,13 +250,13 @@ def targets(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
         bound = float(s["bound"]) * scale
         ax.axhline(bound, color=RED, ls="--", label=f"target {s['op']} {bound:g}")
         if share:
-            vals = [v for v in _floats(s["rolling_mean"]) + _floats(daily) if v == v]
-            low = min([*vals, float(s["bound"])], default=0.0) * 100
+            vals = np.concatenate([rolling, daily])
+            low = min([*vals[~np.isnan(vals)].tolist(), float(s["bound"])]) * 100
             ax.set_ylim(max(0.0, low - 5), 100.5)
         ax.set_ylabel("%" if share else "seconds")
         ax.set_title(
             f"{plain(s['target'])}: P(met) {s['p_met']:.0%} "
-            f"[{_num(s['p_low']):.0%}, {_num(s['p_high']):.0%}]",
+            f"[{as_float(s['p_low']):.0%}, {as_float(s['p_high']):.0%}]",
             fontsize=9,
         )
         ax.grid(True, alpha=0.3)
@@ -501,11 +504,3 @@ def write_figures(
             written.append(path)
         plt.close(fig)
     return written
-
-
-def _floats(values: list[float | None]) -> list[float]:
-    return [np.nan if v is None else float(v) for v in values]
-
-
-def _num(x: float | None) -> float:
-    return np.nan if x is None else float(x)

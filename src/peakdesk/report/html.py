@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import matplotlib.pyplot as plt
 from peakdesk.output import atomic_write
 from peakdesk.report.figures import CAPTIONS, draw_figures
 from peakdesk.report.rundata import RunData
-from peakdesk.report.text import SUMMARY_ROWS, fmt, verdict
+from peakdesk.report.text import SUMMARY_ROWS, as_float, fmt, is_missing, verdict
 
 #: How the model works, in the words a planner needs to trust or question a number.
 ASSUMPTIONS = (
@@ -93,10 +92,6 @@ def _e(x: Any) -> str:
     return html.escape(str(x), quote=True)
 
 
-def _is_nan(x: Any) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
-
-
 def _verdict_class(text: str) -> str:
     if text == "ok":
         return "ok"
@@ -130,13 +125,13 @@ def _targets_section(run: RunData) -> str:
     rows = []
     for t in targets:
         unit = "%" if t["unit"] == "share" else "s"
-        v = verdict(float(t["p_met"]), _f(t["p_low"]), _f(t["p_high"]), required)
+        v = verdict(float(t["p_met"]), as_float(t["p_low"]), as_float(t["p_high"]), required)
         fails = [d for d in t.get("first_failing_days", []) if d]
         rows.append(
             (
                 t["target"],
                 f"{float(t['p_met']):.0%}",
-                f"[{_f(t['p_low']):.0%}, {_f(t['p_high']):.0%}]",
+                f"[{as_float(t['p_low']):.0%}, {as_float(t['p_high']):.0%}]",
                 fmt(t.get("worst_mean"), unit),
                 min(fails) if fails else "none",
                 v,
@@ -149,9 +144,9 @@ def _targets_section(run: RunData) -> str:
         )
     ]
     p_all = run.summary.get("p_all_targets_met")
-    if not _is_nan(p_all):
+    if not is_missing(p_all):
         body.append(
-            f"<p>Every target met together in <b>{_f(p_all):.0%}</b> of "
+            f"<p>Every target met together in <b>{as_float(p_all):.0%}</b> of "
             f"{run.replications} runs; required: {required:.0%}.</p>"
         )
     need = runs_to_show(required)
@@ -190,7 +185,8 @@ def _overall_status(run: RunData) -> tuple[str, str]:
         return cls, f"plan {st.upper()}: {run.plan.plan.get('message', '')}"
     required = float(run.summary.get("required_confidence", 0.95))
     verdicts = [
-        verdict(float(t["p_met"]), _f(t["p_low"]), _f(t["p_high"]), required) for t in run.targets
+        verdict(float(t["p_met"]), as_float(t["p_low"]), as_float(t["p_high"]), required)
+        for t in run.targets
     ]
     if not verdicts:
         return "warn", "no targets set: the figures below describe the run"
@@ -204,7 +200,7 @@ def _overall_status(run: RunData) -> tuple[str, str]:
 def _cards(run: RunData) -> str:
     cur = _e(run.summary.get("currency", ""))
     cards = []
-    if run.plan is not None and not _is_nan(run.plan.plan.get("total_cost")):
+    if run.plan is not None and not is_missing(run.plan.plan.get("total_cost")):
         cards.append((f"{float(run.plan.plan['total_cost']):,.0f} {cur}", "plan cost"))
         if run.plan.plan.get("subaccounts") is not None:
             cards.append((f"{run.plan.plan['subaccounts']}", "sub-accounts needed"))
@@ -235,7 +231,7 @@ def _summary_section(run: RunData) -> str:
         e = run.estimate(key)
         ci = (
             f"[{fmt(e['low'], unit)}, {fmt(e['high'], unit)}]"
-            if not _is_nan(e["low"])
+            if not is_missing(e["low"])
             else "n/a (one run)"
         )
         rows.append((label, fmt(e["mean"], unit), ci, cur if unit.startswith("$") else ""))
@@ -258,13 +254,13 @@ def _plan_section(run: RunData) -> str:
     rows.append(
         (
             f"sub-accounts ({doc.get('subaccounts')} needed)",
-            f"{_f(doc.get('subaccount_cost')):,.0f}",
+            f"{as_float(doc.get('subaccount_cost')):,.0f}",
         )
     )
-    rows.append(("total", f"{_f(doc.get('total_cost')):,.0f}"))
+    rows.append(("total", f"{as_float(doc.get('total_cost')):,.0f}"))
     cpc = doc.get("cost_per_conversation")
-    if not _is_nan(cpc):
-        rows.append(("per conversation", f"{_f(cpc):,.2f}"))
+    if not is_missing(cpc):
+        rows.append(("per conversation", f"{as_float(cpc):,.2f}"))
     out.append(f"<h3>Cost ({_e(cur)})</h3>" + _table(("", "cost"), rows))
     heads = doc.get("headcount_by_day", {})
     days = sorted({d for per in heads.values() for d in per})
@@ -309,8 +305,8 @@ def _plan_section(run: RunData) -> str:
                     (
                         r["round"],
                         r["cover_status"],
-                        f"{_f(r['cost']):,.0f}",
-                        f"{_f(r['p_all_met']):.0%}",
+                        f"{as_float(r['cost']):,.0f}",
+                        f"{as_float(r['p_all_met']):.0%}",
                     )
                     for r in trace
                 ],
@@ -379,10 +375,6 @@ def _kpi_unit(name: str) -> str:
     if "cost" in name:
         return "$"
     return "n"
-
-
-def _f(x: Any) -> float:
-    return math.nan if x is None else float(x)
 
 
 def _reproduce(run: RunData) -> str:

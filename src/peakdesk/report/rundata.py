@@ -42,6 +42,7 @@ from peakdesk import __version__
 from peakdesk.engine.intervals import stack_runs
 from peakdesk.engine.log import ChatLog
 from peakdesk.experiment.replicate import Evaluation
+from peakdesk.report.text import as_float
 from peakdesk.scenario.load import LoadedScenario
 
 if TYPE_CHECKING:
@@ -163,7 +164,7 @@ class RunData:
     def estimate(self, key: str) -> dict[str, float]:
         """A headline figure's ``mean``, ``low`` and ``high`` (nan when absent)."""
         e = self.summary.get("summary", {}).get(key, {})
-        return {k: _num(e.get(k)) for k in ("mean", "low", "high")}
+        return {k: as_float(e.get(k)) for k in ("mean", "low", "high")}
 
     # -- constructors -----------------------------------------------------
 
@@ -506,10 +507,7 @@ def _agent_records(ev: Evaluation) -> list[dict[str, Any]]:
     log = next((r.log for r in ev.replications if r.log is not None), None)
     if log is None:
         return []
-    cols = agent_columns(log)
-    names = list(cols)
-    n = cols[names[0]].size if names else 0
-    return [{k: cols[k][i].item() for k in names} for i in range(n)]
+    return column_records(agent_columns(log))
 
 
 def pool_records(ev: Evaluation) -> list[dict[str, Any]]:
@@ -554,16 +552,14 @@ def read_csv(path: Path, text_columns: tuple[str, ...] = ()) -> dict[str, npt.ND
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    cols = read_csv(path)
+    return column_records(read_csv(path)) if path.is_file() else []
+
+
+def column_records(cols: dict[str, npt.NDArray[Any]]) -> list[dict[str, Any]]:
+    """Aligned columns as one record (dict of Python values) per row."""
     names = list(cols)
     n = cols[names[0]].size if names else 0
     return [{k: cols[k][i].item() for k in names} for i in range(n)]
-
-
-def _num(x: Any) -> float:
-    return math.nan if x is None else float(x)
 
 
 def _json_ready(x: Any) -> Any:

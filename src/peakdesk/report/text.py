@@ -41,14 +41,20 @@ SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _is_nan(x: Any) -> bool:
+def is_missing(x: Any) -> bool:
+    """``None`` (JSON null) or ``nan``: a value that was not measured."""
     return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def as_float(x: Any) -> float:
+    """A number read from JSON or CSV, ``None`` as ``nan``."""
+    return math.nan if x is None else float(x)
 
 
 def fmt(value: Any, unit: str) -> str:
     """A value for people: ``%`` share, ``s`` duration, ``$``/``$$`` money, ``n`` count,
     ``x`` a quantity with one decimal."""
-    if _is_nan(value):
+    if is_missing(value):
         return "n/a"
     v = float(value)
     if unit == "%":
