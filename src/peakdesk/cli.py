@@ -342,14 +342,26 @@ def _write_run(
     plan_obj, plan_doc = plan if plan is not None else (None, None)
     written = write_run_dir(out, loaded, ev, plan_obj, plan_doc)
     if figures or report:
-        from peakdesk.report.figures import write_figures
+        # Read back, as `peakdesk report` would: the report is the directory's.
+        written += _figures_and_report(RunData.from_dir(out), out, out / "report.html", report)
+    return written
 
-        data = RunData.from_dir(out)
-        written += write_figures(data, None, out)
+
+def _figures_and_report(data: Any, fig_dir: Path, report_path: Path, report: bool) -> list[Path]:
+    """Draw the figures once: write them into ``fig_dir``, and the report if asked."""
+    import matplotlib.pyplot as plt
+
+    from peakdesk.report.figures import draw_figures, save_figures
+    from peakdesk.report.html import write_report
+
+    drawn = draw_figures(data)
+    try:
+        written = save_figures(drawn, fig_dir)
         if report:
-            from peakdesk.report.html import write_report
-
-            written.append(write_report(data, out / "report.html"))
+            written.append(write_report(data, report_path, drawn))
+    finally:
+        for fig in drawn.values():
+            plt.close(fig)
     return written
 
 
@@ -514,12 +526,12 @@ def report_cmd(run_dir: str, output: str | None, figures: bool) -> None:
         data = RunData.from_dir(Path(run_dir))
     except RunDirError as exc:
         _fail(str(exc))
+    path = Path(output) if output else Path(run_dir) / "report.html"
     with _output_errors():
         if figures:
-            from peakdesk.report.figures import write_figures
-
-            write_figures(data, None, Path(run_dir))
-        path = write_report(data, Path(output) if output else Path(run_dir) / "report.html")
+            _figures_and_report(data, Path(run_dir), path, report=True)
+        else:
+            write_report(data, path)
     click.echo(f"report: {path}")
 
 

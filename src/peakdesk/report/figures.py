@@ -484,23 +484,39 @@ def draw_figures(run: RunData) -> dict[str, Figure]:
     return out
 
 
-def write_figures(
-    run: RunLike, ev: Evaluation | None, out_dir: Path, formats: tuple[str, ...] = ("png", "svg")
+def save_figures(
+    figures: dict[str, Figure], out_dir: Path, formats: tuple[str, ...] = ("png", "svg")
 ) -> list[Path]:
-    """Write every figure that applies as PNG and SVG into ``out_dir`` (atomically).
+    """Write drawn figures as ``<name>.png`` and ``.svg`` into ``out_dir`` (atomically).
 
     Returns
     -------
     list of Path
         The files written.
     """
-    data = _run(run, ev)
     written = []
-    for name, fig in draw_figures(data).items():
+    for name, fig in figures.items():
         for ext in formats:
             path = out_dir / f"{name}.{ext}"
             with atomic_write(path, "wb") as fh:
                 fig.savefig(fh, format=ext, dpi=130, bbox_inches="tight")
             written.append(path)
-        plt.close(fig)
     return written
+
+
+def write_figures(
+    run: RunLike, ev: Evaluation | None, out_dir: Path, formats: tuple[str, ...] = ("png", "svg")
+) -> list[Path]:
+    """Draw every figure that applies and write it as PNG and SVG into ``out_dir``.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    figures = draw_figures(_run(run, ev))
+    try:
+        return save_figures(figures, out_dir, formats)
+    finally:
+        for fig in figures.values():
+            plt.close(fig)

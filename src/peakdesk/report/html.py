@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from peakdesk.output import atomic_write
 from peakdesk.report.figures import CAPTIONS, draw_figures
@@ -393,8 +394,17 @@ def _reproduce(run: RunData) -> str:
     )
 
 
-def render(run: RunData) -> str:
-    """The report as one HTML document (figures embedded)."""
+def render(run: RunData, figures: dict[str, Figure] | None = None) -> str:
+    """The report as one HTML document (figures embedded).
+
+    Parameters
+    ----------
+    run
+        The run.
+    figures
+        Its figures, if the caller already drew them (to save them as files
+        too); default: drawn here and closed after.
+    """
     s = run.summary
     cls, status = _overall_status(run)
     title = f"peakdesk report: {run.scenario}"
@@ -414,12 +424,13 @@ def render(run: RunData) -> str:
     ]
     if run.plan is not None:
         parts += ["<h2>The plan and what it costs</h2>", _plan_section(run)]
-    figures = draw_figures(run)
-    if figures:
+    drawn = draw_figures(run) if figures is None else figures
+    if drawn:
         parts.append("<h2>Figures</h2>")
-        for name, fig in figures.items():
+        for name, fig in drawn.items():
             uri = _png_uri(fig)
-            plt.close(fig)
+            if figures is None:
+                plt.close(fig)
             caption = CAPTIONS.get(name, "")
             parts.append(
                 f'<figure id="fig-{_e(name)}"><img src="{uri}" alt="{_e(caption or name)}">'
@@ -448,9 +459,9 @@ def render(run: RunData) -> str:
     return "\n".join(parts)
 
 
-def write_report(run: RunData, path: Path) -> Path:
-    """Write the HTML report atomically; return its path."""
-    text = render(run)
+def write_report(run: RunData, path: Path, figures: dict[str, Figure] | None = None) -> Path:
+    """Write the HTML report atomically (``figures``: see :func:`render`); return its path."""
+    text = render(run, figures)
     with atomic_write(path) as fh:
         fh.write(text)
     return path
