@@ -419,6 +419,7 @@ def compare_cmd(
     baseline of the paired differences.  Prints one table: cost, each
     target's probability of being met, conversions lost, peak backlog.
     """
+    from peakdesk.experiment.checks import check_runnable
     from peakdesk.experiment.compare import compare, variants_from_sets
     from peakdesk.scenario.overrides import SetSyntaxError
 
@@ -426,9 +427,12 @@ def compare_cmd(
     with _input_errors():
         try:
             for path in scenarios:
-                loaded = _load(path)
+                loaded = _load(path)  # checked whole, like any scenario
                 if sets:
                     many = variants_from_sets(loaded, list(sets), include_base=with_base)
+                    for _, v in many:
+                        # a --set value only a run would refuse: before any run
+                        check_runnable(v)
                     prefix = f"{Path(path).stem}: " if len(scenarios) > 1 else ""
                     variants += [(prefix + label, v) for label, v in many]
                 else:
@@ -440,11 +444,7 @@ def compare_cmd(
         variants = [(f"{k + 1}. {label}", v) for k, (label, v) in enumerate(variants)]
     if len(variants) < 2:
         _fail("nothing to compare: give two or more scenario files, or --set PATH=V1,V2")
-    from peakdesk.experiment.checks import check_runnable
-
     for label, v in variants:
-        with _input_errors():
-            check_runnable(v)  # a --set value only a run would refuse: before any run
         for warning in scenario_warnings(v):
             click.echo(f"warning: {label}: {warning}", err=True)
     update, close = _progress_bar(f"comparing {len(variants)} variants")
