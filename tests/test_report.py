@@ -213,14 +213,18 @@ def _browser_tool() -> object:
     return mod
 
 
-def test_reports_load_in_headless_chromium(sim_dir: Path, plan_dir: Path) -> None:
+def test_reports_load_in_headless_chromium(
+    sim_dir: Path, plan_dir: Path, tmp_path: Path
+) -> None:
     """Both reports open in a real browser with every image and no error."""
     tool = _browser_tool()
     if tool.chromium_path() is None:  # type: ignore[attr-defined]
-        pytest.skip("chromium not installed (apt-get install chromium); .ci/run installs it")
-    pytest.importorskip("playwright")
+        pytest.skip("needs Debian's chromium on PATH (apt-get install chromium); not installed")
+    pytest.importorskip("playwright", reason="needs the playwright driver (pip install playwright)")
     for run in (sim_dir, plan_dir):
-        res = tool.check_report(run / "report.html", run / "screenshots")  # type: ignore[attr-defined]
+        # Screenshots go to this test's own folder: the shared run folders stay as written.
+        shots = tmp_path / run.name / "screenshots"
+        res = tool.check_report(run / "report.html", shots)  # type: ignore[attr-defined]
         assert res.ok, (res.broken_images, res.console_errors, res.page_errors)
         assert res.images == len(_images((run / "report.html").read_text(encoding="utf-8")))
         assert "Targets: how sure we are" in res.headings
@@ -241,6 +245,10 @@ def test_a_new_run_replaces_every_file_of_the_old_one(plan_dir: Path, tmp_path: 
 
     out = tmp_path / "reused"
     shutil.copytree(plan_dir, out)
+    # A folder of the user's own (the browser check writes "screenshots" here): made by
+    # this test, so it does not depend on which other tests ran or on chromium.
+    (out / "screenshots").mkdir(exist_ok=True)
+    (out / "screenshots" / "desk.png").write_bytes(b"not ours")
     res = CliRunner().invoke(
         main, ["simulate", str(SMALL_SHOP), "-r", "2", "-w", "1", "--out", str(out), "--report"]
     )
@@ -251,6 +259,7 @@ def test_a_new_run_replaces_every_file_of_the_old_one(plan_dir: Path, tmp_path: 
     assert run.plan is None and run.scenario == "small-shop"
     assert "Staffing plan" not in (out / "report.html").read_text(encoding="utf-8")
     assert "screenshots" in names  # not ours: left alone
+    assert (out / "screenshots" / "desk.png").read_bytes() == b"not ours"
 
 
 @pytest.mark.parametrize(
