@@ -13,6 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 RoutingPolicy = Literal["least_loaded", "longest_idle", "pool_priority"]
+Discipline = Literal["sequential", "parallel"]
+ShiftEnd = Literal["drain", "hand_back", "log_off"]
 
 
 @dataclass(frozen=True)
@@ -31,12 +33,28 @@ class PoolConfig:
         holds ``k`` conversations; its length is the pool's concurrency cap.
     hourly_cost
         Cost per paid agent-hour, in the scenario's currency.
+    discipline
+        ``"sequential"``: an agent writes one reply at a time, its compose time
+        fixed when it starts (x the multiplier for the chats held then);
+        ``"parallel"``: every waiting reply of an agent progresses at once at
+        rate ``1 / concurrency_multiplier[k - 1]`` while it holds ``k`` chats
+        (re-rated whenever ``k`` changes).
+    shift_end
+        At the end of an online segment: ``"drain"`` (finish the open chats,
+        then log off), ``"hand_back"`` (hand them back to the head of their
+        queue at once) or ``"log_off"`` (finish for at most ``grace_s``, then
+        hand back the rest).
+    grace_s
+        Seconds allowed to finish under ``"log_off"``.
     """
 
     name: str
     time_factor_by_type: tuple[float, ...]
     concurrency_multiplier: tuple[float, ...]
     hourly_cost: float
+    discipline: Discipline = "sequential"
+    shift_end: ShiftEnd = "drain"
+    grace_s: float = 0.0
 
     @property
     def max_concurrency(self) -> int:
@@ -75,7 +93,11 @@ class EngineConfig:
         Per inquiry type, seconds the slot stays held after the final reply.
     withdraw_on_abandon
         Per inquiry type: withdraw a conversation whose patience runs out before
-        an agent starts its first reply (instead of answering it later).
+        an agent starts its first reply (or, with ``patience_at_assignment``,
+        before an agent takes it) instead of answering it later.
+    patience_at_assignment
+        Per inquiry type: the buyer's patience runs until an agent takes the
+        chat, not until the first reply.
     idle_close_s
         Close a conversation after this much buyer silence (``inf``: never).
     auto_greeting
@@ -96,6 +118,7 @@ class EngineConfig:
     withdraw_on_abandon: tuple[bool, ...]
     idle_close_s: float
     auto_greeting: bool
+    patience_at_assignment: tuple[bool, ...] = ()
 
     @property
     def n_agents(self) -> int:

@@ -81,13 +81,15 @@ class IntervalTable:
     busy_slots
         Time-weighted mean conversations held by agents.
     queue
-        Time-weighted mean conversations waiting for an agent.
+        Time-weighted mean conversations waiting for an agent (new ones, and
+        chats reopened or handed back that wait again).
     backlog
         Time-weighted mean buyer messages waiting for a reply.
     composing
         Time-weighted mean agents writing a reply.
     occupancy
-        ``composing / agents_online`` (share of online time spent writing).
+        ``composing / agents_online`` (share of online time spent writing; a
+        parallel agent writing several replies at once counts once).
     slot_utilisation
         ``busy_slots / slots_online``.
     first_reply_mean_s
@@ -165,6 +167,42 @@ def end_time(log: ChatLog) -> float:
     return max(cands)
 
 
+def writing_spans(log: ChatLog) -> tuple[F64, F64, npt.NDArray[np.int32]]:
+    """When each agent was writing: ``(start, end, agent)`` of its writing spells.
+
+    A sequential agent writes one reply at a time, so its spells are its
+    replies' compose spans.  A parallel agent writes several at once: its
+    overlapping reply spans are merged, so an agent writes at most once at a
+    time and occupancy stays a share of its online time.
+    """
+    human_reply = log.reply_agent >= 0
+    agent = log.reply_agent[human_reply]
+    end = log.reply_time_s[human_reply]
+    start = end - log.reply_compose_s[human_reply]
+    parallel = [p for p, d in enumerate(log.pool_discipline) if d == "parallel"]
+    if not parallel:
+        return start, end, agent
+    in_par = np.isin(log.agent_pool[agent], parallel)
+    keep_s, keep_e, keep_a = [start[~in_par]], [end[~in_par]], [agent[~in_par]]
+    order = np.lexsort((start, agent))
+    order = order[in_par[order]]
+    a_sorted = agent[order]
+    cuts = np.flatnonzero(np.diff(a_sorted)) + 1
+    for idx in np.split(order, cuts):
+        if idx.size == 0:
+            continue
+        s, e = start[idx], end[idx]
+        reach = np.maximum.accumulate(e)
+        # A new spell begins where a reply starts after everything before it ended.
+        new = np.concatenate(([True], s[1:] > reach[:-1]))
+        first = np.flatnonzero(new)
+        last = np.concatenate((first[1:] - 1, [idx.size - 1]))
+        keep_s.append(s[first])
+        keep_e.append(reach[last])
+        keep_a.append(np.full(first.size, agent[idx[0]], dtype=agent.dtype))
+    return np.concatenate(keep_s), np.concatenate(keep_e), np.concatenate(keep_a)
+
+
 def spans(log: ChatLog, t_end: float) -> dict[str, tuple[F64, F64]]:
     """The ``[start, end)`` spans behind each level, open ones closed at ``t_end``."""
     w = log.workload
@@ -180,17 +218,19 @@ def spans(log: ChatLog, t_end: float) -> dict[str, tuple[F64, F64]]:
     assigned = ~np.isnan(log.assign_s)
     # A queued conversation leaves the queue when assigned, or when withdrawn.
     q_end = np.where(assigned, log.assign_s, np.where(log.withdrawn, log.abandon_s, t_end))
-    human_reply = log.reply_agent >= 0
+    # Later waits (reopened or handed-back chats) count too.
+    rq_end = np.where(np.isnan(log.requeue_end_s), t_end, log.requeue_end_s)
     waiting = sent & (msg_end > log.msg_time_s)
+    write_start, write_end, _ = writing_spans(log)
     return {
         "online": (log.online_start_s, log.online_end_s),
         "busy": (log.hold_start_s, np.where(np.isnan(log.hold_end_s), t_end, log.hold_end_s)),
-        "queue": (w.arrival_s[human], q_end[human]),
-        "backlog": (log.msg_time_s[waiting], msg_end[waiting]),
-        "composing": (
-            log.reply_time_s[human_reply] - log.reply_compose_s[human_reply],
-            log.reply_time_s[human_reply],
+        "queue": (
+            np.concatenate((w.arrival_s[human], log.requeue_start_s)),
+            np.concatenate((q_end[human], rq_end)),
         ),
+        "backlog": (log.msg_time_s[waiting], msg_end[waiting]),
+        "composing": (write_start, write_end),
     }
 
 

@@ -89,6 +89,18 @@ class ChatLog:
     conversion_half_life_s
         Per inquiry type: half-life of the conversion probability in the
         first-response delay, seconds (``inf`` if not modelled).
+    online_scheduled_end_s
+        Per online spell: the end of the last segment (shift end or break
+        start) it was scheduled for; ``online_end_s`` minus it is the time
+        the agent worked past it (draining, or a grace before logging off).
+    requeue_conversation, requeue_start_s, requeue_end_s
+        Every wait in a queue after the first (a chat reopened by its buyer
+        after an idle auto-close or a release, or handed back at a shift end):
+        conversation, start and end (``nan``: still waiting when the run ended).
+    handed_back
+        Per conversation: times it was handed back at an agent's shift end.
+    pool_discipline
+        Per pool: ``"sequential"`` or ``"parallel"`` (see :mod:`peakdesk.engine.model`).
     """
 
     workload: Workload
@@ -123,6 +135,12 @@ class ChatLog:
     subaccount_cost: float
     conversion_base: tuple[float, ...]
     conversion_half_life_s: tuple[float, ...]
+    online_scheduled_end_s: F64
+    requeue_conversation: I64
+    requeue_start_s: F64
+    requeue_end_s: F64
+    handed_back: I32
+    pool_discipline: tuple[str, ...]
 
     # -- derived columns -------------------------------------------------
 

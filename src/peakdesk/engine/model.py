@@ -8,23 +8,51 @@ Model
   buyer has abandoned and been answered.
 * A new conversation waits in its type's queue until an eligible agent (pool
   has the skill, agent online and accepting, below its concurrency cap) takes
-  it under the routing policy; that agent keeps it until it closes.
-* An agent is one person: replies to its open conversations are composed one
-  at a time, the oldest waiting buyer message first.  Compose time = the
-  message's base compose time x the pool's time factor for the type
-  (``1 / (speed * proficiency)``) x the concurrency multiplier for the number
-  of conversations held when the reply is started.
-* Patience: a buyer whose first message is not answered within their patience
-  leaves and sends nothing more, but the message stays in the queue and is
-  still answered (it counts against response metrics).  This is decided when
-  the reply is sent, which needs no event of its own.
+  it under the routing policy; that agent keeps it until it closes (or hands
+  it back at its shift end).  Among agents holding equally few chats,
+  ``least_loaded`` picks the one whose load changed least recently.
+* How an agent works its chats is its pool's **discipline**:
+
+  - ``sequential``: an agent is one person; replies to its open conversations
+    are composed one at a time, the oldest waiting buyer message first.
+    Compose time = the message's base compose time x the pool's time factor
+    for the type (``1 / (speed * proficiency)``) x the concurrency multiplier
+    for the number of conversations held when the reply is started.
+  - ``parallel``: every waiting reply of an agent progresses at once; while
+    the agent holds ``k`` conversations each progresses at rate
+    ``1 / multiplier[k - 1]`` (processor sharing, re-rated whenever ``k``
+    changes), so a reply of base work ``w`` written at a constant ``k`` takes
+    ``w x multiplier[k - 1]``, as in the sequential formula.  With one message
+    per conversation and exponential compose times this is the chat model of
+    :mod:`peakdesk.analytic.chat` (exactly, when the multiplier is flat).
+
+* Patience (per inquiry type): with ``patience_until = "first_reply"`` a buyer
+  whose first message is not answered within their patience leaves and sends
+  nothing more; with ``"assignment"`` the buyer leaves only if no agent has
+  taken the chat within their patience.  By default the message stays in the
+  queue and is still answered (silent abandonment: it counts against response
+  metrics), decided when the reply is sent or the chat assigned, which needs no
+  event of its own.  A type with ``answer_after_abandon = false`` withdraws the
+  conversation instead: from the queue when patience runs out before an agent
+  takes it, or (``first_reply``) from an agent's inbox while no reply to it has
+  been started (a buyer who sees the agent typing waits for it).
 * Shifts: at the start of an online segment an agent takes a free sub-account
-  (or waits, first come first served, for one).  At the end of a segment the
-  agent stops taking new conversations, finishes the ones it holds, and only
-  then logs off and frees the sub-account.  We chose draining over handing
-  open chats back to the queue because that is what agents do in Qianniu-like
-  tools (set status to busy, finish, log off) and a transfer would restart the
-  buyer's wait.  Agents therefore never exceed the sub-account count.
+  (or waits, first come first served, for one).  At the end of a segment (a
+  shift end or a break) the agent stops taking new conversations, and then by
+  the pool's ``shift_end``:
+
+  - ``drain``: finishes the ones it holds and only then logs off and frees the
+    sub-account (what agents do in Qianniu-like tools: set status to busy,
+    finish, log off); the time past the segment end is recorded;
+  - ``hand_back``: logs off at once; every held conversation waiting for a
+    reply goes back to the head of its queue (keeping its arrival time, first
+    reply and the work already done on the reply being written), and the ones
+    waiting on their buyer are released (the buyer's next message reopens the
+    chat into the queue, like an idle auto-close);
+  - ``log_off``: drains for at most the pool's grace, then hands back the rest.
+
+  An agent whose next segment starts at the same instant simply carries on.
+  Online agents never exceed the sub-account count.
 * Idle auto-close: when the buyer stays silent longer than ``idle_close`` after
   a reply, the conversation closes then (freeing the slot); if the buyer writes
   again later, it reopens and waits in the queue for an agent like a new one
@@ -40,9 +68,12 @@ human conversation with ``k`` buyer messages there are one arrival, ``k``
 reply completions, ``k - 1`` buyer messages and at most one delayed close (an
 idle auto-close adds a close and makes the buyer's next message a reopening;
 where the type withdraws abandoned chats, a first message that waits behind
-other chats adds a patience check).  There is no process per conversation and
-no scan over all agents per event: agents free to take a chat are kept in one
-heap per pool, and waiting chats in one FIFO queue per type.
+other chats adds a patience check).  A parallel agent has at most one
+completion event in flight, for its reply due first; when its rate or its
+first-due reply changes the event is replaced (the old one is skipped when it
+fires).  There is no process per conversation and no scan over all agents per
+event: agents free to take a chat are kept in one heap per pool, and waiting
+chats in one FIFO queue per type.
 
 Each event is a :class:`_Call`: a plain simpy event, already successful, whose
 one callback is a method of :class:`_Simulation` and whose value is the
@@ -176,6 +207,12 @@ def run(
         subaccount_cost=subaccount_cost,
         conversion_base=conversion_base or (0.0,) * n_types,
         conversion_half_life_s=conversion_half_life_s or (_INF,) * n_types,
+        online_scheduled_end_s=np.asarray([s[3] for s in c.spells], dtype=np.float64),
+        requeue_conversation=c.requeue_conversation,
+        requeue_start_s=c.requeue_start,
+        requeue_end_s=c.requeue_end,
+        handed_back=c.handed_back,
+        pool_discipline=tuple(p.discipline for p in config.pools),
     )
 
 
@@ -210,7 +247,11 @@ class _Columns:
     hold_agent: npt.NDArray[np.int32]
     hold_start: F64
     hold_end: F64
-    spells: list[tuple[int, float, float]]
+    spells: list[tuple[int, float, float, float]]
+    requeue_conversation: npt.NDArray[np.int64]
+    requeue_start: F64
+    requeue_end: F64
+    handed_back: npt.NDArray[np.int32]
 
 
 def _compact(code: str, values: npt.NDArray[Any], dtype: type[np.generic]) -> array[Any]:
@@ -260,9 +301,12 @@ class _Simulation:
         self.msg_time: list[float] = [_NAN] * m
         self.reply_time: list[float] = [_NAN] * m
         self.reply_agent: list[int] = [-1] * m
+        # The compose time of a sent reply; while a parallel agent is writing it,
+        # the time it started.
         self.reply_compose: list[float] = [_NAN] * m
         # conversation state
-        self.conv_agent: list[int] = [-1] * n
+        self.conv_agent: list[int] = [-1] * n  # the agent that took it last
+        self.holder: list[int] = [-1] * n  # the agent holding it now, -1 if none
         self.assign_time: list[float] = [_NAN] * n
         self.close_time: list[float] = [_NAN] * n
         self.abandoned = bytearray(n)
@@ -270,7 +314,7 @@ class _Simulation:
         self.idle_closed = bytearray(n)
         self.withdrawn = bytearray(n)
         # The message a queued conversation waits with (the first, or the one that
-        # reopened it after an idle auto-close) and since when.
+        # reopened it after an idle auto-close or a hand-back) and since when.
         self.queued_msg: array[int] = _compact("q", w.msg_offset[:-1], np.int64)
         self.queued_since: array[float] = _compact("d", w.arrival_s, np.float64)
         # Each spell an agent held a conversation: (conversation, agent, start, end),
@@ -278,6 +322,13 @@ class _Simulation:
         self.hold_start: list[float] = [_NAN] * n
         self.holds: list[tuple[int, int, float, float]] = []
         self.hold_blocks: list[F64] = []
+        # Waits in a queue after the first one (a reopened or handed-back chat):
+        # conversation -> since when, and the finished spells.
+        self.requeued_at: dict[int, float] = {}
+        self.requeues: list[tuple[int, float, float]] = []
+        self.handed_back: dict[int, int] = {}
+        # Replies handed back while being written: message -> share of its work left.
+        self.work_left: dict[int, float] = {}
         # agent state
         na = cfg.n_agents
         self.apool: list[int] = cfg.agent_pool.tolist()
@@ -291,7 +342,9 @@ class _Simulation:
         self.want_online: list[bool] = [False] * na
         self.online_since: list[float] = [0.0] * na
         self.last_assign: list[float] = [-_INF] * na
-        self.spells: list[tuple[int, float, float]] = []
+        # The end of the agent's last segment (for the time worked past it).
+        self.segment_end: list[float] = [_NAN] * na
+        self.spells: list[tuple[int, float, float, float]] = []
         self.free_subaccounts = cfg.subaccounts
         self.subaccount_wait: deque[int] = deque()
         # pools
@@ -301,6 +354,28 @@ class _Simulation:
         # Each agent's pool's compose-time factors: by type, and by chats held.
         self.agent_factor: list[list[float]] = [pool_factor[p] for p in self.apool]
         self.agent_conc: list[list[float]] = [pool_conc[p] for p in self.apool]
+        # Shift end per agent: 0 drain, 1 hand back, 2 log off after a grace.
+        ends = {"drain": 0, "hand_back": 1, "log_off": 2}
+        self.agent_end: list[int] = [ends[cfg.pools[p].shift_end] for p in self.apool]
+        self.agent_grace: list[float] = [cfg.pools[p].grace_s for p in self.apool]
+        # What a hand-back needs: the chats each agent holds and its reply in progress.
+        self.track = any(e != 0 for e in self.agent_end)
+        self.held: list[set[int] | None] = [set() if e else None for e in self.agent_end]
+        self.reply_ev: list[_Call | None] = [None] * na
+        self.compose_start: list[float] = [0.0] * na
+        self.cut_ev: list[_Call | None] = [None] * na
+        # Parallel agents: every waiting reply progresses at rate ps_rate, as the
+        # agent's work clock V(t) = ps_v0 + (t - ps_t0) * ps_rate advances; a reply of
+        # work w added at V is due when V reaches V + w (heap of (due V, msg, w)).
+        self.par: list[bool] = [cfg.pools[p].discipline == "parallel" for p in self.apool]
+        self.ps_v0: list[float] = [0.0] * na
+        self.ps_t0: list[float] = [0.0] * na
+        self.ps_rate: list[float] = [0.0] * na
+        self.ps_heap: list[list[tuple[float, int, float]]] = [[] for _ in range(na)]
+        self.ps_ev: list[_Call | None] = [None] * na
+        self.ps_due: list[float] = [_NAN] * na
+        self.ps_dirty: list[int] = []
+        self.ps_is_dirty: list[bool] = [False] * na
         # Per pool, a heap of (key, seq, agent) over agents that can take a new
         # conversation, ordered by the policy's key and then by when the agent became
         # free.  An entry is valid while entry_seq[agent] == seq: each change of an
@@ -319,9 +394,15 @@ class _Simulation:
         self.queues: list[deque[int]] = [deque() for _ in range(n_types)]
         self.wrap_up: list[float] = list(cfg.wrap_up_s)
         self.withdraw: list[bool] = list(cfg.withdraw_on_abandon)
-        # Per pool, the queues it serves in type order: (queue, type priority, withdraw).
-        self.pool_queues: list[list[tuple[deque[int], int, bool]]] = [
-            [(self.queues[k], cfg.type_priority[k], self.withdraw[k]) for k in types]
+        self.at_assign: list[bool] = list(cfg.patience_at_assignment or (False,) * n_types)
+        self.any_at_assign = any(self.at_assign)
+        # Per pool, the queues it serves in type order:
+        # (queue, type priority, withdraw, patience until assignment).
+        self.pool_queues: list[list[tuple[deque[int], int, bool, bool]]] = [
+            [
+                (self.queues[k], cfg.type_priority[k], self.withdraw[k], self.at_assign[k])
+                for k in types
+            ]
             for types in self.pool_types
         ]
         # The same queues alone, to tell cheaply whether anything waits for a pool.
@@ -335,11 +416,13 @@ class _Simulation:
         self.free: list[_Call] = []
         self.cb_arrival: Callbacks = [self._on_arrival]
         self.cb_reply: Callbacks = [self._on_reply]
+        self.cb_ps_reply: Callbacks = [self._on_ps_reply]
         self.cb_buyer_message: Callbacks = [self._on_buyer_message]
         self.cb_reopen: Callbacks = [self._on_reopen]
         self.cb_close: Callbacks = [self._on_close]
         self.cb_patience: Callbacks = [self._on_patience]
         self.cb_bound: Callbacks = [self._on_bound]
+        self.cb_cut: Callbacks = [self._on_cut]
 
     # -- scheduling -------------------------------------------------------
 
@@ -362,7 +445,7 @@ class _Simulation:
         if bounds:
             self._at(bounds[0][0], self.env.now, 0, self.cb_bound)
 
-    def _at(self, t: float, now: float, value: int, callbacks: Callbacks) -> None:
+    def _at(self, t: float, now: float, value: int, callbacks: Callbacks) -> _Call:
         """Schedule a callback at time ``t`` (or now, if ``t`` is past); ``now`` is ``env.now``."""
         free = self.free
         ev = free.pop() if free else _Call(self.env)
@@ -370,6 +453,7 @@ class _Simulation:
         ev._value = value
         d = t - now
         self.sched(ev, NORMAL, 0.0 if d < 0.0 else d)
+        return ev
 
     def _again(self, ev: _Call, t: float, now: float, value: int, callbacks: Callbacks) -> None:
         """Schedule the event being processed again, at time ``t``."""
@@ -405,8 +489,12 @@ class _Simulation:
         self.reply_time = []
         reply_compose = _floats(self.reply_compose)
         self.reply_compose = []
+        # A reply a parallel agent was still writing holds its start time: not a compose time.
+        reply_compose[np.isnan(reply_time)] = np.nan
         agent = np.fromiter(self.conv_agent, np.int32, n)
         self.conv_agent = []
+        holder = np.fromiter(self.holder, np.int32, n)
+        self.holder = []
         assign_time = _floats(self.assign_time)
         self.assign_time = []
         close_time = _floats(self.close_time)
@@ -437,26 +525,40 @@ class _Simulation:
 
         # Spells still open at the end, in conversation order.
         self._flush_holds()
-        still = np.flatnonzero((agent >= 0) & np.isnan(close_time))
+        still = np.flatnonzero(holder >= 0)
         if still.size:
             block = np.empty((still.size, 4))
             block[:, 0] = still
-            block[:, 1] = agent[still]
+            block[:, 1] = holder[still]
             block[:, 2] = hold_start_conv[still]
             block[:, 3] = _NAN
             self.hold_blocks.append(block)
         holds = np.concatenate([*self.hold_blocks, np.empty((0, 4))])
         self.hold_blocks = []
 
-        # Buyers still unanswered whose patience ran out by the end.
+        # Buyers still unanswered (or, with patience until assignment, never taken)
+        # whose patience ran out by the end.
         expire = w.arrival_s + w.patience_s
-        gone = np.isnan(reply_time[first]) & ~abandoned & (expire <= end)
+        waited = np.isnan(reply_time[first])
+        if self.any_at_assign:
+            at_assign = np.asarray(self.at_assign, dtype=np.bool_)[w.type_idx]
+            waited = np.where(at_assign, np.isnan(assign_time), waited)
+        gone = waited & ~abandoned & (expire <= end)
         abandoned |= gone
         abandon_time[gone] = expire[gone]
         withdraw_type = np.asarray(self.withdraw, dtype=np.bool_)[w.type_idx]
         out = gone & withdraw_type & (agent < 0)
         withdrawn |= out
         close_time[out] = expire[out]
+
+        requeues = [*self.requeues, *((i, t0, _NAN) for i, t0 in self.requeued_at.items())]
+        requeues.sort()
+        rq = np.asarray(requeues, dtype=np.float64).reshape(-1, 3)
+        handed = np.zeros(n, dtype=np.int32)
+        if self.handed_back:
+            handed[np.fromiter(self.handed_back, np.int64)] = np.fromiter(
+                self.handed_back.values(), np.int32
+            )
         return _Columns(
             msg_time=msg_time,
             reply_time=reply_time,
@@ -475,6 +577,10 @@ class _Simulation:
             hold_start=np.ascontiguousarray(holds[:, 2]),
             hold_end=np.ascontiguousarray(holds[:, 3]),
             spells=self.spells,
+            requeue_conversation=rq[:, 0].astype(np.int64),
+            requeue_start=np.ascontiguousarray(rq[:, 1]),
+            requeue_end=np.ascontiguousarray(rq[:, 2]),
+            handed_back=handed,
         )
 
     def _flush_holds(self) -> None:
@@ -510,6 +616,8 @@ class _Simulation:
         else:
             self._assign(i, a, now)
             self._refresh(a)
+            if self.ps_dirty:
+                self._ps_flush(now)
 
     def _pick_agent(self, typ: int) -> int:
         """The agent the policy gives a new conversation of this type, or -1."""
@@ -550,13 +658,30 @@ class _Simulation:
     def _assign(self, i: int, a: int, now: float) -> None:
         """Give conversation ``i`` to agent ``a`` (the caller re-indexes the agent)."""
         self.conv_agent[i] = a
+        self.holder[i] = a
         self.hold_start[i] = now
         assign_time = self.assign_time
         if assign_time[i] != assign_time[i]:  # keep the first assignment
             assign_time[i] = now
+            if self.any_at_assign and self.at_assign[self.ctype[i]]:
+                # Patience until assignment: a buyer taken too late has already left.
+                t_left = self.arrival[i] + self.patience[i]
+                if now > t_left:
+                    self.abandoned[i] = 1
+                    self.abandon_time[i] = t_left
+        if self.requeued_at:
+            since = self.requeued_at.pop(i, None)
+            if since is not None:
+                self.requeues.append((i, since, now))
         self.load[a] += 1
         self.last_assign[a] = now
+        held = self.held[a]
+        if held is not None:
+            held.add(i)
         j = self.queued_msg[i]
+        if self.par[a]:
+            self._ps_add(a, j, i, now)
+            return
         inbox = self.inbox[a]
         composing = self.composing
         if composing[a] < 0:
@@ -568,7 +693,14 @@ class _Simulation:
             self._compose_next(a)
         else:
             heapq.heappush(inbox, (self.msg_time[j], j))
-        if j == self.offset[i] and composing[a] != j and self.withdraw[self.ctype[i]]:
+        typ = self.ctype[i]
+        if (
+            j == self.offset[i]
+            and composing[a] != j
+            and self.withdraw[typ]
+            and not self.at_assign[typ]
+            and j not in self.work_left
+        ):
             patience = self.patience[i]
             if patience < _INF:
                 # The first reply waits behind others: the buyer may still give up.
@@ -577,15 +709,23 @@ class _Simulation:
     def _on_patience(self, ev: _Call) -> None:
         self.free.append(ev)
         i: int = ev._value
+        if self.withdrawn[i]:
+            return
         j = self.offset[i]
-        a = self.conv_agent[i]
-        reply_time = self.reply_time
-        if self.composing[a] == j or reply_time[j] == reply_time[j]:
-            return  # the agent started (or sent) the reply in time
+        a = self.holder[i]
+        if self.reply_time[j] == self.reply_time[j] or j in self.work_left:
+            return  # answered, or its reply was begun before a hand-back
+        if a >= 0 and (self.composing[a] == j or self.par[a]):
+            return  # the agent started the reply in time (a parallel agent at once)
         self._withdraw(i)
-        self._close(i, a, self.env.now)
+        if a < 0:
+            return  # handed back and queued: the queue skips it
+        now = self.env.now
+        self._close(i, a, now)
         if self.composing[a] < 0 and not self.want_online[a] and self.load[a] == 0:
             self._go_offline(a)
+        if self.ps_dirty:
+            self._ps_flush(now)
 
     def _withdraw(self, i: int) -> None:
         """The buyer gave up and the conversation is withdrawn unanswered (closed then)."""
@@ -594,6 +734,10 @@ class _Simulation:
         t = self.arrival[i] + self.patience[i]
         self.abandon_time[i] = t
         self.close_time[i] = t
+        if self.requeued_at:
+            since = self.requeued_at.pop(i, None)
+            if since is not None:
+                self.requeues.append((i, since, t))
 
     def _pull(self, a: int, now: float) -> None:
         """Fill an agent's free slots from the queues (best priority, then oldest)."""
@@ -606,11 +750,11 @@ class _Simulation:
             best: deque[int] | None = None
             best_prio = 0
             best_since = 0.0
-            for q, prio, withdraw in pool_queues:
+            for q, prio, withdraw, at_assign in pool_queues:
                 if not q:
                     continue
                 if withdraw:
-                    self._drop_expired(q, now)
+                    self._drop_expired(q, now, at_assign)
                     if not q:
                         continue
                 s = since[q[0]]
@@ -620,19 +764,35 @@ class _Simulation:
                 return
             self._assign(best.popleft(), a, now)
 
-    def _drop_expired(self, q: deque[int], now: float) -> None:
+    def _drop_expired(self, q: deque[int], now: float, at_assign: bool) -> None:
         """Withdraw the buyers at the head of a queue whose patience ran out while queued.
 
         Only a first message: a chat reopened after an idle close had its answer,
-        and its buyer's patience no longer applies.
+        and its buyer's patience no longer applies; nor does it to a chat handed
+        back once taken (patience until assignment) or once its first reply was
+        begun.
         """
         arrival, patience = self.arrival, self.patience
         queued_msg, offset = self.queued_msg, self.offset
+        withdrawn = self.withdrawn
         while q:
             i = q[0]
-            if queued_msg[i] != offset[i] or not arrival[i] + patience[i] < now:
+            if withdrawn[i]:
+                q.popleft()  # withdrawn while queued after a hand-back
+                continue
+            j = offset[i]
+            if queued_msg[i] != j or not arrival[i] + patience[i] < now:
+                return
+            if (self.work_left or at_assign) and self._committed(i, j, at_assign):
                 return
             self._withdraw(q.popleft())
+
+    def _committed(self, i: int, j: int, at_assign: bool) -> bool:
+        """Whether a queued buyer no longer gives up: taken once (patience until
+        assignment), or the first reply ``j`` was begun before a hand-back."""
+        if at_assign:
+            return self.assign_time[i] == self.assign_time[i]
+        return j in self.work_left
 
     # -- agents at work -----------------------------------------------------
 
@@ -641,12 +801,17 @@ class _Simulation:
         self.composing[a] = j
         dur = self.compose_base[j] * self.agent_factor[a][self.ctype[i]]
         dur *= self.agent_conc[a][self.load[a] - 1]
+        if self.work_left:
+            dur *= self.work_left.get(j, 1.0)
         self.reply_compose[j] = dur
         free = self.free
         ev = free.pop() if free else _Call(self.env)
         ev.callbacks = self.cb_reply
         ev._value = a
         self.sched(ev, NORMAL, dur)
+        if self.track:
+            self.reply_ev[a] = ev
+            self.compose_start[a] = self.env.now
 
     def _compose_next(self, a: int) -> None:
         """Start on the oldest message in the inbox, skipping withdrawn chats."""
@@ -664,18 +829,43 @@ class _Simulation:
 
     def _on_reply(self, ev: _Call) -> None:
         a: int = ev._value
+        if self.track:
+            if ev is not self.reply_ev[a]:
+                self.free.append(ev)  # a reply the agent handed back unfinished
+                return
+            self.reply_ev[a] = None
         now = self.env.now
         composing = self.composing
         j = composing[a]
         composing[a] = -1
+        self._replied(a, j, now, ev)
+        if composing[a] < 0:
+            if self.inbox[a]:
+                self._compose_next(a)
+            if composing[a] < 0 and not self.want_online[a] and self.load[a] == 0:
+                self._go_offline(a)
+        if self.ps_dirty:
+            self._ps_flush(now)
+
+    def _replied(self, a: int, j: int, now: float, ev: _Call) -> None:
+        """Agent ``a`` sent the reply to message ``j``: what the buyer does next.
+
+        ``ev`` is the event being processed: reused for the buyer's next message,
+        else returned to the free list.
+        """
         i = self.msg_conv[j]
         self.reply_time[j] = now
         self.reply_agent[j] = a
+        if self.work_left:
+            self.work_left.pop(j, None)
         offset = self.offset
+        t = self.ctype[i]
         if (
             j == offset[i]
-            and now - self.arrival[i] > self.patience[i]
-            and not self.withdraw[self.ctype[i]]
+            and (
+                self.abandoned[i] if self.at_assign[t] else now - self.arrival[i] > self.patience[i]
+            )
+            and not self.withdraw[t]
         ):
             # The buyer left before this reply: nothing more will come.
             self.free.append(ev)
@@ -684,7 +874,7 @@ class _Simulation:
             self._close(i, a, now)
         elif j + 1 == offset[i + 1]:
             self.free.append(ev)
-            wrap = self.wrap_up[self.ctype[i]]
+            wrap = self.wrap_up[t]
             if wrap > 0.0:
                 idle = self.idle_close
                 self._at(now + (wrap if wrap < idle else idle), now, i, self.cb_close)
@@ -706,19 +896,22 @@ class _Simulation:
                 ev._value = j + 1
                 d = (now + think) - now
                 self.sched(ev, NORMAL, 0.0 if d < 0.0 else d)
-        if composing[a] < 0:
-            if self.inbox[a]:
-                self._compose_next(a)
-            if composing[a] < 0 and not self.want_online[a] and self.load[a] == 0:
-                self._go_offline(a)
 
     def _on_buyer_message(self, ev: _Call) -> None:
         self.free.append(ev)
         j: int = ev._value
         now = self.env.now
-        self.msg_time[j] = now
         i = self.msg_conv[j]
-        a = self.conv_agent[i]
+        a = self.holder[i]
+        if a < 0:
+            # Released at its agent's shift end while the buyer was thinking.
+            self._reopen(j, now)
+            return
+        self.msg_time[j] = now
+        if self.par[a]:
+            self._ps_add(a, j, i, now)
+            self._ps_flush(now)
+            return
         inbox = self.inbox[a]
         if self.composing[a] < 0 and not inbox:
             self._start(a, j, i)
@@ -729,12 +922,15 @@ class _Simulation:
 
     def _on_reopen(self, ev: _Call) -> None:
         self.free.append(ev)
-        j: int = ev._value
-        now = self.env.now
+        self._reopen(ev._value, self.env.now)
+
+    def _reopen(self, j: int, now: float) -> None:
+        """The buyer of a closed chat writes message ``j``: it queues for an agent."""
         self.msg_time[j] = now
         i = self.msg_conv[j]
         self.queued_msg[i] = j
         self.queued_since[i] = now
+        self.requeued_at[i] = now
         typ = self.ctype[i]
         a = self._pick_agent(typ)
         if a < 0:
@@ -742,23 +938,105 @@ class _Simulation:
         else:
             self._assign(i, a, now)
             self._refresh(a)
+            if self.ps_dirty:
+                self._ps_flush(now)
 
     def _on_close(self, ev: _Call) -> None:
         self.free.append(ev)
         i: int = ev._value
-        a = self.conv_agent[i]
-        self._close(i, a, self.env.now)
+        a = self.holder[i]
+        if a < 0:
+            return  # released at a hand-back before its wrap-up or idle close was due
+        now = self.env.now
+        self._close(i, a, now)
         if self.composing[a] < 0 and not self.want_online[a] and self.load[a] == 0:
             self._go_offline(a)
+        if self.ps_dirty:
+            self._ps_flush(now)
 
     def _close(self, i: int, a: int, now: float) -> None:
         """Close conversation ``i`` held by agent ``a``: free the slot and refill it."""
         self.close_time[i] = now
         self.holds.append((i, a, self.hold_start[i], now))
+        self.holder[i] = -1
+        held = self.held[a]
+        if held is not None:
+            held.discard(i)
         self.load[a] -= 1
+        if self.par[a]:
+            self._ps_touch(a)
         if self.accepting[a] and any(self.pool_deques[self.apool[a]]):
             self._pull(a, now)
         self._refresh(a)
+
+    # -- parallel agents ------------------------------------------------------
+
+    def _ps_add(self, a: int, j: int, i: int, now: float) -> None:
+        """A parallel agent starts on the reply to message ``j`` (conversation ``i``)."""
+        work = self.compose_base[j] * self.agent_factor[a][self.ctype[i]]
+        if self.work_left:
+            work *= self.work_left.get(j, 1.0)
+        v_now = self.ps_v0[a] + (now - self.ps_t0[a]) * self.ps_rate[a]
+        heapq.heappush(self.ps_heap[a], (v_now + work, j, work))
+        self.reply_compose[j] = now  # the start, until the reply is sent
+        self._ps_touch(a)
+
+    def _ps_touch(self, a: int) -> None:
+        """Note that a parallel agent's load or replies changed (settled by ``_ps_flush``)."""
+        if not self.ps_is_dirty[a]:
+            self.ps_is_dirty[a] = True
+            self.ps_dirty.append(a)
+
+    def _ps_flush(self, now: float) -> None:
+        """Re-rate the parallel agents touched at this instant and schedule their next reply.
+
+        Called once the handler's changes are done, so an agent whose load moves
+        several times at one instant is re-rated once, from its final load.
+        """
+        for a in self.ps_dirty:
+            self.ps_is_dirty[a] = False
+            load = self.load[a]
+            rate = 1.0 / self.agent_conc[a][load - 1] if load > 0 else 0.0
+            old = self.ps_rate[a]
+            changed = rate != old
+            if changed:
+                self.ps_v0[a] += (now - self.ps_t0[a]) * old
+                self.ps_t0[a] = now
+                self.ps_rate[a] = rate
+            heap = self.ps_heap[a]
+            if not heap:
+                self.ps_ev[a] = None
+                continue
+            due = heap[0][0]
+            if not changed and self.ps_ev[a] is not None and due == self.ps_due[a]:
+                continue  # the event in flight is still right
+            d = (due - self.ps_v0[a]) / rate - (now - self.ps_t0[a])
+            free = self.free
+            ev = free.pop() if free else _Call(self.env)
+            ev.callbacks = self.cb_ps_reply
+            ev._value = a
+            self.sched(ev, NORMAL, 0.0 if d < 0.0 else d)
+            self.ps_ev[a] = ev
+            self.ps_due[a] = due
+        self.ps_dirty.clear()
+
+    def _on_ps_reply(self, ev: _Call) -> None:
+        a: int = ev._value
+        if ev is not self.ps_ev[a]:
+            self.free.append(ev)  # superseded: the agent was re-rated or handed back
+            return
+        self.ps_ev[a] = None
+        now = self.env.now
+        due, j, _ = heapq.heappop(self.ps_heap[a])
+        # The work clock reached the reply's due value now (snapped: no drift).
+        self.ps_v0[a] = due
+        self.ps_t0[a] = now
+        self.reply_compose[j] = now - self.reply_compose[j]
+        self._ps_touch(a)
+        self._replied(a, j, now, ev)
+        if not self.want_online[a] and self.load[a] == 0:
+            self._go_offline(a)
+        self._ps_flush(now)
 
     # -- shifts and sub-accounts ----------------------------------------------
 
@@ -781,21 +1059,113 @@ class _Simulation:
         ended = [self.seg_agent[seg] for _, kind, seg in batch if kind == 0]
         for a in ended:
             self.want_online[a] = False
+            self.segment_end[a] = now
             if self.online[a]:
                 self.accepting[a] = False
                 self._refresh(a)
+        starting = (
+            {self.seg_agent[seg] for _, kind, seg in batch if kind == 1} if self.track else set()
+        )
         for a in ended:
-            if self.online[a] and not self.want_online[a] and self.load[a] == 0:
+            if not self.online[a] or self.want_online[a]:
+                continue
+            policy = self.agent_end[a]
+            if policy and a in starting:
+                continue  # its next segment starts now: it carries on
+            if self.load[a] == 0:
                 if self.composing[a] < 0:
                     self._go_offline(a)
+            elif policy == 1:
+                self._hand_back(a, now)
+            elif policy == 2:
+                self.cut_ev[a] = self._at(now + self.agent_grace[a], now, a, self.cb_cut)
         for _, kind, seg in batch:
             if kind == 1:
                 self._segment_start(self.seg_agent[seg], now)
+        if self.ps_dirty:
+            self._ps_flush(now)
+
+    def _on_cut(self, ev: _Call) -> None:
+        self.free.append(ev)
+        a: int = ev._value
+        if ev is not self.cut_ev[a]:
+            return  # a new segment began, or the agent logged off, before the cut
+        self.cut_ev[a] = None
+        if self.online[a] and not self.want_online[a]:
+            now = self.env.now
+            self._hand_back(a, now)
+            if self.ps_dirty:
+                self._ps_flush(now)
+
+    def _hand_back(self, a: int, now: float) -> None:
+        """Agent ``a`` logs off now: open chats go back to the head of their queues.
+
+        A chat waiting for a reply keeps its place in time (arrival, first reply,
+        the work already done on a reply being written); a chat waiting on its
+        buyer (thinking, or in wrap-up) is released, and the buyer's next message
+        reopens it into the queue.
+        """
+        held = self.held[a]
+        assert held is not None
+        pending: dict[int, int] = {}  # conversation -> its message waiting for a reply
+        j = self.composing[a]
+        if j >= 0:
+            # The reply being written: what is left of its work goes with it.
+            dur = self.reply_compose[j]
+            left = (self.compose_start[a] + dur - now) / dur if dur > 0.0 else 1.0
+            self.work_left[j] = self.work_left.get(j, 1.0) * min(max(left, 0.0), 1.0)
+            pending[self.msg_conv[j]] = j
+            self.composing[a] = -1
+            self.reply_ev[a] = None
+        for _, jj in self.inbox[a]:
+            pending[self.msg_conv[jj]] = jj
+        self.inbox[a] = []
+        if self.par[a]:
+            v_now = self.ps_v0[a] + (now - self.ps_t0[a]) * self.ps_rate[a]
+            for due, jj, work in self.ps_heap[a]:
+                share = (due - v_now) / work if work > 0.0 else 1.0
+                self.work_left[jj] = self.work_left.get(jj, 1.0) * min(max(share, 0.0), 1.0)
+                self.reply_compose[jj] = _NAN
+                pending[self.msg_conv[jj]] = jj
+            self.ps_heap[a] = []
+            self.ps_ev[a] = None
+            self.ps_v0[a] = v_now
+            self.ps_t0[a] = now
+            self.ps_rate[a] = 0.0
+        back: list[int] = []
+        for i in sorted(held):
+            self.holds.append((i, a, self.hold_start[i], now))
+            self.holder[i] = -1
+            jj = pending.get(i, -1)
+            if jj < 0 or self.withdrawn[i]:
+                self.close_time[i] = now  # released: nothing to answer now
+                continue
+            self.queued_msg[i] = jj
+            self.requeued_at[i] = now
+            self.handed_back[i] = self.handed_back.get(i, 0) + 1
+            back.append(i)
+        held.clear()
+        self.load[a] = 0
+        # Oldest first at the head of each queue, ahead of the chats already waiting.
+        back.sort(key=lambda c: (self.queued_since[c], c), reverse=True)
+        for i in back:
+            self.queues[self.ctype[i]].appendleft(i)
+        self._go_offline(a)
+        # The chats handed back go to agents free to take them, as new ones would.
+        for typ in sorted({self.ctype[i] for i in back}):
+            q = self.queues[typ]
+            while q:
+                b = self._pick_agent(typ)
+                if b < 0:
+                    break
+                self._pull(b, now)
+                self._refresh(b)
 
     def _segment_start(self, a: int, now: float) -> None:
         self.want_online[a] = True
         if self.online[a]:
-            # Still draining the previous segment: simply accept again.
+            # Still draining the previous segment (or carrying on): accept again.
+            self.cut_ev[a] = None
             self.accepting[a] = True
             self._pull(a, now)
             self._refresh(a)
@@ -818,8 +1188,10 @@ class _Simulation:
             return
         self.online[a] = False
         self.accepting[a] = False
+        self.cut_ev[a] = None
         self._refresh(a)
-        self.spells.append((a, self.online_since[a], self.env.now))
+        now = self.env.now
+        self.spells.append((a, self.online_since[a], now, self.segment_end[a]))
         # Hand the sub-account to the first agent still waiting for one.
         while self.subaccount_wait:
             b = self.subaccount_wait.popleft()

@@ -136,7 +136,17 @@ def pool_configs(spec: Scenario) -> tuple[PoolConfig, ...]:
             else math.nan
             for t in types
         )
-        out.append(PoolConfig(pool.name, factors, _concurrency_multiplier(pool), pool.hourly_cost))
+        out.append(
+            PoolConfig(
+                pool.name,
+                factors,
+                _concurrency_multiplier(pool),
+                pool.hourly_cost,
+                discipline=pool.discipline,
+                shift_end=pool.shift_end,
+                grace_s=pool.shift_end_grace or 0.0,
+            )
+        )
     return tuple(out)
 
 
@@ -235,6 +245,7 @@ def config_from_instances(
         withdraw_on_abandon=tuple(not t.answer_after_abandon for t in types),
         idle_close_s=math.inf if spec.routing.idle_close is None else spec.routing.idle_close,
         auto_greeting=spec.routing.auto_greeting,
+        patience_at_assignment=tuple(t.patience_until == "assignment" for t in types),
     )
 
 

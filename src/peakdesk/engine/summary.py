@@ -29,7 +29,11 @@ class RunSummary:
     ``generic.service_level`` in :mod:`peakdesk.rules.generic`).  Percentiles are
     over every answered conversation, abandoned ones included (their message
     was still answered).  Times in seconds, costs in
-    the scenario's currency.
+    the scenario's currency.  ``agent_min_past_shift_end`` is the agent-minutes
+    online after the end of the segment (shift end or break start) an agent was
+    scheduled for: draining under ``shift_end = "drain"``, at most the grace
+    under ``"log_off"``, none under ``"hand_back"``; ``handed_back`` counts the
+    chats handed back at a shift end.
     """
 
     conversations: int
@@ -60,6 +64,8 @@ class RunSummary:
     subaccount_cost: float
     total_cost: float
     cost_per_conversation: float
+    agent_min_past_shift_end: float
+    handed_back: int
 
     def as_dict(self) -> dict[str, float]:
         """Field name -> value."""
@@ -127,4 +133,8 @@ def summarise(log: ChatLog) -> RunSummary:
         subaccount_cost=log.subaccount_cost,
         total_cost=total,
         cost_per_conversation=total / n if n else float("nan"),
+        agent_min_past_shift_end=float(
+            np.sum(np.maximum(log.online_end_s - log.online_scheduled_end_s, 0.0)) / 60.0
+        ),
+        handed_back=int(log.handed_back.sum()),
     )

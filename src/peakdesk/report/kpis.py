@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from peakdesk.engine.intervals import end_time
+from peakdesk.engine.intervals import end_time, writing_spans
 from peakdesk.engine.log import REPLY_HUMAN, ChatLog
 from peakdesk.output import agent_labels
 
@@ -146,6 +146,12 @@ def _per_agent_sums(log: ChatLog) -> _AgentSums:
     human = (log.reply_kind == REPLY_HUMAN) & (log.reply_agent >= 0)
     ra = log.reply_agent[human].astype(np.int64)
     response = log.reply_time_s[human] - log.msg_time_s[human]
+    if "parallel" in log.pool_discipline:
+        # Replies a parallel agent wrote at once share its time: merged spells.
+        w_start, w_end, w_agent = writing_spans(log)
+        composing_s = _wsum(w_agent, w_end - w_start, n_agents)
+    else:
+        composing_s = _wsum(ra, log.reply_compose_s[human], n_agents)
     converted, lost = log.conversion()
     first = log.workload.msg_offset[:-1]
     first_replier = np.where(
@@ -158,7 +164,7 @@ def _per_agent_sums(log: ChatLog) -> _AgentSums:
         # An agent's cap is its pool's, fixed for the run.
         slot_s=online_s * caps[log.agent_pool],
         held_s=held_s,
-        composing_s=_wsum(ra, log.reply_compose_s[human], n_agents),
+        composing_s=composing_s,
         replies=np.bincount(ra, minlength=n_agents).astype(np.int64),
         response_sum_s=_wsum(ra, response, n_agents),
         conversions=np.bincount(conv_agent[converted[has]], minlength=n_agents).astype(np.int64),

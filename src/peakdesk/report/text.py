@@ -33,6 +33,8 @@ SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
     ("peak_queue", "peak queue (conversations)", "n"),
     ("peak_agents_online", "peak agents online", "n"),
     ("unanswered_at_end", "unanswered at the end", "n"),
+    ("agent_min_past_shift_end", "agent-minutes online past shift end", "n"),
+    ("handed_back", "chats handed back at shift end", "n"),
     ("paid_agent_hours", "paid agent-hours", "n"),
     ("labour_cost", "labour cost", "$"),
     ("subaccount_cost", "sub-account cost", "$"),

@@ -419,9 +419,17 @@ class InquiryType(_Model):
         default=True,
         description=(
             "true: a buyer who gives up leaves the message in the inbox and it is still "
-            "answered (chat: it counts against response metrics); false: the conversation "
-            "is withdrawn when patience runs out before an agent starts the reply "
-            "(call-centre style, as in Erlang A)"
+            "answered (silent abandonment: it counts against response metrics); false: the "
+            "conversation is withdrawn unanswered when patience runs out (call-centre style, "
+            "as in Erlang A)"
+        ),
+    )
+    patience_until: Literal["first_reply", "assignment"] = Field(
+        default="first_reply",
+        description=(
+            "what a buyer's patience waits for: 'first_reply' (the first human reply; "
+            "withdrawn chats go only while no agent has started writing it), or "
+            "'assignment' (an agent taking the chat, as the analytic chat model assumes)"
         ),
     )
 
@@ -557,6 +565,27 @@ class Pool(_Model):
         default=None,
         description="compose-time multiplier when holding 1, 2, ... chats (overrides slowdown)",
     )
+    discipline: Literal["sequential", "parallel"] = Field(
+        default="sequential",
+        description=(
+            "how an agent works its chats: 'sequential' (one reply at a time, oldest "
+            "waiting buyer first, as a person types in a Qianniu-like workbench) or "
+            "'parallel' (every waiting reply progresses at once, each slowed by the "
+            "multiplier for the chats held; the analytic chat model)"
+        ),
+    )
+    shift_end: Literal["drain", "hand_back", "log_off"] = Field(
+        default="drain",
+        description=(
+            "at the end of a shift or at a break: 'drain' (take no new chats, finish the "
+            "open ones, then log off), 'hand_back' (open chats go back to the head of "
+            "their queue at once), 'log_off' (finish what you can within "
+            "shift_end_grace, hand back the rest)"
+        ),
+    )
+    shift_end_grace: Duration | None = Field(
+        default=None, description="with shift_end = 'log_off': time allowed to finish"
+    )
     hourly_cost: float = Field(default=0.0, ge=0.0, description="cost per paid agent-hour")
     shrinkage: Probability = Field(
         default=0.0, description="share of scheduled agents not available (absence, meetings)"
@@ -575,13 +604,34 @@ class Pool(_Model):
             if len(m) != self.max_concurrency:
                 raise FieldProblem(
                     "compose_multiplier_by_concurrency",
-                    f"compose_multiplier_by_concurrency needs {self.max_concurrency} values "
-                    f"(one per concurrency level 1..max_concurrency), got {len(m)}",
+                    f"needs {self.max_concurrency} values, one per number of chats held "
+                    f"1..max_concurrency ({self.max_concurrency}), got {len(m)}",
                 )
             if any(x <= 0 for x in m):
                 raise FieldProblem(
                     "compose_multiplier_by_concurrency", "compose multipliers must be > 0"
                 )
+            drop = next((k for k in range(1, len(m)) if m[k] < m[k - 1]), None)
+            if drop is not None:
+                raise FieldProblem(
+                    f"compose_multiplier_by_concurrency[{drop}]",
+                    f"{m[drop]:g} at {drop + 1} chats is below {m[drop - 1]:g} at {drop} "
+                    "chats; a reply never gets quicker because the agent holds more chats, "
+                    "so the multipliers must not decrease (equal values: no slowdown)",
+                )
+        if self.shift_end == "log_off":
+            if self.shift_end_grace is None:
+                raise FieldProblem(
+                    "shift_end_grace",
+                    "shift_end = 'log_off' needs the time agents may go on finishing "
+                    "their chats, e.g. shift_end_grace = \"5min\" (0s: hand back at once)",
+                )
+        elif self.shift_end_grace is not None:
+            raise FieldProblem(
+                "shift_end_grace",
+                f"a grace applies only to shift_end = 'log_off'; this pool has "
+                f"shift_end = {self.shift_end!r} ('drain' has no limit, 'hand_back' none)",
+            )
         return self
 
     @property
