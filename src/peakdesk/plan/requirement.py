@@ -1,16 +1,31 @@
 """Agents needed online per interval: analytic seed, then the iterative staffing algorithm.
 
 The requirement is expressed in agents of a *reference pool* (speed,
-concurrency and slowdown of the pool the planner leans on most) with every
-skill, online per reporting interval.  It is seeded from the modified offered
-load, then refined by simulation in the manner of the iterative staffing
-algorithm (ISA; Feldman, Mandelbaum, Massey and Whitt, Management Science
-2008): simulate the current requirement, measure in each interval the
-distribution of the number of conversations in the system (held or waiting),
-and set the next requirement to the fewest agents whose slots leave at most a
-share ``alpha`` of the interval's time with every slot taken.  The backlog
-carried from one interval into the next (which the stationary seed misses) is
-in that distribution, so the fixed point accounts for it.
+concurrency, slowdown, discipline and shift end of the pool the planner leans
+on most) with every skill, online per reporting interval.  It is seeded from
+the modified offered load, then refined by simulation in the manner of the
+iterative staffing algorithm (ISA; Feldman, Mandelbaum, Massey and Whitt,
+Management Science 2008): simulate the current requirement, measure in each
+interval the distribution of the number of conversations in the system (held
+or waiting), and set the next requirement to the fewest agents whose slots
+leave at most a share ``alpha`` of the interval's time with every slot taken.
+The backlog carried from one interval into the next (which the stationary seed
+misses) is in that distribution, so the fixed point accounts for it.
+
+The seed and the measurement follow the reference pool's discipline:
+
+* ``parallel``: slots are the only limit (every held chat progresses), so the
+  seed staffs each interval by the chat model of :mod:`peakdesk.analytic.chat`
+  at the modified offered load (fewest agents with P(every slot taken) <=
+  ``alpha``), and the ISA measures the number in system against the slots.
+* ``sequential``: an agent also writes one reply at a time, so a free slot does
+  not mean a prompt reply.  The agents are also servers of replies: the seed
+  adds the fewest agents whose Erlang C delay probability for replies, at the
+  writing load (agents' worth of writing the chats in the system need), is at
+  most ``alpha`` (many-server pooling of the agents' inboxes under
+  least-loaded routing, :mod:`peakdesk.analytic.sequential`), and the ISA
+  measures the buyer messages waiting for a reply against the agents as well as
+  the chats against the slots, and keeps the larger requirement.
 """
 
 from __future__ import annotations
@@ -73,7 +88,20 @@ def requirement_pool(spec: Scenario) -> PoolConfig:
     ref = pool_configs(spec)[reference_pool(spec)]
     speed = spec.pools[reference_pool(spec)].speed
     factors = tuple(1.0 / speed for _ in spec.inquiry_types)
-    return PoolConfig("requirement", factors, ref.concurrency_multiplier, ref.hourly_cost)
+    return PoolConfig(
+        "requirement",
+        factors,
+        ref.concurrency_multiplier,
+        ref.hourly_cost,
+        discipline=ref.discipline,
+        shift_end=ref.shift_end,
+        grace_s=ref.grace_s,
+    )
+
+
+def writes_one_at_a_time(pool: PoolConfig) -> bool:
+    """Whether an agent's writing (not only its slots) can make buyers wait."""
+    return pool.discipline == "sequential" and pool.max_concurrency > 1
 
 
 def stacked_config(spec: Scenario, agents: I64, grid: Grid) -> EngineConfig:
@@ -123,6 +151,38 @@ def in_system_histogram(log: ChatLog, grid: Grid) -> F64:
     end = log.close_s[human].copy()
     withdrawn = log.withdrawn[human]
     end[withdrawn] = log.abandon_s[human][withdrawn]
+    return level_histogram(start, end, grid)
+
+
+def waiting_reply_histogram(log: ChatLog, grid: Grid) -> F64:
+    """Time each interval spent with ``c`` buyer messages waiting for a human reply.
+
+    A message waits from when it is sent until its reply (or, for a first
+    message withdrawn unanswered, until its buyer left; or the end of the run).
+    Bot-resolved conversations never wait.
+    """
+    w = log.workload
+    human = ~w.bot[w.message_conversation]
+    sent = human & ~np.isnan(log.msg_time_s)
+    start = log.msg_time_s[sent]
+    end = log.reply_time_s[sent].copy()
+    conv = w.message_conversation[sent]
+    gone = np.isnan(end) & log.withdrawn[conv]
+    end[gone] = log.abandon_s[conv][gone]
+    return level_histogram(start, end, grid)
+
+
+def level_histogram(start: F64, end: F64, grid: Grid) -> F64:
+    """Time each interval spent with ``c`` of the spans ``[start, end)`` open, for every ``c``.
+
+    An end that is ``nan`` (still open when the run ended) is taken as the later
+    of the grid's end and the last finite end.
+
+    Returns
+    -------
+    ndarray, shape (n_intervals, max_count + 1)
+        Seconds of interval ``k`` during which exactly ``c`` spans were open.
+    """
     horizon_end = grid.edges_s[-1]
     end = np.where(np.isnan(end), max(horizon_end, float(np.nanmax(end, initial=0.0))), end)
     times = np.concatenate((start, end, grid.edges_s))
@@ -142,17 +202,54 @@ def in_system_histogram(log: ChatLog, grid: Grid) -> F64:
     return np.asarray(hist.reshape(grid.n, cmax + 1), dtype=np.float64)
 
 
-def pooled_tail(histograms: list[F64]) -> F64:
-    """``P(L >= c)`` per interval, pooled over replications (time-weighted)."""
+def pooled_pmf(histograms: list[F64]) -> F64:
+    """``P(L = c)`` per interval, pooled over replications (time-weighted)."""
     width = max(h.shape[1] for h in histograms)
     total = np.zeros((histograms[0].shape[0], width))
     for h in histograms:
         total[:, : h.shape[1]] += h
     mass = total.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        pmf = np.where(mass > 0, total / mass, 0.0)
+        return np.asarray(np.where(mass > 0, total / mass, 0.0), dtype=np.float64)
+
+
+def pooled_tail(histograms: list[F64]) -> F64:
+    """``P(L >= c)`` per interval, pooled over replications (time-weighted)."""
+    pmf = pooled_pmf(histograms)
     tail = np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1]  # tail[k, c] = P(L_k >= c)
     return np.asarray(tail, dtype=np.float64)
+
+
+def agents_for_writing(pmf: F64, alpha: float) -> I64:
+    """Fewest agents per interval whose replies wait over one compose time w.p. <= ``alpha``.
+
+    ``pmf[k, c]`` is the share of interval ``k`` with ``c`` buyer messages
+    waiting for a reply.  With ``n`` agents writing one reply at a time and the
+    replies served as one queue (the many-server view of
+    :mod:`peakdesk.analytic.sequential`), a message that finds ``c >= n``
+    waiting starts after ``c - n + 1`` completions at rate ``n / s``; it waits
+    longer than ``s`` (one compose time) with probability
+    ``P(Poisson(n) <= c - n)``.  So ``P(W > s) = sum_{c >= n} pmf[c] F(c - n; n)``,
+    with ``F`` the Poisson CDF, measured rather than modelled, as in the ISA.
+    """
+    from scipy import stats
+
+    n_int, width = pmf.shape
+    out = np.zeros(n_int, dtype=np.int64)
+    todo = np.ones(n_int, dtype=np.bool_)
+    for n in range(0, width + 1):
+        if not todo.any():
+            break
+        if n == 0:
+            ok = pmf[:, 1:].sum(axis=1) <= 0.0  # no agent: only if nothing ever waits
+        else:
+            weight = stats.poisson.cdf(np.arange(width - n), n)
+            ok = pmf[:, n:] @ weight <= alpha
+        hit = todo & ok
+        out[hit] = n
+        todo &= ~hit
+    out[todo] = width
+    return out
 
 
 def agents_from_tail(tail: F64, slots_per_agent: int, alpha: float) -> I64:
@@ -168,6 +265,34 @@ def agents_from_tail(tail: F64, slots_per_agent: int, alpha: float) -> I64:
     return out
 
 
+@dataclass(frozen=True)
+class OfferedWork:
+    """What the conversations of each interval ask of the reference pool.
+
+    Attributes
+    ----------
+    rate_per_s
+        Conversations needing an agent arriving per second, per interval.
+    hold_s
+        Mean slot-holding time of those conversations at the pool's full
+        concurrency, seconds, per interval.
+    hold_by_level_s
+        Mean slot-holding time while the agent holds ``k`` chats, ``k = 1..m``
+        (the chat model's handle times), seconds, for the whole horizon's mix.
+    writing_share
+        Share of a conversation's holding time spent writing its replies (at
+        full concurrency), per interval.
+    reply_s
+        Mean writing time of one reply at full concurrency, seconds.
+    """
+
+    rate_per_s: F64
+    hold_s: F64
+    hold_by_level_s: tuple[float, ...]
+    writing_share: F64
+    reply_s: float
+
+
 def offered_slots(loaded: LoadedScenario, grid: Grid) -> tuple[F64, F64]:
     """Mean conversations arriving per second, and mean slot-holding time, per interval.
 
@@ -175,6 +300,12 @@ def offered_slots(loaded: LoadedScenario, grid: Grid) -> tuple[F64, F64]:
     reference pool's full concurrency: its buyers' think times, its replies'
     compose times (slowed by concurrency) and its wrap-up.
     """
+    work = offered_work(loaded, grid)
+    return work.rate_per_s, work.hold_s
+
+
+def offered_work(loaded: LoadedScenario, grid: Grid) -> OfferedWork:
+    """Arrivals, holding times and writing per interval (see :class:`OfferedWork`)."""
     spec = loaded.spec
     inten = intensity(loaded)
     per_bin = inten.expected
@@ -188,19 +319,35 @@ def offered_slots(loaded: LoadedScenario, grid: Grid) -> tuple[F64, F64]:
     human = counts * (1.0 - bot)[:, None]
     rate = human.sum(axis=0) / np.diff(edges)
     ref = requirement_pool(spec)
-    mult = ref.concurrency_multiplier[-1]
-    hold = np.zeros(len(spec.inquiry_types))
+    levels = np.asarray(ref.concurrency_multiplier, dtype=np.float64)
+    n_types = len(spec.inquiry_types)
+    idle = np.zeros(n_types)  # think and wrap-up: the slot is held, nobody writes
+    writing = np.zeros(n_types)  # writing at concurrency 1
+    msgs = np.zeros(n_types)
     for j, itype in enumerate(spec.inquiry_types):
         n_msg = _mean_count(itype.messages)
-        hold[j] = (
-            (n_msg - 1.0) * _mean_duration(itype.think_time)
-            + n_msg * _mean_duration(itype.compose_time) * ref.time_factor_by_type[j] * mult
-            + itype.wrap_up
-        )
+        msgs[j] = n_msg
+        idle[j] = (n_msg - 1.0) * _mean_duration(itype.think_time) + itype.wrap_up
+        writing[j] = n_msg * _mean_duration(itype.compose_time) * ref.time_factor_by_type[j]
+    mult = float(levels[-1])
+    hold = idle + writing * mult
+    weight = human.sum(axis=1)
+    mix = weight / weight.sum() if weight.sum() > 0 else np.full(n_types, 1.0 / n_types)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_hold = (human * hold[:, None]).sum(axis=0) / human.sum(axis=0)
-    mean_hold = np.where(np.isfinite(mean_hold), mean_hold, float(np.mean(hold)))
-    return rate, mean_hold
+        mean_write = (human * (writing * mult)[:, None]).sum(axis=0) / human.sum(axis=0)
+    fallback = float(np.dot(mix, hold))
+    mean_hold = np.where(np.isfinite(mean_hold), mean_hold, fallback)
+    share = np.where(np.isfinite(mean_write), mean_write, float(np.dot(mix, writing * mult)))
+    by_level = tuple(float(np.dot(mix, idle + writing * k)) for k in levels)
+    replies = float(np.dot(mix, msgs))
+    return OfferedWork(
+        rate_per_s=rate,
+        hold_s=mean_hold,
+        hold_by_level_s=by_level,
+        writing_share=share / mean_hold,
+        reply_s=float(np.dot(mix, writing * mult)) / replies,
+    )
 
 
 def _mean_duration(spec: object) -> float:
@@ -223,23 +370,50 @@ def _mean_count(spec: object) -> float:
 
 
 def seed_requirement(loaded: LoadedScenario, grid: Grid, alpha: float) -> I64:
-    """The analytic seed: modified offered load, then a stationary chat model per interval.
+    """The analytic seed: modified offered load, then a stationary model of the discipline.
 
     With the infinite-server load ``m(t)`` (conversations that would be in the
-    system with unlimited agents) and concurrency ``c``, the fewest agents whose
-    ``n c`` slots exceed ``m(t)`` with probability ``1 - alpha`` under a Poisson
-    number in system: a square-root-safety staffing that the simulation then
-    corrects.
+    system with unlimited agents):
+
+    * ``parallel`` reference pool: per interval, the fewest agents whose chat
+      model (:func:`~peakdesk.analytic.chat.chat_metrics`, handle time by chats
+      held, no abandonment) keeps P(every slot taken) at most ``alpha`` at the
+      arrival rate ``m(t) / E[hold]``: the model the engine is at stationarity;
+    * ``sequential`` with concurrency ``c``: the fewest agents whose ``n c``
+      slots exceed ``m(t)`` with probability ``1 - alpha`` under a Poisson
+      number in system, and at least the writing seed
+      (:func:`peakdesk.analytic.sequential.agents_for_reply_delay` at the
+      writing load ``m(t) x`` the share of a chat's life spent being written).
     """
     from scipy import stats
 
-    from peakdesk.analytic.offered_load import offered_load
+    from peakdesk.analytic.offered_load import mol_staffing, offered_load
+    from peakdesk.analytic.sequential import agents_for_reply_delay
 
-    rate, hold = offered_slots(loaded, grid)
-    load = offered_load(rate, grid.interval_s, float(np.mean(hold)))
-    slots = requirement_pool(loaded.spec).max_concurrency
+    work = offered_work(loaded, grid)
+    load = offered_load(work.rate_per_s, grid.interval_s, float(np.mean(work.hold_s)))
+    pool = requirement_pool(loaded.spec)
+    slots = pool.max_concurrency
+    if pool.discipline == "parallel":
+        need = mol_staffing(
+            load,
+            float(np.mean(work.hold_s)),
+            0.0,
+            1.0 - alpha,
+            max_concurrency=slots,
+            handle_time_s=work.hold_by_level_s,
+        )
+        return np.asarray(np.where(load > 0.0, need, 0), dtype=np.int64)
     need = stats.poisson.ppf(1.0 - alpha, np.maximum(load, 1e-9))
-    return np.asarray(np.ceil(need / slots), dtype=np.int64)
+    by_slots = np.asarray(np.ceil(need / slots), dtype=np.int64)
+    if not writes_one_at_a_time(pool):
+        return by_slots
+    writing = load * work.writing_share
+    by_writing = np.array(
+        [agents_for_reply_delay(float(a), alpha) if a > 0.0 else 0 for a in np.round(writing, 6)],
+        dtype=np.int64,
+    )
+    return np.maximum(by_slots, by_writing)
 
 
 @dataclass(frozen=True)
@@ -292,7 +466,9 @@ def iterate_requirement(
     from peakdesk.experiment.replicate import simulate
 
     spec = loaded.spec
-    slots = requirement_pool(spec).max_concurrency
+    pool = requirement_pool(spec)
+    slots = pool.max_concurrency
+    writing = writes_one_at_a_time(pool)
     agents = np.asarray(start, dtype=np.int64) * 3 + 1
     previous = agents
     steps: list[IsaStep] = []
@@ -304,11 +480,18 @@ def iterate_requirement(
             config=stacked_config(spec, agents, grid),
             keep_logs=False,
             workers=workers,
-            measure=_Histogram(grid),
+            measure=_Histogram(grid, writing),
             dask=dask,
         )
-        tail = pooled_tail([r.extra for r in ev.replications])
-        target = np.minimum(agents_from_tail(tail, slots, alpha), 2 * agents + 5)
+        extras = [r.extra for r in ev.replications]
+        if writing:
+            # Slots for the chats, and (one reply at a time) agents for the waiting replies.
+            by_slots = agents_from_tail(pooled_tail([e[0] for e in extras]), slots, alpha)
+            by_writing = agents_for_writing(pooled_pmf([e[1] for e in extras]), alpha)
+            need = np.maximum(by_slots, by_writing)
+        else:
+            need = agents_from_tail(pooled_tail(extras), slots, alpha)
+        target = np.minimum(need, 2 * agents + 5)
         # Damped after the first step: an under-staffed interval piles up a backlog
         # (buyers who gave up still wait for their answer), so the raw update
         # overshoots and the next undershoots; half steps settle instead.
@@ -332,9 +515,15 @@ def iterate_requirement(
 
 @dataclass(frozen=True)
 class _Histogram:
-    """Picklable measure: the in-system histogram of a replication's log."""
+    """Picklable measure: the in-system histogram of a replication's log.
+
+    With ``writing``, the pair (in-system, waiting-reply) histograms.
+    """
 
     grid: Grid
+    writing: bool = False
 
-    def __call__(self, log: ChatLog) -> F64:
+    def __call__(self, log: ChatLog) -> F64 | tuple[F64, F64]:
+        if self.writing:
+            return in_system_histogram(log, self.grid), waiting_reply_histogram(log, self.grid)
         return in_system_histogram(log, self.grid)
