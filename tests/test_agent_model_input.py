@@ -20,7 +20,6 @@ from peakdesk.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_SHOP = (ROOT / "scenarios" / "small-shop.toml").read_text(encoding="utf-8")
-POOL_LINE = next(x for x in SMALL_SHOP.splitlines() if x.startswith("slowdown_per_extra_chat"))
 
 
 def _validate(tmp_path: Path, text: str) -> tuple[int, str]:
@@ -32,8 +31,16 @@ def _validate(tmp_path: Path, text: str) -> tuple[int, str]:
 
 
 def _pool_lines(tmp_path: Path, lines: str) -> tuple[int, str]:
-    assert POOL_LINE in SMALL_SHOP
-    return _validate(tmp_path, SMALL_SHOP.replace(POOL_LINE, lines, 1))
+    """The small shop with the pool's lines for the keys in ``lines`` replaced by them."""
+    keys = {ln.split("=")[0].strip() for ln in lines.splitlines()}
+    out = []
+    for ln in SMALL_SHOP.splitlines():
+        if ln.split("=")[0].strip() in keys:
+            continue  # one pool, so each of these keys is the pool's own
+        out.append(ln)
+        if ln.startswith("max_concurrency"):
+            out.append(lines)
+    return _validate(tmp_path, "\n".join(out) + "\n")
 
 
 @pytest.mark.parametrize(
@@ -64,7 +71,7 @@ def test_bad_agent_model_fields_name_the_field(
 
 
 def test_unknown_patience_semantics_is_refused(tmp_path: Path) -> None:
-    text = SMALL_SHOP.replace('name = "pre_sale"', 'name = "pre_sale"\npatience_until = "never"')
+    text = SMALL_SHOP.replace('patience_until = "first_reply"', 'patience_until = "never"', 1)
     code, err = _validate(tmp_path, text)
     assert code == 2
     assert "inquiry_types[0].patience_until" in err
