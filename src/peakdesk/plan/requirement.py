@@ -220,7 +220,7 @@ def pooled_tail(histograms: list[F64]) -> F64:
     return np.asarray(tail, dtype=np.float64)
 
 
-def agents_for_writing(pmf: F64, alpha: float) -> I64:
+def agents_for_writing(pmf: F64, alpha: float, cap: I64 | None = None) -> I64:
     """Fewest agents per interval whose replies wait over one compose time w.p. <= ``alpha``.
 
     ``pmf[k, c]`` is the share of interval ``k`` with ``c`` buyer messages
@@ -231,24 +231,26 @@ def agents_for_writing(pmf: F64, alpha: float) -> I64:
     longer than ``s`` (one compose time) with probability
     ``P(Poisson(n) <= c - n)``.  So ``P(W > s) = sum_{c >= n} pmf[c] F(c - n; n)``,
     with ``F`` the Poisson CDF, measured rather than modelled, as in the ISA.
+    No interval is searched past ``cap`` (its answer is then ``cap``).
     """
     from scipy import stats
 
     n_int, width = pmf.shape
-    out = np.zeros(n_int, dtype=np.int64)
-    todo = np.ones(n_int, dtype=np.bool_)
-    for n in range(0, width + 1):
-        if not todo.any():
-            break
-        if n == 0:
-            ok = pmf[:, 1:].sum(axis=1) <= 0.0  # no agent: only if nothing ever waits
-        else:
-            weight = stats.poisson.cdf(np.arange(width - n), n)
-            ok = pmf[:, n:] @ weight <= alpha
-        hit = todo & ok
-        out[hit] = n
-        todo &= ~hit
-    out[todo] = width
+    limit = np.full(n_int, width, dtype=np.int64) if cap is None else np.minimum(cap, width)
+    # tail[k, c] = P(L_k >= c); F(j; n) is 1 to double precision beyond n + 12 sqrt(n) + 40.
+    tail = np.concatenate((np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1], np.zeros((n_int, 1))), 1)
+    out = limit.copy()
+    todo = np.flatnonzero(pmf[:, 1:].sum(axis=1) > 0.0)
+    out[np.setdiff1d(np.arange(n_int), todo)] = 0  # nothing ever waits: no agent
+    n = 1
+    while todo.size and n <= int(limit[todo].max()):
+        span = min(int(12.0 * math.sqrt(n)) + 40, max(width - n, 0))
+        weight = stats.poisson.cdf(np.arange(span), n)
+        late = pmf[todo, n : n + span] @ weight + tail[todo, min(n + span, width)]
+        hit = late <= alpha
+        out[todo[hit]] = np.minimum(n, limit[todo[hit]])
+        todo = todo[~hit & (limit[todo] > n)]
+        n += 1
     return out
 
 
@@ -487,7 +489,8 @@ def iterate_requirement(
         if writing:
             # Slots for the chats, and (one reply at a time) agents for the waiting replies.
             by_slots = agents_from_tail(pooled_tail([e[0] for e in extras]), slots, alpha)
-            by_writing = agents_for_writing(pooled_pmf([e[1] for e in extras]), alpha)
+            cap = 2 * agents + 5
+            by_writing = agents_for_writing(pooled_pmf([e[1] for e in extras]), alpha, cap)
             need = np.maximum(by_slots, by_writing)
         else:
             need = agents_from_tail(pooled_tail(extras), slots, alpha)
