@@ -29,12 +29,15 @@ N = busy current agents, Qh = handed-back waiting, Qf = fresh waiting), with Qh 
 when N = current agents. Within a phase an arrival is taken by a free current agent if there is
 one, otherwise it joins the queue as a fresh chat; a current agent that finishes takes a
 handed-back chat if any, else a fresh one, else becomes free; an agent in grace that finishes
-leaves. Qh never grows between events, so its range is bounded exactly by the chats that can
-have been handed back. Qf is truncated at ``qf_max`` (arrivals blocked there): by default the
-smallest level L with P(X >= L) < 1e-12 for X ~ Poisson(min(Lambda, max(lam)/theta)), where
-Lambda is the expected number of arrivals up to the end time -- Qf is stochastically dominated
-both by the number of arrivals and, when theta > 0, by an M_t/M/infinity queue with service rate
-theta started empty (each fresh waiting chat leaves at rate >= theta). The probability mass at
+leaves. Qh never grows between events, so its range is bounded by the chats that can have been
+handed back; to keep the chain small, at every break point the top Qh levels that each carry
+less than 1e-15 probability are folded into the highest kept level (``pruned_mass`` reports the
+total moved, far below the ODE tolerances). Qf is truncated at ``qf_max`` (arrivals blocked
+there): by default the smallest level L with P(X >= L) < 1e-12 for
+X ~ Poisson(min(Lambda, max(lam)/theta)), where Lambda is the expected number of arrivals up to
+the end time -- Qf is stochastically dominated both by the number of arrivals and, when
+theta > 0, by an M_t/M/infinity queue with service rate theta started empty (each fresh waiting
+chat leaves at rate >= theta). The probability mass at
 the truncation level is checked along the solution (< 1e-10, else ``ValueError``).
 
 Outputs per reporting interval [k*interval_s, (k+1)*interval_s) up to the end time (the last
@@ -55,9 +58,11 @@ intervals, phase starts, grace ends); on each segment the generator is constant.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -72,6 +77,8 @@ TRUNCATION_TAIL = 1e-12
 """Poisson tail probability used to choose the default fresh-queue truncation level."""
 TRUNCATION_CHECK = 1e-10
 """Largest probability mass allowed at the fresh-queue truncation level along the solution."""
+PRUNE_MASS = 1e-15
+"""Handed-back levels above the last one carrying more than this are folded into it."""
 
 Kind = Literal["hand_back", "handover"]
 FloatArray = npt.NDArray[np.float64]
@@ -126,6 +133,9 @@ class ForwardResult:
         Largest probability mass found at Qf = qf_max along the solution.
     max_mass_error : float
         Largest |sum of probabilities - 1| found along the solution.
+    pruned_mass : float
+        Total probability moved down from negligible handed-back levels (each level folded
+        carried less than 1e-15; see the module docstring).
     """
 
     interval_start_s: FloatArray
@@ -138,6 +148,7 @@ class ForwardResult:
     max_states: int
     max_truncation_mass: float
     max_mass_error: float
+    pruned_mass: float
 
 
 @dataclass(frozen=True)
@@ -192,7 +203,7 @@ def _generator(lay: _Layout, lam: float, mu: float, theta: float) -> csr_matrix:
     cols: list[IntArray] = []
     vals: list[FloatArray] = []
 
-    def add(mask: npt.NDArray[np.bool_], target: Coords, rate: FloatArray) -> None:
+    def add(mask: npt.NDArray[np.bool_], target: Coords, rate: npt.ArrayLike) -> None:
         """Transitions from the states in ``mask`` to ``target`` (coordinates of those states)."""
         if np.any(mask):
             rows.append(idx[mask])
@@ -235,12 +246,30 @@ def _fill(n: IntArray, qh: IntArray, qf: IntArray, s: int) -> tuple[IntArray, In
     return n + take_h + take_f, qh - take_h, qf - take_f
 
 
-def _remap(
-    p: FloatArray, old: _Layout, new: _Layout, fn: Callable[[Coords], Coords]
-) -> FloatArray:
+def _remap(p: FloatArray, old: _Layout, new: _Layout, fn: Callable[[Coords], Coords]) -> FloatArray:
     """Move the probability of every old state to the new state ``fn`` assigns it."""
     target = new.index(*fn(old.coords()))
     return np.bincount(target, weights=p, minlength=new.size).astype(float)
+
+
+def _prune_handed_back(lay: _Layout, p: FloatArray) -> tuple[_Layout, FloatArray, float]:
+    """Drop the top handed-back levels whose total probability is below ``PRUNE_MASS`` each.
+
+    Their probability is moved to the same state with Qh at the highest kept level (still a
+    valid state: Qh > 0 only with N = s). Returns the new layout, distribution, mass moved.
+    """
+    if lay.h == 0:
+        return lay, p, 0.0
+    _g, _n, qh, _qf = lay.coords()
+    level_mass = np.bincount(qh, weights=np.abs(p), minlength=lay.h + 1)
+    above = np.nonzero(level_mass > PRUNE_MASS)[0]
+    keep = int(above.max()) if above.size else 0
+    if keep == lay.h:
+        return lay, p, 0.0
+    moved = float(p[qh > keep].sum())
+    new = _Layout(lay.s, lay.g, keep, lay.lf)
+    out = _remap(p, lay, new, lambda x: (x[0], x[1], np.minimum(x[2], keep), x[3]))
+    return new, out, moved
 
 
 def _validate_phases(phases: Sequence[Phase | tuple[float, int, str, float]]) -> list[Phase]:
@@ -256,7 +285,7 @@ def _validate_phases(phases: Sequence[Phase | tuple[float, int, str, float]]) ->
         out.append(Phase(float(ph.t_start_s), int(ph.agents), ph.kind, float(ph.grace_s)))
     if not out or out[0].t_start_s != 0.0:
         raise ValueError("the first phase must start at t = 0")
-    for a, b in zip(out, out[1:], strict=False):
+    for a, b in itertools.pairwise(out):
         if not b.t_start_s > a.t_start_s:
             raise ValueError("phase starts must be strictly increasing")
         if a.kind == "handover" and not a.grace_s < b.t_start_s - a.t_start_s:
@@ -314,7 +343,7 @@ def forward_equations(
             raise ValueError(f"{name} must be positive and finite")
     if not (theta >= 0.0 and math.isfinite(theta)):
         raise ValueError("theta must be >= 0 and finite")
-    tol = 1e-9 * max(1.0, end_s)
+    tol = 1e-12 * max(1.0, end_s)  # break points closer than this are merged
     if lam.size * bin_s < end_s - tol:
         raise ValueError("lam_per_s does not cover [0, end_s)")
     plan = _validate_phases(phases)
@@ -343,7 +372,7 @@ def forward_equations(
         if ph.t_start_s < end_s:
             points.append(ph.t_start_s)
     for ph in plan:
-        if ph.kind == "handover" and ph.t_start_s > 0.0 and 0.0 < ph.grace_s:
+        if ph.kind == "handover" and ph.t_start_s > 0.0 and ph.grace_s > tol:
             if ph.t_start_s + ph.grace_s < end_s:
                 points.append(ph.t_start_s + ph.grace_s)
     points.sort()
@@ -359,7 +388,7 @@ def forward_equations(
     for ph in plan[1:]:
         if ph.t_start_s < end_s - tol:
             events.setdefault(at(ph.t_start_s), []).append(("phase", ph))
-            if ph.kind == "handover" and ph.grace_s > 0.0 and ph.t_start_s + ph.grace_s < end_s:
+            if ph.kind == "handover" and ph.grace_s > tol and ph.t_start_s + ph.grace_s < end_s:
                 events.setdefault(at(ph.t_start_s + ph.grace_s), []).insert(0, ("grace", ph))
 
     # ---- integrate
@@ -376,26 +405,29 @@ def forward_equations(
     max_states = lay.size
     max_trunc = 0.0
     max_mass_err = 0.0
+    pruned = 0.0
 
-    for a, b in zip(grid[:-1], grid[1:], strict=True):
+    for a, b in itertools.pairwise(grid):
         for what, ph in events.get(a, []):
             old = lay
             if what == "grace":
                 lay = _Layout(old.s, 0, old.h + old.g, lf)
-                p = _remap(p, old, lay, lambda x, s=old.s: _grace_end(x, s))
+                p = _remap(p, old, lay, partial(_grace_end, s=old.s))
             elif ph.kind == "hand_back":
                 if old.g != 0:  # pragma: no cover - excluded by the grace check
                     raise AssertionError("hand_back during a grace period")
                 lay = _Layout(ph.agents, 0, old.h + max(0, old.s - ph.agents), lf)
-                p = _remap(p, old, lay, lambda x, s=ph.agents: _hand_back(x, s))
+                p = _remap(p, old, lay, partial(_hand_back, s=ph.agents))
             else:
                 lay = _Layout(ph.agents, old.s, old.h, lf)
-                p = _remap(p, old, lay, lambda x, s=ph.agents: _handover(x, s))
-                if ph.grace_s == 0.0:
+                p = _remap(p, old, lay, partial(_handover, s=ph.agents))
+                if ph.grace_s <= tol:  # no (or a negligible) grace: hand back at once
                     old = lay
                     lay = _Layout(old.s, 0, old.h + old.g, lf)
-                    p = _remap(p, old, lay, lambda x, s=old.s: _grace_end(x, s))
-            max_states = max(max_states, lay.size)
+                    p = _remap(p, old, lay, partial(_grace_end, s=old.s))
+        lay, p, folded = _prune_handed_back(lay, p)
+        pruned += folded
+        max_states = max(max_states, lay.size)
         mid = 0.5 * (a + b)
         rate = float(lam[min(int(mid // bin_s), lam.size - 1)])
         k = min(int(mid // interval_s), n_int - 1)
@@ -474,6 +506,7 @@ def forward_equations(
         max_states=max_states,
         max_truncation_mass=max_trunc,
         max_mass_error=max_mass_err,
+        pruned_mass=pruned,
     )
 
 

@@ -268,7 +268,9 @@ def parallel_chain(
         a_mat = vstack([gen.T.tocsr()[:-1], np.ones((1, size))], format="csc")
         rhs = np.zeros(size)
         rhs[-1] = 1.0
-        pi: FloatArray = np.asarray(spsolve(csc_matrix(a_mat), rhs, permc_spec="NATURAL"), dtype=float)
+        pi: FloatArray = np.asarray(
+            spsolve(csc_matrix(a_mat), rhs, permc_spec="NATURAL"), dtype=float
+        )
         pi_k = float(pi[-1])
         s_k = _tail_sum(lam, mu_full, theta_dyn, k_level)
         tail = pi_k * s_k / (1.0 + pi_k * s_k)

@@ -20,12 +20,12 @@ The seed and the measurement follow the reference pool's discipline:
   ``alpha``), and the ISA measures the number in system against the slots.
 * ``sequential``: an agent also writes one reply at a time, so a free slot does
   not mean a prompt reply.  The agents are also servers of replies: the seed
-  adds the fewest agents whose Erlang C delay probability for replies, at the
-  writing load (agents' worth of writing the chats in the system need), is at
-  most ``alpha`` (many-server pooling of the agents' inboxes under
-  least-loaded routing, :mod:`peakdesk.analytic.sequential`), and the ISA
-  measures the buyer messages waiting for a reply against the agents as well as
-  the chats against the slots, and keeps the larger requirement.
+  adds the fewest agents whose replies, at the writing load (agents' worth of
+  writing the chats in the system need), wait longer than one compose time
+  with probability at most ``alpha`` (:mod:`peakdesk.analytic.sequential`: a
+  delayed reply waits behind its own agent's), and the ISA measures the buyer
+  messages waiting for a reply against the agents as well as the chats against
+  the slots, and keeps the larger requirement.
 """
 
 from __future__ import annotations
@@ -224,29 +224,36 @@ def agents_for_writing(pmf: F64, alpha: float, cap: I64 | None = None) -> I64:
     """Fewest agents per interval whose replies wait over one compose time w.p. <= ``alpha``.
 
     ``pmf[k, c]`` is the share of interval ``k`` with ``c`` buyer messages
-    waiting for a reply.  With ``n`` agents writing one reply at a time and the
-    replies served as one queue (the many-server view of
-    :mod:`peakdesk.analytic.sequential`), a message that finds ``c >= n``
-    waiting starts after ``c - n + 1`` completions at rate ``n / s``; it waits
-    longer than ``s`` (one compose time) with probability
-    ``P(Poisson(n) <= c - n)``.  So ``P(W > s) = sum_{c >= n} pmf[c] F(c - n; n)``,
-    with ``F`` the Poisson CDF, measured rather than modelled, as in the ISA.
-    No interval is searched past ``cap`` (its answer is then ``cap``).
+    waiting for a reply (being written or not).  With ``n`` agents writing one
+    reply at a time and least-loaded routing (the model of
+    :mod:`peakdesk.analytic.sequential`), a message that finds ``c`` waiting
+    goes to an agent with ``q = floor(c / n)`` of them (none if ``c < n``) and
+    starts after those ``q`` replies, each exponential with the mean compose
+    time ``s``; it waits longer than ``s`` with probability
+    ``P(Poisson(1) <= q - 1)``.  So
+    ``P(W > s) = sum_{q >= 1} P(Poisson(1) <= q - 1) P(q n <= L < (q + 1) n)``,
+    from the measured distribution of ``L``, as the ISA measures.  The weights
+    are 1 to double precision from ``q = 20`` on.  No interval is searched past
+    ``cap`` (its answer is then ``cap``).
     """
     from scipy import stats
 
     n_int, width = pmf.shape
     limit = np.full(n_int, width, dtype=np.int64) if cap is None else np.minimum(cap, width)
-    # tail[k, c] = P(L_k >= c); F(j; n) is 1 to double precision beyond n + 12 sqrt(n) + 40.
+    # tail[k, c] = P(L_k >= c), zero past the measured range.
     tail = np.concatenate((np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1], np.zeros((n_int, 1))), 1)
+    q = np.arange(1, 21)
+    weight = stats.poisson.cdf(q - 1, 1.0)
+    weight[-1] = 1.0  # the last band is the whole tail from 20 n
     out = limit.copy()
     todo = np.flatnonzero(pmf[:, 1:].sum(axis=1) > 0.0)
     out[np.setdiff1d(np.arange(n_int), todo)] = 0  # nothing ever waits: no agent
     n = 1
     while todo.size and n <= int(limit[todo].max()):
-        span = min(int(12.0 * math.sqrt(n)) + 40, max(width - n, 0))
-        weight = stats.poisson.cdf(np.arange(span), n)
-        late = pmf[todo, n : n + span] @ weight + tail[todo, min(n + span, width)]
+        lo = np.minimum(q * n, width)
+        hi = np.minimum((q + 1) * n, width)
+        band = tail[np.ix_(todo, lo)] - np.where(q < 20, 1.0, 0.0) * tail[np.ix_(todo, hi)]
+        late = band @ weight
         hit = late <= alpha
         out[todo[hit]] = np.minimum(n, limit[todo[hit]])
         todo = todo[~hit & (limit[todo] > n)]
