@@ -36,7 +36,10 @@ What is measured
     (:func:`peakdesk.demand.sample.sample_workload`) and running the engine
     are timed separately; the engine row reports conversations/s and buyer
     messages/s (messages actually sent, bot conversations included, since the
-    engine records them too).
+    engine records them too).  The same workload is then played with every
+    pool ``parallel`` and with every pool handing chats back at shift end
+    (``hand_back``), and their speed is given against the scenario as written
+    (sequential, drain), measured in the same run.
 
 Timing is wall time (:func:`time.perf_counter`) and CPU time
 (:func:`time.process_time`, steadier when the machine is shared), each the best
@@ -64,6 +67,7 @@ Run: ``.venv/bin/python benchmarks/bench_engine.py [--quick]``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import gc
 import math
@@ -85,6 +89,7 @@ from simpy.events import NORMAL, Event
 
 from peakdesk.demand.sample import sample_workload
 from peakdesk.demand.workload import Workload
+from peakdesk.engine.config import EngineConfig
 from peakdesk.engine.model import run
 from peakdesk.engine.setup import ShiftInstance, build_config, config_from_instances
 from peakdesk.scenario.load import LoadedScenario, load_scenario, parse_scenario
@@ -512,7 +517,41 @@ def bench_double11(repeats: int) -> tuple[list[Row], str]:
             p_w,
         ),
     ]
+    # The same buyers through the other agent models: every pool parallel (processor
+    # sharing, re-rated by chats held), and every pool handing chats back at shift end.
+    times = {"sequential, drain": t_run.wall_s}
+    for name, change in (
+        ("parallel", {"discipline": "parallel"}),
+        ("hand_back", {"shift_end": "hand_back"}),
+    ):
+        variant = dataclasses.replace(
+            cfg, pools=tuple(dataclasses.replace(pool, **change) for pool in cfg.pools)
+        )
+
+        def engine_variant(variant: EngineConfig = variant) -> Any:
+            return run(variant, w, start=start, horizon_s=horizon)
+
+        print(f"  {label} engine ({name}) ...", file=sys.stderr, flush=True)
+        t_var, log_var = best_time(engine_variant, repeats)
+        times[name] = t_var.wall_s
+        sent_var = int(np.count_nonzero(~np.isnan(log_var.msg_time_s)))
+        human_var = ~w.bot & (log_var.agent >= 0)
+        mean_v, p_v = wait_stats(np.asarray(log_var.assign_s[human_var] - w.arrival_s[human_var]))
+        rows.append(
+            Row(
+                f"(b) {label} engine, {name}",
+                w.n_conversations,
+                sent_var,
+                t_var.wall_s,
+                t_var.cpu_s,
+                math.nan,
+                mean_v,
+                p_v,
+            )
+        )
+    ratios = ", ".join(f"{name} {times['sequential, drain'] / t:.2f}x" for name, t in times.items())
     note = (
+        f"speed against today's default (sequential, drain; above 1 is faster): {ratios}. "
         f"{label}: {w.n_conversations} conversations ({int(w.bot.sum())} bot), "
         f"{sent} buyer messages sent of {w.n_messages} drawn, {cfg.n_agents} agents, "
         f"{cfg.subaccounts} sub-accounts, horizon {horizon / 86400:.1f} d"

@@ -79,7 +79,7 @@ def main() -> None:
     rows: list[tuple[str, str]] = []
     out, _, _ = _run([PY, "benchmarks/bench_engine.py"])
     for line in out.splitlines():
-        if line.startswith("(a) M/M/c") or line.startswith("(b) tmall-double11 engine"):
+        if line.startswith(("(a) M/M/c", "(b) tmall-double11 engine", "(b) speed against")):
             rows.append(("bench_engine", line))
     out, wall, _ = _run([PY, "-c", MILLION])
     m = json.loads(out.strip().splitlines()[-1])
