@@ -579,7 +579,7 @@ def render(rows: list[Row]) -> str:
     for r in rows:
         lines.append(
             f"{r.name:<38} {r.n:>8d} {r.messages:>8d} {r.wall_s:>8.3f} {r.cpu_s:>8.3f} "
-            f"{r.n / r.wall_s:>9.0f} {r.messages / r.wall_s:>9.0f} {r.peak_mib:>8.1f} "
+            f"{r.n / r.wall_s:>9.0f} {r.messages / r.wall_s:>9.0f} {_fmt(r.peak_mib, '.1f'):>8} "
             f"{_fmt(r.ratio_simpy, '.2f'):>7} {_fmt(r.ratio_ciw, '.2f'):>6} "
             f"{_fmt(r.mean_wait_s, '.3f'):>9} {_fmt(r.p_wait, '.4f'):>7} "
             f"{_fmt(r.max_dw_s, '.1e'):>8}"
