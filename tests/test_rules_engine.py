@@ -18,6 +18,7 @@ from peakdesk.experiment.replicate import simulate
 from peakdesk.experiment.targets import rule_for
 from peakdesk.rules import registry
 from peakdesk.rules.csvlog import read_chat_log
+from peakdesk.rules.messages import BUYER
 from peakdesk.scenario import load_scenario
 
 
@@ -143,3 +144,58 @@ def test_scenario_rules_section_is_validated() -> None:
     d["targets"] = {"require": ["taobao.response_3min > 0.9"]}
     with pytest.raises(ScenarioError, match=r"targets\.require\[0\]"):
         parse_scenario(d)
+
+
+@pytest.mark.parametrize(
+    ("discipline", "shift_end", "until", "withdraw"),
+    [
+        ("sequential", "drain", "first_reply", False),
+        ("sequential", "hand_back", "assignment", True),
+        ("parallel", "log_off", "first_reply", True),
+        ("parallel", "drain", "assignment", False),
+    ],
+)
+def test_platform_rules_see_every_agent_model_choice(
+    discipline: str, shift_end: str, until: str, withdraw: bool
+) -> None:
+    """Under each agent model the rules get the buyer's messages and the human replies as sent.
+
+    A withdrawn buyer's message is still in the log, unanswered (it counts against
+    the platform's rate); a silent abandoner's is answered; the generic service
+    level from the rules equals the engine's own.
+    """
+    d = tomllib.loads((SCENARIOS / "small-shop.toml").read_text(encoding="utf-8"))
+    d["pools"][0]["shifts"].append({"name": "night", "start": "01:00", "length": "9h", "agents": 1})
+    d["pools"][0].update(discipline=discipline, shift_end=shift_end)
+    if shift_end == "log_off":
+        d["pools"][0]["shift_end_grace"] = "5min"
+    for typ in d["inquiry_types"]:
+        typ.update(patience_until=until, answer_after_abandon=not withdraw)
+    d["subaccounts"]["count"] = 5
+    sc = loaded(d)
+    rep = simulate(sc, replications=1, seed=4).replications[0]
+    log = rep.log
+    assert log is not None
+    messages = to_message_log(log)
+    w = log.workload
+    first = w.msg_offset[:-1]
+    human = ~w.bot
+    assert log.abandoned[human].any()  # the choice is exercised
+    # Every first buyer message is in the rules' log, with the engine's reply or none.
+    buyer = messages.sender == BUYER
+    assert int(buyer.sum()) == int(np.sum(~np.isnan(log.msg_time_s)))
+    answered = log.reply_agent[first] >= 0
+    if withdraw:
+        assert log.withdrawn.any()
+        assert not answered[log.withdrawn].any()
+    else:
+        assert not log.withdrawn.any()
+        assert answered[log.abandoned & human].all()
+    t0 = log.start.timestamp()
+    rule = rule_for(sc, "generic", (("service_level_s", 180.0),))
+    sl = registry.score(
+        messages, "generic", rule, None, abandoned=log.abandoned, abandon_s=t0 + log.abandon_s
+    )["generic.service_level"]
+    assert sl.overall == pytest.approx(rep.summary.within_3min, abs=1e-12)
+    taobao = registry.score(messages, "taobao")["taobao.response_3min"]
+    assert 0.0 < taobao.overall < 1.0
