@@ -213,9 +213,7 @@ def _browser_tool() -> object:
     return mod
 
 
-def test_reports_load_in_headless_chromium(
-    sim_dir: Path, plan_dir: Path, tmp_path: Path
-) -> None:
+def test_reports_load_in_headless_chromium(sim_dir: Path, plan_dir: Path, tmp_path: Path) -> None:
     """Both reports open in a real browser with every image and no error."""
     tool = _browser_tool()
     if tool.chromium_path() is None:  # type: ignore[attr-defined]

@@ -624,7 +624,7 @@ class Pool(_Model):
                 raise FieldProblem(
                     "shift_end_grace",
                     "shift_end = 'log_off' needs the time agents may go on finishing "
-                    "their chats, e.g. shift_end_grace = \"5min\" (0s: hand back at once)",
+                    'their chats, e.g. shift_end_grace = "5min" (0s: hand back at once)',
                 )
         elif self.shift_end_grace is not None:
             raise FieldProblem(
