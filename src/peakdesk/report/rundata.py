@@ -452,13 +452,26 @@ RUN_FILES = (
 )
 
 
+#: The figures a run directory may hold (``<name>.png`` and ``.svg``): the keys of
+#: :data:`peakdesk.report.figures.FIGURES`, named here so that clearing a folder needs
+#: no plotting import (and the figures, which read run data, are not imported back).
+FIGURE_NAMES = (
+    "demand-capacity",
+    "backlog",
+    "first-response",
+    "targets",
+    "subaccounts",
+    "conversions-lost",
+    "plan-pools",
+    "plan-shifts",
+)
+
+
 def clear_run_dir(out: Path) -> None:
     """Remove the files an earlier run wrote into ``out`` (and only those)."""
-    from peakdesk.report.figures import FIGURES
-
     if not out.is_dir():
         return
-    names = set(RUN_FILES) | {f"{n}.{ext}" for n in FIGURES for ext in ("png", "svg")}
+    names = set(RUN_FILES) | {f"{n}.{ext}" for n in FIGURE_NAMES for ext in ("png", "svg")}
     for path in out.iterdir():
         logs = re.fullmatch(r"(messages|conversations)-r\d+\.csv", path.name)
         if path.is_file() and (path.name in names or logs):

@@ -1,0 +1,117 @@
+"""What the commands share: bad input as a message and exit code 2, progress, options."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import click
+
+from peakdesk.demand.forecast_csv import ForecastError
+from peakdesk.report.text import fmt
+from peakdesk.rules.history import HistoryError
+from peakdesk.scenario import LoadedScenario, ScenarioError, load_scenario
+
+EXIT_BAD_INPUT = 2
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+@contextmanager
+def input_errors() -> Iterator[None]:
+    """Turn input errors into a message and exit code 2."""
+    try:
+        yield
+    except ScenarioError as exc:
+        fail(str(exc))
+    except ForecastError as exc:
+        fail(str(exc))
+    except HistoryError as exc:
+        fail(str(exc))
+
+
+@contextmanager
+def output_errors() -> Iterator[None]:
+    """A place that cannot be written (no such folder, a file in the way, no permission)."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or "the output"
+        fail(f"cannot write {where}: {exc.strerror or exc}")
+
+
+def load_checked(path: str) -> LoadedScenario:
+    """Load, validate and check that a scenario can run (exit 2 otherwise)."""
+    from peakdesk.experiment.checks import check_runnable
+
+    with input_errors():
+        loaded = load_scenario(path)
+        check_runnable(loaded)
+        return loaded
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def fmt_metric(value: float, unit: str) -> str:
+    """A metric value: a share as a percentage, otherwise a duration."""
+    if value != value:
+        return "n/a"
+    return fmt(value, "%") if unit == "share" else fmt(value, "s")
+
+
+def progress_bar(total_label: str) -> tuple[Callable[[float], None], Callable[[], None]]:
+    """A click progress bar on stderr driven by a 0..1 share; silent when not a terminal."""
+    if not sys.stderr.isatty():
+        return (lambda _f: None), (lambda: None)
+    bar = click.progressbar(length=1000, label=total_label, file=sys.stderr, show_eta=True)
+    bar.__enter__()
+    state = {"done": 0}
+
+    def update(frac: float) -> None:
+        target = int(frac * 1000)
+        if target > state["done"]:
+            bar.update(target - state["done"])
+            state["done"] = target
+
+    def close() -> None:
+        bar.__exit__(None, None, None)
+
+    return update, close
+
+
+WORKERS_OPTION = click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=1),
+    default=lambda: os.cpu_count() or 1,
+    show_default="all cores",
+    help="Worker processes for replications; results are identical for any number.",
+)
+
+
+DASK_OPTION = click.option(
+    "--dask",
+    "dask",
+    default=None,
+    metavar="ADDRESS",
+    help="Run the simulations on a Dask scheduler (e.g. tcp://10.0.0.5:8786); same results.",
+)
+
+
+def say_progress() -> Callable[[str], None]:
+    """Progress lines on stderr, each with the elapsed time (the search takes minutes)."""
+    t0 = time.perf_counter()
+
+    def say(line: str) -> None:
+        click.echo(f"[{time.perf_counter() - t0:6.1f}s] {line}", err=True)
+
+    return say

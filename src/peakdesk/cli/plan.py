@@ -1,0 +1,167 @@
+"""``peakdesk plan``: the cheapest shifts and sub-accounts that keep every target."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from peakdesk.cli.app import main
+from peakdesk.cli.common import (
+    DASK_OPTION,
+    WORKERS_OPTION,
+    count,
+    fail,
+    fmt_metric,
+    load_checked,
+    output_errors,
+    say_progress,
+)
+from peakdesk.cli.run_dir import write_run
+from peakdesk.output import json_safe, write_json
+from peakdesk.scenario import LoadedScenario
+
+
+@main.command("plan")
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=None, help="Base seed (default: the scenario's)."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write plan.json, shifts.csv, online.csv and the verification runs' tables here.",
+)
+@click.option("--figures", is_flag=True, help="Also write figures (PNG and SVG) into --out DIR.")
+@click.option(
+    "--report",
+    "report",
+    is_flag=True,
+    help="Also write figures and the HTML report (report.html) into --out DIR.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
+@WORKERS_OPTION
+@DASK_OPTION
+def plan_cmd(
+    scenario: str,
+    seed: int | None,
+    out_dir: str | None,
+    as_json: bool,
+    quiet: bool,
+    workers: int,
+    dask: str | None,
+    figures: bool,
+    report: bool,
+) -> None:
+    """Find the cheapest shifts and sub-accounts that keep every target.
+
+    Pools with a [pools.plan] table are staffed by the search (their fixed
+    shifts replaced, or kept as a floor with keep_fixed_shifts); the plan is
+    verified by simulation on fresh seeds.  Exit code 0 when every target is
+    kept with the required probability, 1 when not (the best plan and what
+    binds are still reported), 2 on bad input.
+    """
+    from peakdesk.plan.report import plan_json
+    from peakdesk.plan.search import search
+
+    if (figures or report) and out_dir is None:
+        fail("--figures and --report write into --out DIR; give --out")
+    loaded = load_checked(scenario)
+    if not any(p.plan is not None for p in loaded.spec.pools):
+        fail(f"{scenario}: no pool has a [pools.plan] table: nothing for the planner to choose")
+    say = (lambda _m: None) if quiet else say_progress()
+    t0 = time.perf_counter()
+    plan = search(loaded, workers=workers, seed=seed, progress=say, dask=dask)
+    seconds = time.perf_counter() - t0
+    data = plan_json(loaded, plan)
+    data["wall_time_s"] = seconds
+    written: list[Path] = []
+    if out_dir is not None:
+        out = Path(out_dir)
+        with output_errors():
+            if plan.verification is not None:
+                # The verification runs make the run directory; plan.json adds the plan.
+                written = write_run(out, loaded, plan.verification, (plan, data), figures, report)
+            else:
+                # Nothing was simulated (no cover exists): the plan and why, nothing else.
+                write_json(out / "plan.json", data)
+                written = [out / "plan.json"]
+                if figures or report:
+                    click.echo(
+                        "warning: no figures or report: the plan is infeasible, so nothing "
+                        "was simulated; plan.json says what binds",
+                        err=True,
+                    )
+    if as_json:
+        click.echo(json.dumps(json_safe(data), indent=2, ensure_ascii=False))
+    else:
+        for line in _plan_lines(loaded, plan, seconds):
+            click.echo(line)
+        if out_dir is not None:
+            click.echo(f"wrote {count(len(written), 'file')} to {out_dir}/")
+            if report and plan.verification is not None:
+                click.echo(f"report: {Path(out_dir) / 'report.html'}")
+    if plan.status != "ok":
+        sys.exit(1)
+
+
+def _plan_lines(loaded: LoadedScenario, plan: Any, seconds: float) -> list[str]:
+    from peakdesk.plan.report import headcount_by_day, shift_rows
+
+    spec = loaded.spec
+    cur = spec.scenario.currency
+    lines = [f"{spec.scenario.name}: {plan.status.upper()}: {plan.message} ({seconds:.0f} s)"]
+    if plan.status == "infeasible":
+        return lines
+    ev = plan.verification
+    lines.append("")
+    lines.append(f"{'cost':32s} {plan.total_cost:>14,.0f} {cur}")
+    for pool, cost in plan.labour_cost_by_pool.items():
+        lines.append(f"  {pool:30s} {cost:>14,.0f}")
+    lines.append(
+        f"  {'sub-accounts':30s} {plan.subaccount_cost:>14,.0f}  ({plan.subaccounts} needed)"
+    )
+    if ev is not None:
+        est = ev.estimates()
+        conv = est["conversations"].mean
+        lines.append(f"{'cost per conversation':32s} {plan.total_cost / conv:>14,.2f} {cur}")
+        lines.append(f"{'conversions lost (mean)':32s} {est['conversions_lost'].mean:>14,.0f}")
+    lines.append("")
+    lines.append("agents starting a shift, per pool and day")
+    heads = headcount_by_day(loaded, plan)
+    days = sorted({d for per in heads.values() for d in per})
+    lines.append(f"  {'':14s}" + "".join(f"{d[5:]:>8s}" for d in days))
+    for pool, per in heads.items():
+        lines.append(f"  {pool:14s}" + "".join(f"{per.get(d, 0):>8d}" for d in days))
+    lines.append("")
+    lines.append("shifts (local start, length, agents)")
+    for r in shift_rows(loaded, plan):
+        tag = " fixed" if r["fixed"] else ""
+        lines.append(
+            f"  {r['pool']:12s} {r['start'][5:16]:>12s} {r['length_h']:>5g}h {r['agents']:>5d}{tag}"
+        )
+    if ev is not None:
+        lines.append("")
+        lines.append(f"verification on {len(ev.replications)} fresh runs")
+        for t in ev.targets():
+            worst = fmt_metric(t.worst_mean, t.unit)
+            lines.append(
+                f"  {t.target.text:38s} P(met) {t.p_met:5.0%} [{t.p_low:.0%}, {t.p_high:.0%}]"
+                f"  worst day {worst}"
+            )
+        lines.append(f"  every target at once in {ev.p_all_targets_met:.0%} of runs")
+    lines.append("")
+    lines.append("search trace")
+    for r in plan.rounds:
+        lines.append(
+            f"  round {r.round}: {r.cover_status}, cost {r.cost:,.0f}, every target kept in "
+            f"{r.p_all_met:.0%} of runs"
+        )
+    return lines

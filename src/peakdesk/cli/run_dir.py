@@ -1,0 +1,48 @@
+"""Run directories: what ``simulate --out`` and ``plan --out`` write, figures and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from peakdesk.scenario import LoadedScenario
+
+if TYPE_CHECKING:  # the simulator pulls in scipy.stats: import it only when simulating
+    from peakdesk.experiment.replicate import Evaluation
+
+
+def write_run(
+    out: Path,
+    loaded: LoadedScenario,
+    ev: Evaluation,
+    plan: Any,
+    figures: bool,
+    report: bool,
+) -> list[Path]:
+    """The run directory, and its figures and report when asked for."""
+    from peakdesk.report.rundata import RunData, write_run_dir
+
+    plan_obj, plan_doc = plan if plan is not None else (None, None)
+    written = write_run_dir(out, loaded, ev, plan_obj, plan_doc)
+    if figures or report:
+        # Read back, as `peakdesk report` would: the report is the directory's.
+        written += figures_and_report(RunData.from_dir(out), out, out / "report.html", report)
+    return written
+
+
+def figures_and_report(data: Any, fig_dir: Path, report_path: Path, report: bool) -> list[Path]:
+    """Draw the figures once: write them into ``fig_dir``, and the report if asked."""
+    import matplotlib.pyplot as plt
+
+    from peakdesk.report.figures import draw_figures, save_figures
+    from peakdesk.report.html import write_report
+
+    drawn = draw_figures(data)
+    try:
+        written = save_figures(drawn, fig_dir)
+        if report:
+            written.append(write_report(data, report_path, drawn))
+    finally:
+        for fig in drawn.values():
+            plt.close(fig)
+    return written

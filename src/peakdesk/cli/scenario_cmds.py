@@ -1,0 +1,39 @@
+"""``peakdesk validate`` and ``peakdesk schema``: scenario files."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from peakdesk.cli.app import main
+from peakdesk.cli.common import (
+    count,
+    load_checked,
+)
+from peakdesk.experiment.checks import scenario_warnings
+from peakdesk.scenario import json_schema
+from peakdesk.units import format_duration
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+def validate(scenario: str) -> None:
+    """Check a scenario file; exit 2 with the field path of every problem."""
+    loaded = load_checked(scenario)
+    spec = loaded.spec
+    heads = sum(p.headcount for p in spec.pools)
+    click.echo(
+        f"{scenario}: ok — {spec.scenario.name}: "
+        f"{count(len(spec.inquiry_types), 'inquiry type')}, {count(len(spec.pools), 'pool')}, "
+        f"{count(heads, 'agent')} scheduled, {count(spec.subaccounts.count, 'sub-account')}, "
+        f"horizon {format_duration(spec.calendar.horizon)}"
+    )
+    for warning in scenario_warnings(loaded):
+        click.echo(f"warning: {warning}", err=True)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files (for editor completion)."""
+    click.echo(json.dumps(json_schema(), indent=2))
