@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 
@@ -13,7 +14,26 @@ from peakdesk import __version__
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: Exit code of a command stopped by Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
+
+
+class _Group(click.Group):
+    """The command group; a Ctrl-C ends a command with a sentence, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo(
+                "interrupted: an output folder holds its previous complete run, or the new "
+                "one if it was being moved in, never a mix",
+                err=True,
+            )
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="peakdesk")
 def main() -> None:
     """peakdesk: plan chat customer-service staffing through peak events (Double-11)."""

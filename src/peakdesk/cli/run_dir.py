@@ -20,14 +20,19 @@ def write_run(
     report: bool,
 ) -> list[Path]:
     """The run directory, and its figures and report when asked for."""
+    from peakdesk.report.run_files import staged_run_dir
     from peakdesk.report.rundata import RunData, write_run_dir
 
     plan_obj, plan_doc = plan if plan is not None else (None, None)
-    written = write_run_dir(out, loaded, ev, plan_obj, plan_doc)
-    if figures or report:
-        # Read back, as `peakdesk report` would: the report is the directory's.
-        written += figures_and_report(RunData.from_dir(out), out, out / "report.html", report)
-    return written
+    # Written whole beside `out`, then moved in: an interrupted run leaves the
+    # previous complete run, or this one (peakdesk.report.run_files).
+    with staged_run_dir(out) as stage:
+        written = write_run_dir(stage, loaded, ev, plan_obj, plan_doc)
+        if figures or report:
+            # Read back, as `peakdesk report` would: the report is the directory's.
+            data = RunData.from_dir(stage)
+            written += figures_and_report(data, stage, stage / "report.html", report)
+    return [out / p.name for p in written]
 
 
 def figures_and_report(data: Any, fig_dir: Path, report_path: Path, report: bool) -> list[Path]:

@@ -26,11 +26,11 @@ A run directory holds:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import json
 import math
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,16 @@ from peakdesk import __version__
 from peakdesk.engine.intervals import stack_runs
 from peakdesk.engine.log import ChatLog
 from peakdesk.experiment.replicate import Evaluation
+from peakdesk.report.run_files import (  # noqa: F401 - re-exported: a run dir's file names
+    FIGURE_NAMES,
+    INTERVALS_FILE,
+    PLAN_FILE,
+    RUN_FILES,
+    SCENARIO_FILE,
+    SUMMARY_FILE,
+    clear_run_dir,
+    recover_run_dir,
+)
 from peakdesk.report.text import as_float
 from peakdesk.scenario.load import LoadedScenario
 
@@ -49,11 +59,6 @@ if TYPE_CHECKING:
     from peakdesk.plan.search import Plan
 
 F64 = npt.NDArray[np.float64]
-
-SUMMARY_FILE = "summary.json"
-INTERVALS_FILE = "intervals.csv"
-SCENARIO_FILE = "scenario.toml"
-PLAN_FILE = "plan.json"
 
 
 class RunDirError(ValueError):
@@ -201,6 +206,8 @@ class RunData:
         """
         if not run_dir.is_dir():
             raise RunDirError(f"{run_dir}: not a directory")
+        with contextlib.suppress(OSError):  # a read-only copy is read as it is
+            recover_run_dir(run_dir)
         summary_path = run_dir / SUMMARY_FILE
         if not summary_path.is_file():
             raise RunDirError(
@@ -436,46 +443,6 @@ def write_run_dir(
             fh.write(text)
         written.append(out / SCENARIO_FILE)
     return written
-
-
-#: What a run directory may hold, besides the figures (see the module docstring).
-RUN_FILES = (
-    SUMMARY_FILE,
-    INTERVALS_FILE,
-    SCENARIO_FILE,
-    PLAN_FILE,
-    "shifts.csv",
-    "online.csv",
-    "pools.csv",
-    "agents.csv",
-    "report.html",
-)
-
-
-#: The figures a run directory may hold (``<name>.png`` and ``.svg``): the keys of
-#: :data:`peakdesk.report.figures.FIGURES`, named here so that clearing a folder needs
-#: no plotting import (and the figures, which read run data, are not imported back).
-FIGURE_NAMES = (
-    "demand-capacity",
-    "backlog",
-    "first-response",
-    "targets",
-    "subaccounts",
-    "conversions-lost",
-    "plan-pools",
-    "plan-shifts",
-)
-
-
-def clear_run_dir(out: Path) -> None:
-    """Remove the files an earlier run wrote into ``out`` (and only those)."""
-    if not out.is_dir():
-        return
-    names = set(RUN_FILES) | {f"{n}.{ext}" for n in FIGURE_NAMES for ext in ("png", "svg")}
-    for path in out.iterdir():
-        logs = re.fullmatch(r"(messages|conversations)-r\d+\.csv", path.name)
-        if path.is_file() and (path.name in names or logs):
-            path.unlink()
 
 
 def conversation_columns(log: ChatLog, replication: int) -> dict[str, npt.NDArray[Any]]:
