@@ -8,7 +8,8 @@
   interval over replications, one line per variant (colour, line style and
   marker differ, so the lines stay apart in grey).
 
-Titles name the scenario(s), seed, replications and peakdesk version.
+Titles name the scenario(s), seed, replications and peakdesk version.  Chinese
+and Thai text is drawn as in :mod:`peakdesk.report.figures` (:mod:`peakdesk.report.fonts`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from peakdesk.engine.intervals import mean_over_runs
 from peakdesk.experiment.compare import ALL_TARGETS, Comparison, interval_stack
 from peakdesk.output import atomic_write
 from peakdesk.report.figures import plain
+from peakdesk.report.fonts import with_script_fonts
 
 # matplotlib.dates has no annotations (mypy's strict mode refuses untyped calls).
 mdates: Any = _mdates
@@ -93,6 +95,7 @@ def _panels(comp: Comparison) -> list[tuple[str, str, bool]]:
     return out
 
 
+@with_script_fonts
 def summary(comp: Comparison) -> Figure:
     """Cost, targets' probabilities, conversions lost and peak backlog, per variant."""
     rows = comp.table()
@@ -205,6 +208,7 @@ def summary(comp: Comparison) -> Figure:
     return fig
 
 
+@with_script_fonts
 def backlog(comp: Comparison) -> Figure:
     """Backlog of unanswered buyer messages over time, one line per variant."""
     fig = plt.figure(figsize=(11, 5))
@@ -263,6 +267,7 @@ def _short(x: float) -> str:
 FIGURES = {"compare-summary": summary, "compare-backlog": backlog}
 
 
+@with_script_fonts
 def write_compare_figures(comparison: Comparison, out_dir: Path) -> list[Path]:
     """Write the comparison figures as PNG and SVG into ``out_dir`` (atomically).
 

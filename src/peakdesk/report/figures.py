@@ -8,6 +8,10 @@ colour, so a black-and-white print still tells them apart.
 Every figure is drawn from :class:`~peakdesk.report.rundata.RunData`, so a
 run in memory and a run directory read back give the same pictures.  For
 convenience in notebooks each function also takes ``(loaded, evaluation)``.
+
+Names in Chinese or Thai are drawn with fonts installed with peakdesk, by a
+per-glyph fallback chain (:mod:`peakdesk.report.fonts`); Latin text keeps
+matplotlib's configured font.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from matplotlib.patches import Rectangle
 from peakdesk.engine.intervals import mean_over_runs, range_over_runs
 from peakdesk.experiment.replicate import Evaluation
 from peakdesk.output import atomic_write
+from peakdesk.report.fonts import with_script_fonts
 from peakdesk.report.rundata import RunData
 from peakdesk.report.text import as_float
 from peakdesk.scenario.load import LoadedScenario
@@ -112,6 +117,7 @@ def _col(run: RunData, name: str) -> F64:
     return run.intervals[name]
 
 
+@with_script_fonts
 def demand_and_capacity(run: RunLike, ev: Evaluation | None = None) -> Figure:
     """Conversations arriving per interval against agents online and busy slots."""
     run = _run(run, ev)
@@ -143,6 +149,7 @@ def demand_and_capacity(run: RunLike, ev: Evaluation | None = None) -> Figure:
     return fig
 
 
+@with_script_fonts
 def backlog(run: RunLike, ev: Evaluation | None = None) -> Figure:
     """Unanswered buyer messages and conversations waiting for an agent, over time."""
     run = _run(run, ev)
@@ -161,6 +168,7 @@ def backlog(run: RunLike, ev: Evaluation | None = None) -> Figure:
     return fig
 
 
+@with_script_fonts
 def first_response(run: RunLike, ev: Evaluation | None = None) -> Figure:
     """First human reply per arrival interval: mean and percentiles (median to 95th, 90th)
     against the target lines (top), and the share served within 3 minutes (bottom)."""
@@ -215,6 +223,7 @@ def first_response(run: RunLike, ev: Evaluation | None = None) -> Figure:
     return fig
 
 
+@with_script_fonts
 def targets(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
     """Each target per day and as its rolling value (mean over runs) against its bound."""
     run = _run(run, ev)
@@ -270,6 +279,7 @@ def targets(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
     return fig
 
 
+@with_script_fonts
 def subaccounts(run: RunLike, ev: Evaluation | None = None) -> Figure:
     """Sub-accounts in use (agents logged in) per interval against the sub-accounts held."""
     run = _run(run, ev)
@@ -293,6 +303,7 @@ def subaccounts(run: RunLike, ev: Evaluation | None = None) -> Figure:
     return fig
 
 
+@with_script_fonts
 def conversions_lost(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
     """Sales lost to slow first replies, per arrival interval and accumulated."""
     run = _run(run, ev)
@@ -337,6 +348,7 @@ def conversions_lost(run: RunLike, ev: Evaluation | None = None) -> Figure | Non
     return fig
 
 
+@with_script_fonts
 def plan_pools(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
     """A plan's agents online per planning interval, pools stacked, against the requirement."""
     run = _run(run, ev)
@@ -386,6 +398,7 @@ def plan_pools(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
     return fig
 
 
+@with_script_fonts
 def plan_shifts(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
     """A plan's shifts as a chart: one bar per staffed shift, labelled with its agents."""
     run = _run(run, ev)
@@ -484,6 +497,7 @@ def draw_figures(run: RunData) -> dict[str, Figure]:
     return out
 
 
+@with_script_fonts
 def save_figures(
     figures: dict[str, Figure], out_dir: Path, formats: tuple[str, ...] = ("png", "svg")
 ) -> list[Path]:
