@@ -42,8 +42,9 @@ from peakdesk.experiment import replicate
 from peakdesk.experiment.replicate import simulate
 from peakdesk.plan import requirement as req_mod
 from peakdesk.plan.cover import solve_cover
+from peakdesk.plan.inputs import Grid, PlanningInputs
 from peakdesk.plan.patterns import cover_problem, instances_of, patterns
-from peakdesk.plan.requirement import Grid, iterate_requirement, seed_requirement, stacked_config
+from peakdesk.plan.requirement import iterate_requirement, seed_requirement
 from peakdesk.plan.search import Plan, search
 from peakdesk.scenario import LoadedScenario, parse_scenario
 
@@ -116,14 +117,14 @@ def _exact_measurement(
 ) -> list[I64]:
     """Replace the ISA's simulation by the exact stationary distribution of L.
 
-    ``stacked_config`` hands the staffing through unchanged and ``simulate``
+    ``PlanningInputs.stacked_config`` hands the staffing through unchanged and ``simulate``
     returns, per interval, the interval's length spread over the stationary
     number-in-system distribution of M/M/n(+M) with that interval's ``n``.
     Returns the list the staffings simulated are appended to.
     """
     seen: list[I64] = []
 
-    def fake_config(_spec: Any, agents: Any, _grid: Grid) -> I64:
+    def fake_config(_inputs: Any, agents: Any) -> I64:
         return np.asarray(agents, dtype=np.int64).copy()
 
     def fake_simulate(_loaded: Any, *, config: I64, **_kw: Any) -> Any:
@@ -135,7 +136,7 @@ def _exact_measurement(
             hist[k, : p.size] = p * grid.interval_s
         return SimpleNamespace(replications=(SimpleNamespace(extra=hist),))
 
-    monkeypatch.setattr(req_mod, "stacked_config", fake_config)
+    monkeypatch.setattr(PlanningInputs, "stacked_config", fake_config)
     monkeypatch.setattr(replicate, "simulate", fake_simulate)
     monkeypatch.setattr(req_mod, "simulate", fake_simulate, raising=False)  # if imported there
     return seen
@@ -177,9 +178,8 @@ def test_isa_fixed_point_is_the_erlang_staffing_with_exact_measurement(
     grid = Grid(3600.0, 3)
     seen = _exact_measurement(monkeypatch, load, theta_over_mu, grid)
     start = np.full(grid.n, 3 * math.ceil(load), dtype=np.int64)  # generous: ~infinite server
-    out, steps = iterate_requirement(
-        ls, grid, start, alpha, replications=1, max_iterations=8, seed=1
-    )
+    inputs = dataclasses.replace(PlanningInputs.of(ls), grid=grid)
+    out, steps = iterate_requirement(inputs, start, alpha, replications=1, max_iterations=8, seed=1)
     # The first iteration measures (almost) the infinite-server system: the Poisson quantile.
     poisson_q = next(c for c in range(1000) if stats.poisson.sf(c - 1, load) <= alpha)
     np.testing.assert_array_equal(steps[0].next_agents, poisson_q)
@@ -207,17 +207,15 @@ def test_isa_requirement_matches_erlang_in_simulation(
     alpha, aht = 0.2, 120.0
     rate = load / aht
     ls = loaded(_chat_dict(rate_per_s=rate, aht_s=aht, patience_s=patience_s))
-    grid = Grid.of(ls.spec)
-    assert grid.n == 48
+    inputs = PlanningInputs.of(ls)
+    assert inputs.grid.n == 48
     if patience_s is None:
         expected = _erlang_c_agents(load, alpha)
     else:
         expected = _erlang_a_agents(rate, aht, patience_s, alpha)
         assert expected < _erlang_c_agents(load, alpha)  # patience matters here
-    start = seed_requirement(ls, grid, alpha)
-    out, steps = iterate_requirement(
-        ls, grid, start, alpha, replications=8, max_iterations=6, seed=3
-    )
+    start = seed_requirement(inputs, alpha)
+    out, steps = iterate_requirement(inputs, start, alpha, replications=8, max_iterations=6, seed=3)
     assert 1 < len(steps) <= 6
     middle = out[2:-2]  # away from the empty start and the end of arrivals
     assert np.all(np.abs(middle - expected) <= 1), (expected, np.bincount(middle))
@@ -258,7 +256,7 @@ def _p_wait_by_interval(ls: LoadedScenario, agents: I64, grid: Grid, reps: int) 
         ls,
         seed=ls.spec.simulation.seed,
         replications=reps,
-        config=stacked_config(ls.spec, agents, grid),
+        config=PlanningInputs.of(ls).stacked_config(agents),
         keep_logs=True,
         workers=2,
         first_replication=50_000,
@@ -289,12 +287,12 @@ def test_isa_keeps_delay_probability_under_sinusoidal_demand(tmp_path: Path) -> 
     """
     alpha = 0.2
     ls, rate = _sinusoidal_scenario(tmp_path)
-    grid = Grid.of(ls.spec)
+    inputs = PlanningInputs.of(ls)
+    grid = inputs.grid
     assert grid.n == rate.size == 192
     isa, _steps = iterate_requirement(
-        ls,
-        grid,
-        seed_requirement(ls, grid, alpha),
+        inputs,
+        seed_requirement(inputs, alpha),
         alpha,
         replications=20,
         max_iterations=8,
@@ -398,7 +396,7 @@ def test_search_returns_a_verified_plan_within_the_limits(searched: dict[str, An
     assert max(per_day.values()) <= limits.max_agents_per_day
     # The limits bind here (so the check above is not vacuous): without them the cheapest
     # cover puts more agents on one start or into the day.
-    pb = cover_problem(ls, plan.grid, plan.requirement, list(plan.patterns))
+    pb = cover_problem(PlanningInputs.of(ls), plan.requirement, list(plan.patterns))
     free = dataclasses.replace(
         pb, upper=np.full(pb.n_patterns, np.inf), pool_of=None, pool_max=None, day_of=None
     )
@@ -456,9 +454,8 @@ def _cheaper_pool(**over: Any) -> dict[str, Any]:
 
 def _cover_cost(d: dict[str, Any], agents: I64) -> tuple[float, int]:
     ls = loaded(d)
-    grid = Grid.of(ls.spec)
     pats = patterns(ls.spec)
-    sol = solve_cover(cover_problem(ls, grid, agents, pats), mip_rel_gap=0.0)
+    sol = solve_cover(cover_problem(PlanningInputs.of(ls), agents, pats), mip_rel_gap=0.0)
     assert sol.status == "optimal"
     return sol.cost, len(pats)
 

@@ -29,7 +29,8 @@ from peakdesk.analytic.chat import chat_metrics
 from peakdesk.analytic.sequential import agents_for_reply_delay, sequential_metrics
 from peakdesk.engine.log import ChatLog
 from peakdesk.experiment.replicate import simulate
-from peakdesk.plan.requirement import Grid, agents_for_writing, seed_requirement, stacked_config
+from peakdesk.plan.inputs import PlanningInputs
+from peakdesk.plan.requirement import agents_for_writing, seed_requirement
 
 COMPOSE_S = 60.0
 
@@ -75,8 +76,8 @@ def _ratio(rows: list[dict[str, float]], key: str, level: float = 0.99) -> tuple
 def test_parallel_seed_is_the_chat_model_and_the_engine_agrees() -> None:
     alpha, m, rate = 0.2, 3, 0.4  # 24 chats a minute, 60 s each: 24 slots' worth
     ls = loaded(_dict("parallel", m=m, rate_per_s=rate))
-    grid = Grid.of(ls.spec)
-    seed = seed_requirement(ls, grid, alpha)
+    inputs = PlanningInputs.of(ls)
+    seed = seed_requirement(inputs, alpha)
     middle = seed[6:42]
     n = int(np.bincount(middle).argmax())
     assert np.all(middle == n), middle  # flat demand: one staffing in the middle
@@ -86,7 +87,7 @@ def test_parallel_seed_is_the_chat_model_and_the_engine_agrees() -> None:
     ev = simulate(
         ls,
         replications=20,
-        config=stacked_config(ls.spec, seed, grid),
+        config=inputs.stacked_config(seed),
         keep_logs=False,
         measure=_Waits(),
         workers=2,
@@ -102,9 +103,9 @@ def test_sequential_seed_staffs_the_writing() -> None:
     alpha, m, rate = 0.2, 3, 0.4
     ls = loaded(_dict("sequential", m=m, rate_per_s=rate))
     par = loaded(_dict("parallel", m=m, rate_per_s=rate))
-    grid = Grid.of(ls.spec)
-    seq_seed = seed_requirement(ls, grid, alpha)[6:42]
-    par_seed = seed_requirement(par, grid, alpha)[6:42]
+    inputs = PlanningInputs.of(ls)
+    seq_seed = seed_requirement(inputs, alpha)[6:42]
+    par_seed = seed_requirement(PlanningInputs.of(par), alpha)[6:42]
     n = int(seq_seed[0])
     assert np.all(seq_seed == n)
     # 24 agents' worth of writing: a sequential agent's slots do not multiply its output.
@@ -112,7 +113,7 @@ def test_sequential_seed_staffs_the_writing() -> None:
     ev = simulate(
         ls,
         replications=20,
-        config=stacked_config(ls.spec, seed_requirement(ls, grid, alpha), grid),
+        config=inputs.stacked_config(seed_requirement(inputs, alpha)),
         keep_logs=False,
         measure=_Waits(),
         workers=2,

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from peakdesk.demand.sample import Intensity, intensity, sample_workload
+from peakdesk.demand.sample import Intensity, sample_workload
+from peakdesk.demand.sample import intensity as demand_intensity
 from peakdesk.engine.config import EngineConfig
 from peakdesk.engine.intervals import IntervalTable, interval_table
 from peakdesk.engine.log import ChatLog
@@ -243,6 +244,7 @@ def simulate(
     measure: Callable[[ChatLog], Any] | None = None,
     first_replication: int = 0,
     dask: str | None = None,
+    intensity: Intensity | None = None,
 ) -> Evaluation:
     """Simulate a scenario's replications.
 
@@ -270,6 +272,9 @@ def simulate(
         (a module-level function when ``workers > 1``: it must pickle).
     first_replication
         Number of the first replication (fresh seeds for a verification run).
+    intensity
+        The scenario's demand intensity, when the caller has it already (the
+        planner derives it once); default: derived from the scenario.
     dask
         Address of a Dask scheduler (``tcp://host:8786``): the replications run
         on its workers instead of local processes, with the same results.
@@ -288,7 +293,7 @@ def simulate(
         loaded=loaded,
         seed=seed,
         config=config if config is not None else build_config(spec, staffing),
-        intensity=intensity(loaded),
+        intensity=demand_intensity(loaded) if intensity is None else intensity,
         conversion_base=tuple(t.conversion.base if t.conversion else 0.0 for t in types),
         conversion_half_life_s=tuple(
             t.conversion.half_life if t.conversion else math.inf for t in types

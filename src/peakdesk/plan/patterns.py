@@ -27,8 +27,7 @@ from peakdesk.engine.setup import (
     local_day_starts,
 )
 from peakdesk.plan.cover import CoverProblem
-from peakdesk.plan.requirement import Grid, requirement_pool
-from peakdesk.scenario.load import LoadedScenario
+from peakdesk.plan.inputs import Grid, PlanningInputs
 from peakdesk.scenario.schema import Scenario
 
 F64 = npt.NDArray[np.float64]
@@ -156,12 +155,10 @@ def type_groups(spec: Scenario) -> list[tuple[str, list[int], list[int]]]:
     ]
 
 
-def cover_problem(
-    loaded: LoadedScenario, grid: Grid, agents: I64, pats: list[Pattern]
-) -> CoverProblem:
+def cover_problem(inputs: PlanningInputs, agents: I64, pats: list[Pattern]) -> CoverProblem:
     """The cover problem of a requirement (reference agents per interval)."""
-    spec = loaded.spec
-    ref_slots = requirement_pool(spec).max_concurrency
+    spec, grid = inputs.spec, inputs.grid
+    ref_slots = inputs.requirement_pool.max_concurrency
     slots_needed = np.asarray(agents, dtype=np.float64) * ref_slots
     share = np.stack([online_share(pt, grid) for pt in pats], axis=1)  # (K, P)
     shrink = np.array([spec.pools[pt.pool].shrinkage for pt in pats])
@@ -170,7 +167,7 @@ def cover_problem(
     slots = present * conc[None, :]
     groups = type_groups(spec)
     # Each group's share of the work per interval, from the analytic slot load by type.
-    type_share = _type_load_share(loaded, grid)
+    type_share = inputs.type_share
     cover = [slots]
     need = [slots_needed]
     names = ["all conversations"]
@@ -253,30 +250,6 @@ def _first_interval_of(spec: Scenario, grid: Grid, day: dt.date) -> int | None:
     t = (midnight - spec.calendar.start_aware).total_seconds()
     k = int(max(t, 0.0) // grid.interval_s)
     return k if 0 <= k < grid.n else None
-
-
-def _type_load_share(loaded: LoadedScenario, grid: Grid) -> F64:
-    """Per type and interval, its share of the human slot load (arrivals x holding time)."""
-    from peakdesk.demand.sample import intensity
-    from peakdesk.plan.requirement import _mean_count, _mean_duration
-
-    spec = loaded.spec
-    inten = intensity(loaded)
-    bins = np.arange(inten.expected.shape[1]) * inten.bin_s
-    k = np.minimum((bins // grid.interval_s).astype(np.int64), grid.n - 1)
-    load = np.zeros((len(spec.inquiry_types), grid.n))
-    for j, t in enumerate(spec.inquiry_types):
-        hold = (_mean_count(t.messages) - 1) * _mean_duration(t.think_time) + _mean_count(
-            t.messages
-        ) * _mean_duration(t.compose_time)
-        load[j] = (
-            np.bincount(k, weights=inten.expected[j], minlength=grid.n)
-            * (1.0 - t.bot_resolve)
-            * hold
-        )
-    total = load.sum(axis=0, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(np.where(total > 0, load / total, 0.0), dtype=np.float64)
 
 
 def instances_of(pats: list[Pattern], x: I64) -> list[ShiftInstance]:

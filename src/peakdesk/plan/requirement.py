@@ -37,100 +37,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from peakdesk.demand.sample import intensity
-from peakdesk.engine.config import EngineConfig, PoolConfig
 from peakdesk.engine.log import ChatLog
-from peakdesk.engine.setup import ShiftInstance, config_from_instances, pool_configs
-from peakdesk.scenario.load import LoadedScenario
-from peakdesk.scenario.schema import Scenario
+from peakdesk.plan.inputs import Grid, PlanningInputs, writes_one_at_a_time
+
+__all__ = ["Grid", "IsaStep", "iterate_requirement", "seed_requirement"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
-
-
-@dataclass(frozen=True)
-class Grid:
-    """The planning grid: reporting intervals over the horizon.
-
-    Attributes
-    ----------
-    interval_s
-        Width of an interval, seconds.
-    n
-        Number of intervals (the last may stick out of the horizon).
-    """
-
-    interval_s: float
-    n: int
-
-    @property
-    def edges_s(self) -> F64:
-        """Interval edges, seconds from the start (``n + 1`` values)."""
-        return np.arange(self.n + 1, dtype=np.float64) * self.interval_s
-
-    @classmethod
-    def of(cls, spec: Scenario) -> Grid:
-        """The scenario's reporting grid over its horizon."""
-        step = spec.calendar.interval
-        return cls(step, max(1, math.ceil(spec.calendar.horizon / step - 1e-9)))
-
-
-def reference_pool(spec: Scenario) -> int:
-    """The pool whose agents measure the requirement: the first planned pool (else the first)."""
-    for k, p in enumerate(spec.pools):
-        if p.plan is not None:
-            return k
-    return 0
-
-
-def requirement_pool(spec: Scenario) -> PoolConfig:
-    """A pool like the reference pool, but with every skill at full proficiency."""
-    ref = pool_configs(spec)[reference_pool(spec)]
-    speed = spec.pools[reference_pool(spec)].speed
-    factors = tuple(1.0 / speed for _ in spec.inquiry_types)
-    return PoolConfig(
-        "requirement",
-        factors,
-        ref.concurrency_multiplier,
-        ref.hourly_cost,
-        discipline=ref.discipline,
-        shift_end=ref.shift_end,
-        grace_s=ref.grace_s,
-    )
-
-
-def writes_one_at_a_time(pool: PoolConfig) -> bool:
-    """Whether an agent's writing (not only its slots) can make buyers wait."""
-    return pool.discipline == "sequential" and pool.max_concurrency > 1
-
-
-def stacked_config(spec: Scenario, agents: I64, grid: Grid) -> EngineConfig:
-    """Agents online per interval as an engine configuration.
-
-    Agent ``i`` is online in every interval needing more than ``i`` agents, so
-    the online count follows ``agents`` exactly; sub-accounts are not limited
-    (the requirement is what the agents need, the cap comes later).
-    """
-    agents = np.asarray(agents, dtype=np.int64)
-    instances = []
-    for i in range(int(agents.max(initial=0))):
-        on = np.concatenate(([False], agents > i, [False]))
-        change = np.flatnonzero(on[1:] != on[:-1])
-        for a, b in zip(change[::2], change[1::2], strict=True):
-            instances.append(
-                ShiftInstance(
-                    pool=0,
-                    group=f"req{i}",
-                    start_s=float(a * grid.interval_s),
-                    length_s=float((b - a) * grid.interval_s),
-                    breaks=(),
-                    agents=1,
-                )
-            )
-    total = int(agents.max(initial=0))
-    return config_from_instances(
-        spec, instances, pools=(requirement_pool(spec),), subaccounts=max(total, 1)
-    )
 
 
 def in_system_histogram(log: ChatLog, grid: Grid) -> F64:
@@ -274,111 +187,7 @@ def agents_from_tail(tail: F64, slots_per_agent: int, alpha: float) -> I64:
     return out
 
 
-@dataclass(frozen=True)
-class OfferedWork:
-    """What the conversations of each interval ask of the reference pool.
-
-    Attributes
-    ----------
-    rate_per_s
-        Conversations needing an agent arriving per second, per interval.
-    hold_s
-        Mean slot-holding time of those conversations at the pool's full
-        concurrency, seconds, per interval.
-    hold_by_level_s
-        Mean slot-holding time while the agent holds ``k`` chats, ``k = 1..m``
-        (the chat model's handle times), seconds, for the whole horizon's mix.
-    writing_share
-        Share of a conversation's holding time spent writing its replies (at
-        full concurrency), per interval.
-    reply_s
-        Mean writing time of one reply at full concurrency, seconds.
-    """
-
-    rate_per_s: F64
-    hold_s: F64
-    hold_by_level_s: tuple[float, ...]
-    writing_share: F64
-    reply_s: float
-
-
-def offered_slots(loaded: LoadedScenario, grid: Grid) -> tuple[F64, F64]:
-    """Mean conversations arriving per second, and mean slot-holding time, per interval.
-
-    The holding time is the analytic estimate of a conversation's life at the
-    reference pool's full concurrency: its buyers' think times, its replies'
-    compose times (slowed by concurrency) and its wrap-up.
-    """
-    work = offered_work(loaded, grid)
-    return work.rate_per_s, work.hold_s
-
-
-def offered_work(loaded: LoadedScenario, grid: Grid) -> OfferedWork:
-    """Arrivals, holding times and writing per interval (see :class:`OfferedWork`)."""
-    spec = loaded.spec
-    inten = intensity(loaded)
-    per_bin = inten.expected
-    edges = grid.edges_s
-    bins = np.arange(per_bin.shape[1]) * inten.bin_s
-    k = np.minimum((bins // grid.interval_s).astype(np.int64), grid.n - 1)
-    counts = np.zeros((per_bin.shape[0], grid.n))
-    for t in range(per_bin.shape[0]):
-        counts[t] = np.bincount(k, weights=per_bin[t], minlength=grid.n)
-    bot = np.array([t.bot_resolve for t in spec.inquiry_types])
-    human = counts * (1.0 - bot)[:, None]
-    rate = human.sum(axis=0) / np.diff(edges)
-    ref = requirement_pool(spec)
-    levels = np.asarray(ref.concurrency_multiplier, dtype=np.float64)
-    n_types = len(spec.inquiry_types)
-    idle = np.zeros(n_types)  # think and wrap-up: the slot is held, nobody writes
-    writing = np.zeros(n_types)  # writing at concurrency 1
-    msgs = np.zeros(n_types)
-    for j, itype in enumerate(spec.inquiry_types):
-        n_msg = _mean_count(itype.messages)
-        msgs[j] = n_msg
-        idle[j] = (n_msg - 1.0) * _mean_duration(itype.think_time) + itype.wrap_up
-        writing[j] = n_msg * _mean_duration(itype.compose_time) * ref.time_factor_by_type[j]
-    mult = float(levels[-1])
-    hold = idle + writing * mult
-    weight = human.sum(axis=1)
-    mix = weight / weight.sum() if weight.sum() > 0 else np.full(n_types, 1.0 / n_types)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_hold = (human * hold[:, None]).sum(axis=0) / human.sum(axis=0)
-        mean_write = (human * (writing * mult)[:, None]).sum(axis=0) / human.sum(axis=0)
-    fallback = float(np.dot(mix, hold))
-    mean_hold = np.where(np.isfinite(mean_hold), mean_hold, fallback)
-    share = np.where(np.isfinite(mean_write), mean_write, float(np.dot(mix, writing * mult)))
-    by_level = tuple(float(np.dot(mix, idle + writing * k)) for k in levels)
-    replies = float(np.dot(mix, msgs))
-    return OfferedWork(
-        rate_per_s=rate,
-        hold_s=mean_hold,
-        hold_by_level_s=by_level,
-        writing_share=share / mean_hold,
-        reply_s=float(np.dot(mix, writing * mult)) / replies,
-    )
-
-
-def _mean_duration(spec: object) -> float:
-    from peakdesk.demand.distributions import duration_mean_s
-
-    return duration_mean_s(spec)  # type: ignore[arg-type]
-
-
-def _mean_count(spec: object) -> float:
-    from peakdesk.scenario import schema as sc
-
-    if isinstance(spec, sc.FixedCount):
-        return float(spec.value)
-    if isinstance(spec, (sc.GeometricCount, sc.PoissonCount)):
-        return float(spec.mean)
-    if isinstance(spec, sc.EmpiricalCount):
-        w = np.asarray(spec.weights, dtype=np.float64)
-        return float(np.dot(spec.values, w / w.sum()))
-    raise TypeError(f"unknown count distribution {spec!r}")
-
-
-def seed_requirement(loaded: LoadedScenario, grid: Grid, alpha: float) -> I64:
+def seed_requirement(inputs: PlanningInputs, alpha: float) -> I64:
     """The analytic seed: modified offered load, then a stationary model of the discipline.
 
     With the infinite-server load ``m(t)`` (conversations that would be in the
@@ -399,9 +208,8 @@ def seed_requirement(loaded: LoadedScenario, grid: Grid, alpha: float) -> I64:
     from peakdesk.analytic.offered_load import mol_staffing, offered_load
     from peakdesk.analytic.sequential import agents_for_reply_delay
 
-    work = offered_work(loaded, grid)
+    work, grid, pool = inputs.work, inputs.grid, inputs.requirement_pool
     load = offered_load(work.rate_per_s, grid.interval_s, float(np.mean(work.hold_s)))
-    pool = requirement_pool(loaded.spec)
     slots = pool.max_concurrency
     if pool.discipline == "parallel":
         need = mol_staffing(
@@ -448,8 +256,7 @@ class IsaStep:
 
 
 def iterate_requirement(
-    loaded: LoadedScenario,
-    grid: Grid,
+    inputs: PlanningInputs,
     start: I64,
     alpha: float,
     *,
@@ -474,8 +281,7 @@ def iterate_requirement(
     """
     from peakdesk.experiment.replicate import simulate
 
-    spec = loaded.spec
-    pool = requirement_pool(spec)
+    grid, pool = inputs.grid, inputs.requirement_pool
     slots = pool.max_concurrency
     writing = writes_one_at_a_time(pool)
     agents = np.asarray(start, dtype=np.int64) * 3 + 1
@@ -483,10 +289,11 @@ def iterate_requirement(
     steps: list[IsaStep] = []
     for it in range(1, max_iterations + 1):
         ev = simulate(
-            loaded,
+            inputs.loaded,
             seed=seed,
             replications=replications,
-            config=stacked_config(spec, agents, grid),
+            config=inputs.stacked_config(agents),
+            intensity=inputs.intensity,
             keep_logs=False,
             workers=workers,
             measure=_Histogram(grid, writing),

@@ -36,14 +36,9 @@ from peakdesk.engine.setup import config_from_instances, subaccount_cost
 from peakdesk.experiment.replicate import Evaluation, simulate
 from peakdesk.experiment.targets import TargetSummary, scenario_targets
 from peakdesk.plan.cover import CoverSolution, Diagnosis, solve_cover
+from peakdesk.plan.inputs import Grid, PlanningInputs
 from peakdesk.plan.patterns import Pattern, cover_problem, instances_of, patterns
-from peakdesk.plan.requirement import (
-    Grid,
-    IsaStep,
-    iterate_requirement,
-    requirement_pool,
-    seed_requirement,
-)
+from peakdesk.plan.requirement import IsaStep, iterate_requirement, seed_requirement
 from peakdesk.rules.calendar import day_date
 from peakdesk.scenario.load import LoadedScenario
 
@@ -240,16 +235,16 @@ def _search(
     settings = spec.plan
     seed = spec.simulation.seed if seed is None else seed
     say = progress or (lambda _m: None)
-    grid = Grid.of(spec)
+    inputs = PlanningInputs.of(loaded)  # the scenario is read here, once
+    grid = inputs.grid
     pats = patterns(spec)
     days = sorted({pt.day for pt in pats})  # the cover's day indices
     alpha = starting_alpha(loaded)
-    seed_req = seed_requirement(loaded, grid, alpha)
+    seed_req = seed_requirement(inputs, alpha)
     say(f"seed requirement (modified offered load): peak {int(seed_req.max())} reference agents")
     say(f"refining the requirement by simulation at alpha = {alpha:.3g}")
     base, steps = iterate_requirement(
-        loaded,
-        grid,
+        inputs,
         seed_req,
         alpha,
         replications=settings.replications,
@@ -272,7 +267,7 @@ def _search(
     req = base
     for rnd in range(1, settings.max_rounds + 1):
         req = np.ceil(base * uplift - 1e-9).astype(np.int64)
-        problem = cover_problem(loaded, grid, req, pats)
+        problem = cover_problem(inputs, req, pats)
         sol = solve_cover(
             problem, time_limit_s=settings.milp_time_limit, mip_rel_gap=settings.milp_gap
         )
@@ -320,9 +315,7 @@ def _search(
                 tuple(rounds),
                 sol.diagnosis,
             )
-        plan = _verify(
-            loaded, grid, req, pats, sol, workers, seed, rnd, rounds, alpha, steps, say, dask
-        )
+        plan = _verify(inputs, req, pats, sol, workers, seed, rnd, rounds, alpha, steps, say, dask)
         steps = []  # the refinement belongs to the first round's trace
         # The best so far: the most runs keeping every target, then the cheapest.
         if best is None or (plan.rounds[-1].p_all_met, -plan.total_cost) > (
@@ -355,8 +348,7 @@ def _search(
 
 
 def _verify(
-    loaded: LoadedScenario,
-    grid: Grid,
+    inputs: PlanningInputs,
     req: I64,
     pats: list[Pattern],
     sol: CoverSolution,
@@ -370,7 +362,7 @@ def _verify(
     dask: str | None = None,
 ) -> Plan:
     """Simulate the round's shift plan on fresh seeds and build the Plan."""
-    spec = loaded.spec
+    loaded, grid, spec = inputs.loaded, inputs.grid, inputs.spec
     instances = instances_of(pats, sol.x)
     open_cfg = config_from_instances(spec, instances, subaccounts=10**9)
     need = peak_level(open_cfg.segment_start_s, open_cfg.segment_end_s)
@@ -387,6 +379,7 @@ def _verify(
         keep_logs=False,
         workers=workers,
         dask=dask,
+        intensity=inputs.intensity,
         # The same verification seeds every round (fresh against the refinement's):
         # rounds then differ by their staffing, not by their buyers.
         first_replication=VERIFY_OFFSET,
@@ -459,11 +452,6 @@ def _with_status(plan: Plan, status: str, message: str, rounds: list[Round] | No
     if rounds is None:
         return dataclasses.replace(plan, status=status, message=message)
     return dataclasses.replace(plan, status=status, message=message, rounds=tuple(rounds))
-
-
-def reference_concurrency(loaded: LoadedScenario) -> int:
-    """Slots per reference agent (for reading the requirement)."""
-    return requirement_pool(loaded.spec).max_concurrency
 
 
 __all__ = ["Plan", "Round", "search", "starting_alpha", "subaccount_cost"]

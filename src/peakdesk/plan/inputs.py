@@ -1,0 +1,290 @@
+"""What the planner derives from a scenario, once: the planning inputs it steps through.
+
+:func:`PlanningInputs.of` reads the scenario once: the planning grid, the
+demand intensity, the reference pool and the one-pool *requirement scenario*
+the requirement is simulated on, the analytic offered work per interval, and
+each inquiry type's share of it.  The requirement (ISA), the shift cover and
+the verification take these, so nothing climbs back up to the scenario, and
+the planner reaches the engine only through ``peakdesk.engine.setup`` on a
+scenario (the requirement scenario, or the scenario itself with the plan's
+shifts): the same seam a user's scenario goes through.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from peakdesk.demand.sample import Intensity, intensity
+from peakdesk.engine.config import EngineConfig, PoolConfig
+from peakdesk.engine.setup import ShiftInstance, config_from_instances, pool_configs
+from peakdesk.scenario.load import LoadedScenario
+from peakdesk.scenario.schema import PlanShifts, Scenario
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The planning grid: reporting intervals over the horizon.
+
+    Attributes
+    ----------
+    interval_s
+        Width of an interval, seconds.
+    n
+        Number of intervals (the last may stick out of the horizon).
+    """
+
+    interval_s: float
+    n: int
+
+    @property
+    def edges_s(self) -> F64:
+        """Interval edges, seconds from the start (``n + 1`` values)."""
+        return np.arange(self.n + 1, dtype=np.float64) * self.interval_s
+
+    @classmethod
+    def of(cls, spec: Scenario) -> Grid:
+        """The scenario's reporting grid over its horizon."""
+        step = spec.calendar.interval
+        return cls(step, max(1, math.ceil(spec.calendar.horizon / step - 1e-9)))
+
+
+def reference_pool(spec: Scenario) -> int:
+    """The pool whose agents measure the requirement: the first planned pool (else the first)."""
+    for k, p in enumerate(spec.pools):
+        if p.plan is not None:
+            return k
+    return 0
+
+
+def requirement_scenario(spec: Scenario) -> Scenario:
+    """The scenario with one pool: the reference pool with every skill at full proficiency.
+
+    The requirement is simulated on this scenario (``peakdesk.engine.setup`` builds
+    its engine configuration, as for any scenario): same buyers, calendar and
+    routing; a pool of the reference pool's speed, concurrency, slowdown,
+    discipline, shift end and cost, that takes every inquiry type at proficiency
+    1, with no shrinkage (its agents are online agents).
+    """
+    ref = spec.pools[reference_pool(spec)]
+    pool = ref.model_copy(
+        update={
+            "name": "requirement",
+            "skills": {t.skill_name: 1.0 for t in spec.inquiry_types},
+            "shrinkage": 0.0,
+            "shifts": [],
+            "plan": ref.plan if ref.plan is not None else PlanShifts(),
+        }
+    )
+    return spec.model_copy(update={"pools": [pool]})
+
+
+def writes_one_at_a_time(pool: PoolConfig) -> bool:
+    """Whether an agent's writing (not only its slots) can make buyers wait."""
+    return pool.discipline == "sequential" and pool.max_concurrency > 1
+
+
+@dataclass(frozen=True)
+class OfferedWork:
+    """What the conversations of each interval ask of the reference pool.
+
+    Attributes
+    ----------
+    rate_per_s
+        Conversations needing an agent arriving per second, per interval.
+    hold_s
+        Mean slot-holding time of those conversations at the pool's full
+        concurrency, seconds, per interval.
+    hold_by_level_s
+        Mean slot-holding time while the agent holds ``k`` chats, ``k = 1..m``
+        (the chat model's handle times), seconds, for the whole horizon's mix.
+    writing_share
+        Share of a conversation's holding time spent writing its replies (at
+        full concurrency), per interval.
+    reply_s
+        Mean writing time of one reply at full concurrency, seconds.
+    """
+
+    rate_per_s: F64
+    hold_s: F64
+    hold_by_level_s: tuple[float, ...]
+    writing_share: F64
+    reply_s: float
+
+
+def offered_work(spec: Scenario, inten: Intensity, grid: Grid, ref: PoolConfig) -> OfferedWork:
+    """Arrivals, holding times and writing per interval (see :class:`OfferedWork`).
+
+    The holding time is the analytic estimate of a conversation's life at the
+    reference pool's full concurrency: its buyers' think times, its replies'
+    compose times (slowed by concurrency) and its wrap-up.
+    """
+    per_bin = inten.expected
+    edges = grid.edges_s
+    bins = np.arange(per_bin.shape[1]) * inten.bin_s
+    k = np.minimum((bins // grid.interval_s).astype(np.int64), grid.n - 1)
+    counts = np.zeros((per_bin.shape[0], grid.n))
+    for t in range(per_bin.shape[0]):
+        counts[t] = np.bincount(k, weights=per_bin[t], minlength=grid.n)
+    bot = np.array([t.bot_resolve for t in spec.inquiry_types])
+    human = counts * (1.0 - bot)[:, None]
+    rate = human.sum(axis=0) / np.diff(edges)
+    levels = np.asarray(ref.concurrency_multiplier, dtype=np.float64)
+    n_types = len(spec.inquiry_types)
+    idle = np.zeros(n_types)  # think and wrap-up: the slot is held, nobody writes
+    writing = np.zeros(n_types)  # writing at concurrency 1
+    msgs = np.zeros(n_types)
+    for j, itype in enumerate(spec.inquiry_types):
+        n_msg = _mean_count(itype.messages)
+        msgs[j] = n_msg
+        idle[j] = (n_msg - 1.0) * _mean_duration(itype.think_time) + itype.wrap_up
+        writing[j] = n_msg * _mean_duration(itype.compose_time) * ref.time_factor_by_type[j]
+    mult = float(levels[-1])
+    hold = idle + writing * mult
+    weight = human.sum(axis=1)
+    mix = weight / weight.sum() if weight.sum() > 0 else np.full(n_types, 1.0 / n_types)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_hold = (human * hold[:, None]).sum(axis=0) / human.sum(axis=0)
+        mean_write = (human * (writing * mult)[:, None]).sum(axis=0) / human.sum(axis=0)
+    fallback = float(np.dot(mix, hold))
+    mean_hold = np.where(np.isfinite(mean_hold), mean_hold, fallback)
+    share = np.where(np.isfinite(mean_write), mean_write, float(np.dot(mix, writing * mult)))
+    by_level = tuple(float(np.dot(mix, idle + writing * k)) for k in levels)
+    replies = float(np.dot(mix, msgs))
+    return OfferedWork(
+        rate_per_s=rate,
+        hold_s=mean_hold,
+        hold_by_level_s=by_level,
+        writing_share=share / mean_hold,
+        reply_s=float(np.dot(mix, writing * mult)) / replies,
+    )
+
+
+def _mean_duration(spec: object) -> float:
+    from peakdesk.demand.distributions import duration_mean_s
+
+    return duration_mean_s(spec)  # type: ignore[arg-type]
+
+
+def _mean_count(spec: object) -> float:
+    from peakdesk.scenario import schema as sc
+
+    if isinstance(spec, sc.FixedCount):
+        return float(spec.value)
+    if isinstance(spec, (sc.GeometricCount, sc.PoissonCount)):
+        return float(spec.mean)
+    if isinstance(spec, sc.EmpiricalCount):
+        w = np.asarray(spec.weights, dtype=np.float64)
+        return float(np.dot(spec.values, w / w.sum()))
+    raise TypeError(f"unknown count distribution {spec!r}")
+
+
+def type_load_share(spec: Scenario, inten: Intensity, grid: Grid) -> F64:
+    """Per type and interval, its share of the human slot load (arrivals x holding time)."""
+    bins = np.arange(inten.expected.shape[1]) * inten.bin_s
+    k = np.minimum((bins // grid.interval_s).astype(np.int64), grid.n - 1)
+    load = np.zeros((len(spec.inquiry_types), grid.n))
+    for j, t in enumerate(spec.inquiry_types):
+        hold = (_mean_count(t.messages) - 1) * _mean_duration(t.think_time) + _mean_count(
+            t.messages
+        ) * _mean_duration(t.compose_time)
+        load[j] = (
+            np.bincount(k, weights=inten.expected[j], minlength=grid.n)
+            * (1.0 - t.bot_resolve)
+            * hold
+        )
+    total = load.sum(axis=0, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.where(total > 0, load / total, 0.0), dtype=np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class PlanningInputs:
+    """Everything the planner needs from the scenario, derived once.
+
+    Attributes
+    ----------
+    loaded
+        The scenario.
+    grid
+        The planning grid (its reporting intervals over the horizon).
+    intensity
+        Expected conversations per type and profile bin (the demand).
+    reference
+        Number of the pool the requirement is counted in.
+    requirement_spec
+        The one-pool scenario the requirement is simulated on
+        (:func:`requirement_scenario`).
+    requirement_pool
+        That pool as the engine sees it.
+    work
+        The analytic offered work per interval.
+    type_share
+        Per inquiry type and interval, its share of the slot load.
+    """
+
+    loaded: LoadedScenario
+    grid: Grid
+    intensity: Intensity
+    reference: int
+    requirement_spec: Scenario
+    requirement_pool: PoolConfig
+    work: OfferedWork
+    type_share: F64
+
+    @classmethod
+    def of(cls, loaded: LoadedScenario) -> PlanningInputs:
+        """Derive the planning inputs of a scenario."""
+        spec = loaded.spec
+        grid = Grid.of(spec)
+        inten = intensity(loaded)
+        req_spec = requirement_scenario(spec)
+        pool = pool_configs(req_spec)[0]
+        return cls(
+            loaded=loaded,
+            grid=grid,
+            intensity=inten,
+            reference=reference_pool(spec),
+            requirement_spec=req_spec,
+            requirement_pool=pool,
+            work=offered_work(spec, inten, grid, pool),
+            type_share=type_load_share(spec, inten, grid),
+        )
+
+    @property
+    def spec(self) -> Scenario:
+        """The scenario's validated specification."""
+        return self.loaded.spec
+
+    def stacked_config(self, agents: I64) -> EngineConfig:
+        """Requirement agents online per interval, as the requirement scenario's engine config.
+
+        Agent ``i`` is online in every interval needing more than ``i`` agents, so
+        the online count follows ``agents`` exactly; sub-accounts are not limited
+        (the requirement is what the agents need, the cap comes later).
+        """
+        agents = np.asarray(agents, dtype=np.int64)
+        grid = self.grid
+        instances = []
+        for i in range(int(agents.max(initial=0))):
+            on = np.concatenate(([False], agents > i, [False]))
+            change = np.flatnonzero(on[1:] != on[:-1])
+            for a, b in zip(change[::2], change[1::2], strict=True):
+                instances.append(
+                    ShiftInstance(
+                        pool=0,
+                        group=f"req{i}",
+                        start_s=float(a * grid.interval_s),
+                        length_s=float((b - a) * grid.interval_s),
+                        breaks=(),
+                        agents=1,
+                    )
+                )
+        total = int(agents.max(initial=0))
+        return config_from_instances(self.requirement_spec, instances, subaccounts=max(total, 1))
