@@ -183,6 +183,10 @@ def test_hand_back_keeps_the_work_done_and_logs_off_at_the_shift_end() -> None:
     np.testing.assert_allclose(
         np.c_[log.hold_agent, log.hold_start_s, log.hold_end_s], [[0, 300, 600], [1, 600, 900]]
     )
+    # Agent 0's writing before the hand-back is its time too (occupancy, KPIs).
+    start, end, agent = writing_spans(log)
+    spans = sorted(zip(agent.tolist(), start.tolist(), end.tolist(), strict=True))
+    assert spans == [(0, 300.0, 600.0), (1, 600.0, 900.0)]
     s = summarise(log)
     assert s.agent_min_past_shift_end == 0.0 and s.handed_back == 1
     spells = np.c_[log.online_agent, log.online_start_s, log.online_end_s]

@@ -171,14 +171,20 @@ def writing_spans(log: ChatLog) -> tuple[F64, F64, npt.NDArray[np.int32]]:
     """When each agent was writing: ``(start, end, agent)`` of its writing spells.
 
     A sequential agent writes one reply at a time, so its spells are its
-    replies' compose spans.  A parallel agent writes several at once: its
-    overlapping reply spans are merged, so an agent writes at most once at a
-    time and occupancy stays a share of its online time.
+    replies' compose spans (and the writing it did on replies it handed back).
+    A parallel agent writes several at once: its overlapping reply spans are
+    merged, so an agent writes at most once at a time and occupancy stays a
+    share of its online time.
     """
     human_reply = log.reply_agent >= 0
     agent = log.reply_agent[human_reply]
     end = log.reply_time_s[human_reply]
     start = end - log.reply_compose_s[human_reply]
+    if log.handback_writing_agent.size:
+        # Writing on replies handed back unfinished is the agent's time too.
+        agent = np.concatenate((agent, log.handback_writing_agent))
+        start = np.concatenate((start, log.handback_writing_start_s))
+        end = np.concatenate((end, log.handback_writing_end_s))
     parallel = [p for p, d in enumerate(log.pool_discipline) if d == "parallel"]
     if not parallel:
         return start, end, agent

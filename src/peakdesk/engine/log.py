@@ -101,6 +101,9 @@ class ChatLog:
         Per conversation: times it was handed back at an agent's shift end.
     pool_discipline
         Per pool: ``"sequential"`` or ``"parallel"`` (see :mod:`peakdesk.engine.model`).
+    handback_writing_agent, handback_writing_start_s, handback_writing_end_s
+        Writing an agent did on a reply it handed back unfinished at its shift end
+        (the reply's ``reply_compose_s`` is the last agent's writing only).
     """
 
     workload: Workload
@@ -141,6 +144,9 @@ class ChatLog:
     requeue_end_s: F64
     handed_back: I32
     pool_discipline: tuple[str, ...]
+    handback_writing_agent: I32
+    handback_writing_start_s: F64
+    handback_writing_end_s: F64
 
     # -- derived columns -------------------------------------------------
 

@@ -213,6 +213,9 @@ def run(
         requeue_end_s=c.requeue_end,
         handed_back=c.handed_back,
         pool_discipline=tuple(p.discipline for p in config.pools),
+        handback_writing_agent=c.aborted[:, 0].astype(np.int32),
+        handback_writing_start_s=np.ascontiguousarray(c.aborted[:, 1]),
+        handback_writing_end_s=np.ascontiguousarray(c.aborted[:, 2]),
     )
 
 
@@ -252,6 +255,7 @@ class _Columns:
     requeue_start: F64
     requeue_end: F64
     handed_back: npt.NDArray[np.int32]
+    aborted: F64
 
 
 def _compact(code: str, values: npt.NDArray[Any], dtype: type[np.generic]) -> array[Any]:
@@ -364,6 +368,12 @@ class _Simulation:
         self.reply_ev: list[_Call | None] = [None] * na
         self.compose_start: list[float] = [0.0] * na
         self.cut_ev: list[_Call | None] = [None] * na
+        self.cut_batches: list[list[int]] = []
+        # Writing that a hand-back cut short: (agent, start, end) of each attempt.
+        self.aborted: list[tuple[int, float, float]] = []
+        # When the last event that did something happened (the run's end; events
+        # that only find themselves superseded do not move it).
+        self.t_act = 0.0
         # Parallel agents: every waiting reply progresses at rate ps_rate, as the
         # agent's work clock V(t) = ps_v0 + (t - ps_t0) * ps_rate advances; a reply of
         # work w added at V is due when V reaches V + w (heap of (due V, msg, w)).
@@ -469,7 +479,7 @@ class _Simulation:
         (and, where the type withdraws abandoned chats, is withdrawn).  The
         lists are released one by one as they are converted.
         """
-        end = self.env.now
+        end = self.t_act
         w = self.w
         n = w.n_conversations
         # Release the compact inputs: the workload's own arrays serve from here on.
@@ -542,7 +552,8 @@ class _Simulation:
         waited = np.isnan(reply_time[first])
         if self.any_at_assign:
             at_assign = np.asarray(self.at_assign, dtype=np.bool_)[w.type_idx]
-            waited = np.where(at_assign, np.isnan(assign_time), waited)
+            # (bot conversations are never taken: they waited for nobody)
+            waited = np.where(at_assign, np.isnan(assign_time) & ~w.bot, waited)
         gone = waited & ~abandoned & (expire <= end)
         abandoned |= gone
         abandon_time[gone] = expire[gone]
@@ -581,6 +592,7 @@ class _Simulation:
             requeue_start=np.ascontiguousarray(rq[:, 1]),
             requeue_end=np.ascontiguousarray(rq[:, 2]),
             handed_back=handed,
+            aborted=np.asarray(self.aborted, dtype=np.float64).reshape(-1, 3),
         )
 
     def _flush_holds(self) -> None:
@@ -600,6 +612,7 @@ class _Simulation:
             if len(self.holds) >= _EVERY:
                 self._flush_holds()
         now = self.env.now
+        self.t_act = now
         arrival = self.arrival
         if k + 1 < len(human):
             # The arrival chain reuses its event: one in flight at a time.
@@ -717,10 +730,11 @@ class _Simulation:
             return  # answered, or its reply was begun before a hand-back
         if a >= 0 and (self.composing[a] == j or self.par[a]):
             return  # the agent started the reply in time (a parallel agent at once)
+        now = self.env.now
+        self.t_act = now
         self._withdraw(i)
         if a < 0:
             return  # handed back and queued: the queue skips it
-        now = self.env.now
         self._close(i, a, now)
         if self.composing[a] < 0 and not self.want_online[a] and self.load[a] == 0:
             self._go_offline(a)
@@ -835,6 +849,7 @@ class _Simulation:
                 return
             self.reply_ev[a] = None
         now = self.env.now
+        self.t_act = now
         composing = self.composing
         j = composing[a]
         composing[a] = -1
@@ -901,6 +916,7 @@ class _Simulation:
         self.free.append(ev)
         j: int = ev._value
         now = self.env.now
+        self.t_act = now
         i = self.msg_conv[j]
         a = self.holder[i]
         if a < 0:
@@ -922,7 +938,8 @@ class _Simulation:
 
     def _on_reopen(self, ev: _Call) -> None:
         self.free.append(ev)
-        self._reopen(ev._value, self.env.now)
+        self.t_act = self.env.now
+        self._reopen(ev._value, self.t_act)
 
     def _reopen(self, j: int, now: float) -> None:
         """The buyer of a closed chat writes message ``j``: it queues for an agent."""
@@ -948,6 +965,7 @@ class _Simulation:
         if a < 0:
             return  # released at a hand-back before its wrap-up or idle close was due
         now = self.env.now
+        self.t_act = now
         self._close(i, a, now)
         if self.composing[a] < 0 and not self.want_online[a] and self.load[a] == 0:
             self._go_offline(a)
@@ -1027,6 +1045,7 @@ class _Simulation:
             return
         self.ps_ev[a] = None
         now = self.env.now
+        self.t_act = now
         due, j, _ = heapq.heappop(self.ps_heap[a])
         # The work clock reached the reply's due value now (snapped: no drift).
         self.ps_v0[a] = due
@@ -1047,6 +1066,7 @@ class _Simulation:
         # at the same instant but has not been processed yet.
         k: int = ev._value
         now = self.env.now
+        self.t_act = now
         bounds = self.bounds
         t = bounds[k][0]
         last = k
@@ -1066,6 +1086,8 @@ class _Simulation:
         starting = (
             {self.seg_agent[seg] for _, kind, seg in batch if kind == 1} if self.track else set()
         )
+        back: list[int] = []
+        cuts: dict[float, list[int]] = {}
         for a in ended:
             if not self.online[a] or self.want_online[a]:
                 continue
@@ -1076,9 +1098,17 @@ class _Simulation:
                 if self.composing[a] < 0:
                     self._go_offline(a)
             elif policy == 1:
-                self._hand_back(a, now)
+                back.append(a)
             elif policy == 2:
-                self.cut_ev[a] = self._at(now + self.agent_grace[a], now, a, self.cb_cut)
+                cuts.setdefault(self.agent_grace[a], []).append(a)
+        if back:
+            self._hand_back(back, now)
+        for grace, agents in cuts.items():
+            # One cut for the agents of a grace: their chats go back together, oldest first.
+            cut = self._at(now + grace, now, len(self.cut_batches), self.cb_cut)
+            self.cut_batches.append(agents)
+            for a in agents:
+                self.cut_ev[a] = cut
         for _, kind, seg in batch:
             if kind == 1:
                 self._segment_start(self.seg_agent[seg], now)
@@ -1087,44 +1117,83 @@ class _Simulation:
 
     def _on_cut(self, ev: _Call) -> None:
         self.free.append(ev)
-        a: int = ev._value
-        if ev is not self.cut_ev[a]:
-            return  # a new segment began, or the agent logged off, before the cut
-        self.cut_ev[a] = None
-        if self.online[a] and not self.want_online[a]:
+        k: int = ev._value
+        agents, self.cut_batches[k] = self.cut_batches[k], []
+        # Only the agents still draining under this cut (not back on shift, not gone).
+        due = [a for a in agents if self.cut_ev[a] is ev]
+        for a in due:
+            self.cut_ev[a] = None
+        due = [a for a in due if self.online[a] and not self.want_online[a]]
+        if due:
             now = self.env.now
-            self._hand_back(a, now)
+            self.t_act = now
+            self._hand_back(due, now)
             if self.ps_dirty:
                 self._ps_flush(now)
 
-    def _hand_back(self, a: int, now: float) -> None:
-        """Agent ``a`` logs off now: open chats go back to the head of their queues.
+    def _hand_back(self, agents: list[int], now: float) -> None:
+        """These agents log off now: their open chats go back to the head of their queues.
 
         A chat waiting for a reply keeps its place in time (arrival, first reply,
         the work already done on a reply being written); a chat waiting on its
         buyer (thinking, or in wrap-up) is released, and the buyer's next message
-        reopens it into the queue.
+        reopens it into the queue.  A reply due this very instant is sent first.
+        The chats of all the agents go back together, the oldest at the head,
+        before any of them is taken again.
         """
+        back: list[int] = []
+        for a in agents:
+            back += self._detach(a, now)
+        # Oldest first at the head of each queue, ahead of the chats already waiting.
+        back.sort(key=lambda c: (self.queued_since[c], c), reverse=True)
+        for i in back:
+            self.queues[self.ctype[i]].appendleft(i)
+        for a in agents:
+            self._go_offline(a)
+        # The chats handed back go to agents free to take them, as new ones would.
+        for typ in sorted({self.ctype[i] for i in back}):
+            q = self.queues[typ]
+            while q:
+                b = self._pick_agent(typ)
+                if b < 0:
+                    break
+                self._pull(b, now)
+                self._refresh(b)
+
+    def _detach(self, a: int, now: float) -> list[int]:
+        """Take agent ``a``'s chats off it (see :meth:`_hand_back`); the ones to requeue."""
         held = self.held[a]
         assert held is not None
         pending: dict[int, int] = {}  # conversation -> its message waiting for a reply
         j = self.composing[a]
         if j >= 0:
-            # The reply being written: what is left of its work goes with it.
             dur = self.reply_compose[j]
-            left = (self.compose_start[a] + dur - now) / dur if dur > 0.0 else 1.0
-            self.work_left[j] = self.work_left.get(j, 1.0) * min(max(left, 0.0), 1.0)
-            pending[self.msg_conv[j]] = j
+            start = self.compose_start[a]
             self.composing[a] = -1
-            self.reply_ev[a] = None
+            self.reply_ev[a] = None  # its completion event is skipped when it fires
+            if start + dur <= now:
+                # Due now (its completion event comes later at this instant): sent.
+                self._replied(a, j, now, self.free.pop() if self.free else _Call(self.env))
+            else:
+                # What is left of the reply's work goes with it.
+                left = (start + dur - now) / dur if dur > 0.0 else 1.0
+                self.work_left[j] = self.work_left.get(j, 1.0) * min(max(left, 0.0), 1.0)
+                pending[self.msg_conv[j]] = j
+                self.aborted.append((a, start, now))
         for _, jj in self.inbox[a]:
             pending[self.msg_conv[jj]] = jj
         self.inbox[a] = []
         if self.par[a]:
+            heap = self.ps_heap[a]
             v_now = self.ps_v0[a] + (now - self.ps_t0[a]) * self.ps_rate[a]
-            for due, jj, work in self.ps_heap[a]:
+            while heap and heap[0][0] - v_now <= 1e-9 * max(1.0, abs(v_now)):
+                _, jj, _ = heapq.heappop(heap)  # due now: sent
+                self.reply_compose[jj] = now - self.reply_compose[jj]
+                self._replied(a, jj, now, self.free.pop() if self.free else _Call(self.env))
+            for due, jj, work in heap:
                 share = (due - v_now) / work if work > 0.0 else 1.0
                 self.work_left[jj] = self.work_left.get(jj, 1.0) * min(max(share, 0.0), 1.0)
+                self.aborted.append((a, self.reply_compose[jj], now))
                 self.reply_compose[jj] = _NAN
                 pending[self.msg_conv[jj]] = jj
             self.ps_heap[a] = []
@@ -1146,20 +1215,7 @@ class _Simulation:
             back.append(i)
         held.clear()
         self.load[a] = 0
-        # Oldest first at the head of each queue, ahead of the chats already waiting.
-        back.sort(key=lambda c: (self.queued_since[c], c), reverse=True)
-        for i in back:
-            self.queues[self.ctype[i]].appendleft(i)
-        self._go_offline(a)
-        # The chats handed back go to agents free to take them, as new ones would.
-        for typ in sorted({self.ctype[i] for i in back}):
-            q = self.queues[typ]
-            while q:
-                b = self._pick_agent(typ)
-                if b < 0:
-                    break
-                self._pull(b, now)
-                self._refresh(b)
+        return back
 
     def _segment_start(self, a: int, now: float) -> None:
         self.want_online[a] = True

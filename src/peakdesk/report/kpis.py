@@ -146,7 +146,7 @@ def _per_agent_sums(log: ChatLog) -> _AgentSums:
     human = (log.reply_kind == REPLY_HUMAN) & (log.reply_agent >= 0)
     ra = log.reply_agent[human].astype(np.int64)
     response = log.reply_time_s[human] - log.msg_time_s[human]
-    if "parallel" in log.pool_discipline:
+    if "parallel" in log.pool_discipline or log.handback_writing_agent.size:
         # Replies a parallel agent wrote at once share its time: merged spells.
         w_start, w_end, w_agent = writing_spans(log)
         composing_s = _wsum(w_agent, w_end - w_start, n_agents)
