@@ -61,6 +61,18 @@ def base_dict(**over: Any) -> dict[str, Any]:
     return d
 
 
+def pool_dict(**over: Any) -> dict[str, Any]:
+    """A one-agent pool for hand-built traces (type ``q``, concurrency 1, all day)."""
+    p: dict[str, Any] = {
+        "name": "p",
+        "skills": {"q": 1.0},
+        "max_concurrency": 1,
+        "shifts": [{"start": "00:00", "length": "24h", "agents": 1}],
+    }
+    p.update(over)
+    return p
+
+
 def loaded(d: dict[str, Any]) -> LoadedScenario:
     """Validate a scenario dict (no file)."""
     return LoadedScenario(spec=parse_scenario(d), path=ROOT / "scenarios" / "inline.toml")

@@ -12,26 +12,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import base_dict, loaded, make_workload, run_dict
+from conftest import base_dict, loaded, make_workload, pool_dict, run_dict
 from peakdesk.engine.intervals import interval_table, writing_spans
 from peakdesk.engine.summary import summarise
 from peakdesk.experiment.replicate import simulate
 
 
-def _pool(**over: Any) -> dict[str, Any]:
-    p: dict[str, Any] = {
-        "name": "p",
-        "skills": {"q": 1.0},
-        "max_concurrency": 1,
-        "shifts": [{"start": "00:00", "length": "24h", "agents": 1}],
-    }
-    p.update(over)
-    return p
-
-
 def _handover(end: str, *, grace: str | None = None, **over: Any) -> dict[str, Any]:
     """Agent 0 works 00:00-00:10, agent 1 00:10-01:10; the pool's shift end is ``end``."""
-    pool = _pool(
+    pool = pool_dict(
         shift_end=end,
         shifts=[
             {"start": "00:00", "length": "10min", "agents": 1},
@@ -50,7 +39,7 @@ def _handover(end: str, *, grace: str | None = None, **over: Any) -> dict[str, A
 def test_parallel_agent_writes_every_reply_at_once_re_rated_by_chats_held() -> None:
     d = base_dict(
         pools=[
-            _pool(
+            pool_dict(
                 max_concurrency=2,
                 compose_multiplier_by_concurrency=[1.0, 2.0],
                 discipline="parallel",
@@ -73,7 +62,9 @@ def test_parallel_agent_writes_every_reply_at_once_re_rated_by_chats_held() -> N
 
 
 def test_sequential_agent_writes_the_same_chats_one_after_the_other() -> None:
-    d = base_dict(pools=[_pool(max_concurrency=2, compose_multiplier_by_concurrency=[1.0, 2.0])])
+    d = base_dict(
+        pools=[pool_dict(max_concurrency=2, compose_multiplier_by_concurrency=[1.0, 2.0])]
+    )
     w = make_workload([0.0, 10.0], [[(0, 60)], [(0, 60)]])
     log = run_dict(d, w)
     # A 0-60 (one chat held when started); B waits in the inbox and is started at 60,
@@ -84,7 +75,7 @@ def test_sequential_agent_writes_the_same_chats_one_after_the_other() -> None:
 
 
 def test_parallel_flat_multiplier_needs_no_re_rating() -> None:
-    d = base_dict(pools=[_pool(max_concurrency=3, discipline="parallel")])
+    d = base_dict(pools=[pool_dict(max_concurrency=3, discipline="parallel")])
     w = make_workload([0.0, 5.0, 7.0], [[(0, 30), (20, 30)], [(0, 30)], [(0, 4)]])
     log = run_dict(d, w)
     # No slowdown: every reply takes its own compose time from when it is started.
@@ -97,7 +88,7 @@ def test_parallel_flat_multiplier_needs_no_re_rating() -> None:
 
 @pytest.mark.parametrize(("until", "abandoned"), [("first_reply", True), ("assignment", False)])
 def test_patience_until_first_reply_or_assignment(until: str, abandoned: bool) -> None:
-    d = base_dict(pools=[_pool()])
+    d = base_dict(pools=[pool_dict()])
     d["inquiry_types"][0]["patience_until"] = until
     # B waits behind A for the only agent (0-100) and leaves at 10 + 95 = 105 at the latest.
     w = make_workload([0.0, 10.0], [[(0, 100)], [(0, 10), (5, 10)]], patience_s=[math.inf, 95.0])
@@ -114,7 +105,7 @@ def test_patience_until_first_reply_or_assignment(until: str, abandoned: bool) -
 
 
 def test_patience_until_assignment_judged_when_taken() -> None:
-    d = base_dict(pools=[_pool()])
+    d = base_dict(pools=[pool_dict()])
     d["inquiry_types"][0]["patience_until"] = "assignment"
     w = make_workload([0.0, 10.0], [[(0, 100)], [(0, 10)]], patience_s=[math.inf, 50.0])
     log = run_dict(d, w)
@@ -128,7 +119,7 @@ def test_patience_until_assignment_judged_when_taken() -> None:
 def test_withdrawal_from_an_agents_inbox_only_until_first_reply(
     until: str, withdrawn: bool
 ) -> None:
-    d = base_dict(pools=[_pool(max_concurrency=2)])
+    d = base_dict(pools=[pool_dict(max_concurrency=2)])
     d["inquiry_types"][0]["answer_after_abandon"] = False
     d["inquiry_types"][0]["patience_until"] = until
     # B is taken at once (second slot) but waits in the inbox behind A's 100 s reply.
@@ -142,7 +133,7 @@ def test_withdrawal_from_an_agents_inbox_only_until_first_reply(
 
 
 def test_withdrawn_from_the_queue_under_patience_until_assignment() -> None:
-    d = base_dict(pools=[_pool()])
+    d = base_dict(pools=[pool_dict()])
     d["inquiry_types"][0]["answer_after_abandon"] = False
     d["inquiry_types"][0]["patience_until"] = "assignment"
     w = make_workload([0.0, 10.0], [[(0, 100)], [(0, 10)]], patience_s=[math.inf, 50.0])
@@ -230,7 +221,7 @@ def test_parallel_hand_back_keeps_the_share_of_work_done() -> None:
 
 
 def test_an_agent_whose_next_shift_starts_at_once_carries_on() -> None:
-    d = base_dict(pools=[_pool(shift_end="hand_back", max_concurrency=2)])
+    d = base_dict(pools=[pool_dict(shift_end="hand_back", max_concurrency=2)])
     d["calendar"]["horizon"] = "2d"
     # A chat written across midnight, when one day's 24 h shift ends and the next begins.
     w = make_workload([86_000.0], [[(0, 1000)]])
@@ -244,7 +235,7 @@ def test_an_agent_whose_next_shift_starts_at_once_carries_on() -> None:
 def test_online_agents_never_exceed_the_staffing_asked_for(end: str, discipline: str) -> None:
     """With hand_back the agents online never exceed the agents scheduled; with
     log_off only by agents inside their grace."""
-    pool = _pool(
+    pool = pool_dict(
         max_concurrency=3,
         discipline=discipline,
         shift_end=end,

@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import pytest
 
-from conftest import base_dict, make_workload, run_dict
+from conftest import base_dict, make_workload, pool_dict, run_dict
 from peakdesk.engine.log import REPLY_BOT, REPLY_HUMAN
 
 NAN = math.nan
 
 
-def _pool(**over: Any) -> dict[str, Any]:
-    p: dict[str, Any] = {
-        "name": "p",
-        "skills": {"q": 1.0},
-        "max_concurrency": 1,
-        "shifts": [{"start": "00:00", "length": "24h", "agents": 1}],
-    }
-    p.update(over)
-    return p
-
-
 def test_one_agent_concurrency_two_interleaves_replies_oldest_first() -> None:
     # A: arrives 0, writes again 5 s after its first reply; B: arrives 2, writes again 100 s
     # after its first reply.  Every reply takes 10 s at one chat, x1.5 while holding two.
-    d = base_dict(pools=[_pool(max_concurrency=2, slowdown_per_extra_chat=0.5)])
+    d = base_dict(pools=[pool_dict(max_concurrency=2, slowdown_per_extra_chat=0.5)])
     w = make_workload([0.0, 2.0], [[(0, 10), (5, 10)], [(0, 10), (100, 10)]])
     log = run_dict(d, w)
     # A0 0->10 (alone); B0 waits, 10->25 (two chats: 15 s); A1 sent 15, waits, 25->40
@@ -45,7 +33,9 @@ def test_one_agent_concurrency_two_interleaves_replies_oldest_first() -> None:
 
 def test_compose_multiplier_table_overrides_slowdown() -> None:
     d = base_dict(
-        pools=[_pool(max_concurrency=2, compose_multiplier_by_concurrency=[1.0, 3.0], speed=2.0)]
+        pools=[
+            pool_dict(max_concurrency=2, compose_multiplier_by_concurrency=[1.0, 3.0], speed=2.0)
+        ]
     )
     w = make_workload([0.0, 1.0], [[(0, 10), (100, 10)], [(0, 10)]])
     log = run_dict(d, w)
@@ -89,7 +79,7 @@ def test_withdrawn_when_answer_after_abandon_is_false() -> None:
 def test_withdrawn_from_agent_inbox_frees_the_slot() -> None:
     # Concurrency 2: B is assigned at once but waits behind A's long reply; its patience
     # runs out at 31 before the agent starts it, so the slot frees and C is taken at 31.
-    d = base_dict(pools=[_pool(max_concurrency=2)])
+    d = base_dict(pools=[pool_dict(max_concurrency=2)])
     d["inquiry_types"][0]["answer_after_abandon"] = False
     w = make_workload(
         [0.0, 1.0, 2.0], [[(0, 100)], [(0, 10)], [(0, 10)]], patience_s=[math.inf, 30.0, math.inf]
@@ -146,7 +136,7 @@ def test_auto_greeting_is_recorded_separately() -> None:
 
 
 def test_shift_end_drains_open_conversations_then_logs_off() -> None:
-    d = base_dict(pools=[_pool(shifts=[{"start": "00:00", "length": "100s", "agents": 1}])])
+    d = base_dict(pools=[pool_dict(shifts=[{"start": "00:00", "length": "100s", "agents": 1}])])
     w = make_workload([90.0, 95.0], [[(0, 50)], [(0, 10)]])
     log = run_dict(d, w)
     # A finishes at 140 after the shift ended at 100; B (queued at 95) is never taken.
@@ -165,7 +155,7 @@ def test_break_takes_agent_offline_between_segments() -> None:
             "breaks": [{"after": "100s", "length": "100s"}],
         }
     ]
-    d = base_dict(pools=[_pool(shifts=shifts)])
+    d = base_dict(pools=[pool_dict(shifts=shifts)])
     w = make_workload([150.0], [[(0, 10)]])
     log = run_dict(d, w)
     # Arrives during the break: taken when the agent is back at 200.
@@ -179,7 +169,7 @@ def test_agents_wait_for_a_free_subaccount() -> None:
         {"start": "00:00", "length": "100s", "agents": 1},
         {"start": "00:01", "length": "200s", "agents": 1},
     ]
-    d = base_dict(pools=[_pool(shifts=shifts)], subaccounts={"count": 1})
+    d = base_dict(pools=[pool_dict(shifts=shifts)], subaccounts={"count": 1})
     w = make_workload([90.0], [[(0, 30)]])
     log = run_dict(d, w)
     # Agent 0 holds the only sub-account until its chat ends at 120; agent 1's shift
@@ -188,16 +178,16 @@ def test_agents_wait_for_a_free_subaccount() -> None:
     np.testing.assert_allclose(log.online_end_s, [120.0, 260.0])
 
 
-def test_least_loaded_spreads_and_pool_priority_fills_first_pool() -> None:
+def test_least_loaded_spreads_and_pool_priority_fills_firstpool_dict() -> None:
     two = [{"start": "00:00", "length": "24h", "agents": 2}]
-    d = base_dict(pools=[_pool(max_concurrency=3, shifts=two)])
+    d = base_dict(pools=[pool_dict(max_concurrency=3, shifts=two)])
     w = make_workload([0.0, 1.0, 2.0, 3.0], [[(0, 1000)]] * 4)
     log = run_dict(d, w)
     np.testing.assert_array_equal(log.agent, [0, 1, 0, 1])
 
     pools = [
-        _pool(name="inhouse", max_concurrency=3),
-        _pool(name="outsourced", max_concurrency=3),
+        pool_dict(name="inhouse", max_concurrency=3),
+        pool_dict(name="outsourced", max_concurrency=3),
     ]
     d = base_dict(
         pools=pools, routing={"policy": "pool_priority", "pool_order": ["inhouse", "outsourced"]}
@@ -208,7 +198,9 @@ def test_least_loaded_spreads_and_pool_priority_fills_first_pool() -> None:
 
 def test_longest_idle_picks_agent_with_oldest_last_assignment() -> None:
     two = [{"start": "00:00", "length": "24h", "agents": 2}]
-    d = base_dict(pools=[_pool(max_concurrency=2, shifts=two)], routing={"policy": "longest_idle"})
+    d = base_dict(
+        pools=[pool_dict(max_concurrency=2, shifts=two)], routing={"policy": "longest_idle"}
+    )
     # A->agent0 (t0), B->agent1 (t1), A closes at 5; C (t6): both have a free slot, agent0
     # was last assigned at 0, agent1 at 1 -> agent0.  Least-loaded would pick agent0 too
     # (load 0), so D (t7) decides: longest idle -> agent1 (last assigned 1 < 6).
@@ -238,7 +230,7 @@ def test_priority_queue_serves_lower_priority_number_first() -> None:
             "patience": {"dist": "none"},
         },
     ]
-    d = base_dict(inquiry_types=types, pools=[_pool(skills={"slow": 1.0, "vip": 1.0})])
+    d = base_dict(inquiry_types=types, pools=[pool_dict(skills={"slow": 1.0, "vip": 1.0})])
     w = make_workload(
         [0.0, 1.0, 2.0], [[(0, 10)]] * 3, type_idx=[0, 0, 1], type_names=("slow", "vip")
     )
@@ -267,8 +259,8 @@ def test_skills_and_proficiency() -> None:
         },
     ]
     pools = [
-        _pool(name="generalist", skills={"a": 0.5, "b": 1.0}),
-        _pool(name="specialist", skills={"b": 1.0}),
+        pool_dict(name="generalist", skills={"a": 0.5, "b": 1.0}),
+        pool_dict(name="specialist", skills={"b": 1.0}),
     ]
     d = base_dict(inquiry_types=types, pools=pools)
     w = make_workload([0.0, 1.0], [[(0, 10)], [(0, 10)]], type_idx=[0, 0], type_names=("a", "b"))
