@@ -32,12 +32,13 @@ import numpy as np
 import numpy.typing as npt
 
 from peakdesk.engine.intervals import peak_level
-from peakdesk.engine.setup import config_from_instances, subaccount_cost
+from peakdesk.engine.setup import build_config, config_from_instances, subaccount_cost
 from peakdesk.experiment.replicate import Evaluation, simulate
 from peakdesk.experiment.targets import TargetSummary, scenario_targets
 from peakdesk.plan.cover import CoverSolution, Diagnosis, solve_cover
 from peakdesk.plan.inputs import Grid, PlanningInputs
 from peakdesk.plan.patterns import Pattern, cover_problem, instances_of, patterns
+from peakdesk.plan.planned import planned_scenario
 from peakdesk.plan.requirement import IsaStep, iterate_requirement, seed_requirement
 from peakdesk.rules.calendar import day_date
 from peakdesk.scenario.load import LoadedScenario
@@ -368,7 +369,8 @@ def _verify(
     need = peak_level(open_cfg.segment_start_s, open_cfg.segment_end_s)
     cap = spec.subaccounts.platform_cap
     subaccounts = min(need, cap) if cap is not None else need
-    cfg = config_from_instances(spec, instances, subaccounts=max(subaccounts, 1))
+    # The plan is a scenario: verified as `peakdesk simulate planned.toml` would run it.
+    cfg = build_config(planned_scenario(spec, pats, sol.x, subaccounts))
     n_verify = spec.plan.verify_replications
     say(f"  verifying the shift plan: {n_verify} replications on fresh seeds")
     ev = simulate(

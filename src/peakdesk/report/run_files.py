@@ -31,6 +31,7 @@ SUMMARY_FILE = "summary.json"
 INTERVALS_FILE = "intervals.csv"
 SCENARIO_FILE = "scenario.toml"
 PLAN_FILE = "plan.json"
+PLANNED_FILE = "planned.toml"
 
 #: What a run directory may hold, besides the figures and the logs.
 RUN_FILES = (
@@ -38,6 +39,7 @@ RUN_FILES = (
     INTERVALS_FILE,
     SCENARIO_FILE,
     PLAN_FILE,
+    PLANNED_FILE,
     "shifts.csv",
     "online.csv",
     "pools.csv",

@@ -46,6 +46,7 @@ from peakdesk.report.run_files import (  # noqa: F401 - re-exported: a run dir's
     FIGURE_NAMES,
     INTERVALS_FILE,
     PLAN_FILE,
+    PLANNED_FILE,
     RUN_FILES,
     SCENARIO_FILE,
     SUMMARY_FILE,
@@ -427,6 +428,7 @@ def write_run_dir(
         if rows:
             csv_file("shifts.csv", {k: np.array([r[k] for r in rows]) for k in rows[0]})
         csv_file("online.csv", online_table(loaded, plan))
+        _write_planned(out, loaded, plan, written)
         # The verification ran the plan's staffing, not the file's: say so.
         summary["staffing"] = "plan"
         summary["subaccounts"] = plan.subaccounts
@@ -443,6 +445,29 @@ def write_run_dir(
             fh.write(text)
         written.append(out / SCENARIO_FILE)
     return written
+
+
+def _write_planned(out: Path, loaded: LoadedScenario, plan: Plan, written: list[Path]) -> None:
+    """``planned.toml``: the scenario file with the plan's shifts (if the file is readable)."""
+    from peakdesk.output import atomic_write
+    from peakdesk.plan.planned import planned_toml
+
+    try:
+        text = loaded.path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return  # a scenario built in memory: there is no file to fill in
+    doc = planned_toml(
+        text,
+        loaded.spec,
+        plan.patterns,
+        plan.counts,
+        plan.subaccounts,
+        from_dir=loaded.path.parent,
+        to_dir=out,
+    )
+    with atomic_write(out / PLANNED_FILE) as fh:
+        fh.write(doc)
+    written.append(out / PLANNED_FILE)
 
 
 def conversation_columns(log: ChatLog, replication: int) -> dict[str, npt.NDArray[Any]]:
