@@ -12,6 +12,8 @@ and replication number.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -19,6 +21,12 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+def _quiet_on_ctrl_c() -> None:
+    """Worker initializer: a Ctrl-C (which the terminal sends to every process of the
+    command) ends a worker at once and silently; the parent says it was interrupted."""
+    signal.signal(signal.SIGINT, lambda _sig, _frame: os._exit(128 + signal.SIGINT))
 
 
 def part_progress(progress: Callable[[float], None], k: int, n: int) -> Callable[[float], None]:
@@ -87,7 +95,9 @@ def _run_pool(
     # fork on Linux: workers start at once and share the parent's loaded modules.
     ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     try:
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(todo)), mp_context=ctx, initializer=_quiet_on_ctrl_c
+        ) as pool:
             futures = {pool.submit(fn, *tasks[k]): k for k in todo}
             try:
                 for fut in as_completed(futures):
