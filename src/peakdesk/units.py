@@ -9,6 +9,8 @@ peakdesk uses float seconds everywhere.
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _UNIT_S: dict[str, float] = {
     "ms": 1e-3,
@@ -72,8 +74,60 @@ def format_duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f}h"
 
 
+def format_long_duration(seconds: float) -> str:
+    """Like :func:`format_duration`, in days or years past two days (``41 days``)."""
+    if not seconds >= 2 * 86400:  # NaN included
+        return format_duration(seconds)
+    if seconds < 2 * 365.25 * 86400:
+        return f"{seconds / 86400:,.0f} days"
+    return f"{seconds / (365.25 * 86400):,.3g} years"
+
+
 def error_text(exc: BaseException) -> str:
     """An exception's message for people (a ``KeyError`` without its repr quotes)."""
     if isinstance(exc, KeyError) and exc.args:
         return str(exc.args[0])
     return str(exc)
+
+
+def zone_info(name: str) -> ZoneInfo:
+    """The IANA timezone of that name.
+
+    Raises
+    ------
+    ValueError
+        For a name that is not a zone (also one the zone database cannot even
+        look up: a folder such as ``"Asia"``, a name too long for a file name,
+        a NUL byte).
+    """
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        raise ValueError(
+            f"unknown IANA timezone {shown!r}; e.g. 'Asia/Shanghai', 'Asia/Manila'"
+        ) from None
+
+
+def not_utf8(path: Path) -> str:
+    """Why a file that failed to decode is not UTF-8 text, with the line where it fails.
+
+    For the messages of the file readers: ``"line 3 is not UTF-8 text (byte 0xe9);
+    save the file as UTF-8"``, or that the file is UTF-16 (a spreadsheet's
+    "Unicode text").
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return f"cannot read the file: {exc.strerror or exc}"
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "line 1: the file is UTF-16 text (a UTF-16 byte-order mark); save it as UTF-8"
+    if raw[:3] == b"\xef\xbb\xbf":
+        raw = raw[3:]
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        byte = raw[exc.start]
+        return f"line {line} is not UTF-8 text (byte 0x{byte:02x}); save the file as UTF-8"
+    return "the file is not UTF-8 text; save it as UTF-8"  # pragma: no cover - it decoded

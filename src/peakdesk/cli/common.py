@@ -46,13 +46,17 @@ def output_errors() -> Iterator[None]:
         fail(f"cannot write {where}: {exc.strerror or exc}")
 
 
-def load_checked(path: str) -> LoadedScenario:
-    """Load, validate and check that a scenario can run (exit 2 otherwise)."""
+def load_checked(path: str, *, size_limit: bool = True) -> LoadedScenario:
+    """Load, validate and check that a scenario can run (exit 2 otherwise).
+
+    ``size_limit=False`` (``--no-size-limit``) lets runs over the size limits
+    start (see :data:`peakdesk.experiment.checks.SIZE_LIMITS`).
+    """
     from peakdesk.experiment.checks import check_runnable
 
     with input_errors():
         loaded = load_scenario(path)
-        check_runnable(loaded)
+        check_runnable(loaded, size_limit=size_limit)
         return loaded
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -91,10 +95,20 @@ def progress_bar(total_label: str) -> tuple[Callable[[float], None], Callable[[]
 WORKERS_OPTION = click.option(
     "--workers",
     "-w",
-    type=click.IntRange(min=1),
-    default=lambda: os.cpu_count() or 1,
+    type=click.IntRange(min=1, max=1024),
+    default=lambda: min(os.cpu_count() or 1, 1024),
     show_default="all cores",
     help="Worker processes for replications; results are identical for any number.",
+)
+
+
+SIZE_LIMIT_OPTION = click.option(
+    "--no-size-limit",
+    "no_size_limit",
+    is_flag=True,
+    help="Run even when the size estimate is over the limits (per replication: 20 million "
+    "conversations, 200 million events, 2 million interval rows, 4 GiB of memory); "
+    "absurd sizes (over a billion conversations) are refused all the same.",
 )
 
 

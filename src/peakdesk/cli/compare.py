@@ -14,6 +14,7 @@ from peakdesk import __version__
 from peakdesk.cli.app import main
 from peakdesk.cli.common import (
     DASK_OPTION,
+    SIZE_LIMIT_OPTION,
     WORKERS_OPTION,
     fail,
     input_errors,
@@ -24,6 +25,7 @@ from peakdesk.cli.common import (
 from peakdesk.experiment.checks import scenario_warnings
 from peakdesk.output import json_safe, write_csv, write_json
 from peakdesk.scenario import LoadedScenario
+from peakdesk.scenario.schema import MAX_REPLICATIONS
 
 
 @main.command("compare")
@@ -47,7 +49,7 @@ from peakdesk.scenario import LoadedScenario
 @click.option(
     "--replications",
     "-r",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_REPLICATIONS),
     default=None,
     help="Replications of every variant (default: the first scenario's).",
 )
@@ -61,6 +63,7 @@ from peakdesk.scenario import LoadedScenario
 @click.option("--json", "as_json", is_flag=True, help="Print the tidy table as JSON on stdout.")
 @WORKERS_OPTION
 @DASK_OPTION
+@SIZE_LIMIT_OPTION
 def compare_cmd(
     scenarios: tuple[str, ...],
     sets: tuple[str, ...],
@@ -71,6 +74,7 @@ def compare_cmd(
     as_json: bool,
     workers: int,
     dask: str | None,
+    no_size_limit: bool,
 ) -> None:
     """Compare staffing strategies side by side, on the same simulated buyers.
 
@@ -88,12 +92,13 @@ def compare_cmd(
     with input_errors():
         try:
             for path in scenarios:
-                loaded = load_checked(path)  # checked whole, like any scenario
+                # checked whole, like any scenario
+                loaded = load_checked(path, size_limit=not no_size_limit)
                 if sets:
                     many = variants_from_sets(loaded, list(sets), include_base=with_base)
                     for _, v in many:
                         # a --set value only a run would refuse: before any run
-                        check_runnable(v)
+                        check_runnable(v, size_limit=not no_size_limit)
                     prefix = f"{Path(path).stem}: " if len(scenarios) > 1 else ""
                     variants += [(prefix + label, v) for label, v in many]
                 else:

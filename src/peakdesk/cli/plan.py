@@ -13,6 +13,7 @@ import click
 from peakdesk.cli.app import main
 from peakdesk.cli.common import (
     DASK_OPTION,
+    SIZE_LIMIT_OPTION,
     WORKERS_OPTION,
     count,
     fail,
@@ -49,6 +50,7 @@ from peakdesk.scenario import LoadedScenario
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
 @WORKERS_OPTION
 @DASK_OPTION
+@SIZE_LIMIT_OPTION
 def plan_cmd(
     scenario: str,
     seed: int | None,
@@ -59,6 +61,7 @@ def plan_cmd(
     dask: str | None,
     figures: bool,
     report: bool,
+    no_size_limit: bool,
 ) -> None:
     """Find the cheapest shifts and sub-accounts that keep every target.
 
@@ -73,7 +76,7 @@ def plan_cmd(
 
     if (figures or report) and out_dir is None:
         fail("--figures and --report write into --out DIR; give --out")
-    loaded = load_checked(scenario)
+    loaded = load_checked(scenario, size_limit=not no_size_limit)
     if not any(p.plan is not None for p in loaded.spec.pools):
         fail(f"{scenario}: no pool has a [pools.plan] table: nothing for the planner to choose")
     say = (lambda _m: None) if quiet else say_progress()

@@ -8,6 +8,7 @@ import click
 
 from peakdesk.cli.app import main
 from peakdesk.cli.common import (
+    SIZE_LIMIT_OPTION,
     count,
     load_checked,
 )
@@ -18,9 +19,15 @@ from peakdesk.units import format_duration
 
 @main.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
-def validate(scenario: str) -> None:
-    """Check a scenario file; exit 2 with the field path of every problem."""
-    loaded = load_checked(scenario)
+@SIZE_LIMIT_OPTION
+def validate(scenario: str, no_size_limit: bool) -> None:
+    """Check a scenario file; exit 2 with the field path of every problem.
+
+    The checks include the size of a run (per replication: conversations,
+    engine events, reporting rows and memory, estimated from the demand and
+    the distributions); over the limits, ``--no-size-limit`` lets it pass.
+    """
+    loaded = load_checked(scenario, size_limit=not no_size_limit)
     spec = loaded.spec
     heads = sum(p.headcount for p in spec.pools)
     click.echo(

@@ -15,7 +15,7 @@ from peakdesk.cli.common import (
 )
 from peakdesk.output import json_safe
 from peakdesk.rules.history import HistoryError
-from peakdesk.units import error_text
+from peakdesk.units import error_text, zone_info
 
 
 @main.command("score")
@@ -67,8 +67,7 @@ def score_cmd(
     timestamp (ISO 8601 with offset) and optionally agent_id, ordered,
     leave_message.
     """
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
+    from peakdesk.experiment.checks import history_metric_problem
     from peakdesk.rules import registry
     from peakdesk.rules.csvlog import ChatLogError, read_chat_log
     from peakdesk.rules.history import read_history_csv
@@ -78,12 +77,16 @@ def score_cmd(
         options: dict[str, Any] = {}
         if tz is not None:
             try:
-                ZoneInfo(tz)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"--tz: unknown IANA timezone {tz!r}") from None
+                zone_info(tz)
+            except ValueError as exc:
+                raise ValueError(f"--tz: {exc}") from None
             options["timezone"] = tz
         rule = registry.make_rule(name, preset, **options)
-        history = read_history_csv(history_csv) if history_csv else None
+        history = (
+            read_history_csv(history_csv, metric_problem=history_metric_problem(name))
+            if history_csv
+            else None
+        )
         imported = read_chat_log(log_csv, skip_bad_rows=skip_bad_rows)
     except (KeyError, ValueError, ChatLogError, HistoryError) as exc:
         fail(error_text(exc))

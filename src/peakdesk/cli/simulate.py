@@ -12,6 +12,7 @@ import click
 from peakdesk.cli.app import main
 from peakdesk.cli.common import (
     DASK_OPTION,
+    SIZE_LIMIT_OPTION,
     WORKERS_OPTION,
     count,
     fail,
@@ -24,6 +25,7 @@ from peakdesk.cli.common import (
 from peakdesk.cli.run_dir import write_run
 from peakdesk.output import json_safe
 from peakdesk.report.text import SUMMARY_ROWS, fmt, verdict
+from peakdesk.scenario.schema import MAX_REPLICATIONS
 
 if TYPE_CHECKING:  # the simulator pulls in scipy.stats: import it only when simulating
     from peakdesk.experiment.replicate import Evaluation
@@ -37,7 +39,7 @@ if TYPE_CHECKING:  # the simulator pulls in scipy.stats: import it only when sim
 @click.option(
     "--replications",
     "-r",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_REPLICATIONS),
     default=None,
     help="Replications (default: the scenario's).",
 )
@@ -63,6 +65,7 @@ if TYPE_CHECKING:  # the simulator pulls in scipy.stats: import it only when sim
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @WORKERS_OPTION
 @DASK_OPTION
+@SIZE_LIMIT_OPTION
 def simulate_cmd(
     scenario: str,
     seed: int | None,
@@ -74,13 +77,14 @@ def simulate_cmd(
     dask: str | None,
     figures: bool,
     report: bool,
+    no_size_limit: bool,
 ) -> None:
     """Simulate a scenario and print a summary (mean and 95% CI over replications)."""
     from peakdesk.experiment.replicate import simulate
 
     if (all_logs or figures or report) and out_dir is None:
         fail("--all-logs, --figures and --report write into --out DIR; give --out")
-    loaded = load_checked(scenario)
+    loaded = load_checked(scenario, size_limit=not no_size_limit)
     update, close = progress_bar("simulating")
     t0 = time.perf_counter()
     try:

@@ -72,3 +72,21 @@ def duration_mean_s(spec: sc.DurationDist | sc.NoPatience) -> float:
     if isinstance(spec, sc.Uniform):
         return (spec.low + spec.high) / 2.0
     return spec.mean
+
+
+def count_mean(spec: sc.CountDist) -> float:
+    """Mean buyer messages per conversation of a count distribution (its truncation included)."""
+    if isinstance(spec, sc.FixedCount):
+        return float(spec.value)
+    if isinstance(spec, sc.GeometricCount):
+        # E[min(G, max)] = sum_{k<max} P(G > k) = (1 - (1 - p)^max) / p, p = 1 / mean.
+        if spec.mean == 1.0:
+            return 1.0
+        p = 1.0 / spec.mean
+        return float(-np.expm1(spec.max * np.log1p(-p)) / p)
+    if isinstance(spec, sc.PoissonCount):
+        return float(min(spec.mean, spec.max))
+    if isinstance(spec, sc.EmpiricalCount):
+        w = np.asarray(spec.weights, dtype=np.float64)
+        return float(np.dot(w / w.sum(), np.asarray(spec.values, dtype=np.float64)))
+    raise TypeError(f"unknown count distribution {spec!r}")  # pragma: no cover

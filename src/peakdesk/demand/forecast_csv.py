@@ -9,8 +9,10 @@ File format::
 * ``interval_start`` is ISO 8601 (anything :meth:`datetime.datetime.fromisoformat` accepts). A
   time without an offset is local time in the scenario start's timezone.
 * Rows are equally spaced and strictly increasing; every ``interval_start`` lies in the horizon
-  ``[start, start + horizon)``. The interval length is the common spacing.
-* Counts are expected conversations per interval: non-negative numbers, fractions allowed.
+  ``[start, start + horizon)`` on the scenario start plus whole intervals. The interval length
+  is the common spacing, at least a minute.
+* Counts are expected conversations per interval: non-negative numbers, fractions allowed,
+  at most 10^9.
 * With one column per inquiry type (all types, any order), ``conversations`` may be omitted and
   is then their sum; if both are given they must agree within 0.5 (rounding in the planner's
   spreadsheet), and ``conversations`` is kept as the total.
@@ -31,6 +33,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from peakdesk.units import not_utf8
+
 __all__ = ["Forecast", "ForecastError", "read_forecast_csv"]
 
 FloatArray = NDArray[np.float64]
@@ -42,6 +46,11 @@ _TOTAL_COL = "conversations"
 _SUM_TOLERANCE = 0.5
 # Tolerance on the spacing of interval starts, in seconds (timestamps carry at most microseconds).
 _SPACING_TOL_S = 1e-6
+#: Most expected conversations in one interval (more is a typo: the whole of Double-11 on
+#: Taobao is a few hundred million inquiries).
+MAX_COUNT = 1e9
+#: Shortest interval, seconds (a finer forecast only multiplies the intensity's bins).
+MIN_INTERVAL_S = 60.0
 
 
 # eq=False: the fields are numpy arrays, for which a generated __eq__/__hash__ would be
@@ -155,8 +164,9 @@ def _read_rows(path: Path, handle: Iterable[str]) -> list[tuple[int, list[str]]]
     except csv.Error as exc:
         raise ForecastError(path, reader.line_num, f"malformed CSV: {exc}") from exc
     except UnicodeDecodeError as exc:
-        # Decoding happens in buffered chunks, so the reader's line number is not reliable here.
-        raise ForecastError(path, None, f"file is not UTF-8 text ({exc.reason})") from exc
+        # Decoding happens in buffered chunks, so the reader's line number is not reliable
+        # here: the bytes say where.
+        raise ForecastError(path, None, not_utf8(path)) from exc
     return rows
 
 
@@ -196,6 +206,13 @@ def _parse(
                     path, line, f"{_TIME_COL} {cells[_TIME_COL]!r} is not after the previous row's"
                 )
             if step is None:
+                if gap < MIN_INTERVAL_S:
+                    raise ForecastError(
+                        path,
+                        line,
+                        f"{_TIME_COL} {cells[_TIME_COL]!r} is {gap:g} s after the previous "
+                        f"row; intervals must be at least {MIN_INTERVAL_S:g} s (1 minute) long",
+                    )
                 step = gap
             elif abs(gap - step) > _SPACING_TOL_S:
                 raise ForecastError(
@@ -219,6 +236,17 @@ def _parse(
         # Checked after the rows so that a bad single row is reported as such.
         raise ForecastError(
             path, None, "found 1 data row; at least two are needed to infer the interval length"
+        )
+    # The intervals are the run's bins, counted from the scenario start.
+    pos = offsets / step
+    off = np.flatnonzero(np.abs(pos - np.rint(pos)) > 1e-6)
+    if off.size:
+        raise ForecastError(
+            path,
+            data[int(off[0])][0],
+            f"interval starts must fall on the scenario start plus whole {step:g}-second "
+            f"intervals; this row is {offsets[off[0]]:g} s after the start "
+            f"({start.isoformat()})",
         )
 
     by_type = {name: counts[name] for name in types} if type_cols else None
@@ -295,4 +323,11 @@ def _count(path: Path, line: int, column: str, text: str) -> float:
         raise ForecastError(path, line, f"column {column!r}: not a finite number: {text!r}")
     if value < 0.0:
         raise ForecastError(path, line, f"column {column!r}: negative count {value:g}")
+    if value > MAX_COUNT:
+        raise ForecastError(
+            path,
+            line,
+            f"column {column!r}: {value:g} conversations in one interval; at most "
+            f"{MAX_COUNT:g} are allowed",
+        )
     return value

@@ -70,20 +70,163 @@ def _local_starts(spec: Scenario, n_bins: int, bin_s: float) -> list[dt.datetime
     return [(start_utc + dt.timedelta(seconds=b * bin_s)).astimezone(zone) for b in range(n_bins)]
 
 
+def _share_table(spec: Scenario) -> F64:
+    """Each type's normalised share in each phase: array ``(n_types, 3)`` (before, on, after)."""
+    cols = []
+    for ph in ("before", "on", "after"):
+        v = np.array([type_share(t, ph) for t in spec.inquiry_types], dtype=np.float64)
+        cols.append(v / v.sum())
+    return np.stack(cols, axis=1)
+
+
+def _phase_index(spec: Scenario, local_starts: list[dt.datetime]) -> npt.NDArray[np.int64]:
+    """Per bin, its event phase: 0 before the peak day, 1 on it, 2 after."""
+    peak = peak_date(spec)
+    return np.array(
+        [0 if t.date() < peak else 1 if t.date() == peak else 2 for t in local_starts],
+        dtype=np.int64,
+    )
+
+
 def _phase_shares(spec: Scenario, local_starts: list[dt.datetime]) -> F64:
     """Per bin, each type's share by event phase (before / on / after the peak day)."""
-    peak = peak_date(spec)
-    table = {
-        ph: np.array([type_share(t, ph) for t in spec.inquiry_types], dtype=np.float64)
-        for ph in ("before", "on", "after")
-    }
-    for ph, v in table.items():
-        table[ph] = v / v.sum()
-    cols = []
-    for t in local_starts:
-        d = t.date()
-        cols.append(table["before" if d < peak else "on" if d == peak else "after"])
-    return np.stack(cols, axis=1)
+    table = _share_table(spec)
+    idx = _phase_index(spec, local_starts)
+    return np.asarray(table[:, idx], dtype=np.float64).reshape(table.shape[0], idx.size)
+
+
+def _profile_weights(spec: Scenario) -> tuple[list[dt.datetime], F64]:
+    """Local bin starts and expected conversations per bin of a built-in profile.
+
+    Before the inquiry-type split and the demand multiplier; bins are
+    :data:`PROFILE_BIN_S` wide.  The last bin may stick out of the horizon: it
+    keeps its full rate (arrivals after the horizon are dropped when sampling),
+    and only its covered part counts towards ``demand.total``.
+    """
+    dem = spec.demand
+    horizon = spec.calendar.horizon
+    bin_s = PROFILE_BIN_S
+    n_bins = int(np.ceil(horizon / bin_s - 1e-9))
+    starts = _local_starts(spec, n_bins, bin_s)
+    if dem.profile == "flat":
+        w = flat_weights(starts, bin_s)
+        w = w / (86400.0 / bin_s)  # a flat normal day sums to 1
+    elif dem.profile == "double11":
+        o = dem.double11
+        w = double11_weights(
+            starts,
+            bin_s,
+            Double11Shape(
+                peak_date=peak_date(spec),
+                peak_day_factor=o.peak_day_factor,
+                first_hour_share=o.first_hour_share,
+                presale_wave_dates=tuple(o.presale_wave_dates),
+                presale_wave_factor=o.presale_wave_factor,
+                aftersale_factors=tuple(o.aftersale_factors),
+                first_hour_decay_s=o.first_hour_decay,
+                presale_wave_time=dt.time(
+                    int(o.presale_wave_time // 3600), int(o.presale_wave_time % 3600 // 60)
+                ),
+                presale_wave_decay_s=o.presale_wave_decay,
+                **({"normal_hourly": tuple(o.normal_hourly)} if o.normal_hourly else {}),
+            ),
+        )
+    else:
+        assert dem.promo is not None
+        zone = spec.calendar.zone
+        w = promo_weights(
+            starts,
+            bin_s,
+            PromoShape(
+                promo_times=tuple(
+                    t.replace(tzinfo=zone) if t.tzinfo is None else t for t in dem.promo.times
+                ),
+                lead_s=dem.promo.lead,
+                spike_factor=dem.promo.spike_factor,
+                decay_s=dem.promo.decay,
+            ),
+        )
+    w = np.asarray(w, dtype=np.float64)
+    if dem.total is not None:
+        tot = w * (dem.total / float((w * _cover(horizon, n_bins)).sum()))
+    else:
+        assert dem.volume_per_day is not None
+        tot = w * dem.volume_per_day
+    return starts, np.asarray(tot, dtype=np.float64)
+
+
+def _cover(horizon: float, n_bins: int) -> F64:
+    """The share of each profile bin inside the horizon (1 but for the last)."""
+    cover: F64 = np.minimum(1.0, (horizon - np.arange(n_bins) * PROFILE_BIN_S) / PROFILE_BIN_S)
+    return cover
+
+
+@dataclass(frozen=True)
+class ExpectedDemand:
+    """How much demand a scenario brings, without drawing it.
+
+    Attributes
+    ----------
+    by_type
+        Expected conversations of each inquiry type over the horizon (multiplier
+        applied; forecast uncertainty has mean 1 and does not change it).
+    n_bins
+        Bins of the intensity a run builds.
+    bin_s
+        Their width, seconds.
+    """
+
+    by_type: F64
+    n_bins: int
+    bin_s: float
+
+    @property
+    def conversations(self) -> float:
+        """Expected conversations over the horizon, all types."""
+        return float(self.by_type.sum())
+
+
+def expected_demand(loaded: LoadedScenario) -> ExpectedDemand:
+    """Expected conversations per inquiry type, without the (types x bins) intensity.
+
+    Costs one value per profile bin (or reads the forecast file, for
+    ``profile = "csv"``), so the size of a run can be judged before anything of
+    that size is allocated.
+
+    Raises
+    ------
+    ForecastError
+        If the forecast file cannot be used.
+    ValueError
+        If the demand profile cannot be built.
+    """
+    spec = loaded.spec
+    dem = spec.demand
+    horizon = spec.calendar.horizon
+    names = [t.name for t in spec.inquiry_types]
+    if dem.profile == "csv":
+        assert dem.forecast is not None
+        fc = read_forecast_csv(
+            loaded.resolve(dem.forecast), spec.calendar.start_aware, horizon, names
+        )
+        n_bins = int(np.ceil(horizon / fc.interval_s - 1e-9))
+        if fc.by_type is not None:
+            per_type = np.array([fc.by_type[n].sum() for n in names], dtype=np.float64)
+        else:
+            start_utc = spec.calendar.start_aware.astimezone(dt.UTC)
+            zone = spec.calendar.zone
+            starts = [
+                (start_utc + dt.timedelta(seconds=float(s))).astimezone(zone)
+                for s in fc.interval_start_s
+            ]
+            phase = _phase_index(spec, starts)
+            per_type = _share_table(spec) @ np.bincount(phase, weights=fc.total, minlength=3)
+        return ExpectedDemand(per_type * dem.multiplier, n_bins, fc.interval_s)
+    starts, tot = _profile_weights(spec)
+    phase = _phase_index(spec, starts)
+    per_phase = np.bincount(phase, weights=tot * _cover(horizon, tot.size), minlength=3)
+    per_type = _share_table(spec) @ per_phase
+    return ExpectedDemand(per_type * dem.multiplier, tot.size, PROFILE_BIN_S)
 
 
 def intensity(loaded: LoadedScenario) -> Intensity:
@@ -127,59 +270,9 @@ def intensity(loaded: LoadedScenario) -> Intensity:
             shares = _phase_shares(spec, _local_starts(spec, n_bins, fc.interval_s))
             exp = shares * tot
         return Intensity(fc.interval_s, exp * dem.multiplier)
-    bin_s = PROFILE_BIN_S
-    n_bins = int(np.ceil(horizon / bin_s - 1e-9))
-    starts = _local_starts(spec, n_bins, bin_s)
-    if dem.profile == "flat":
-        w = flat_weights(starts, bin_s)
-        w = w / (86400.0 / bin_s)  # a flat normal day sums to 1
-    elif dem.profile == "double11":
-        o = dem.double11
-        w = double11_weights(
-            starts,
-            bin_s,
-            Double11Shape(
-                peak_date=peak_date(spec),
-                peak_day_factor=o.peak_day_factor,
-                first_hour_share=o.first_hour_share,
-                presale_wave_dates=tuple(o.presale_wave_dates),
-                presale_wave_factor=o.presale_wave_factor,
-                aftersale_factors=tuple(o.aftersale_factors),
-                first_hour_decay_s=o.first_hour_decay,
-                presale_wave_time=dt.time(
-                    int(o.presale_wave_time // 3600), int(o.presale_wave_time % 3600 // 60)
-                ),
-                presale_wave_decay_s=o.presale_wave_decay,
-                **({"normal_hourly": tuple(o.normal_hourly)} if o.normal_hourly else {}),
-            ),
-        )
-    else:
-        assert dem.promo is not None
-        zone = spec.calendar.zone
-        w = promo_weights(
-            starts,
-            bin_s,
-            PromoShape(
-                promo_times=tuple(
-                    t.replace(tzinfo=zone) if t.tzinfo is None else t for t in dem.promo.times
-                ),
-                lead_s=dem.promo.lead,
-                spike_factor=dem.promo.spike_factor,
-                decay_s=dem.promo.decay,
-            ),
-        )
-    # The last bin may stick out of the horizon: it keeps its full rate (arrivals after
-    # the horizon are dropped when sampling), and only its covered part counts towards
-    # the total.
-    cover = np.minimum(1.0, (horizon - np.arange(n_bins) * bin_s) / bin_s)
-    w = np.asarray(w, dtype=np.float64)
-    if dem.total is not None:
-        tot = w * (dem.total / float((w * cover).sum()))
-    else:
-        assert dem.volume_per_day is not None
-        tot = w * dem.volume_per_day
+    starts, tot = _profile_weights(spec)
     exp = _phase_shares(spec, starts) * tot
-    return Intensity(bin_s, exp * dem.multiplier)
+    return Intensity(PROFILE_BIN_S, exp * dem.multiplier)
 
 
 def _day_factors(spec: Scenario, inten: Intensity, rng: np.random.Generator) -> F64:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from peakdesk.rules.messages import AGENT, AUTO, BOT, BUYER, MessageLog
+from peakdesk.units import not_utf8
 
 REQUIRED = ("conversation_id", "sender", "timestamp")
 OPTIONAL = ("agent_id", "ordered", "leave_message")
@@ -28,6 +29,10 @@ _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"", "0", "false", "no", "n", "f"}
 #: How many bad rows an error message lists before summarising the rest.
 SHOW_BAD_ROWS = 20
+#: Times a log may hold, POSIX seconds: [2000-01-01, 2100-01-01) UTC.  A year 1 or 9999 is
+#: a typo, and the local-day series of the rules would span millennia.
+FIRST_TIME_S = dt.datetime(2000, 1, 1, tzinfo=dt.UTC).timestamp()
+END_TIME_S = dt.datetime(2100, 1, 1, tzinfo=dt.UTC).timestamp()
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,10 @@ def _parse_time(text: str) -> float | str:
         return f"unreadable timestamp {s!r} (use ISO 8601, e.g. 2026-11-11T00:00:05+08:00)"
     if t.tzinfo is None or t.utcoffset() is None:
         return f"timestamp {s!r} has no UTC offset (e.g. +08:00); the zone is ambiguous"
-    return t.timestamp()
+    posix = t.timestamp()
+    if not FIRST_TIME_S <= posix < END_TIME_S:
+        return f"timestamp {s!r} is out of range; times must lie in 2000-2099"
+    return posix
 
 
 def _flag(text: str) -> bool | None:
@@ -125,24 +133,31 @@ def read_chat_log(path: Path | str, *, skip_bad_rows: bool = False) -> ImportedL
             header = [h.strip() for h in next(reader)]
         except StopIteration:
             raise ChatLogError(p, [], header="the file is empty") from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise ChatLogError(p, [], header=f"not a CSV text file: {exc}") from None
+        except UnicodeDecodeError:
+            raise ChatLogError(p, [], header=not_utf8(p)) from None
+        except csv.Error as exc:
+            raise ChatLogError(p, [], header=f"line 1: not a CSV text file: {exc}") from None
         missing = [c for c in REQUIRED if c not in header]
         unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
-        if missing or unknown:
+        twice = sorted({c for c in header if header.count(c) > 1})
+        if missing or unknown or twice:
             parts = []
             if missing:
                 parts.append(f"missing column(s) {missing}")
             if unknown:
                 parts.append(f"unknown column(s) {unknown}")
+            if twice:
+                parts.append(f"column(s) {twice} given twice")
             raise ChatLogError(
                 p, [], header="; ".join(parts) + f"; allowed: {list(REQUIRED + OPTIONAL)}"
             )
         col = {name: header.index(name) for name in header}
         try:
             rows = list(reader)
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise ChatLogError(p, [], header=f"cannot read CSV: {exc}") from None
+        except UnicodeDecodeError:
+            raise ChatLogError(p, [], header=not_utf8(p)) from None
+        except csv.Error as exc:
+            raise ChatLogError(p, [], header=f"line {reader.line_num}: not CSV: {exc}") from None
 
     bad: list[BadRow] = []
     conv_ids: list[str] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import tomllib
 import typing
 from dataclasses import dataclass
@@ -13,16 +14,38 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from peakdesk.scenario.schema import CLOCK_EXAMPLES, FieldProblem, Scenario
+from peakdesk.units import not_utf8
 
 
 class ScenarioError(Exception):
-    """A scenario file that cannot be used; the message names file, field and what is allowed."""
+    """A scenario file that cannot be used; the message names file, field and what is allowed.
 
-    def __init__(self, path: Path | str, problems: list[str]) -> None:
+    Parameters
+    ----------
+    path
+        The file.
+    problems
+        One line each: field path, what is wrong, what is allowed.
+    what
+        The headline after the file name.
+    """
+
+    def __init__(
+        self, path: Path | str, problems: list[str], *, what: str = "invalid scenario"
+    ) -> None:
         self.path = Path(path)
         self.problems = problems
+        self.what = what
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{self.path}: invalid scenario\n{lines}")
+        super().__init__(f"{self.path}: {what}\n{lines}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross process boundaries when replications run in worker processes.
+        return (_scenario_error, (self.path, self.problems, self.what))
+
+
+def _scenario_error(path: Path, problems: list[str], what: str) -> ScenarioError:
+    return ScenarioError(path, problems, what=what)
 
 
 @dataclass(frozen=True)
@@ -59,9 +82,14 @@ def _field_path(loc: tuple[int | str, ...], data: Any) -> str:
                 continue
         elif not isinstance(node, dict) and (part[:1].isupper() or part in _UNION_LABELS):
             continue
-        out += f".{part}" if out else part
+        shown = part if _BARE.match(part) else json.dumps(part, ensure_ascii=False)
+        out += f".{shown}" if out else shown
         node = node.get(part) if isinstance(node, dict) else None
     return out or "(top level)"
+
+
+#: Keys written as they are in a path; others are quoted (``skills."agents "``).
+_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 _UNION_LABELS = {"float", "int", "str", "bool", "list", "dict", "date", "datetime"}
@@ -168,12 +196,24 @@ def load_scenario(path: Path | str) -> LoadedScenario:
     except OSError as exc:
         raise ScenarioError(p, [f"cannot read the file: {exc.strerror or exc}"]) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        # A byte-order mark (Windows editors write one) is not part of the TOML.
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ScenarioError(p, ["the file is not UTF-8 text"]) from None
+        raise ScenarioError(p, [not_utf8(p)]) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(p, [f"not valid TOML: {exc}"]) from None
+        raise ScenarioError(p, [toml_problem(exc, text)]) from None
     return scenario_from_data(data, p)
+
+
+def toml_problem(exc: tomllib.TOMLDecodeError, text: str) -> str:
+    """A TOML syntax error for people, always with its line (a file cut short included)."""
+    message = str(exc)
+    if "(at line" in message:
+        return f"not valid TOML: {message}"
+    last = max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
+    return f"not valid TOML: {message} (line {last} is the file's last: is it cut short?)"
 
 
 def scenario_from_data(data: dict[str, Any], path: Path | str) -> LoadedScenario:
@@ -198,24 +238,34 @@ def scenario_from_data(data: dict[str, Any], path: Path | str) -> LoadedScenario
     p = Path(path)
     spec = parse_scenario(data, p)
     loaded = LoadedScenario(spec=spec, path=p.resolve())
-    history = spec.targets.history
-    if history is not None and not loaded.resolve(history).is_file():
-        raise ScenarioError(
-            p,
-            [
-                f"targets.history = {history!r}: file not found (relative paths are read "
-                "from the scenario file's folder)"
-            ],
-        )
-    if spec.demand.forecast is not None and not loaded.resolve(spec.demand.forecast).is_file():
-        raise ScenarioError(
-            p,
-            [
-                f"demand.forecast = {spec.demand.forecast!r}: file not found (relative paths "
-                "are read from the scenario file's folder)"
-            ],
-        )
+    for field, name in (
+        ("targets.history", spec.targets.history),
+        ("demand.forecast", spec.demand.forecast),
+    ):
+        if name is None:
+            continue
+        problem = _file_problem(loaded, name)
+        if problem is not None:
+            shown = name if len(name) <= 80 else name[:77] + "..."
+            raise ScenarioError(
+                p,
+                [
+                    f"{field} = {shown!r}: {problem} (relative paths are read from the "
+                    "scenario file's folder)"
+                ],
+            )
     return loaded
+
+
+def _file_problem(loaded: LoadedScenario, name: str) -> str | None:
+    """Why a file named in the scenario cannot be read (None: it is a file)."""
+    if "\x00" in name:
+        return "a file name cannot hold a NUL character"
+    try:
+        found = loaded.resolve(name).is_file()
+    except OSError as exc:  # a name too long for the file system, say
+        return f"not a usable file name: {exc.strerror or exc}"
+    return None if found else "file not found"
 
 
 def json_schema() -> dict[str, Any]:

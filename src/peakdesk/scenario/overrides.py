@@ -33,8 +33,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from peakdesk.scenario.load import LoadedScenario, ScenarioError, scenario_from_data
+from peakdesk.scenario.load import (
+    LoadedScenario,
+    ScenarioError,
+    scenario_from_data,
+    toml_problem,
+)
 from peakdesk.scenario.schema import Scenario
+from peakdesk.units import not_utf8
 
 
 class SetSyntaxError(ValueError):
@@ -501,13 +507,16 @@ def read_raw(path: Path | str) -> dict[str, Any]:
     """
     p = Path(path)
     try:
-        return tomllib.loads(p.read_bytes().decode("utf-8"))
+        text = p.read_bytes().decode("utf-8-sig")  # a byte-order mark, as the loader allows
     except OSError as exc:
         raise ScenarioError(p, [f"cannot read the file: {exc.strerror or exc}"]) from None
     except UnicodeDecodeError:
-        raise ScenarioError(p, ["the file is not UTF-8 text"]) from None
+        raise ScenarioError(p, [not_utf8(p)]) from None
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(p, [f"not valid TOML: {exc}"]) from None
+        raise ScenarioError(p, [toml_problem(exc, text)]) from None
+    return data
 
 
 def _check_distinct(data: Mapping[str, Any], parsed: Sequence[Setting], file: Path) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -22,7 +23,42 @@ from pydantic import (
     model_validator,
 )
 
-from peakdesk.units import ALLOWED_UNITS, error_text, format_duration, parse_duration_s
+from peakdesk.units import (
+    ALLOWED_UNITS,
+    error_text,
+    format_duration,
+    format_long_duration,
+    parse_duration_s,
+    zone_info,
+)
+
+# ---------------------------------------------------------------------------
+# Bounds: magnitudes beyond these are typos or fuzz, never a chat centre's
+# ---------------------------------------------------------------------------
+
+#: Longest duration any field takes (the horizon included), seconds: 366 days.
+MAX_DURATION_S = 366 * 86400.0
+#: Dates of the simulated period, promotions and the peak day: [2000-01-01, 2100-01-01).
+FIRST_YEAR, END_YEAR = 2000, 2100
+#: Most buyer messages in one conversation (a fixed count, a mean, a truncation).
+MAX_MESSAGES = 10_000
+#: Most agents on one shift pattern, sub-accounts and agents a day.
+MAX_AGENTS = 100_000
+MAX_SUBACCOUNTS = 1_000_000
+#: Normal-day volume, expected total, demand multiplier and the profiles' day factors.
+MAX_VOLUME_PER_DAY = 1e9
+MAX_TOTAL = 1e11
+MAX_MULTIPLIER = 1e4
+MAX_FACTOR = 1e3
+#: Cost of one agent-hour, and of a month of sub-accounts, in the scenario's currency.
+MAX_HOURLY_COST = 1e9
+MAX_MONTHLY_COST = 1e12
+#: Replications of a run, inquiry types and pools of a scenario.
+MAX_REPLICATIONS = 10_000
+MAX_ITEMS = 200
+#: A reply at the slowest pool may take at most this many horizons (mean compose time
+#: x concurrency slowdown / (speed x proficiency)); beyond, agents would drain for ages.
+MAX_REPLY_HORIZONS = 100.0
 
 # ---------------------------------------------------------------------------
 # Field types
@@ -36,7 +72,11 @@ def _to_seconds(value: Any) -> Any:
         # A bare number is ambiguous (seconds? minutes?), so we refuse it.
         raise ValueError(f"a bare number {value!r} has no unit; write it as {ALLOWED_UNITS}")
     if isinstance(value, str):
-        return parse_duration_s(value)
+        seconds = parse_duration_s(value)
+        if not seconds <= MAX_DURATION_S:
+            shown = value if len(value) <= 30 else value[:27] + "..."
+            raise ValueError(f"{shown!r} is longer than 366d; durations are at most 366d")
+        return seconds
     return value
 
 
@@ -71,6 +111,24 @@ ShiftLength = Annotated[
 """A shift's length: positive, at most a day (one person works one shift at a time)."""
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+def _in_years(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)) and not FIRST_YEAR <= value.year < END_YEAR:
+        raise ValueError(
+            f"{value.isoformat()} is out of range; dates must lie in {FIRST_YEAR}-{END_YEAR - 1}"
+        )
+    return value
+
+
+EventDate = Annotated[dt.date, AfterValidator(_in_years)]
+"""A date of the simulated event (the peak day): in :data:`FIRST_YEAR`..:data:`END_YEAR`."""
+
+EventDateTime = Annotated[dt.datetime, AfterValidator(_in_years)]
+"""A local date-time of the simulated event, in :data:`FIRST_YEAR`..:data:`END_YEAR`."""
+
+Factor = Annotated[float, Field(gt=0.0, le=MAX_FACTOR)]
+"""A positive volume factor relative to a normal day, at most :data:`MAX_FACTOR`."""
 
 
 def _clock_s(value: Any) -> Any:
@@ -148,7 +206,7 @@ class LogNormal(_Model):
 
     dist: Literal["lognormal"]
     mean: PositiveDuration
-    cv: float = Field(gt=0.0, description="coefficient of variation (sd / mean)")
+    cv: float = Field(gt=0.0, le=100.0, description="coefficient of variation (sd / mean)")
 
 
 class GammaDist(_Model):
@@ -156,7 +214,8 @@ class GammaDist(_Model):
 
     dist: Literal["gamma"]
     mean: PositiveDuration
-    cv: float = Field(gt=0.0, description="coefficient of variation (sd / mean)")
+    # Gamma shape 1 / cv^2: below 1e-3 the shape (1e6) is a fixed duration in all but cost.
+    cv: float = Field(ge=1e-3, le=100.0, description="coefficient of variation (sd / mean)")
 
 
 class Uniform(_Model):
@@ -194,31 +253,31 @@ class FixedCount(_Model):
     """Always the same number of buyer messages."""
 
     dist: Literal["fixed"]
-    value: int = Field(ge=1)
+    value: int = Field(ge=1, le=MAX_MESSAGES)
 
 
 class GeometricCount(_Model):
     """Geometric number of buyer messages on {1, 2, ...} with the given mean."""
 
     dist: Literal["geometric"]
-    mean: float = Field(ge=1.0)
-    max: int = Field(default=50, ge=1, description="truncation, messages")
+    mean: float = Field(ge=1.0, le=MAX_MESSAGES)
+    max: int = Field(default=50, ge=1, le=MAX_MESSAGES, description="truncation, messages")
 
 
 class PoissonCount(_Model):
     """``1 + Poisson(mean - 1)`` buyer messages."""
 
     dist: Literal["poisson"]
-    mean: float = Field(ge=1.0)
-    max: int = Field(default=50, ge=1, description="truncation, messages")
+    mean: float = Field(ge=1.0, le=MAX_MESSAGES)
+    max: int = Field(default=50, ge=1, le=MAX_MESSAGES, description="truncation, messages")
 
 
 class EmpiricalCount(_Model):
     """Buyer messages drawn from listed values with weights."""
 
     dist: Literal["empirical"]
-    values: list[int] = Field(min_length=1)
-    weights: list[float] = Field(min_length=1)
+    values: list[Annotated[int, Field(ge=1, le=MAX_MESSAGES)]] = Field(min_length=1)
+    weights: list[Annotated[float, Field(ge=0.0, le=1e12)]] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _check(self) -> EmpiricalCount:
@@ -259,22 +318,38 @@ class Meta(_Model):
 class Calendar(_Model):
     """When the simulated period is and how it is reported."""
 
-    start: dt.datetime = Field(description="local start, e.g. 2026-11-10T00:00:00")
-    horizon: PositiveDuration = Field(description="simulated period during which buyers arrive")
+    start: EventDateTime = Field(description="local start, e.g. 2026-11-10T00:00:00")
+    horizon: PositiveDuration = Field(
+        description="simulated period during which buyers arrive (at most 366d)"
+    )
     timezone: str = Field(description="IANA zone, e.g. 'Asia/Shanghai'")
-    interval: PositiveDuration = Field(default=900.0, description="reporting interval")
+    interval: PositiveDuration = Field(
+        default=900.0, description="reporting interval (at least 1s)"
+    )
     holidays: list[dt.date] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"unknown IANA timezone {value!r}; e.g. 'Asia/Shanghai', 'Asia/Manila'"
-            ) from exc
+        zone_info(value)
         return value
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: float) -> float:
+        if value < 1.0:
+            raise ValueError(f"a reporting interval of {value:g} s; it must be at least 1s")
+        return value
+
+    @model_validator(mode="after")
+    def _ends_in_range(self) -> Calendar:
+        end = self.start + dt.timedelta(seconds=self.horizon)
+        if end.year >= END_YEAR:
+            raise FieldProblem(
+                "horizon",
+                f"the horizon ends {end.isoformat()}; it must end before {END_YEAR}-01-01",
+            )
+        return self
 
     @field_validator("start")
     @classmethod
@@ -298,10 +373,12 @@ class Calendar(_Model):
 class Double11Options(_Model):
     """Shape of the built-in Double-11 profile (see DOMAIN.md)."""
 
-    peak_date: dt.date | None = Field(
+    peak_date: EventDate | None = Field(
         default=None, description="the peak day; default 11 November of the start year"
     )
-    peak_day_factor: float = Field(default=6.0, gt=0.0, description="peak-day volume / normal day")
+    peak_day_factor: float = Field(
+        default=6.0, gt=0.0, le=MAX_FACTOR, description="peak-day volume / normal day"
+    )
     first_hour_share: float = Field(
         default=0.33, gt=0.0, lt=1.0, description="share of the peak day's volume in 00:00-01:00"
     )
@@ -309,9 +386,12 @@ class Double11Options(_Model):
         default_factory=list, description="days with a 20:00 final-payment wave"
     )
     presale_wave_factor: float = Field(
-        default=2.0, ge=1.0, description="that day's volume / normal day (the wave adds to it)"
+        default=2.0,
+        ge=1.0,
+        le=MAX_FACTOR,
+        description="that day's volume / normal day (the wave adds to it)",
     )
-    aftersale_factors: list[Annotated[float, Field(gt=0.0)]] = Field(
+    aftersale_factors: list[Factor] = Field(
         default_factory=lambda: [2.5, 2.0, 1.6, 1.3],
         description="volume of the days after the peak relative to a normal day",
     )
@@ -324,7 +404,7 @@ class Double11Options(_Model):
     presale_wave_decay: PositiveDuration = Field(
         default=1200.0, description="time constant of the fading presale wave"
     )
-    normal_hourly: list[Annotated[float, Field(gt=0.0)]] | None = Field(
+    normal_hourly: list[Annotated[float, Field(gt=0.0, le=1e12)]] | None = Field(
         default=None,
         min_length=24,
         max_length=24,
@@ -335,9 +415,11 @@ class Double11Options(_Model):
 class PromoOptions(_Model):
     """A spike before each promotion time."""
 
-    times: list[dt.datetime] = Field(min_length=1, description="local promotion times")
+    times: list[EventDateTime] = Field(min_length=1, description="local promotion times")
     lead: Duration = 1800.0
-    spike_factor: float = Field(default=6.0, ge=1.0, description="intensity x in the lead window")
+    spike_factor: float = Field(
+        default=6.0, ge=1.0, le=MAX_FACTOR, description="intensity x in the lead window"
+    )
     decay: PositiveDuration = 1800.0
 
 
@@ -346,20 +428,39 @@ class Demand(_Model):
 
     profile: Literal["flat", "double11", "promo", "csv"] = "flat"
     volume_per_day: float | None = Field(
-        default=None, gt=0.0, description="conversations on a normal day (before the profile)"
+        default=None,
+        gt=0.0,
+        le=MAX_VOLUME_PER_DAY,
+        description="conversations on a normal day (before the profile)",
     )
     total: float | None = Field(
-        default=None, gt=0.0, description="expected conversations over the whole horizon"
+        default=None,
+        gt=0.0,
+        le=MAX_TOTAL,
+        description="expected conversations over the whole horizon",
     )
     forecast: str | None = Field(
         default=None, description="CSV path (relative to the scenario file) for profile='csv'"
     )
-    multiplier: float = Field(default=1.0, gt=0.0)
+    multiplier: float = Field(default=1.0, gt=0.0, le=MAX_MULTIPLIER)
     daily_cv: float = Field(
-        default=0.0, ge=0.0, description="forecast uncertainty: CV of each day's volume (Gamma)"
+        default=0.0,
+        ge=0.0,
+        le=10.0,
+        description="forecast uncertainty: CV of each day's volume (Gamma)",
     )
     double11: Double11Options = Field(default_factory=Double11Options)
     promo: PromoOptions | None = None
+
+    @field_validator("daily_cv")
+    @classmethod
+    def _cv(cls, value: float) -> float:
+        # The day factors are Gamma(1 / cv^2, cv^2): a cv of 1e-300 would divide by zero.
+        if 0.0 < value < 1e-3:
+            raise ValueError(
+                f"{value:g}; give 0 (no forecast uncertainty) or a CV of at least 0.001"
+            )
+        return value
 
     @model_validator(mode="after")
     def _volume(self) -> Demand:
@@ -458,7 +559,7 @@ class Shift(_Model):
     name: str = ""
     start: ClockTime
     length: ShiftLength
-    agents: int = Field(ge=0)
+    agents: int = Field(ge=0, le=MAX_AGENTS)
     days: list[dt.date] | None = Field(
         default=None, description="dates this shift runs (local); default every day"
     )
@@ -490,7 +591,9 @@ class PlanShifts(_Model):
     starts: list[ClockTime] | None = Field(
         default=None, description="allowed start times (default: every start_every)"
     )
-    start_every: PositiveDuration = Field(default=3600.0, description="start-time grid")
+    start_every: PositiveDuration = Field(
+        default=3600.0, description="start-time grid (at least 1min)"
+    )
     earliest: ClockTime = Field(default=0.0, description="earliest start on the grid")
     latest: ClockTime = Field(default=23 * 3600.0, description="latest start on the grid")
     breaks: list[Break] = Field(default_factory=list, description="breaks of every planned shift")
@@ -498,16 +601,17 @@ class PlanShifts(_Model):
         default=None, description="days planned shifts may run (default: every day)"
     )
     max_agents_per_day: int | None = Field(
-        default=None, ge=0, description="most agents of this pool working on one day"
+        default=None, ge=0, le=MAX_AGENTS, description="most agents of this pool working on one day"
     )
     min_agents_per_day: int | None = Field(
         default=None,
         ge=0,
+        le=MAX_AGENTS,
         description="fewest agents of this pool starting a shift on each day of the horizon "
         "(a contract minimum, or people who must be kept busy)",
     )
     max_per_shift: int | None = Field(
-        default=None, ge=0, description="most agents starting on one pattern"
+        default=None, ge=0, le=MAX_AGENTS, description="most agents starting on one pattern"
     )
     keep_fixed_shifts: bool = Field(
         default=False,
@@ -516,6 +620,16 @@ class PlanShifts(_Model):
             "replaces them; `simulate` always runs the fixed shifts)"
         ),
     )
+
+    @field_validator("start_every")
+    @classmethod
+    def _grid(cls, value: float) -> float:
+        if value < 60.0:
+            raise ValueError(
+                f"a start-time grid of {value:g} s; it must be at least 1min "
+                "(finer grids only multiply the planner's patterns)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _breaks_fit(self) -> PlanShifts:
@@ -556,12 +670,17 @@ class Pool(_Model):
     skills: dict[str, Annotated[float, Field(gt=0.0, le=2.0)]] = Field(
         min_length=1, description="skill -> proficiency (1.0 = full speed)"
     )
-    speed: float = Field(default=1.0, gt=0.0, description="speed multiplier (2.0 = twice as fast)")
+    speed: float = Field(
+        default=1.0, gt=0.0, le=1e3, description="speed multiplier (2.0 = twice as fast)"
+    )
     max_concurrency: int = Field(default=3, ge=1, le=50)
     slowdown_per_extra_chat: float = Field(
-        default=0.0, ge=0.0, description="compose time grows by this fraction per extra open chat"
+        default=0.0,
+        ge=0.0,
+        le=100.0,
+        description="compose time grows by this fraction per extra open chat",
     )
-    compose_multiplier_by_concurrency: list[float] | None = Field(
+    compose_multiplier_by_concurrency: list[Annotated[float, Field(le=MAX_FACTOR)]] | None = Field(
         default=None,
         description="compose-time multiplier when holding 1, 2, ... chats (overrides slowdown)",
     )
@@ -586,7 +705,9 @@ class Pool(_Model):
     shift_end_grace: Duration | None = Field(
         default=None, description="with shift_end = 'log_off': time allowed to finish"
     )
-    hourly_cost: float = Field(default=0.0, ge=0.0, description="cost per paid agent-hour")
+    hourly_cost: float = Field(
+        default=0.0, ge=0.0, le=MAX_HOURLY_COST, description="cost per paid agent-hour"
+    )
     shrinkage: Probability = Field(
         default=0.0, description="share of scheduled agents not available (absence, meetings)"
     )
@@ -643,9 +764,9 @@ class Pool(_Model):
 class SubAccounts(_Model):
     """Chat seats: an online agent occupies one."""
 
-    count: int = Field(ge=1)
-    platform_cap: int | None = Field(default=None, ge=1)
-    monthly_cost: float = Field(default=0.0, ge=0.0)
+    count: int = Field(ge=1, le=MAX_SUBACCOUNTS)
+    platform_cap: int | None = Field(default=None, ge=1, le=MAX_SUBACCOUNTS)
+    monthly_cost: float = Field(default=0.0, ge=0.0, le=MAX_MONTHLY_COST)
 
     @model_validator(mode="after")
     def _cap(self) -> SubAccounts:
@@ -672,8 +793,8 @@ class Routing(_Model):
 class Simulation(_Model):
     """Random seed and replications."""
 
-    seed: int = Field(default=1, ge=0)
-    replications: int = Field(default=1, ge=1)
+    seed: int = Field(default=1, ge=0, lt=2**128)
+    replications: int = Field(default=1, ge=1, le=MAX_REPLICATIONS)
 
 
 class Targets(_Model):
@@ -712,12 +833,21 @@ class Targets(_Model):
 class PlanSettings(_Model):
     """How ``peakdesk plan`` searches."""
 
-    replications: int = Field(default=3, ge=1, description="replications per refinement iteration")
-    verify_replications: int = Field(
-        default=12, ge=2, description="replications of each verified plan, on fresh seeds"
+    replications: int = Field(
+        default=3, ge=1, le=MAX_REPLICATIONS, description="replications per refinement iteration"
     )
-    max_iterations: int = Field(default=4, ge=1, description="requirement refinement iterations")
-    max_rounds: int = Field(default=5, ge=1, description="verify-and-raise rounds before giving up")
+    verify_replications: int = Field(
+        default=12,
+        ge=2,
+        le=MAX_REPLICATIONS,
+        description="replications of each verified plan, on fresh seeds",
+    )
+    max_iterations: int = Field(
+        default=4, ge=1, le=100, description="requirement refinement iterations"
+    )
+    max_rounds: int = Field(
+        default=5, ge=1, le=100, description="verify-and-raise rounds before giving up"
+    )
     delay_probability: Probability | None = Field(
         default=None,
         description="starting P(all slots busy) per interval (default: from the targets)",
@@ -738,8 +868,8 @@ class Scenario(_Model):
     scenario: Meta
     calendar: Calendar
     demand: Demand
-    inquiry_types: list[InquiryType] = Field(min_length=1)
-    pools: list[Pool] = Field(min_length=1)
+    inquiry_types: list[InquiryType] = Field(min_length=1, max_length=MAX_ITEMS)
+    pools: list[Pool] = Field(min_length=1, max_length=MAX_ITEMS)
     subaccounts: SubAccounts
     routing: Routing = Field(default_factory=Routing)
     simulation: Simulation = Field(default_factory=Simulation)
@@ -787,6 +917,7 @@ class Scenario(_Model):
                     f"needs skill {t.skill_name!r} (default: the type name), which no pool "
                     f"has; pool skills: {sorted(skills)}",
                 )
+        self._replies_within_reason()
         for platform, options in self.rules.items():
             from peakdesk.rules.registry import canonical, make_rule
 
@@ -803,6 +934,72 @@ class Scenario(_Model):
                     "routing.pool_order", f"unknown pools {sorted(unknown)}; pools: {pools}"
                 )
         return self
+
+    def _replies_within_reason(self) -> None:
+        """A mean reply at any pool within :data:`MAX_REPLY_HORIZONS` horizons.
+
+        ``speed = 1e-9`` passes every field's own check, but each reply would take
+        centuries: agents draining their chats would run the simulation (and its
+        reporting grid) for that long.
+        """
+        horizon = self.calendar.horizon
+        for k, pool in enumerate(self.pools):
+            mults = pool.compose_multiplier_by_concurrency or [
+                1.0 + pool.slowdown_per_extra_chat * (pool.max_concurrency - 1)
+            ]
+            mult = max(mults)
+            mult_field = (
+                "compose_multiplier_by_concurrency"
+                if pool.compose_multiplier_by_concurrency is not None
+                else "slowdown_per_extra_chat"
+            )
+            for j, t in enumerate(self.inquiry_types):
+                prof = pool.skills.get(t.skill_name)
+                if prof is None:
+                    continue
+                compose = dist_mean_s(t.compose_time)
+                reply = compose * mult / (pool.speed * prof)
+                limit = MAX_REPLY_HORIZONS * horizon
+                if reply <= limit:
+                    continue
+                # Name the factor furthest from a usual value, with the bound that would do.
+                options = {
+                    f"pools[{k}].speed": (
+                        1.0 / pool.speed,
+                        f">= {compose * mult / (prof * limit):.3g}",
+                    ),
+                    f"pools[{k}].skills.{t.skill_name}": (
+                        1.0 / prof,
+                        f">= {compose * mult / (pool.speed * limit):.3g}",
+                    ),
+                    f"pools[{k}].{mult_field}": (
+                        mult,
+                        f"giving a multiplier <= {limit * pool.speed * prof / compose:.3g}",
+                    ),
+                    f"inquiry_types[{j}].compose_time": (
+                        compose / 60.0,
+                        f"a mean <= {format_duration(limit * pool.speed * prof / mult)}",
+                    ),
+                }
+                field = max(options, key=lambda f: options[f][0])
+                raise FieldProblem(
+                    field,
+                    f"a reply to {t.name!r} at pool {pool.name!r} takes "
+                    f"~{format_long_duration(reply)} on average (compose_time mean "
+                    f"{format_duration(compose)} x{mult:g} at full concurrency / (speed "
+                    f"{pool.speed:g} x proficiency {prof:g})), over {MAX_REPLY_HORIZONS:g} "
+                    f"times the horizon ({format_duration(horizon)}); allowed: {field} "
+                    f"{options[field][1]}",
+                )
+
+
+def dist_mean_s(d: Fixed | Exponential | LogNormal | GammaDist | Uniform) -> float:
+    """Mean of a duration distribution, seconds."""
+    if isinstance(d, Fixed):
+        return d.value
+    if isinstance(d, Uniform):
+        return (d.low + d.high) / 2.0
+    return d.mean
 
 
 def _share(t: InquiryType, phase: str) -> float:
@@ -823,6 +1020,8 @@ def rule_options(options: dict[str, Any]) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for key, value in options.items():
+        if key == "timezone" and isinstance(value, str):
+            zone_info(value)  # a ValueError naming the zone, not an OSError when scoring
         if isinstance(value, str) and key.endswith("_s"):
             out[key] = parse_duration_s(value)
         elif isinstance(value, list):
