@@ -100,6 +100,30 @@ def test_plan_reports_infeasible_with_exit_1(tmp_path: Path) -> None:
     assert "INFEASIBLE" in res.stdout and "sub-account cap 1" in res.stdout
 
 
+def test_an_infeasible_plan_replaces_the_old_run_whole(tmp_path: Path) -> None:
+    # An earlier feasible plan's run in DIR, and a file of the user's own.
+    out = tmp_path / "run"
+    ok = CliRunner().invoke(
+        main, ["plan", str(_tiny(tmp_path)), "-q", "-w", "1", "--out", str(out)]
+    )
+    assert ok.exit_code == 0, ok.output + ok.stderr
+    assert (out / "summary.json").is_file() and (out / "planned.toml").is_file()
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    text = TINY.replace("[subaccounts]\ncount = 50", "[subaccounts]\ncount = 1\nplatform_cap = 1")
+    text = text.replace("volume_per_day = 600", "volume_per_day = 6000")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    res = CliRunner().invoke(
+        main, ["plan", str(_tiny(bad, text)), "-q", "-w", "1", "--out", str(out)]
+    )
+    assert res.exit_code == 1
+    # Only the infeasible plan's plan.json: no summary, logs or planned.toml of the old plan
+    # that a reader could take for this one's; the user's file stays.
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "plan.json"]
+    assert json.loads((out / "plan.json").read_text(encoding="utf-8"))["status"] == "infeasible"
+    assert not any(p.name.endswith(".peakdesk-new") for p in tmp_path.iterdir())
+
+
 def test_plan_needs_a_plannable_pool() -> None:
     res = CliRunner().invoke(main, ["plan", str(SCENARIOS / "small-shop.toml")])
     assert res.exit_code == 2 and "[pools.plan]" in res.stderr

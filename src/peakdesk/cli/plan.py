@@ -22,8 +22,8 @@ from peakdesk.cli.common import (
     output_errors,
     say_progress,
 )
-from peakdesk.cli.run_dir import write_run
-from peakdesk.output import json_safe, write_json
+from peakdesk.cli.run_dir import write_plan_only, write_run
+from peakdesk.output import json_safe
 from peakdesk.scenario import LoadedScenario
 
 
@@ -94,8 +94,9 @@ def plan_cmd(
                 written = write_run(out, loaded, plan.verification, (plan, data), figures, report)
             else:
                 # Nothing was simulated (no cover exists): the plan and why, nothing else.
-                write_json(out / "plan.json", data)
-                written = [out / "plan.json"]
+                # It replaces an earlier run whole, like any run: no stale summary or
+                # figures of another plan are left beside it.
+                written = write_plan_only(out, data)
                 if figures or report:
                     click.echo(
                         "warning: no figures or report: the plan is infeasible, so nothing "

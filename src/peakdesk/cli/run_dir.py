@@ -35,6 +35,16 @@ def write_run(
     return [out / p.name for p in written]
 
 
+def write_plan_only(out: Path, plan_doc: dict[str, Any]) -> list[Path]:
+    """A run directory holding only ``plan.json`` (an infeasible plan: nothing was run)."""
+    from peakdesk.output import write_json
+    from peakdesk.report.run_files import PLAN_FILE, staged_run_dir
+
+    with staged_run_dir(out) as stage:
+        write_json(stage / PLAN_FILE, plan_doc)
+    return [out / PLAN_FILE]
+
+
 def figures_and_report(data: Any, fig_dir: Path, report_path: Path, report: bool) -> list[Path]:
     """Draw the figures once: write them into ``fig_dir``, and the report if asked."""
     import matplotlib.pyplot as plt
