@@ -119,7 +119,9 @@ def _describe(err: dict[str, Any], data: Any) -> str:
     if typ == "union_tag_invalid":
         return f"{where}.dist = {ctx.get('tag')!r}: unknown; allowed: {ctx.get('expected_tags')}"
     bad = err.get("input")
-    shown = json.dumps(bad, default=str) if not isinstance(bad, dict) else "{...}"
+    shown = (
+        json.dumps(bad, default=str, ensure_ascii=False) if not isinstance(bad, dict) else "{...}"
+    )
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return f"{where} = {shown}: {msg}"
@@ -211,9 +213,28 @@ def toml_problem(exc: tomllib.TOMLDecodeError, text: str) -> str:
     """A TOML syntax error for people, always with its line (a file cut short included)."""
     message = str(exc)
     if "(at line" in message:
-        return f"not valid TOML: {message}"
+        return f"not valid TOML: {message}{_bare_key_hint(exc, text)}"
     last = max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
     return f"not valid TOML: {message} (line {last} is the file's last: is it cut short?)"
+
+
+def _bare_key_hint(exc: tomllib.TOMLDecodeError, text: str) -> str:
+    """A hint for a key in Chinese, Thai, ... written bare (TOML allows only A-Za-z0-9_- there)."""
+    # Python 3.11's tomllib has no lineno/colno attributes: read them from the message.
+    where = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+    if "key" not in str(exc) or where is None:
+        return ""
+    lineno, colno = int(where[1]), int(where[2])
+    lines = text.splitlines()
+    if lineno > len(lines) or colno > len(lines[lineno - 1]):
+        return ""
+    char = lines[lineno - 1][colno - 1]
+    if char.isascii():
+        return ""
+    return (
+        f'; a key with {char!r} must be quoted in TOML, e.g. skills = {{ "{char}…" = 1.0 }}'
+        " (bare keys are A-Za-z0-9_- only)"
+    )
 
 
 def scenario_from_data(data: dict[str, Any], path: Path | str) -> LoadedScenario:

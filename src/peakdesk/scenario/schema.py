@@ -9,6 +9,7 @@ being silently ignored.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -126,6 +127,37 @@ EventDate = Annotated[dt.date, AfterValidator(_in_years)]
 
 EventDateTime = Annotated[dt.datetime, AfterValidator(_in_years)]
 """A local date-time of the simulated event, in :data:`FIRST_YEAR`..:data:`END_YEAR`."""
+
+
+#: A pool's or an inquiry type's name: letters of any script (with their combining
+#: marks: Thai vowels, Vietnamese tones), digits, ``_`` and ``-``, starting with a
+#: letter or ``_``.  Names are keys of ``--set`` paths (``pools.售前.speed``) and
+#: column suffixes of the CSV files, hence no dots, spaces or quotes.
+def _is_name(value: str) -> bool:
+    if not value or not (value[0] == "_" or unicodedata.category(value[0]).startswith("L")):
+        return False
+    return all(c in "_-" or unicodedata.category(c)[0] in "LMN" for c in value)
+
+
+def _name(value: str) -> str:
+    if not _is_name(value):
+        raise ValueError(
+            f"{value!r} is not a name: use letters (any script: 售前, ฝ่ายขาย, tư_vấn), digits, "
+            "'_' and '-', starting with a letter or '_' (no spaces or dots)"
+        )
+    return value
+
+
+Name = Annotated[
+    str,
+    AfterValidator(_name),
+    Field(
+        min_length=1,
+        max_length=64,
+        description="letters of any script, digits, '_' and '-'; not starting with a digit",
+    ),
+]
+"""A pool's or an inquiry type's name (see :func:`_is_name`)."""
 
 Factor = Annotated[float, Field(gt=0.0, le=MAX_FACTOR)]
 """A positive volume factor relative to a normal day, at most :data:`MAX_FACTOR`."""
@@ -503,7 +535,7 @@ class Conversion(_Model):
 class InquiryType(_Model):
     """A kind of buyer question and how its conversations unfold."""
 
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
+    name: Name
     share: float | PhaseShare = Field(description="share of conversations, or by phase")
     skill: str | None = Field(default=None, description="required skill; default: the type name")
     priority: int = Field(default=5, ge=0, description="queue priority; lower is served first")
@@ -665,7 +697,7 @@ class PlanShifts(_Model):
 class Pool(_Model):
     """A group of agents with the same skills, speed, concurrency and cost."""
 
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
+    name: Name
     kind: Literal["inhouse", "outsourced", "temp", "other"] = "inhouse"
     skills: dict[str, Annotated[float, Field(gt=0.0, le=2.0)]] = Field(
         min_length=1, description="skill -> proficiency (1.0 = full speed)"
