@@ -80,10 +80,15 @@ def test_plan_command_writes_a_verified_plan(tmp_path: Path) -> None:
     out = tmp_path / "plan"
     res = runner.invoke(main, ["plan", str(_tiny(tmp_path)), "--out", str(out), "-q", "-w", "1"])
     assert res.exit_code == 0, res.output + res.stderr
-    assert "OK" in res.stdout and "verification on 4 fresh runs" in res.stdout
+    # Batches of 4, then the 55 more that can clear 95% at 95% (Clopper-Pearson: 59 of 59).
+    assert "OK" in res.stdout and "verification on 59 fresh runs" in res.stdout
+    assert "held-out P(all met) 1.00, 95% interval [0.96, 1.00] on 100 runs" in res.stdout
     data = json.loads((out / "plan.json").read_text(encoding="utf-8"))
     assert data["status"] == "ok"
-    assert data["verification"]["p_all_targets_met"] >= 0.95
+    assert data["verification"]["p_all_targets_met"] == 1.0
+    assert data["guarantee"]["lower_bound"] >= 0.95 and data["guarantee"]["decision"] == "accept"
+    assert data["held_out"]["passed"] and data["held_out"]["replications"] == 100
+    assert data["refinement"]["outcome"] in ("converged", "cycle")
     total = sum(r["agents"] for r in data["shifts"])
     assert total > 0 and data["subaccounts"] >= 1
     # Cost = paid hours x hourly cost: 8 h per agent (shifts clipped at the start only).

@@ -194,6 +194,9 @@ def test_plan_report_shows_the_plan(plan_dir: Path) -> None:
     # P(met) shown is the verification's
     for t in plan["verification"]["targets"]:
         assert f"{t['p_met']:.0%}" in text
+    # the guarantee a manager signs: the held-out figure, and the bound accepted on
+    assert plan["held_out"]["text"] in text and "on seeds the search never used" in text
+    assert f"{plan['guarantee']['lower_bound']:.3f}" in text
 
 
 def test_every_figure_has_a_caption() -> None:

@@ -25,6 +25,7 @@ from peakdesk.cli.common import (
 from peakdesk.cli.run_dir import write_plan_only, write_run
 from peakdesk.output import json_safe
 from peakdesk.scenario import LoadedScenario
+from peakdesk.scenario.schema import MAX_REPLICATIONS
 
 
 @main.command("plan")
@@ -48,6 +49,13 @@ from peakdesk.scenario import LoadedScenario
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
+@click.option(
+    "--holdout",
+    type=click.IntRange(min=0, max=MAX_REPLICATIONS),
+    default=None,
+    help="Runs of the accepted plan on seeds the search never used (default: the "
+    "scenario's plan.holdout_replications, 100); 0 skips the held-out check.",
+)
 @WORKERS_OPTION
 @DASK_OPTION
 @SIZE_LIMIT_OPTION
@@ -62,14 +70,17 @@ def plan_cmd(
     figures: bool,
     report: bool,
     no_size_limit: bool,
+    holdout: int | None,
 ) -> None:
     """Find the cheapest shifts and sub-accounts that keep every target.
 
     Pools with a [pools.plan] table are staffed by the search (their fixed
     shifts replaced, or kept as a floor with keep_fixed_shifts); the plan is
-    verified by simulation on fresh seeds.  Exit code 0 when every target is
-    kept with the required probability, 1 when not (the best plan and what
-    binds are still reported), 2 on bad input.
+    verified by simulation on fresh seeds, in batches, until a lower confidence
+    bound on P(all targets met) clears the scenario's targets.confidence, then
+    checked on held-out seeds.  Exit code 0 when every target is kept with the
+    required probability (held-out check included), 1 when not (the best plan
+    and what binds are still reported), 2 on bad input.
     """
     from peakdesk.plan.report import plan_json
     from peakdesk.plan.search import search
@@ -81,7 +92,7 @@ def plan_cmd(
         fail(f"{scenario}: no pool has a [pools.plan] table: nothing for the planner to choose")
     say = (lambda _m: None) if quiet else say_progress()
     t0 = time.perf_counter()
-    plan = search(loaded, workers=workers, seed=seed, progress=say, dask=dask)
+    plan = search(loaded, workers=workers, seed=seed, progress=say, dask=dask, holdout=holdout)
     seconds = time.perf_counter() - t0
     data = plan_json(loaded, plan)
     data["wall_time_s"] = seconds
@@ -152,6 +163,7 @@ def _plan_lines(loaded: LoadedScenario, plan: Any, seconds: float) -> list[str]:
             f"  {r['pool']:12s} {r['start'][5:16]:>12s} {r['length_h']:>5g}h {r['agents']:>5d}{tag}"
         )
     if ev is not None:
+        last = plan.rounds[-1]
         lines.append("")
         lines.append(f"verification on {len(ev.replications)} fresh runs")
         for t in ev.targets():
@@ -160,12 +172,39 @@ def _plan_lines(loaded: LoadedScenario, plan: Any, seconds: float) -> list[str]:
                 f"  {t.target.text:38s} P(met) {t.p_met:5.0%} [{t.p_low:.0%}, {t.p_high:.0%}]"
                 f"  worst day {worst}"
             )
-        lines.append(f"  every target at once in {ev.p_all_targets_met:.0%} of runs")
+        if last.targets:
+            settings = spec.plan
+            lines.append(
+                f"  every target at once in {ev.p_all_targets_met:.0%} of runs; lower "
+                f"{settings.bound_level:.0%} bound ({settings.bound.replace('_', '-')}) "
+                f"{last.lower:.3f}, required {spec.targets.confidence:.0%}"
+            )
+        else:
+            lines.append("  no targets: planned to the delay probability (alpha) alone")
+    if plan.held_out is not None:
+        h = plan.held_out
+        verdict = "kept" if h.passed else "MISSED"
+        lines.append("")
+        lines.append(
+            f"{h.describe()} (seeds never used by the search): {verdict}, required {h.required:.0%}"
+        )
     lines.append("")
     lines.append("search trace")
-    for r in plan.rounds:
+    first = plan.rounds[0].isa if plan.rounds else ()
+    if first:
+        st = first[-1]
         lines.append(
-            f"  round {r.round}: {r.cover_status}, cost {r.cost:,.0f}, every target kept in "
-            f"{r.p_all_met:.0%} of runs"
+            f"  refinement: {len(first)} iterations, {st.outcome.replace('_', ' ')}, final "
+            f"largest change {st.max_change} agent(s)"
+            + (f", a cycle of {st.cycle}" if st.cycle else "")
         )
+    for r in plan.rounds:
+        kept = (
+            f", every target kept in {r.p_all_met:.0%} of {r.replications} runs "
+            f"(lower bound {r.lower:.3f}: {r.decision})"
+            if r.targets
+            else ""
+        )
+        more = f"; requirement raised by {r.raised} agent-intervals" if r.raised else ""
+        lines.append(f"  round {r.round}: {r.cover_status}, cost {r.cost:,.0f}{kept}{more}")
     return lines

@@ -107,6 +107,24 @@ def plan_json(loaded: LoadedScenario, plan: Plan) -> dict[str, Any]:
             else [],
             "summary": est,
         },
+        "guarantee": {
+            "required": spec.targets.confidence,
+            "bound": spec.plan.bound,
+            "bound_level": spec.plan.bound_level,
+            "lower_bound": plan.rounds[-1].lower if plan.rounds else None,
+            "decision": plan.rounds[-1].decision if plan.rounds else None,
+        },
+        "held_out": (
+            asdict(plan.held_out)
+            | {"passed": plan.held_out.passed, "text": plan.held_out.describe()}
+            if plan.held_out is not None
+            else None
+        ),
+        "seeds": {
+            "base": spec.simulation.seed if plan.base_seed is None else plan.base_seed,
+            "replications": {k: list(v) for k, v in plan.seeds.items()},
+        },
+        "refinement": _refinement(plan),
         "diagnosis": [d.describe() for d in plan.diagnosis],
         "trace": [
             {
@@ -115,12 +133,17 @@ def plan_json(loaded: LoadedScenario, plan: Plan) -> dict[str, Any]:
                 "cover_status": r.cover_status,
                 "cost": r.cost,
                 "p_all_met": r.p_all_met,
+                "replications": r.replications,
+                "lower_bound": r.lower,
+                "decision": r.decision,
+                "raised_agent_intervals": r.raised,
                 "refinement": [
                     {
                         "iteration": s.iteration,
                         "peak_agents": int(s.agents.max(initial=0)),
                         "next_peak_agents": int(s.next_agents.max(initial=0)),
                         "max_change": s.max_change,
+                        "outcome": s.outcome,
                     }
                     for s in r.isa
                 ],
@@ -128,4 +151,18 @@ def plan_json(loaded: LoadedScenario, plan: Plan) -> dict[str, Any]:
             }
             for r in plan.rounds
         ],
+    }
+
+
+def _refinement(plan: Plan) -> dict[str, Any] | None:
+    """How the requirement refinement ended: iterations, outcome, final change."""
+    steps = plan.rounds[0].isa if plan.rounds else ()
+    if not steps:
+        return None
+    last = steps[-1]
+    return {
+        "iterations": len(steps),
+        "outcome": last.outcome,
+        "final_max_change": last.max_change,
+        "cycle": last.cycle,
     }

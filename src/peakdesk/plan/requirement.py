@@ -247,12 +247,21 @@ class IsaStep:
         The requirement it implies.
     max_change
         Largest change between the two, agents.
+    outcome
+        ``"moving"``; on the last iteration ``"converged"`` (no interval moves by
+        more than the tolerance), ``"cycle"`` (the update returned to an earlier
+        iterate: the answer is the interval-wise max over the cycle) or
+        ``"not_converged"`` (stopped at the iteration cap).
+    cycle
+        Length of the cycle, iterations (0 unless ``outcome == "cycle"``).
     """
 
     iteration: int
     agents: I64
     next_agents: I64
     max_change: int
+    outcome: str = "moving"
+    cycle: int = 0
 
 
 def iterate_requirement(
@@ -263,21 +272,30 @@ def iterate_requirement(
     replications: int,
     max_iterations: int,
     seed: int,
+    tolerance: int = 1,
     workers: int = 1,
     on_step: Callable[[IsaStep], None] | None = None,
     dask: str | None = None,
 ) -> tuple[I64, list[IsaStep]]:
-    """Refine a requirement to the ISA fixed point.
+    """Refine a requirement to the ISA fixed point, until it converges or cycles.
 
     The first iteration runs a generous staffing (``start`` x 3): close to an
     infinite-server system, so the number in system it measures is the offered
     load itself, as in the ISA's usual start.  Starting below the answer
     instead lets a backlog pile up that the next iteration over-staffs, and
     the two alternate; for the same reason an interval's requirement at most
-    doubles (plus 5) from one iteration to the next.  Stops when the total
-    requirement moves by less than 1% and no interval by more than 2 agents,
-    or after ``max_iterations``.  Every iteration simulates the same buyers
-    (same seed and replication numbers), so changes come from the staffing alone.
+    doubles (plus 5) from one iteration to the next, and after the first the
+    steps are halved, then cut to a third, a quarter, ... of the gap.  Every
+    iteration simulates the same buyers (same seed and replication numbers), so
+    the update is a deterministic map of the staffing and changes come from the
+    staffing alone.
+
+    It stops when no interval moves by more than ``tolerance`` agents (the
+    last update is returned: at a fixed point it equals its input); or when the
+    update returns to an iterate seen before (a cycle of the deterministic map:
+    the interval-wise max over the cycle is returned); or after
+    ``max_iterations`` (the larger of the last two iterates).  The last step's
+    :attr:`IsaStep.outcome` says which.
     """
     from peakdesk.experiment.replicate import simulate
 
@@ -286,8 +304,17 @@ def iterate_requirement(
     writing = writes_one_at_a_time(pool)
     agents = np.asarray(start, dtype=np.int64) * 3 + 1
     previous = agents
+    seen: list[I64] = []  # every iterate simulated, in order
     steps: list[IsaStep] = []
+
+    def finish(step: IsaStep, answer: I64) -> tuple[I64, list[IsaStep]]:
+        steps.append(step)
+        if on_step is not None:
+            on_step(step)
+        return answer, steps
+
     for it in range(1, max_iterations + 1):
+        seen.append(agents)
         ev = simulate(
             inputs.loaded,
             seed=seed,
@@ -311,23 +338,35 @@ def iterate_requirement(
         target = np.minimum(need, 2 * agents + 5)
         # Damped after the first step: an under-staffed interval piles up a backlog
         # (buyers who gave up still wait for their answer), so the raw update
-        # overshoots and the next undershoots; half steps settle instead.
-        # (Rounded away from zero: a one-agent difference must still move.)
+        # overshoots and the next undershoots; half steps settle instead.  From the
+        # fourth the gain falls further (1/3, 1/4, ...): with a few replications the
+        # measured need jitters by an agent or two around the fixed point, and a
+        # falling gain averages that noise out (stochastic approximation) where a
+        # fixed one keeps the iterates circling.  (Rounded away from zero: a
+        # one-agent difference must still move.)
         gap = target - agents
-        nxt = target if it == 1 else agents + np.sign(gap) * ((np.abs(gap) + 1) // 2)
-        diff = np.abs(nxt - agents)
-        change = int(np.max(diff, initial=0))
+        div = max(2, it - 2)
+        nxt = target if it == 1 else agents + np.sign(gap) * ((np.abs(gap) + div - 1) // div)
+        change = int(np.max(np.abs(nxt - agents), initial=0))
+        if it > 1 and change <= tolerance:
+            step = IsaStep(it, agents, nxt, change, "converged")
+            return finish(step, nxt)
+        back = next((j for j, old in enumerate(seen) if np.array_equal(old, nxt)), None)
+        if back is not None and it > 1:
+            cycle = seen[back:]
+            step = IsaStep(it, agents, nxt, change, "cycle", len(cycle))
+            return finish(step, np.max(np.stack(cycle), axis=0))
+        if it == max_iterations:
+            # The last two iterates bracket the fixed point interval by interval
+            # (they alternate around it), so keep the larger; verification decides.
+            step = IsaStep(it, agents, nxt, change, "not_converged")
+            return finish(step, np.maximum(agents, nxt))
         step = IsaStep(it, agents, nxt, change)
         steps.append(step)
         if on_step is not None:
             on_step(step)
-        settled = it > 1 and diff.sum() <= 0.02 * max(int(agents.sum()), 1) and change <= 2
         previous, agents = agents, nxt
-        if settled:
-            return agents, steps
-    # Not settled: the last two iterates bracket the fixed point interval by interval
-    # (they alternate around it), so keep the larger; verification decides.
-    return (np.maximum(agents, previous) if steps else agents), steps
+    return np.maximum(agents, previous), steps  # max_iterations < 1: never reached
 
 
 @dataclass(frozen=True)

@@ -3,21 +3,28 @@
 Steps (2-4 repeat in rounds):
 
 1. **requirement** per interval (reference agents), seeded from the modified
-   offered load and refined once by the iterative staffing algorithm at a
-   chosen ``alpha`` (the share of an interval's time every slot may be taken);
+   offered load and refined by the iterative staffing algorithm at a chosen
+   ``alpha`` (the share of an interval's time every slot may be taken) until
+   no interval moves by more than ``plan.isa_tolerance`` agents, or the
+   iterates cycle;
 2. **shift cover**: the cheapest integer counts of shift patterns covering
    that requirement, per pool and skill group, within pool limits and the
    platform's sub-account cap (:mod:`peakdesk.plan.cover`, HiGHS);
 3. **sub-accounts**: the peak number of agents the plan has online;
 4. **verification**: the shift plan itself (not the requirement) simulated on
-   fresh seeds and scored against the targets.
+   fresh seeds in batches and judged by a one-sided confidence bound on
+   P(all targets met) (:mod:`peakdesk.plan.guarantee`): accepted when the
+   lower bound clears ``targets.confidence``, short when the upper bound is
+   below it, another batch otherwise (up to a cap).
 
-A round whose plan keeps every target in at least the scenario's
-``targets.confidence`` share of the verification runs ends the search;
-otherwise the requirement of the intervals whose buyers were served too late
-in verification is raised by 15% and the cover and verification repeat.  An
-infeasible cover, or targets still missed after the last round, is reported
-as such, with what binds, never as a plan.
+A plan that is short (or undecided at the cap) has the requirement of the
+intervals that served buyers late on the days a target missed raised by the
+measured shortfall (:func:`shortfall_raise`), and the cover and verification
+repeat.  An accepted plan is run once more on held-out seeds that neither the
+refinement nor the verification used: the held-out share of runs keeping every
+target, with its interval, is the figure reported; a plan whose held-out share
+is below the requirement fails.  An infeasible cover, or targets still missed
+after the last round, is reported as such, with what binds, never as a plan.
 """
 
 from __future__ import annotations
@@ -36,6 +43,14 @@ from peakdesk.engine.setup import build_config, config_from_instances, subaccoun
 from peakdesk.experiment.replicate import Evaluation, simulate
 from peakdesk.experiment.targets import TargetSummary, scenario_targets
 from peakdesk.plan.cover import CoverSolution, Diagnosis, solve_cover
+from peakdesk.plan.guarantee import (
+    Decision,
+    HeldOut,
+    decide,
+    held_out,
+    lower_bound,
+    runs_to_clear,
+)
 from peakdesk.plan.inputs import Grid, PlanningInputs
 from peakdesk.plan.patterns import Pattern, cover_problem, instances_of, patterns
 from peakdesk.plan.planned import planned_scenario
@@ -47,8 +62,11 @@ I64 = npt.NDArray[np.int64]
 
 #: Seeds of verification runs start here, far from the refinement's replications.
 VERIFY_OFFSET = 100_000
-#: Factor on the requirement of intervals that missed, per round.
-UPLIFT = 1.15
+#: Seeds of the held-out check start here: past any verification (at most
+#: MAX_REPLICATIONS = 10,000 runs), never used by the search.
+HOLDOUT_OFFSET = 1_000_000
+#: Two-sided level of the held-out interval reported beside the held-out share.
+HELD_OUT_LEVEL = 0.95
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,15 @@ class Round:
         Share of verification runs keeping every target.
     targets
         Each target's verification summary.
+    replications
+        Verification runs of the round's plan (all batches).
+    lower
+        One-sided lower bound of P(all targets met) on them.
+    decision
+        ``accept``, ``reject`` (the upper bound is below the requirement) or
+        ``continue`` (undecided at the cap); ``""`` without targets.
+    raised
+        Agent-intervals added to the requirement after this round (0: none).
     """
 
     round: int
@@ -80,6 +107,10 @@ class Round:
     cost: float
     p_all_met: float
     targets: tuple[TargetSummary, ...]
+    replications: int = 0
+    lower: float = math.nan
+    decision: str = ""
+    raised: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,6 +145,13 @@ class Plan:
         The trace of the search.
     diagnosis
         What binds, when infeasible.
+    held_out
+        The accepted plan on held-out seeds (``None``: not run).
+    seeds
+        Replication numbers each stage used, ``stage -> (first, end)``
+        (``refinement``, ``verification``, ``held_out``), all with ``base_seed``.
+    base_seed
+        The base seed of every simulation of the search.
     """
 
     status: str
@@ -128,6 +166,9 @@ class Plan:
     verification: Evaluation | None
     rounds: tuple[Round, ...]
     diagnosis: tuple[Diagnosis, ...] = field(default_factory=tuple)
+    held_out: HeldOut | None = None
+    seeds: dict[str, tuple[int, int]] = field(default_factory=dict)
+    base_seed: int | None = None
 
     @property
     def total_cost(self) -> float:
@@ -156,6 +197,7 @@ def search(
     seed: int | None = None,
     progress: Callable[[str], None] | None = None,
     dask: str | None = None,
+    holdout: int | None = None,
 ) -> Plan:
     """Find the cheapest plan that keeps the scenario's targets.
 
@@ -177,7 +219,15 @@ def search(
         Called with a line of text at each step.
     dask
         Address of a Dask scheduler to run the simulations on (same results).
+    holdout
+        Held-out runs of the accepted plan (default: ``plan.holdout_replications``;
+        0: no held-out check).
     """
+    if holdout is not None:
+        settings = loaded.spec.plan.model_copy(update={"holdout_replications": holdout})
+        loaded = LoadedScenario(
+            spec=loaded.spec.model_copy(update={"plan": settings}), path=loaded.path
+        )
     plan = _search(loaded, workers=workers, seed=seed, progress=progress, dask=dask)
     capped = plan.status == "infeasible" and any(d.kind == "subaccount_cap" for d in plan.diagnosis)
     if not capped:
@@ -243,31 +293,39 @@ def _search(
     alpha = starting_alpha(loaded)
     seed_req = seed_requirement(inputs, alpha)
     say(f"seed requirement (modified offered load): peak {int(seed_req.max())} reference agents")
-    say(f"refining the requirement by simulation at alpha = {alpha:.3g}")
+    say(
+        f"refining the requirement by simulation at alpha = {alpha:.3g} (until no interval "
+        f"moves by more than {settings.isa_tolerance} agent(s))"
+    )
     base, steps = iterate_requirement(
         inputs,
         seed_req,
         alpha,
         replications=settings.replications,
         max_iterations=settings.max_iterations,
+        tolerance=settings.isa_tolerance,
         seed=seed,
         workers=workers,
         dask=dask,
         on_step=lambda st: say(
             f"  iteration {st.iteration}: peak {int(st.agents.max())} -> "
             f"{int(st.next_agents.max())} agents, largest change {st.max_change}"
+            + (f" ({_OUTCOME[st.outcome](st)})" if st.outcome != "moving" else "")
         ),
     )
+    seeds = {"refinement": (0, settings.replications)}
     rounds: list[Round] = []
     required = spec.targets.confidence
+    has_targets = bool(scenario_targets(loaded))
     best: Plan | None = None
-    # Where a verified plan misses, the requirement of the intervals that served too few
-    # buyers in time is raised by UPLIFT per round (the ISA fixed point is about slots
-    # being full; what the targets measure also depends on how busy each agent is).
-    uplift = np.ones(grid.n)
+    # Where a verified plan is short, the intervals that served buyers late on the days a
+    # target missed get more agents, by the measured shortfall (the ISA fixed point is
+    # about slots being full; what the targets measure also depends on how busy each
+    # agent is, and on the forecast's heavy days).
+    raised = np.zeros(grid.n, dtype=np.int64)
     req = base
     for rnd in range(1, settings.max_rounds + 1):
-        req = np.ceil(base * uplift - 1e-9).astype(np.int64)
+        req = base + raised
         problem = cover_problem(inputs, req, pats)
         sol = solve_cover(
             problem, time_limit_s=settings.milp_time_limit, mip_rel_gap=settings.milp_gap
@@ -276,7 +334,7 @@ def _search(
             f"round {rnd}: requirement peak {int(req.max())}; shift cover {sol.status}, "
             f"cost {sol.cost:,.0f} ({sol.solve_time_s:.1f} s)"
         )
-        if not sol.feasible and best is not None:
+        if not sol.feasible:
             binding = "; ".join(
                 d.describe(
                     interval_label=lambda k: _interval_label(loaded, grid, k),
@@ -285,26 +343,18 @@ def _search(
                 )
                 for d in sol.diagnosis
             )
-            return _with_status(
-                best,
-                "not_met",
-                f"the best plan keeps every target in {best.rounds[-1].p_all_met:.0%} of runs "
-                f"(required {required:.0%}) and cannot be raised further: {binding}",
-                rounds,
-            )
-        if not sol.feasible:
-            msg = "no shift plan covers the requirement: " + "; ".join(
-                d.describe(
-                    interval_label=lambda k: _interval_label(loaded, grid, k),
-                    pool_label=lambda i: f"pool {spec.pools[i].name!r}",
-                    day_label=lambda d: days[d].isoformat(),
+            if best is not None:
+                return _with_status(
+                    best,
+                    "not_met",
+                    f"the best plan keeps every target in {best.rounds[-1].p_all_met:.0%} of "
+                    f"runs (required {required:.0%}) and cannot be raised further: {binding}",
+                    rounds,
                 )
-                for d in sol.diagnosis
-            )
             rounds.append(Round(rnd, alpha, tuple(steps), sol.status, math.nan, math.nan, ()))
             return Plan(
                 "infeasible",
-                msg,
+                "no shift plan covers the requirement: " + binding,
                 grid,
                 req,
                 tuple(pats),
@@ -315,37 +365,91 @@ def _search(
                 None,
                 tuple(rounds),
                 sol.diagnosis,
+                seeds=seeds,
+                base_seed=seed,
             )
-        plan = _verify(inputs, req, pats, sol, workers, seed, rnd, rounds, alpha, steps, say, dask)
+        plan, decision = _verify(
+            inputs, req, pats, sol, workers, seed, rnd, rounds, alpha, steps, say, dask
+        )
         steps = []  # the refinement belongs to the first round's trace
-        # The best so far: the most runs keeping every target, then the cheapest.
-        if best is None or (plan.rounds[-1].p_all_met, -plan.total_cost) > (
-            best.rounds[-1].p_all_met,
-            -best.total_cost,
-        ):
+        n_verified = rounds[-1].replications
+        seeds["verification"] = (
+            VERIFY_OFFSET,
+            max(seeds.get("verification", (0, 0))[1], VERIFY_OFFSET + n_verified),
+        )
+        plan = dataclasses.replace(plan, seeds=dict(seeds), base_seed=seed)
+        # The best so far: the highest lower bound, then the most runs keeping every
+        # target, then the cheapest.
+        if best is None or _rank(plan) > _rank(best):
             best = plan
-        if plan.rounds[-1].p_all_met >= required or not scenario_targets(loaded):
+        if not has_targets:
             return _with_status(plan, "ok", _ok_message(plan, required))
-        assert plan.verification is not None
-        bad = _missed_intervals(loaded, plan, grid)
-        if not bad.any():
-            bad[:] = True  # the misses are not in the per-interval view: raise everything
-        uplift[bad] *= UPLIFT
-        say(f"  raising the requirement by {UPLIFT - 1:.0%} in {int(bad.sum())} intervals")
+        if decision == "accept":
+            return _held_out_check(inputs, plan, seed, workers, say, dask, seeds)
+        if len(rounds) >= 2 and _same_worst_days(rounds[-2], rounds[-1]):
+            # The same buyers (verification seeds) with more agents, and not one target's
+            # worst day moved: staffing is not what limits the targets.
+            return _with_status(
+                best,
+                "not_met",
+                f"round {rnd} added agents and no target's worst day moved by 0.1% (same "
+                "buyers): "
+                f"staffing is not what limits them; the best plan keeps every target in "
+                f"{best.rounds[-1].p_all_met:.0%} of {best.rounds[-1].replications} runs "
+                f"(required {required:.0%}). Check reply speed, concurrency, bots and the "
+                "target's own threshold",
+                rounds,
+            )
+        add = shortfall_raise(loaded, plan, grid, required)
+        raised += add
+        rounds[-1] = dataclasses.replace(rounds[-1], raised=int(add.sum()))
+        say(
+            f"  raising the requirement in {int((add > 0).sum())} intervals by the measured "
+            f"shortfall (+{int(add.sum())} agent-intervals, largest +{int(add.max(initial=0))})"
+        )
     assert best is not None
     failing = [
         f"{t.target.text} (P(met) {t.p_met:.0%})"
         for t in best.rounds[-1].targets
         if t.p_met < required
     ]
+    last = best.rounds[-1]
     msg = (
-        f"after {settings.max_rounds} rounds the best plan keeps every target in only "
-        f"{best.rounds[-1].p_all_met:.0%} of runs (required {required:.0%}); missed: "
-        + ", ".join(failing)
+        f"after {settings.max_rounds} rounds the best plan keeps every target in "
+        f"{last.p_all_met:.0%} of {last.replications} runs, lower {settings.bound_level:.0%} "
+        f"bound {last.lower:.2f} (required {required:.0%})"
+        + ("; missed: " + ", ".join(failing) if failing else "")
         + ". More agents alone may not help: check concurrency, reply speed, bots and "
         "the target's own threshold."
     )
     return _with_status(best, "not_met", msg, rounds)
+
+
+_OUTCOME: dict[str, Callable[[IsaStep], str]] = {
+    "converged": lambda st: "converged",
+    "cycle": lambda st: f"a cycle of {st.cycle}: the interval-wise max of it is kept",
+    "not_converged": lambda st: "not converged at the iteration cap: the larger of the last two",
+}
+
+
+def _same_worst_days(a: Round, b: Round) -> bool:
+    """Whether a round with more agents left P(all met) and every target's worst day put.
+
+    "Put": no higher share of runs keeping every target, and each target's mean worst
+    day within 0.1% of the target's bound of where it was.
+    """
+    if not a.targets or len(a.targets) != len(b.targets) or b.p_all_met > a.p_all_met:
+        return False
+    return all(
+        abs(x.worst_mean - y.worst_mean) <= 1e-3 * abs(x.target.value)
+        for x, y in zip(a.targets, b.targets, strict=True)
+    )
+
+
+def _rank(plan: Plan) -> tuple[float, float, float]:
+    r = plan.rounds[-1]
+    low = r.lower if r.lower == r.lower else -1.0
+    return (low, r.p_all_met if r.p_all_met == r.p_all_met else -1.0, -plan.total_cost)
 
 
 def _verify(
@@ -361,9 +465,14 @@ def _verify(
     steps: list[IsaStep],
     say: Callable[[str], None],
     dask: str | None = None,
-) -> Plan:
-    """Simulate the round's shift plan on fresh seeds and build the Plan."""
+) -> tuple[Plan, Decision]:
+    """Simulate the round's shift plan on fresh seeds, batch by batch, and judge it.
+
+    Batches of ``plan.verify_replications`` are added until the bound decides
+    (:func:`peakdesk.plan.guarantee.decide`) or ``plan.verify_cap`` runs are done.
+    """
     loaded, grid, spec = inputs.loaded, inputs.grid, inputs.spec
+    settings = spec.plan
     instances = instances_of(pats, sol.x)
     open_cfg = config_from_instances(spec, instances, subaccounts=10**9)
     need = peak_level(open_cfg.segment_start_s, open_cfg.segment_end_s)
@@ -371,23 +480,66 @@ def _verify(
     subaccounts = min(need, cap) if cap is not None else need
     # The plan is a scenario: verified as `peakdesk simulate planned.toml` would run it.
     cfg = build_config(planned_scenario(spec, pats, sol.x, subaccounts))
-    n_verify = spec.plan.verify_replications
-    say(f"  verifying the shift plan: {n_verify} replications on fresh seeds")
-    ev = simulate(
-        loaded,
-        seed=seed,
-        replications=n_verify,
-        config=cfg,
-        keep_logs=False,
-        workers=workers,
-        dask=dask,
-        intensity=inputs.intensity,
-        # The same verification seeds every round (fresh against the refinement's):
-        # rounds then differ by their staffing, not by their buyers.
-        first_replication=VERIFY_OFFSET,
-    )
+    required = spec.targets.confidence
+    has_targets = bool(scenario_targets(loaded))
+    ev: Evaluation | None = None
+    decision: Decision = "continue"
+    batch = settings.verify_replications
+    while True:
+        done = len(ev.replications) if ev is not None else 0
+        batch = min(batch, settings.verify_cap - done)
+        batch_ev = simulate(
+            loaded,
+            seed=seed,
+            replications=batch,
+            config=cfg,
+            keep_logs=False,
+            workers=workers,
+            dask=dask,
+            intensity=inputs.intensity,
+            # The same verification seeds every round (fresh against the refinement's):
+            # rounds then differ by their staffing, not by their buyers.
+            first_replication=VERIFY_OFFSET + done,
+        )
+        ev = (
+            batch_ev
+            if ev is None
+            else dataclasses.replace(ev, replications=ev.replications + batch_ev.replications)
+        )
+        n = len(ev.replications)
+        if not has_targets:
+            say(f"  verifying the shift plan: {n} replications on fresh seeds (no targets)")
+            break
+        met = _runs_met(ev)
+        decision = decide(met, n, required, settings.bound_level, settings.bound)
+        low = lower_bound(met, n, settings.bound_level, settings.bound)
+        say(
+            f"  verifying the shift plan: {met} of {n} runs keep every target, lower "
+            f"{settings.bound_level:.0%} bound {low:.3f} (required {required:.0%}): "
+            + {"accept": "accepted", "reject": "short", "continue": "undecided"}[decision]
+        )
+        if decision != "continue" or n >= settings.verify_cap:
+            break
+        # The next batch: at least the fewest further runs that could accept (all of
+        # them keeping every target), so that no batch is too small to decide.
+        clear = runs_to_clear(met, n, required, settings.bound_level, settings.bound)
+        if clear > settings.verify_cap - n:
+            # Futile: even if every run up to the cap kept every target, the bound would
+            # not clear; stop here rather than spend the cap (the plan is not shown).
+            say(
+                f"  not shown within {settings.verify_cap} runs even if every further run "
+                f"kept every target ({clear} more needed): short"
+            )
+            break
+        batch = max(settings.verify_replications, clear)
     summaries = tuple(ev.targets())
     p_all = ev.p_all_targets_met
+    n = len(ev.replications)
+    low = (
+        lower_bound(_runs_met(ev), n, settings.bound_level, settings.bound)
+        if has_targets
+        else math.nan
+    )
     labour = {
         pool.name: hours * pool.hourly_cost
         for pool, hours in zip(spec.pools, cfg.paid_hours_by_pool, strict=True)
@@ -395,51 +547,181 @@ def _verify(
     sa = spec.subaccounts
     sa_cost = subaccounts * sa.monthly_cost * spec.calendar.horizon / (30.0 * 86400.0)
     cost = sum(labour.values()) + sa_cost
-    rounds.append(Round(rnd, alpha, tuple(steps), sol.status, cost, p_all, summaries))
+    rounds.append(
+        Round(
+            rnd,
+            alpha,
+            tuple(steps),
+            sol.status,
+            cost,
+            p_all,
+            summaries,
+            replications=n,
+            lower=low,
+            decision=decision if has_targets else "",
+        )
+    )
     say(
-        f"  plan cost {cost:,.0f}, {subaccounts} sub-accounts, every target kept in "
-        f"{p_all:.0%} of runs"
+        f"  plan cost {cost:,.0f}, {subaccounts} sub-accounts"
+        + (f", every target kept in {p_all:.0%} of {n} runs" if has_targets else "")
     )
     for t in summaries:
         say(f"    {t.target.text}: P(met) {t.p_met:.0%}, worst day {t.worst_mean:.4g}")
-    return Plan(
+    plan = Plan(
         "ok", "", grid, req, tuple(pats), sol.x, subaccounts, labour, sa_cost, ev, tuple(rounds)
+    )
+    return plan, decision
+
+
+def _runs_met(ev: Evaluation) -> int:
+    """Replications keeping every target at once."""
+    return sum(all(t.met for t in r.targets) for r in ev.replications)
+
+
+def _held_out_check(
+    inputs: PlanningInputs,
+    plan: Plan,
+    seed: int,
+    workers: int,
+    say: Callable[[str], None],
+    dask: str | None,
+    seeds: dict[str, tuple[int, int]],
+) -> Plan:
+    """Run the accepted plan on seeds the search never used; fail it if the share misses."""
+    spec = inputs.spec
+    settings = spec.plan
+    required = spec.targets.confidence
+    n = settings.holdout_replications
+    accepted = _ok_message(plan, required)
+    if n == 0:
+        return _with_status(plan, "ok", accepted + "; no held-out check (holdout 0)")
+    say(f"held-out check: the accepted plan on {n} runs with seeds the search never used")
+    cfg = build_config(planned_scenario(spec, plan.patterns, plan.counts, plan.subaccounts))
+    ev = simulate(
+        inputs.loaded,
+        seed=seed,
+        replications=n,
+        config=cfg,
+        keep_logs=False,
+        workers=workers,
+        dask=dask,
+        intensity=inputs.intensity,
+        first_replication=HOLDOUT_OFFSET,
+    )
+    check = held_out(
+        _runs_met(ev),
+        n,
+        required=required,
+        level=HELD_OUT_LEVEL,
+        bound=settings.bound,
+        first_replication=HOLDOUT_OFFSET,
+    )
+    seeds = dict(seeds) | {"held_out": (HOLDOUT_OFFSET, HOLDOUT_OFFSET + n)}
+    plan = dataclasses.replace(plan, held_out=check, seeds=seeds)
+    say(f"  {check.describe()}")
+    if check.passed:
+        return _with_status(plan, "ok", f"{accepted}; {check.describe()}")
+    worst = min(ev.targets(), key=lambda t: t.p_met)
+    return _with_status(
+        plan,
+        "not_met",
+        f"the plan passed verification ({accepted}) but misses on held-out seeds: "
+        f"{check.describe()}, below the required {required:.0%}; the binding target is "
+        f"{worst.target.text} (held-out P(met) {worst.p_met:.0%}). Verify with more runs "
+        "(plan.verify_replications, plan.max_verify_replications) or a stricter "
+        "plan.bound_level",
     )
 
 
-def _missed_intervals(loaded: LoadedScenario, plan: Plan, grid: Grid) -> np.ndarray:
-    """Planning intervals on the local days where a target's daily value missed in some run.
+def shortfall_raise(
+    loaded: LoadedScenario, plan: Plan, grid: Grid, required: float
+) -> npt.NDArray[np.int64]:
+    """Agents to add per interval, from the measured shortfall of the verification runs.
 
-    Any run, not the mean: the runs that miss are often those whose forecast
-    uncertainty drew a heavy day, and that day is where the plan is short.
+    For every local day on which a target's rolling value missed in some run,
+    the day's shortfall is the relative gap to the target (``(v - x) / v`` for
+    ``>= v``, ``(x - v) / x`` for ``<= v``), divided by the day's weight in the
+    platform's rolling window (its units over the window's) so that a one-day
+    change can close a gap of the window, capped at 1; over runs the
+    ``required``-quantile is taken (the run at the edge of the guarantee),
+    or the largest gap when fewer runs than ``1 - required`` missed.  The
+    intervals of that day whose buyers were served late in the runs that
+    missed (90th-percentile first reply above the verification's median over
+    all intervals with buyers) get ``max(1, ceil(requirement x shortfall))``
+    more agents; if no interval of the day stands out, all of its intervals
+    with buyers do.
+
+    Returns
+    -------
+    numpy.ndarray
+        Agents to add, per planning interval (int64, ``>= 0``).
     """
-    days_missed: set[str] = set()
     assert plan.verification is not None
-    for rep in plan.verification.replications:
-        for res in rep.targets:
-            series = res.series
-            sim = (
-                ~series.from_history
-                if series.from_history.size
-                else np.ones(series.days.size, dtype=np.bool_)
-            )
-            for d, v in zip(series.days[sim].tolist(), series.daily[sim].tolist(), strict=True):
-                if v == v and not res.target.holds(v):
-                    days_missed.add(day_date(d).isoformat())
+    reps = plan.verification.replications
+    n = grid.n
     start = loaded.spec.calendar.start_aware
-    labels = [
-        (start + dt.timedelta(seconds=float(t))).date().isoformat() for t in grid.edges_s[:-1]
-    ]
-    return np.array([lab in days_missed for lab in labels], dtype=np.bool_)
+    day_of = np.array(
+        [(start + dt.timedelta(seconds=float(t))).date().isoformat() for t in grid.edges_s[:-1]]
+    )
+    p90 = np.stack([np.asarray(r.intervals.first_reply_p90_s[:n], dtype=np.float64) for r in reps])
+    humans = np.stack([np.asarray(r.intervals.human_arrivals[:n], dtype=np.float64) for r in reps])
+    finite = p90[(humans > 0) & np.isfinite(p90)]
+    reference = float(np.median(finite)) if finite.size else 0.0
+    # day -> shortfall per run (0 where the run kept every target that day)
+    gaps: dict[str, np.ndarray] = {}
+    for i, rep in enumerate(reps):
+        for res in rep.targets:
+            s = res.series
+            sim = ~s.from_history if s.from_history.size else np.ones(s.days.size, dtype=bool)
+            for j in np.flatnonzero(sim):
+                value = float(s.rolling[j])
+                if value == value and res.target.holds(value):
+                    continue
+                gap = _relative_gap(res.target.op, res.target.value, value)
+                lo = max(0, j - s.window_days + 1)
+                window = float(np.sum(s.count[lo : j + 1]))
+                weight = float(s.count[j]) / window if window > 0 else 1.0
+                gap = min(1.0, gap / max(weight, 1e-9))
+                day = day_date(int(s.days[j])).isoformat()
+                per_run = gaps.setdefault(day, np.zeros(len(reps)))
+                per_run[i] = max(per_run[i], gap)
+    add = np.zeros(n, dtype=np.int64)
+    req = plan.requirement
+    for day, per_run in gaps.items():
+        in_day = day_of == day
+        if not in_day.any():
+            continue
+        q = float(np.quantile(per_run, required))
+        short = q if q > 0 else float(per_run.max())
+        missed = per_run > 0
+        late = np.any((p90[missed] > reference) & (humans[missed] > 0), axis=0) & in_day
+        if not late.any():
+            late = in_day & np.any(humans > 0, axis=0)
+        add[late] = np.maximum(1, np.ceil(req[late] * short - 1e-9)).astype(np.int64)
+    return add
+
+
+def _relative_gap(op: str, bound: float, value: float) -> float:
+    """How far a missed value is from its bound, as a share (1: all the way; nan counts 1)."""
+    if value != value:
+        return 1.0
+    if op == ">=":
+        return (bound - value) / bound if bound > 0 else 1.0
+    return (value - bound) / value if value > 0 else 1.0
 
 
 def _ok_message(plan: Plan, required: float) -> str:
     r = plan.rounds[-1]
     if not r.targets:
-        return "no targets given: the plan covers the requirement at the starting alpha"
-    n = len(plan.verification.replications) if plan.verification else 0
+        return (
+            "no targets given: the plan covers the requirement at the starting alpha "
+            "(the share of each interval's time every slot may be taken)"
+        )
+    n = r.replications
+    met = round(r.p_all_met * n)
     return (
-        f"every target kept in {r.p_all_met:.0%} of {n} verification runs (required {required:.0%})"
+        f"every target kept in {met} of {n} verification runs, lower bound {r.lower:.3f} "
+        f"on P(all met), required {required:.0%}"
     )
 
 
@@ -456,4 +738,13 @@ def _with_status(plan: Plan, status: str, message: str, rounds: list[Round] | No
     return dataclasses.replace(plan, status=status, message=message, rounds=tuple(rounds))
 
 
-__all__ = ["Plan", "Round", "search", "starting_alpha", "subaccount_cost"]
+__all__ = [
+    "HOLDOUT_OFFSET",
+    "VERIFY_OFFSET",
+    "Plan",
+    "Round",
+    "search",
+    "shortfall_raise",
+    "starting_alpha",
+    "subaccount_cost",
+]

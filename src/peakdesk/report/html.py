@@ -157,9 +157,9 @@ def _targets_section(run: RunData) -> str:
         f"when the whole interval clears {required:.0%}: even if every run keeps the target "
         f"that takes {need} runs. "
         + (
-            "The planner accepts a plan when its verification runs keep every target at "
-            "least that often (the point estimate): run more replications of the plan "
-            "(simulate its shifts with -r) to narrow the interval."
+            "The planner accepts a plan when a one-sided lower confidence bound on the "
+            "share of its verification runs keeping every target clears the requirement, "
+            "then checks it on held-out seeds (see the plan section)."
             if run.plan is not None
             else "With fewer runs the verdict says <i>not sure yet</i> rather than ok."
         )
@@ -296,24 +296,73 @@ def _plan_section(run: RunData) -> str:
             )
         )
         out.append("</details>")
+    out.append(_guarantee_html(doc))
     trace = doc.get("trace", [])
     if trace:
         out.append("<h3>How the search got there</h3>")
+        refinement = doc.get("refinement")
+        if refinement:
+            out.append(
+                f"<p>Requirement refinement: {int(refinement['iterations'])} iterations, "
+                f"{_e(str(refinement['outcome']).replace('_', ' '))}, final largest change "
+                f"{int(refinement['final_max_change'])} agent(s).</p>"
+            )
+
+        def pct(x: Any) -> str:
+            return "–" if is_missing(x) else f"{as_float(x):.0%}"
+
+        def low(x: Any) -> str:
+            return "–" if is_missing(x) else f"{as_float(x):.3f}"
+
         out.append(
             _table(
-                ("round", "cover", f"cost ({cur})", "P(every target kept)"),
+                (
+                    "round",
+                    "cover",
+                    f"cost ({cur})",
+                    "runs",
+                    "P(every target kept)",
+                    "lower bound",
+                    "decision",
+                    "raised (agent-intervals)",
+                ),
                 [
                     (
                         r["round"],
                         r["cover_status"],
                         f"{as_float(r['cost']):,.0f}",
-                        f"{as_float(r['p_all_met']):.0%}",
+                        r.get("replications", ""),
+                        pct(r["p_all_met"]),
+                        low(r.get("lower_bound")),
+                        r.get("decision", ""),
+                        r.get("raised_agent_intervals", 0),
                     )
                     for r in trace
                 ],
             )
         )
     return "".join(out)
+
+
+def _guarantee_html(doc: dict[str, Any]) -> str:
+    """The held-out figure a manager signs, and the bound the plan was accepted on."""
+    g = doc.get("guarantee") or {}
+    held = doc.get("held_out")
+    parts = []
+    if held:
+        cls = "ok" if held.get("passed") else "bad"
+        parts.append(
+            f"<p class={cls}><b>{_e(str(held.get('text', '')))}</b>, on seeds the search "
+            f"never used; required {as_float(held.get('required')):.0%}.</p>"
+        )
+    if g and not is_missing(g.get("lower_bound")):
+        parts.append(
+            f"<p class=meta>Accepted when the one-sided {as_float(g.get('bound_level')):.0%} "
+            f"{_e(str(g.get('bound', '')).replace('_', '-'))} lower bound on P(every target "
+            f"kept) reached {as_float(g.get('required')):.0%}; this plan's: "
+            f"{as_float(g.get('lower_bound')):.3f}.</p>"
+        )
+    return "<h3>The guarantee</h3>" + "".join(parts) if parts else ""
 
 
 def _kpi_section(run: RunData) -> str:

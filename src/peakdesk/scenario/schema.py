@@ -872,10 +872,43 @@ class PlanSettings(_Model):
         default=12,
         ge=2,
         le=MAX_REPLICATIONS,
-        description="replications of each verified plan, on fresh seeds",
+        description="replications per verification batch of a plan, on fresh seeds",
+    )
+    max_verify_replications: int | None = Field(
+        default=None,
+        ge=2,
+        le=MAX_REPLICATIONS,
+        description="most verification replications of one plan (default: 120, or one batch "
+        "if larger); batches stop earlier when the bound decides",
+    )
+    bound: Literal["clopper_pearson", "wilson"] = Field(
+        default="clopper_pearson",
+        description="confidence bound on P(all targets met) a plan is accepted on",
+    )
+    bound_level: float = Field(
+        default=0.95,
+        gt=0.0,
+        lt=1.0,
+        description="one-sided level of that bound (0.95: accepted plans clear "
+        "targets.confidence with 95% confidence)",
+    )
+    holdout_replications: int = Field(
+        default=100,
+        ge=0,
+        le=MAX_REPLICATIONS,
+        description="runs of the accepted plan on seeds the search never used (0: no check)",
     )
     max_iterations: int = Field(
-        default=4, ge=1, le=100, description="requirement refinement iterations"
+        default=20,
+        ge=1,
+        le=100,
+        description="most requirement refinement iterations (it stops when converged)",
+    )
+    isa_tolerance: int = Field(
+        default=1,
+        ge=0,
+        le=1000,
+        description="refinement converged when no interval's requirement moves by more, agents",
     )
     max_rounds: int = Field(
         default=5, ge=1, le=100, description="verify-and-raise rounds before giving up"
@@ -892,6 +925,24 @@ class PlanSettings(_Model):
         description="relative optimality gap at which the shift cover stops (1%: below the "
         "forecast error; the cost is proven within it, in about a second instead of minutes)",
     )
+
+    @property
+    def verify_cap(self) -> int:
+        """Most verification replications of one plan."""
+        if self.max_verify_replications is None:
+            return max(120, self.verify_replications)
+        return self.max_verify_replications
+
+    @model_validator(mode="after")
+    def _verify_cap(self) -> PlanSettings:
+        cap = self.max_verify_replications
+        if cap is not None and cap < self.verify_replications:
+            raise FieldProblem(
+                "max_verify_replications",
+                f"{cap} is below verify_replications = "
+                f"{self.verify_replications} (one batch); give at least that many",
+            )
+        return self
 
 
 class Scenario(_Model):
