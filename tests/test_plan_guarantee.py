@@ -173,6 +173,7 @@ def test_no_targets_plans_to_the_delay_probability_without_nan(tmp_path: Path) -
         ("plan.bound_level", "0", "greater than 0"),
         ("plan.bound", '"bayes"', "clopper_pearson"),
         ("plan.max_verify_replications", "2", "below verify_replications"),
+        ("plan.bound", '"wilson" --set plan.bound_level=0.3', "needs a level above 0.5"),
     ],
 )
 def test_bad_guarantee_settings_exit_2(
@@ -180,7 +181,10 @@ def test_bad_guarantee_settings_exit_2(
 ) -> None:
     path = tmp_path / "tiny.toml"
     path.write_text(TINY, encoding="utf-8")
-    res = CliRunner().invoke(main, ["compare", str(path), "--set", f"{field}={value}", "-r", "1"])
+    args = ["compare", str(path), "-r", "1"]
+    for setting in f"{field}={value}".split(" --set "):  # a case may need two settings
+        args += ["--set", setting]
+    res = CliRunner().invoke(main, args)
     assert res.exit_code == 2, res.output
     assert allowed in res.stderr and "Traceback" not in res.output
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from peakdesk.binomial import wilson_bounds
 from peakdesk.engine.export import to_message_log
 from peakdesk.engine.log import ChatLog
 from peakdesk.rules import registry
@@ -141,15 +142,7 @@ def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, flo
     """Wilson score interval of a binomial proportion."""
     if n == 0:
         return math.nan, math.nan
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
-    p = successes / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    # At p = 0 or 1 the bound equals p exactly; rounding would put it a hair beyond.
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == n else min(1.0, centre + half)
-    return low, high
+    return wilson_bounds(successes, n, float(stats.norm.ppf(0.5 + confidence / 2)))
 
 
 def summarise_targets(

@@ -30,6 +30,8 @@ from typing import Literal
 
 from scipy import stats
 
+from peakdesk.binomial import wilson_bounds
+
 Bound = Literal["clopper_pearson", "wilson"]
 Decision = Literal["accept", "reject", "continue"]
 
@@ -76,15 +78,8 @@ def interval(
 
 
 def _wilson(met: int, n: int, level: float) -> tuple[float, float]:
-    """One-sided Wilson bounds at ``level`` (a two-sided interval at ``2 level - 1``)."""
-    z = float(stats.norm.ppf(level))
-    p = met / n
-    den = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    low = 0.0 if met == 0 else max(0.0, centre - half)
-    high = 1.0 if met == n else min(1.0, centre + half)
-    return low, high
+    """One-sided Wilson bounds at ``level``."""
+    return wilson_bounds(met, n, float(stats.norm.ppf(level)))
 
 
 def decide(

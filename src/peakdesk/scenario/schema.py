@@ -935,6 +935,12 @@ class PlanSettings(_Model):
 
     @model_validator(mode="after")
     def _verify_cap(self) -> PlanSettings:
+        if self.bound == "wilson" and self.bound_level <= 0.5:
+            raise FieldProblem(
+                "bound_level",
+                f"{self.bound_level:g} with bound = 'wilson': the Wilson bound needs a level "
+                "above 0.5 (use clopper_pearson for any level in (0, 1))",
+            )
         cap = self.max_verify_replications
         if cap is not None and cap < self.verify_replications:
             raise FieldProblem(
