@@ -8,9 +8,17 @@ simulated on fresh seeds and P(delay) (share of arrivals not assigned at once)
 is printed per interval with its standard error: the ISA's claim is that it
 stays near the target throughout, neither far above nor far below.
 
-Run: ``.venv/bin/python benchmarks/isa_sinusoid.py [--isa-reps 20] [--reps 30]``
-(a few seconds). Measured 2026-12-07: the time-average is 0.065 and the
-intervals range 0.00-0.21 (issue 12: not yet within sampling error of 0.1).
+Run: ``.venv/bin/python benchmarks/isa_sinusoid.py [--isa-reps 20] [--reps 30]
+[--tolerance 1] [--interval 60]`` (seconds to a minute). Measured 2026-12-07
+(issue 12: not yet within sampling error of 0.1):
+
+* 20 ISA replications: P(delay) averages 0.065, intervals 0.00-0.21. On the ISA's
+  own seeds the fixed point holds P(L >= n) at 0.087-0.099 in every interval; on
+  fresh seeds the same requirement gives 0.03-0.25: the refinement, simulating the
+  same buyers every iteration, fits their sample (about 20 nearly independent
+  looks at L per 1-minute interval when a chat lasts a minute).
+* 200 ISA replications: fresh-seed P(L >= n) 0.06-0.17, P(delay) 0.00-0.17.
+* tolerance 0 or a 15-s grid change neither.
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--isa-reps", type=int, default=20, help="replications per ISA step")
     parser.add_argument("--reps", type=int, default=30, help="verification replications")
+    parser.add_argument("--tolerance", type=int, default=1, help="ISA tolerance, agents")
+    parser.add_argument("--interval", type=int, default=60, help="planning interval, s")
     parser.add_argument("--minutes", type=int, default=40, help="horizon, minutes")
     args = parser.parse_args()
 
@@ -51,7 +61,7 @@ def main() -> int:
             rows.append(f"{(start + dt.timedelta(minutes=k)).isoformat()},{count:.9f}")
         (Path(tmp) / "f.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
         d = base_dict()
-        d["calendar"].update(horizon=f"{n_min}min", interval="1min")
+        d["calendar"].update(horizon=f"{n_min}min", interval=f"{args.interval}s")
         d["demand"] = {"profile": "csv", "forecast": "f.csv"}
         t = d["inquiry_types"][0]
         t["compose_time"] = {"dist": "exponential", "mean": "60s"}
@@ -71,6 +81,7 @@ def main() -> int:
             replications=args.isa_reps,
             max_iterations=30,
             seed=5,
+            tolerance=args.tolerance,
         )
         ev = simulate(
             loaded,
