@@ -109,7 +109,10 @@ def compare_cmd(
     if len(set(labels)) < len(labels):
         variants = [(f"{k + 1}. {label}", v) for k, (label, v) in enumerate(variants)]
     if len(variants) < 2:
-        fail("nothing to compare: give two or more scenario files, or --set PATH=V1,V2")
+        fail(
+            "nothing to compare: give two or more scenario files, or --set PATH=V1,V2, "
+            "or one --set with --with-base to set it beside the scenario as written"
+        )
     for label, v in variants:
         for warning in scenario_warnings(v):
             click.echo(f"warning: {label}: {warning}", err=True)

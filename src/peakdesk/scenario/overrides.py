@@ -9,6 +9,12 @@ A path walks the scenario file as written:
 * to a key the file leaves out (the schema's default applies there) when the
   schema allows it: ``demand.daily_cv`` in a file without one.
 
+``PATH+=V`` appends ``V`` to the array at ``PATH`` (a pool, a shift:
+``pools.team.shifts+={start = "20:00", length = "4h", agents = 2}``) and
+``PATH-=NAME`` removes the element named ``NAME`` (or at an index) from it
+(``pools-=temps``, ``pools.team.shifts-=0``); several values make one variant
+each, like any ``--set``.  A name ending in ``-`` is quoted in such a path.
+
 Values are read as TOML values (``3``, ``0.8``, ``true``, ``"3min"``, ``[1, 2]``,
 ``2026-11-11``); text that is not a TOML value is kept as a string, so a bare
 ``3min`` or ``08:00`` needs no quotes.  Commas separate values except inside
@@ -61,12 +67,38 @@ class Setting:
         Each value as written (used in variant labels).
     values
         Each value as read (TOML value, or the text itself).
+    op
+        ``"set"`` (``PATH=V``), ``"append"`` (``PATH+=V``) or ``"remove"``
+        (``PATH-=NAME``).
     """
 
     path: str
     steps: tuple[str | int, ...]
     texts: tuple[str, ...]
     values: tuple[Any, ...]
+    op: str = "set"
+
+    @property
+    def sign(self) -> str:
+        """How the option joins path and value: ``=``, ``+=`` or ``-=``."""
+        return {"set": "=", "append": "+=", "remove": "-="}[self.op]
+
+
+@dataclass(frozen=True)
+class ArrayEdit:
+    """A value that edits the array at its path instead of replacing it.
+
+    Attributes
+    ----------
+    op
+        ``"append"`` (add ``value`` at the end) or ``"remove"`` (take out the
+        element ``value`` names: its ``name``, or an index).
+    value
+        The element to add, or the name or index of the one to remove.
+    """
+
+    op: str
+    value: Any
 
 
 # ---------------------------------------------------------------------------
@@ -168,6 +200,11 @@ def parse_set(option: str) -> Setting:
         Without ``=``, with an empty path or value, or a malformed path.
     """
     path, eq, rest = option.partition("=")
+    op = "set"
+    if eq and path.endswith("+"):
+        op, path = "append", path[:-1]
+    elif eq and path.endswith("-"):
+        op, path = "remove", path[:-1]
     if not eq:
         raise SetSyntaxError(
             f"--set {option!r}: expected PATH=VALUE or PATH=V1,V2,... "
@@ -188,6 +225,7 @@ def parse_set(option: str) -> Setting:
         steps=steps,
         texts=tuple(texts),
         values=tuple(parse_value(t) for t in texts),
+        op=op,
     )
 
 
@@ -366,6 +404,16 @@ def set_value(
             done.append(shown)
             schema = _node(schema[1]) if schema[0] == "list" else _ANY
             if last:
+                if isinstance(value, ArrayEdit):
+                    raise ScenarioError(
+                        file,
+                        [
+                            f"--set {full}: {_render(done)} is an element of {where}, not an "
+                            f"array; {'append to' if value.op == 'append' else 'remove from'} "
+                            f"the array itself: {where}{'+=' if value.op == 'append' else '-='}"
+                            "..."
+                        ],
+                    )
                 node[k] = value
                 return
             node = node[k]
@@ -415,9 +463,52 @@ def set_value(
         done.append(key)
         schema = child
         if last:
-            node[key] = value
+            if isinstance(value, ArrayEdit):
+                if schema[0] not in ("list", "any"):
+                    raise ScenarioError(
+                        file,
+                        [
+                            f"--set {full}: {_render(done)} is not an array, so it cannot be "
+                            f"{'appended to' if value.op == 'append' else 'removed from'}; "
+                            f"set it with {_render(done)}=..."
+                        ],
+                    )
+                _edit_array(node, key, value, full, _render(done), file)
+            else:
+                node[key] = value
             return
         node = node[key]
+
+
+def _edit_array(
+    node: dict[str, Any], key: str, edit: ArrayEdit, full: str, where: str, file: Path
+) -> None:
+    """Append to, or remove from, the array ``node[key]`` (``+=`` and ``-=``)."""
+    target = node.get(key)
+    if target is None and edit.op == "append":
+        node[key] = [edit.value]  # an array the file leaves out: start it
+        return
+    if not isinstance(target, list):
+        shown = "not in the file" if target is None else f"a value ({target!r})"
+        raise ScenarioError(
+            file,
+            [f"--set {full}: {where} is {shown}, not an array, so nothing to remove"]
+            if edit.op == "remove"
+            else [f"--set {full}: {where} is {shown}, not an array; set it with {where}=..."],
+        )
+    if edit.op == "append":
+        target.append(edit.value)
+        return
+    if not isinstance(edit.value, (str, int)) or isinstance(edit.value, bool):
+        raise ScenarioError(
+            file,
+            [
+                f"--set {full}: {where}-= takes the name or the index of the element to "
+                f"remove, got {edit.value!r}"
+            ],
+        )
+    k, _ = _list_step(target, edit.value, where, full, file)
+    del target[k]
 
 
 def _fresh(node: Any) -> Any:
@@ -471,14 +562,14 @@ def grid(settings: Sequence[Setting | str]) -> list[GridPoint]:
         If an option cannot be read, or two options set the same path.
     """
     parsed = [parse_set(s) if isinstance(s, str) else s for s in settings]
-    seen: dict[tuple[str | int, ...], str] = {}
+    seen: dict[tuple[Any, ...], str] = {}
     for s in parsed:
-        if s.steps in seen:
+        if (s.op, *s.steps) in seen:
             raise SetSyntaxError(
-                f"--set {s.path} is given twice (also as {seen[s.steps]}); "
-                "list every value in one option: PATH=V1,V2,..."
+                f"--set {s.path}{s.sign}... is given twice (also as {seen[(s.op, *s.steps)]}); "
+                f"list every value in one option: PATH{s.sign}V1,V2,..."
             )
-        seen[s.steps] = s.path
+        seen[(s.op, *s.steps)] = s.path
     if not parsed:
         return [GridPoint(label="", settings=())]
     out = []
@@ -486,15 +577,19 @@ def grid(settings: Sequence[Setting | str]) -> list[GridPoint]:
         out.append(
             GridPoint(
                 label=", ".join(
-                    f"{s.path}={s.texts[k]}" for s, k in zip(parsed, combo, strict=True)
+                    f"{s.path}{s.sign}{s.texts[k]}" for s, k in zip(parsed, combo, strict=True)
                 ),
                 settings=tuple(
-                    (s.steps, copy.deepcopy(s.values[k]))
+                    (s.steps, _edit_or_value(s, copy.deepcopy(s.values[k])))
                     for s, k in zip(parsed, combo, strict=True)
                 ),
             )
         )
     return out
+
+
+def _edit_or_value(setting: Setting, value: Any) -> Any:
+    return value if setting.op == "set" else ArrayEdit(setting.op, value)
 
 
 def read_raw(path: Path | str) -> dict[str, Any]:
@@ -526,7 +621,7 @@ def _check_distinct(data: Mapping[str, Any], parsed: Sequence[Setting], file: Pa
     pool is ``team``: the grid would label variants by values the other option
     overwrote.
     """
-    seen: dict[tuple[str | int, ...], str] = {}
+    seen: dict[tuple[Any, ...], str] = {}
     for s in parsed:
         node: Any = data
         key: list[str | int] = []
@@ -539,7 +634,7 @@ def _check_distinct(data: Mapping[str, Any], parsed: Sequence[Setting], file: Pa
             else:
                 key.append(str(step))
                 node = node.get(str(step)) if isinstance(node, Mapping) else None
-        resolved = tuple(key)
+        resolved = (s.op, *key)
         if resolved in seen:
             raise SetSyntaxError(
                 f"--set {s.path} and --set {seen[resolved]} set the same field; "
