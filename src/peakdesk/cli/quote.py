@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-import tomllib
 from dataclasses import asdict
-from pathlib import Path
-from typing import Any
 
 import click
 
@@ -21,10 +18,7 @@ from peakdesk.cli.common import (
     say_progress,
 )
 from peakdesk.output import json_safe
-from peakdesk.scenario import ScenarioError
-from peakdesk.scenario.load import toml_problem
 from peakdesk.scenario.schema import MAX_REPLICATIONS
-from peakdesk.units import not_utf8
 
 
 @main.command("quote")
@@ -71,7 +65,6 @@ def quote_cmd(
 
     loaded = load_checked(scenario, size_limit=not no_size_limit)
     with input_errors():
-        check_team_file(Path(team_file))
         teamed = with_team(loaded, team_file)
         from peakdesk.experiment.checks import check_runnable
 
@@ -125,75 +118,3 @@ def quote_cmd(
         f"  price at {q.margin:.0%} margin        {q.price_per_conversation:,.2f} {cur} "
         f"per conversation, {q.price_per_hour:,.2f} {cur} per agent-hour"
     )
-
-
-def check_team_file(path: Path) -> None:
-    """Refuse a team file whose shape the merge into the client's scenario cannot take.
-
-    The merge (:func:`peakdesk.plan.quote.with_team`) reads the file as UTF-8
-    TOML and walks its ``[[pools]]`` and their ``[[pools.shifts]]`` (to count
-    the seats the team needs); everything else is validated with the merged
-    scenario.
-
-    Raises
-    ------
-    ScenarioError
-        Naming the file and the field (``pools[1].shifts[0].agents``).
-    """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ScenarioError(path, [f"cannot read the file: {exc.strerror or exc}"]) from None
-    try:
-        # Read as the merge reads it: UTF-8 (a byte-order mark is a TOML error there).
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ScenarioError(path, [not_utf8(path)]) from None
-    try:
-        team = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(path, [toml_problem(exc, text)]) from None
-    problems = [
-        f"{_key(k)}: unknown field; a team file has [[pools]] and optionally [subaccounts] "
-        "and [routing] (the rest comes from the client's scenario)"
-        for k in team
-        if k not in ("pools", "subaccounts", "routing")
-    ]
-    if "pools" not in team:
-        problems.append("pools: required; a team file has [[pools]] tables")
-    pools: Any = team.get("pools", [])
-    if not _tables(pools):
-        problems.append(f"pools: {_shape(pools)}; a team has [[pools]] tables")
-        pools = []
-    for k, pool in enumerate(pools):
-        name = pool.get("name", "")
-        if not isinstance(name, str):
-            problems.append(f"pools[{k}].name = {name!r}: a pool's name is a string")
-        shifts = pool.get("shifts", [])
-        if not _tables(shifts):
-            problems.append(f"pools[{k}].shifts: {_shape(shifts)}; give [[pools.shifts]] tables")
-            continue
-        for j, shift in enumerate(shifts):
-            agents = shift.get("agents", 0)
-            if isinstance(agents, bool) or not isinstance(agents, int):
-                problems.append(
-                    f"pools[{k}].shifts[{j}].agents = {agents!r}: the number of agents, "
-                    "an integer >= 0"
-                )
-    if problems:
-        raise ScenarioError(path, problems)
-
-
-def _key(key: str) -> str:
-    return key if key.isidentifier() else json.dumps(key, ensure_ascii=False)
-
-
-def _tables(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, dict) for v in value)
-
-
-def _shape(value: Any) -> str:
-    if isinstance(value, list):
-        return "an array holding a value that is not a table"
-    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-    return f"{shown} is not an array of tables"

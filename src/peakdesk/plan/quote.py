@@ -11,14 +11,15 @@ path (common random numbers): the search compares like with like.
 from __future__ import annotations
 
 import copy
+import json
 import math
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from peakdesk.experiment.replicate import Evaluation, simulate
-from peakdesk.scenario.load import LoadedScenario, ScenarioError, parse_scenario
+from peakdesk.scenario.load import LoadedScenario, ScenarioError, parse_scenario, read_toml
 
 
 @dataclass(frozen=True)
@@ -75,22 +76,12 @@ def with_team(loaded: LoadedScenario, team_path: Path | str) -> LoadedScenario:
     ``[subaccounts]`` and ``[routing]``.
     """
     tp = Path(team_path)
-    try:
-        team = tomllib.loads(tp.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioError(tp, [f"cannot read the file: {exc.strerror or exc}"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(tp, [f"not valid TOML: {exc}"]) from None
-    unknown = set(team) - {"pools", "subaccounts", "routing"}
-    if unknown or "pools" not in team:
-        raise ScenarioError(
-            tp,
-            [
-                f"a team file has [[pools]] and optionally [subaccounts], [routing]; "
-                f"found {sorted(team)}"
-            ],
-        )
-    raw = tomllib.loads(loaded.path.read_text(encoding="utf-8"))
+    # Read strictly as UTF-8 (a byte-order mark is a TOML error at line 1).
+    team = read_toml(tp, allow_bom=False)
+    problems = team_problems(team)
+    if problems:
+        raise ScenarioError(tp, problems)
+    raw = read_toml(loaded.path)
     merged = copy.deepcopy(raw)
     merged.update(team)
     if "subaccounts" not in team:
@@ -107,6 +98,58 @@ def with_team(loaded: LoadedScenario, team_path: Path | str) -> LoadedScenario:
                 del merged["routing"]["pool_order"]
     spec = parse_scenario(merged, tp)
     return LoadedScenario(spec=spec, path=loaded.path)
+
+
+def team_problems(team: dict[str, Any]) -> list[str]:
+    """What keeps a team file's data from merging into a client's scenario (empty: none).
+
+    The merge walks the ``[[pools]]`` and their ``[[pools.shifts]]`` (to count
+    the seats the team needs); everything else is validated with the merged
+    scenario.  Each problem names its field (``pools[1].shifts[0].agents``).
+    """
+    problems = [
+        f"{_key(k)}: unknown field; a team file has [[pools]] and optionally [subaccounts] "
+        "and [routing] (the rest comes from the client's scenario)"
+        for k in team
+        if k not in ("pools", "subaccounts", "routing")
+    ]
+    if "pools" not in team:
+        problems.append("pools: required; a team file has [[pools]] tables")
+    pools: Any = team.get("pools", [])
+    if not _tables(pools):
+        problems.append(f"pools: {_shape(pools)}; a team has [[pools]] tables")
+        pools = []
+    for k, pool in enumerate(pools):
+        name = pool.get("name", "")
+        if not isinstance(name, str):
+            problems.append(f"pools[{k}].name = {name!r}: a pool's name is a string")
+        shifts = pool.get("shifts", [])
+        if not _tables(shifts):
+            problems.append(f"pools[{k}].shifts: {_shape(shifts)}; give [[pools.shifts]] tables")
+            continue
+        for j, shift in enumerate(shifts):
+            agents = shift.get("agents", 0)
+            if isinstance(agents, bool) or not isinstance(agents, int):
+                problems.append(
+                    f"pools[{k}].shifts[{j}].agents = {agents!r}: the number of agents, "
+                    "an integer >= 0"
+                )
+    return problems
+
+
+def _key(key: str) -> str:
+    return key if key.isidentifier() else json.dumps(key, ensure_ascii=False)
+
+
+def _tables(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+
+
+def _shape(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array holding a value that is not a table"
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    return f"{shown} is not an array of tables"
 
 
 def at_multiplier(loaded: LoadedScenario, multiplier: float) -> LoadedScenario:

@@ -193,20 +193,38 @@ def load_scenario(path: Path | str) -> LoadedScenario:
         If the file is missing, is not TOML, or does not fit the schema.
     """
     p = Path(path)
+    return scenario_from_data(read_toml(p), p)
+
+
+def read_toml(path: Path | str, *, allow_bom: bool = True) -> dict[str, Any]:
+    """A TOML file's data, unvalidated, with every failure a :class:`ScenarioError`.
+
+    Parameters
+    ----------
+    path
+        The file.
+    allow_bom
+        Skip a UTF-8 byte-order mark (Windows editors write one; it is not part
+        of the TOML). With ``False`` a mark is a TOML error at line 1.
+
+    Raises
+    ------
+    ScenarioError
+        If the file cannot be read, is not UTF-8 or is not TOML (with its line).
+    """
+    p = Path(path)
     try:
         raw = p.read_bytes()
     except OSError as exc:
         raise ScenarioError(p, [f"cannot read the file: {exc.strerror or exc}"]) from None
     try:
-        # A byte-order mark (Windows editors write one) is not part of the TOML.
-        text = raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig" if allow_bom else "utf-8")
     except UnicodeDecodeError:
         raise ScenarioError(p, [not_utf8(p)]) from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(p, [toml_problem(exc, text)]) from None
-    return scenario_from_data(data, p)
 
 
 def toml_problem(exc: tomllib.TOMLDecodeError, text: str) -> str:

@@ -42,11 +42,10 @@ from pydantic import BaseModel
 from peakdesk.scenario.load import (
     LoadedScenario,
     ScenarioError,
+    read_toml,
     scenario_from_data,
-    toml_problem,
 )
 from peakdesk.scenario.schema import Scenario
-from peakdesk.units import not_utf8
 
 
 class SetSyntaxError(ValueError):
@@ -593,25 +592,14 @@ def _edit_or_value(setting: Setting, value: Any) -> Any:
 
 
 def read_raw(path: Path | str) -> dict[str, Any]:
-    """A scenario file's TOML data, unvalidated.
+    """A scenario file's TOML data, unvalidated (read as the loader reads it).
 
     Raises
     ------
     ScenarioError
         If the file cannot be read or is not TOML.
     """
-    p = Path(path)
-    try:
-        text = p.read_bytes().decode("utf-8-sig")  # a byte-order mark, as the loader allows
-    except OSError as exc:
-        raise ScenarioError(p, [f"cannot read the file: {exc.strerror or exc}"]) from None
-    except UnicodeDecodeError:
-        raise ScenarioError(p, [not_utf8(p)]) from None
-    try:
-        data: dict[str, Any] = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(p, [toml_problem(exc, text)]) from None
-    return data
+    return read_toml(path)
 
 
 def _check_distinct(data: Mapping[str, Any], parsed: Sequence[Setting], file: Path) -> None:
