@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from peakdesk.engine.config import EngineConfig
 from peakdesk.engine.intervals import peak_level
 from peakdesk.engine.setup import build_config, config_from_instances, subaccount_cost
 from peakdesk.experiment.replicate import Evaluation, simulate
@@ -368,7 +369,7 @@ def _search(
                 seeds=seeds,
                 base_seed=seed,
             )
-        plan, decision = _verify(
+        plan, decision, cfg = _verify(
             inputs, req, pats, sol, workers, seed, rnd, rounds, alpha, steps, say, dask
         )
         steps = []  # the refinement belongs to the first round's trace
@@ -385,7 +386,7 @@ def _search(
         if not has_targets:
             return _with_status(plan, "ok", _ok_message(plan, required))
         if decision == "accept":
-            return _held_out_check(inputs, plan, seed, workers, say, dask, seeds)
+            return _held_out_check(inputs, plan, cfg, seed, workers, say, dask, seeds)
         if len(rounds) >= 2 and _same_worst_days(rounds[-2], rounds[-1]):
             # The same buyers (verification seeds) with more agents, and not one target's
             # worst day moved: staffing is not what limits the targets.
@@ -465,8 +466,10 @@ def _verify(
     steps: list[IsaStep],
     say: Callable[[str], None],
     dask: str | None = None,
-) -> tuple[Plan, Decision]:
+) -> tuple[Plan, Decision, EngineConfig]:
     """Simulate the round's shift plan on fresh seeds, batch by batch, and judge it.
+
+    Returns the plan, the decision and the plan's engine config (for the held-out check).
 
     Batches of ``plan.verify_replications`` are added until the bound decides
     (:func:`peakdesk.plan.guarantee.decide`) or ``plan.verify_cap`` runs are done.
@@ -488,19 +491,9 @@ def _verify(
     while True:
         done = len(ev.replications) if ev is not None else 0
         batch = min(batch, settings.verify_cap - done)
-        batch_ev = simulate(
-            loaded,
-            seed=seed,
-            replications=batch,
-            config=cfg,
-            keep_logs=False,
-            workers=workers,
-            dask=dask,
-            intensity=inputs.intensity,
-            # The same verification seeds every round (fresh against the refinement's):
-            # rounds then differ by their staffing, not by their buyers.
-            first_replication=VERIFY_OFFSET + done,
-        )
+        # The same verification seeds every round (fresh against the refinement's):
+        # rounds then differ by their staffing, not by their buyers.
+        batch_ev = _run_plan(inputs, cfg, seed, batch, VERIFY_OFFSET + done, workers, dask)
         ev = (
             batch_ev
             if ev is None
@@ -570,7 +563,30 @@ def _verify(
     plan = Plan(
         "ok", "", grid, req, tuple(pats), sol.x, subaccounts, labour, sa_cost, ev, tuple(rounds)
     )
-    return plan, decision
+    return plan, decision, cfg
+
+
+def _run_plan(
+    inputs: PlanningInputs,
+    cfg: EngineConfig,
+    seed: int,
+    replications: int,
+    first: int,
+    workers: int,
+    dask: str | None,
+) -> Evaluation:
+    """Replications ``first ..`` of a plan's engine config, on the planning intensity."""
+    return simulate(
+        inputs.loaded,
+        seed=seed,
+        replications=replications,
+        config=cfg,
+        keep_logs=False,
+        workers=workers,
+        dask=dask,
+        intensity=inputs.intensity,
+        first_replication=first,
+    )
 
 
 def _runs_met(ev: Evaluation) -> int:
@@ -581,6 +597,7 @@ def _runs_met(ev: Evaluation) -> int:
 def _held_out_check(
     inputs: PlanningInputs,
     plan: Plan,
+    cfg: EngineConfig,
     seed: int,
     workers: int,
     say: Callable[[str], None],
@@ -596,18 +613,7 @@ def _held_out_check(
     if n == 0:
         return _with_status(plan, "ok", accepted + "; no held-out check (holdout 0)")
     say(f"held-out check: the accepted plan on {n} runs with seeds the search never used")
-    cfg = build_config(planned_scenario(spec, plan.patterns, plan.counts, plan.subaccounts))
-    ev = simulate(
-        inputs.loaded,
-        seed=seed,
-        replications=n,
-        config=cfg,
-        keep_logs=False,
-        workers=workers,
-        dask=dask,
-        intensity=inputs.intensity,
-        first_replication=HOLDOUT_OFFSET,
-    )
+    ev = _run_plan(inputs, cfg, seed, n, HOLDOUT_OFFSET, workers, dask)
     check = held_out(
         _runs_met(ev),
         n,
