@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from peakdesk.demand.distributions import count_ppf, duration_ppf
-from peakdesk.demand.forecast_csv import ForecastError, read_forecast_csv
+from peakdesk.demand.forecast_csv import Forecast, ForecastError, read_forecast_csv
 from peakdesk.demand.nhpp import sample_piecewise_nhpp
 from peakdesk.demand.profiles import (
     Double11Shape,
@@ -186,6 +187,17 @@ class ExpectedDemand:
         return float(self.by_type.sum())
 
 
+def _forecast(loaded: LoadedScenario) -> tuple[Forecast, int, Path]:
+    """The scenario's forecast, the number of its intervals over the horizon, and its file."""
+    spec = loaded.spec
+    assert spec.demand.forecast is not None
+    path = loaded.resolve(spec.demand.forecast)
+    horizon = spec.calendar.horizon
+    names = [t.name for t in spec.inquiry_types]
+    fc = read_forecast_csv(path, spec.calendar.start_aware, horizon, names)
+    return fc, int(np.ceil(horizon / fc.interval_s - 1e-9)), path
+
+
 def expected_demand(loaded: LoadedScenario) -> ExpectedDemand:
     """Expected conversations per inquiry type, without the (types x bins) intensity.
 
@@ -205,11 +217,7 @@ def expected_demand(loaded: LoadedScenario) -> ExpectedDemand:
     horizon = spec.calendar.horizon
     names = [t.name for t in spec.inquiry_types]
     if dem.profile == "csv":
-        assert dem.forecast is not None
-        fc = read_forecast_csv(
-            loaded.resolve(dem.forecast), spec.calendar.start_aware, horizon, names
-        )
-        n_bins = int(np.ceil(horizon / fc.interval_s - 1e-9))
+        fc, n_bins, _ = _forecast(loaded)
         if fc.by_type is not None:
             per_type = np.array([fc.by_type[n].sum() for n in names], dtype=np.float64)
         else:
@@ -239,22 +247,17 @@ def intensity(loaded: LoadedScenario) -> Intensity:
     """
     spec = loaded.spec
     dem = spec.demand
-    horizon = spec.calendar.horizon
     names = [t.name for t in spec.inquiry_types]
     if dem.profile == "csv":
-        assert dem.forecast is not None
-        fc = read_forecast_csv(
-            loaded.resolve(dem.forecast), spec.calendar.start_aware, horizon, names
-        )
         # Bins are the forecast's intervals, counted from the scenario start; missing
         # intervals of the horizon are zero.
-        n_bins = int(np.ceil(horizon / fc.interval_s - 1e-9))
+        fc, n_bins, path = _forecast(loaded)
         pos = fc.interval_start_s / fc.interval_s
         idx = np.rint(pos).astype(np.int64)
         off = np.flatnonzero(np.abs(pos - idx) > 1e-6)
         if off.size:
             raise ForecastError(
-                loaded.resolve(dem.forecast),
+                path,
                 None,
                 f"interval starts must fall on the scenario start plus whole "
                 f"{fc.interval_s:g}-second intervals; the first row is "
