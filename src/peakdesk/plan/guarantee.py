@@ -102,10 +102,7 @@ def runs_to_accept(required: float, level: float, bound: Bound = "clopper_pearso
 
     Clopper-Pearson: ``n >= log(1 - level) / log(required)``; 59 for 0.95 at 95%.
     """
-    n = 1
-    while lower_bound(n, n, level, bound) < required and n < 1_000_000:
-        n += 1
-    return n
+    return runs_to_clear(0, 0, required, level, bound)
 
 
 def runs_to_clear(
@@ -116,7 +113,8 @@ def runs_to_clear(
     0 if it already is; at most 1,000,000.
     """
     k = 0
-    while lower_bound(met + k, n + k, level, bound) < required and k < 1_000_000:
+    # ``not >=``: with no runs at all the bound is nan, which accepts nothing.
+    while not lower_bound(met + k, n + k, level, bound) >= required and k < 1_000_000:
         k += 1
     return k
 

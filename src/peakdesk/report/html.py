@@ -170,12 +170,10 @@ def _targets_section(run: RunData) -> str:
 
 def runs_to_show(required: float, confidence: float = 0.95) -> int:
     """Fewest runs, all meeting a target, whose Wilson interval lies above ``required``."""
-    from peakdesk.experiment.targets import wilson
+    from peakdesk.plan.guarantee import runs_to_accept
 
-    n = 1
-    while wilson(n, n, confidence)[0] < required and n < 100_000:
-        n += 1
-    return n
+    # A two-sided interval at ``confidence`` has each bound one-sided at (1 + c) / 2.
+    return runs_to_accept(required, 0.5 + confidence / 2.0, "wilson")
 
 
 def _overall_status(run: RunData) -> tuple[str, str]:
