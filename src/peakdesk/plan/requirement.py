@@ -303,14 +303,16 @@ def iterate_requirement(
     slots = pool.max_concurrency
     writing = writes_one_at_a_time(pool)
     agents = np.asarray(start, dtype=np.int64) * 3 + 1
-    previous = agents
     seen: list[I64] = []  # every iterate simulated, in order
     steps: list[IsaStep] = []
 
-    def finish(step: IsaStep, answer: I64) -> tuple[I64, list[IsaStep]]:
+    def report(step: IsaStep) -> None:
         steps.append(step)
         if on_step is not None:
             on_step(step)
+
+    def finish(step: IsaStep, answer: I64) -> tuple[I64, list[IsaStep]]:
+        report(step)
         return answer, steps
 
     for it in range(1, max_iterations + 1):
@@ -361,12 +363,9 @@ def iterate_requirement(
             # (they alternate around it), so keep the larger; verification decides.
             step = IsaStep(it, agents, nxt, change, "not_converged")
             return finish(step, np.maximum(agents, nxt))
-        step = IsaStep(it, agents, nxt, change)
-        steps.append(step)
-        if on_step is not None:
-            on_step(step)
-        previous, agents = agents, nxt
-    return np.maximum(agents, previous), steps  # max_iterations < 1: never reached
+        report(IsaStep(it, agents, nxt, change))
+        agents = nxt
+    return agents, steps  # max_iterations < 1: the generous start, no step
 
 
 @dataclass(frozen=True)
