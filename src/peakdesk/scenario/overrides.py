@@ -489,12 +489,8 @@ def _edit_array(
         return
     if not isinstance(target, list):
         shown = "not in the file" if target is None else f"a value ({target!r})"
-        raise ScenarioError(
-            file,
-            [f"--set {full}: {where} is {shown}, not an array, so nothing to remove"]
-            if edit.op == "remove"
-            else [f"--set {full}: {where} is {shown}, not an array; set it with {where}=..."],
-        )
+        then = ", so nothing to remove" if edit.op == "remove" else f"; set it with {where}=..."
+        raise ScenarioError(file, [f"--set {full}: {where} is {shown}, not an array{then}"])
     if edit.op == "append":
         target.append(edit.value)
         return
