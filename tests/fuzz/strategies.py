@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from peakdesk.cli import main
+from peakdesk.scenario.schema import Scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
@@ -34,19 +35,7 @@ SCENARIO_FILES = sorted(SCENARIOS.glob("*.toml"))
 TEAM_FILES = sorted((SCENARIOS / "teams").glob("*.toml"))
 
 #: Top-level sections of a scenario: a field path in a message starts with one of them.
-SECTIONS = (
-    "scenario",
-    "calendar",
-    "demand",
-    "inquiry_types",
-    "pools",
-    "subaccounts",
-    "routing",
-    "simulation",
-    "targets",
-    "plan",
-    "rules",
-)
+SECTIONS = tuple(Scenario.model_fields)
 #: A field path as the messages write it: ``pools[1].speed: ...``, ``calendar.horizon = ...``
 #: (followed by ``:`` or `` =``, so that "invalid scenario" does not count).
 _FIELD_PATH = re.compile(
