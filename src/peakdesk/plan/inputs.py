@@ -136,19 +136,11 @@ def offered_work(spec: Scenario, inten: Intensity, grid: Grid, ref: PoolConfig) 
     human = counts * (1.0 - bot)[:, None]
     rate = human.sum(axis=0) / np.diff(edges)
     levels = np.asarray(ref.concurrency_multiplier, dtype=np.float64)
-    n_types = len(spec.inquiry_types)
-    idle = np.zeros(n_types)  # think and wrap-up: the slot is held, nobody writes
-    writing = np.zeros(n_types)  # writing at concurrency 1
-    msgs = np.zeros(n_types)
-    for j, itype in enumerate(spec.inquiry_types):
-        n_msg = _mean_count(itype.messages)
-        msgs[j] = n_msg
-        idle[j] = (n_msg - 1.0) * _mean_duration(itype.think_time) + itype.wrap_up
-        writing[j] = n_msg * _mean_duration(itype.compose_time) * ref.time_factor_by_type[j]
+    idle, writing, msgs = type_work(spec, ref)
     mult = float(levels[-1])
     hold = idle + writing * mult
     weight = human.sum(axis=1)
-    mix = weight / weight.sum() if weight.sum() > 0 else np.full(n_types, 1.0 / n_types)
+    mix = weight / weight.sum() if weight.sum() > 0 else np.full(mix_n := len(weight), 1.0 / mix_n)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_hold = (human * hold[:, None]).sum(axis=0) / human.sum(axis=0)
         mean_write = (human * (writing * mult)[:, None]).sum(axis=0) / human.sum(axis=0)
@@ -164,6 +156,63 @@ def offered_work(spec: Scenario, inten: Intensity, grid: Grid, ref: PoolConfig) 
         writing_share=share / mean_hold,
         reply_s=float(np.dot(mix, writing * mult)) / replies,
     )
+
+
+def type_work(spec: Scenario, pool: PoolConfig) -> tuple[F64, F64, F64]:
+    """Per inquiry type, what one conversation asks of an agent of ``pool``.
+
+    Returns
+    -------
+    idle : ndarray
+        Seconds the slot is held while nobody writes: buyers' think times between
+        replies and the wrap-up.
+    writing : ndarray
+        Seconds of writing at concurrency 1 (compose times over the pool's speed and
+        proficiency); NaN for a type the pool cannot take.
+    messages : ndarray
+        Mean buyer messages (= replies).
+    """
+    n_types = len(spec.inquiry_types)
+    idle = np.zeros(n_types)
+    writing = np.zeros(n_types)
+    msgs = np.zeros(n_types)
+    for j, itype in enumerate(spec.inquiry_types):
+        n_msg = _mean_count(itype.messages)
+        msgs[j] = n_msg
+        idle[j] = (n_msg - 1.0) * _mean_duration(itype.think_time) + itype.wrap_up
+        writing[j] = n_msg * _mean_duration(itype.compose_time) * pool.time_factor_by_type[j]
+    return idle, writing, msgs
+
+
+def hold_at_full(spec: Scenario, pool: PoolConfig) -> F64:
+    """Mean slot-holding time per type at the pool's full concurrency, seconds (NaN: no skill)."""
+    idle, writing, _ = type_work(spec, pool)
+    return np.asarray(idle + writing * float(pool.concurrency_multiplier[-1]), dtype=np.float64)
+
+
+def pool_capacity(spec: Scenario, ref: PoolConfig) -> F64:
+    """Work one agent of each pool does, per inquiry type, in reference agents.
+
+    An agent holding ``m`` chats of mean holding time ``h`` closes ``m / h``
+    conversations per second when busy; pool ``p``'s capacity for type ``j``
+    is that rate over the reference agent's (``ref``, the requirement
+    scenario's pool, at proficiency 1 on every type):
+    ``(m_p / h_pj) / (m_ref / h_ref,j)``.  A faster pool (speed 1.3) or a
+    slower one (proficiency 0.7, fewer chats) thus counts for more or less
+    than one reference agent; 0 where the pool lacks the skill.
+
+    Returns
+    -------
+    ndarray, shape (n_pools, n_types)
+        Reference agents per agent (dimensionless).
+    """
+    ref_rate = ref.max_concurrency / hold_at_full(spec, ref)
+    out = np.zeros((len(spec.pools), len(spec.inquiry_types)))
+    for p, cfg in enumerate(pool_configs(spec)):
+        with np.errstate(invalid="ignore"):
+            rate = cfg.max_concurrency / hold_at_full(spec, cfg)
+        out[p] = np.where(np.isfinite(rate), rate / ref_rate, 0.0)
+    return out
 
 
 def _mean_duration(spec: object) -> float:
@@ -185,19 +234,17 @@ def _mean_count(spec: object) -> float:
     raise TypeError(f"unknown count distribution {spec!r}")
 
 
-def type_load_share(spec: Scenario, inten: Intensity, grid: Grid) -> F64:
-    """Per type and interval, its share of the human slot load (arrivals x holding time)."""
+def type_load_share(spec: Scenario, inten: Intensity, grid: Grid, ref: PoolConfig) -> F64:
+    """Per type and interval, its share of the reference pool's slot load (arrivals x hold)."""
     bins = np.arange(inten.expected.shape[1]) * inten.bin_s
     k = np.minimum((bins // grid.interval_s).astype(np.int64), grid.n - 1)
+    hold = hold_at_full(spec, ref)
     load = np.zeros((len(spec.inquiry_types), grid.n))
     for j, t in enumerate(spec.inquiry_types):
-        hold = (_mean_count(t.messages) - 1) * _mean_duration(t.think_time) + _mean_count(
-            t.messages
-        ) * _mean_duration(t.compose_time)
         load[j] = (
             np.bincount(k, weights=inten.expected[j], minlength=grid.n)
             * (1.0 - t.bot_resolve)
-            * hold
+            * hold[j]
         )
     total = load.sum(axis=0, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -226,7 +273,10 @@ class PlanningInputs:
     work
         The analytic offered work per interval.
     type_share
-        Per inquiry type and interval, its share of the slot load.
+        Per inquiry type and interval, its share of the reference pool's slot load.
+    capacity
+        Per pool and inquiry type, one agent's work in reference agents
+        (:func:`pool_capacity`).
     """
 
     loaded: LoadedScenario
@@ -237,6 +287,7 @@ class PlanningInputs:
     requirement_pool: PoolConfig
     work: OfferedWork
     type_share: F64
+    capacity: F64
 
     @classmethod
     def of(cls, loaded: LoadedScenario) -> PlanningInputs:
@@ -254,7 +305,8 @@ class PlanningInputs:
             requirement_spec=req_spec,
             requirement_pool=pool,
             work=offered_work(spec, inten, grid, pool),
-            type_share=type_load_share(spec, inten, grid),
+            type_share=type_load_share(spec, inten, grid, pool),
+            capacity=pool_capacity(spec, pool),
         )
 
     @property

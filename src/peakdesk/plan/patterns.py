@@ -1,13 +1,15 @@
 """Shift patterns of a scenario as a cover problem, and the chosen counts back as shifts.
 
 Each fixed shift instance and each planned (pool, day, start, length) is a
-pattern.  One agent on a pattern contributes, in each interval, its pool's
-concurrency (conversation slots) times the share of the interval it is online
-(breaks, staggered, and shrinkage taken out).  The requirement is in slots:
-the reference agents of :mod:`peakdesk.plan.requirement` times their
-concurrency.  Besides the total, each set of inquiry types that only some
-pools can take is a group of its own, so the cheapest pool cannot win where it
-lacks the skill.
+pattern.  The requirement is in reference agents (the requirement scenario's
+pool, :mod:`peakdesk.plan.requirement`).  One agent on a pattern contributes, in
+each interval, the share of the interval it is online (breaks, staggered, and
+shrinkage taken out) times its pool's capacity in reference agents on that
+interval's mix of inquiry types (:func:`peakdesk.plan.inputs.pool_capacity`:
+concurrency over holding time, so speed, proficiency and concurrency all
+count).  Besides the total, each set of inquiry types that only some pools can
+take is a group of its own, so the cheapest pool cannot win where it lacks the
+skill.
 """
 
 from __future__ import annotations
@@ -158,24 +160,42 @@ def type_groups(spec: Scenario) -> list[tuple[str, list[int], list[int]]]:
 def cover_problem(inputs: PlanningInputs, agents: I64, pats: list[Pattern]) -> CoverProblem:
     """The cover problem of a requirement (reference agents per interval)."""
     spec, grid = inputs.spec, inputs.grid
-    ref_slots = inputs.requirement_pool.max_concurrency
-    slots_needed = np.asarray(agents, dtype=np.float64) * ref_slots
+    needed = np.asarray(agents, dtype=np.float64)
     share = np.stack([online_share(pt, grid) for pt in pats], axis=1)  # (K, P)
     shrink = np.array([spec.pools[pt.pool].shrinkage for pt in pats])
-    conc = np.array([spec.pools[pt.pool].max_concurrency for pt in pats], dtype=np.float64)
     present = share * (1.0 - shrink)[None, :]
-    slots = present * conc[None, :]
-    groups = type_groups(spec)
-    # Each group's share of the work per interval, from the analytic slot load by type.
-    type_share = inputs.type_share
-    cover = [slots]
-    need = [slots_needed]
-    names = ["all conversations"]
     pool_of = np.array([pt.pool for pt in pats], dtype=np.int64)
-    for name, types, pools in groups:
-        mask = np.isin(pool_of, pools).astype(np.float64)
-        cover.append(slots * mask[None, :])
-        need.append(np.ceil(slots_needed * type_share[types].sum(axis=0) - 1e-9))
+    type_share = inputs.type_share  # (T, K): each type's share of the reference work
+    groups: list[tuple[str, list[int], list[int]]] = [
+        ("all conversations", list(range(len(spec.inquiry_types))), [])
+    ]
+    cover: list[F64] = []
+    need: list[F64] = []
+    names: list[str] = []
+    for name, types, _pools in groups + type_groups(spec):
+        # Reference agents one agent of each pool delivers on the group's mix in each
+        # interval: to do its types in proportion to their shares w_j it spends
+        # w_j / c_pj of its time on type j, so it delivers sum w / sum(w / c).  The
+        # "all conversations" row counts a pool on the types it can take; the skill
+        # groups' own rows see to the rest.
+        w = type_share[types]  # (Tg, K)
+        worth = inputs.capacity[:, types]  # (pools, Tg)
+        able = worth > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            time_per_ref = np.where(able[:, :, None], w[None] / worth[:, :, None], 0.0).sum(axis=1)
+            delivered = (able[:, :, None] * w[None]).sum(axis=1)
+            per_agent = np.where(time_per_ref > 0, delivered / time_per_ref, 0.0)  # (pools, K)
+        # An interval with none of the group's work still needs nothing, but a pool's
+        # agents count at their mean capacity there (the mix is undefined).
+        mean_cap = np.array(
+            [float(np.mean(c[a])) if a.any() else 0.0 for c, a in zip(worth, able, strict=True)]
+        )
+        per_agent = np.where(delivered > 0, per_agent, mean_cap[:, None])
+        cover.append(present * per_agent[pool_of].T)
+        if not names:
+            need.append(needed)
+        else:
+            need.append(np.ceil(needed * w.sum(axis=0) - 1e-9))
         names.append(name)
     # A pool's minimum per day rides on the requirement rows: one row per day, put in
     # the day's first interval, counting the pool's agents starting that day.
