@@ -91,6 +91,10 @@ def test_plan_command_writes_a_verified_plan(tmp_path: Path) -> None:
     assert data["refinement"]["outcome"] in ("converged", "cycle")
     total = sum(r["agents"] for r in data["shifts"])
     assert total > 0 and data["subaccounts"] >= 1
+    # Seats are free and uncapped here: one more saves nothing.
+    seat = data["seat_price"]
+    assert seat["shadow_price"] == 0.0 and not seat["cap_binds"]
+    assert seat["text"] in res.stdout and "one more would save 0" in seat["text"]
     # Cost = paid hours x hourly cost: 8 h per agent (shifts clipped at the start only).
     assert data["total_cost"] == pytest.approx(sum(r["paid_cost"] for r in data["shifts"]))
     header = (out / "online.csv").read_text(encoding="utf-8").splitlines()[0]

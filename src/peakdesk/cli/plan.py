@@ -143,6 +143,8 @@ def _plan_lines(loaded: LoadedScenario, plan: Any, seconds: float) -> list[str]:
     lines.append(
         f"  {'sub-accounts':30s} {plan.subaccount_cost:>14,.0f}  ({plan.subaccounts} needed)"
     )
+    if plan.seat_price is not None:
+        lines.append(f"  {plan.seat_price.describe(cur)}")
     if ev is not None:
         est = ev.estimates()
         conv = est["conversations"].mean

@@ -263,7 +263,11 @@ def cut_span(pieces: list[tuple[float, float]], lo: float, hi: float) -> list[tu
     return out
 
 
+def seat_cost(spec: Scenario) -> float:
+    """Price of one sub-account over the horizon (monthly cost pro rata on 30-day months)."""
+    return spec.subaccounts.monthly_cost * spec.calendar.horizon / (30.0 * 86400.0)
+
+
 def subaccount_cost(spec: Scenario) -> float:
-    """Sub-account cost over the horizon (monthly cost pro rata on 30-day months)."""
-    sa = spec.subaccounts
-    return sa.count * sa.monthly_cost * spec.calendar.horizon / (30.0 * 86400.0)
+    """Sub-account cost over the horizon: the scenario's count at :func:`seat_cost`."""
+    return spec.subaccounts.count * seat_cost(spec)

@@ -7,11 +7,19 @@ Model
 -----
 Integer decision ``x_p`` = agents working shift pattern ``p`` (``p = 0..P-1``)::
 
-    minimise    sum_p cost[p] x_p
+    minimise    sum_p cost[p] x_p + seat_cost S
     subject to  sum_p cover[g, k, p] x_p    >= requirement[g, k]   every group g, interval k
-                sum_p presence[k, p] x_p    <= subaccount_cap      every interval k
+                sum_p presence[k, p] x_p    <= S <= subaccount_cap every interval k
                 sum_{p in pool i, day d} x_p <= pool_max[i, d]     every pool i, day d
-                lower[p] <= x_p <= upper[p],   x_p integer
+                lower[p] <= x_p <= upper[p],   x_p, S integer
+
+``S`` is the number of sub-accounts (seats) bought: one online agent holds one,
+agents on different shifts share them, so the seats are the peak of agents
+online, a purchase priced over the horizon (``seat_cost``) and capped by the
+platform.  Without ``presence`` there are no seats in the program.
+:func:`seat_price` re-solves with one seat more and one fewer: the labour a seat
+saves, the figure to set beside its price (and, when the cap binds, what the
+platform's cap costs).
 
 It is solved with :func:`scipy.optimize.milp` (HiGHS branch and cut).
 
@@ -53,6 +61,7 @@ steps 1 and 2 repeated as MILPs (continuous slacks, integer ``x``) under the tim
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -62,7 +71,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 __all__ = [
     "CoverProblem",
@@ -70,6 +79,8 @@ __all__ = [
     "CoverStatus",
     "Diagnosis",
     "DiagnosisKind",
+    "SeatPrice",
+    "seat_price",
     "solve_cover",
 ]
 
@@ -151,6 +162,9 @@ class CoverProblem:
         Maximum agents working per pool per day (agents; ``inf`` = no limit).
     day_of : ndarray of int, shape (P,), optional
         Day index ``d`` of each pattern (normally the day its shift starts).
+    seat_cost : float
+        Price of one sub-account over the horizon (currency), ``>= 0``; with
+        ``presence`` only.
     """
 
     cost: F64
@@ -164,6 +178,7 @@ class CoverProblem:
     pool_of: I64 | None = None
     pool_max: F64 | None = None
     day_of: I64 | None = None
+    seat_cost: float = 0.0
 
     def __post_init__(self) -> None:
         # Frozen dataclass: coerce through object.__setattr__ so callers may pass lists.
@@ -217,6 +232,12 @@ class CoverProblem:
                 raise ValueError(f"subaccount_cap must be >= 0, got {cap}")
             put("presence", presence)
             put("subaccount_cap", cap)
+        seat_cost = float(self.seat_cost)
+        if not (math.isfinite(seat_cost) and seat_cost >= 0):
+            raise ValueError(f"seat_cost must be finite and >= 0, got {seat_cost}")
+        if seat_cost > 0 and self.presence is None:
+            raise ValueError("seat_cost needs presence (the agents online per interval)")
+        put("seat_cost", seat_cost)
 
         given = [x is not None for x in (self.pool_of, self.pool_max, self.day_of)]
         if any(given) and not all(given):
@@ -367,6 +388,9 @@ class CoverSolution:
         Binding constraints when "infeasible"; empty otherwise.
     solve_time_s : float
         Wall-clock time of all HiGHS calls, seconds.
+    seats : int or None
+        Sub-accounts the plan needs: its peak of ``presence @ x`` over the
+        intervals, rounded up (None without ``presence``).  Not in ``cost``.
     """
 
     x: I64
@@ -377,6 +401,7 @@ class CoverSolution:
     shortfall: F64
     diagnosis: tuple[Diagnosis, ...]
     solve_time_s: float
+    seats: int | None = None
 
     @property
     def feasible(self) -> bool:
@@ -553,21 +578,13 @@ def solve_cover(
         bad = int(np.flatnonzero(upper < lower)[0])
         raise ValueError(f"no integer between lower and upper for pattern {bad}")
 
-    res = _milp(
-        pb.cost,
-        np.ones(n_p),
-        lower,
-        upper,
-        [(rows.matrix, rows.lo, rows.hi)],
-        time_limit_s,
-        mip_rel_gap,
-    )
+    res = _solve_with_seats(pb, rows, lower, upper, time_limit_s, mip_rel_gap)
     diagnosis: tuple[Diagnosis, ...] = ()
     gap = math.nan
     # Without a plan, x reports just the fixed part (lower bounds).
     x = lower.astype(np.int64)
     if res.x is not None and res.status in (0, 1):
-        x = _integral(res.x)
+        x = _integral(res.x[:n_p])
         status: CoverStatus = "optimal" if res.status == 0 else "time_limit"
         gap = float(res.mip_gap) if res.mip_gap is not None else math.nan
     elif res.status == 1:
@@ -597,6 +614,142 @@ def solve_cover(
         shortfall=short,
         diagnosis=diagnosis,
         solve_time_s=time.perf_counter() - t0,
+        seats=_seats(pb, x),
+    )
+
+
+def _seats(pb: CoverProblem, x: I64) -> int | None:
+    """Peak agents online of a plan, rounded up (float noise below 1e-6 ignored)."""
+    if pb.presence is None:
+        return None
+    return math.ceil(float(np.max(pb.presence @ x.astype(np.float64), initial=0.0)) - 1e-6)
+
+
+def _solve_with_seats(
+    pb: CoverProblem,
+    rows: _Rows,
+    lower: F64,
+    upper: F64,
+    time_limit_s: float | None,
+    mip_rel_gap: float,
+) -> Any:
+    """The MILP, with the seats ``S`` as a last column when they are priced.
+
+    Unpriced seats (``seat_cost == 0``) are just the cap rows already in ``rows``
+    (``S`` would be free between the peak online and the cap).  Priced ones add
+    ``presence @ x - S <= 0`` with ``0 <= S <= subaccount_cap``; ``res.x`` then has
+    ``P + 1`` entries.
+    """
+    n_p = pb.n_patterns
+    cons = [(rows.matrix, rows.lo, rows.hi)]
+    if pb.presence is None or pb.seat_cost == 0:
+        return _milp(pb.cost, np.ones(n_p), lower, upper, cons, time_limit_s, mip_rel_gap)
+    ks = np.flatnonzero(pb.presence.any(axis=1))
+    seat_rows = sp.hstack(
+        [sp.csr_array(pb.presence[ks]), sp.csr_array(-np.ones((ks.size, 1)))], format="csr"
+    )
+    grown = sp.hstack([rows.matrix, sp.csr_array((rows.matrix.shape[0], 1))], format="csr")
+    cap = pb.subaccount_cap if pb.subaccount_cap is not None else math.inf
+    return _milp(
+        np.concatenate([pb.cost, [pb.seat_cost]]),
+        np.ones(n_p + 1),
+        np.concatenate([lower, [0.0]]),
+        np.concatenate([upper, [math.floor(cap + 1e-9) if math.isfinite(cap) else math.inf]]),
+        [(grown, rows.lo, rows.hi), (seat_rows, np.full(ks.size, -np.inf), np.zeros(ks.size))],
+        time_limit_s,
+        mip_rel_gap,
+    )
+
+
+@dataclass(frozen=True)
+class SeatPrice:
+    """What one sub-account is worth to a plan (see :func:`seat_price`).
+
+    Attributes
+    ----------
+    seats
+        Sub-accounts the plan needs (its peak of agents online).
+    seat_cost
+        Price of one over the horizon (currency).
+    cap
+        The platform's cap (None: no cap).
+    cap_binds
+        Whether the plan uses every seat the cap allows.
+    shadow_price
+        Labour one more seat saves at ``seats`` (currency per seat, ``>= 0``): the
+        shadow price of the seat limit in the cover's LP relaxation.  0 when the
+        seats are not what limits the plan.
+    """
+
+    seats: int
+    seat_cost: float
+    cap: float | None
+    cap_binds: bool
+    shadow_price: float
+
+    def describe(self, currency: str = "") -> str:
+        """One sentence: the seats, what one more saves, against its price or the cap."""
+        cur = f" {currency}" if currency else ""
+        text = (
+            f"{self.seats} sub-accounts; one more would save {self.shadow_price:,.0f}{cur} of "
+            f"labour (shadow price)"
+        )
+        if self.cap_binds:
+            return text + f"; the platform cap of {self.cap:.0f} binds"
+        if self.seat_cost > 0:
+            return text + f", a seat costs {self.seat_cost:,.0f}{cur} over the horizon"
+        return text
+
+
+def seat_price(problem: CoverProblem, solution: CoverSolution) -> SeatPrice | None:
+    """The shadow price of a seat at the plan's seat count.
+
+    The LP relaxation of the cover with at most ``seats`` agents online in every
+    interval (labour alone, seats unpriced) is solved by HiGHS; the duals of those
+    rows sum to ``-dL/ds``, the labour one more seat saves.  At the priced optimum it
+    is at most the seat's price, unless the platform's cap stops the purchase: then
+    it is what the cap costs a seat.  The relaxation (fractional agents) is what has
+    duals; with hundreds of agents its value is within the MILP gap of the integer
+    program's, and it takes a fraction of a second where three integer re-solves
+    take up to three time limits.
+
+    Returns
+    -------
+    SeatPrice or None
+        None when the program has no seats (no ``presence``) or no plan.
+    """
+    pb = problem
+    if pb.presence is None or solution.seats is None or not solution.feasible:
+        return None
+    seats = solution.seats
+    rows = _build_rows(dataclasses.replace(pb, subaccount_cap=math.inf))
+    ks = np.flatnonzero(pb.presence.any(axis=1))
+    # linprog's form: A_ub x <= b_ub.  Requirement rows (lo <= A x) are negated; the
+    # pool rows keep their upper bounds.
+    is_req = rows.kind == _REQ
+    a_ub = sp.vstack(
+        [-rows.matrix[is_req], rows.matrix[~is_req], sp.csr_array(pb.presence[ks])], format="csr"
+    )
+    b_ub = np.concatenate([-rows.lo[is_req], rows.hi[~is_req], np.full(ks.size, float(seats))])
+    lower = np.ceil(pb.lower - 1e-9)
+    upper = np.floor(pb.upper + 1e-9)
+    res = linprog(
+        pb.cost, A_ub=a_ub, b_ub=b_ub, bounds=np.column_stack([lower, upper]), method="highs"
+    )
+    if res.status != 0:
+        return None  # the relaxation at the plan's own seats is feasible unless HiGHS fails
+    seat_duals = np.asarray(res.ineqlin.marginals)[-ks.size :]
+    cap = (
+        pb.subaccount_cap
+        if pb.subaccount_cap is not None and math.isfinite(pb.subaccount_cap)
+        else None
+    )
+    return SeatPrice(
+        seats=seats,
+        seat_cost=pb.seat_cost,
+        cap=cap,
+        cap_binds=cap is not None and seats >= math.floor(cap + 1e-9),
+        shadow_price=max(float(-seat_duals.sum()), 0.0) + 0.0,  # + 0.0: no "-0"
     )
 
 

@@ -27,6 +27,7 @@ from peakdesk.engine.setup import (
     fixed_instances,
     horizon_days,
     local_day_starts,
+    seat_cost,
 )
 from peakdesk.plan.cover import CoverProblem
 from peakdesk.plan.inputs import Grid, PlanningInputs
@@ -256,11 +257,12 @@ def cover_problem(inputs: PlanningInputs, agents: I64, pats: list[Pattern]) -> C
         cover=np.stack(cover),
         requirement=np.stack(need),
         group_names=tuple(names),
-        presence=present if cap is not None else None,
-        subaccount_cap=float(cap) if cap is not None else None,
+        presence=present,
+        subaccount_cap=float(cap) if cap is not None else math.inf,
         pool_of=pool_of,
         pool_max=pool_max,
         day_of=day_of,
+        seat_cost=seat_cost(spec),
     )
 
 

@@ -96,6 +96,11 @@ def plan_json(loaded: LoadedScenario, plan: Plan) -> dict[str, Any]:
         "labour_cost_by_pool": plan.labour_cost_by_pool,
         "subaccounts": plan.subaccounts,
         "subaccount_cost": plan.subaccount_cost,
+        "seat_price": (
+            asdict(plan.seat_price) | {"text": plan.seat_price.describe(spec.scenario.currency)}
+            if plan.seat_price is not None
+            else None
+        ),
         "cost_per_conversation": plan.total_cost / conversations if conversations else None,
         "headcount_by_day": headcount_by_day(loaded, plan),
         "shifts": shift_rows(loaded, plan),

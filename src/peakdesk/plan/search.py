@@ -40,10 +40,16 @@ import numpy.typing as npt
 
 from peakdesk.engine.config import EngineConfig
 from peakdesk.engine.intervals import peak_level
-from peakdesk.engine.setup import build_config, config_from_instances, subaccount_cost
+from peakdesk.engine.setup import build_config, config_from_instances, seat_cost, subaccount_cost
 from peakdesk.experiment.replicate import Evaluation, simulate
 from peakdesk.experiment.targets import TargetSummary, scenario_targets
-from peakdesk.plan.cover import CoverSolution, Diagnosis, solve_cover
+from peakdesk.plan.cover import (
+    CoverSolution,
+    Diagnosis,
+    SeatPrice,
+    seat_price,
+    solve_cover,
+)
 from peakdesk.plan.guarantee import (
     Decision,
     HeldOut,
@@ -148,6 +154,8 @@ class Plan:
         What binds, when infeasible.
     held_out
         The accepted plan on held-out seeds (``None``: not run).
+    seat_price
+        What one more sub-account would save the plan (``None``: no plan).
     seeds
         Replication numbers each stage used, ``stage -> (first, end)``
         (``refinement``, ``verification``, ``held_out``), all with ``base_seed``.
@@ -168,6 +176,7 @@ class Plan:
     rounds: tuple[Round, ...]
     diagnosis: tuple[Diagnosis, ...] = field(default_factory=tuple)
     held_out: HeldOut | None = None
+    seat_price: SeatPrice | None = None
     seeds: dict[str, tuple[int, int]] = field(default_factory=dict)
     base_seed: int | None = None
 
@@ -372,6 +381,7 @@ def _search(
         plan, decision, cfg = _verify(
             inputs, req, pats, sol, workers, seed, rnd, rounds, alpha, steps, say, dask
         )
+        plan = dataclasses.replace(plan, seat_price=seat_price(problem, sol))
         steps = []  # the refinement belongs to the first round's trace
         n_verified = rounds[-1].replications
         seeds["verification"] = (
@@ -537,8 +547,7 @@ def _verify(
         pool.name: hours * pool.hourly_cost
         for pool, hours in zip(spec.pools, cfg.paid_hours_by_pool, strict=True)
     }
-    sa = spec.subaccounts
-    sa_cost = subaccounts * sa.monthly_cost * spec.calendar.horizon / (30.0 * 86400.0)
+    sa_cost = subaccounts * seat_cost(spec)
     cost = sum(labour.values()) + sa_cost
     rounds.append(
         Round(

@@ -261,6 +261,13 @@ def _plan_section(run: RunData) -> str:
     if not is_missing(cpc):
         rows.append(("per conversation", f"{as_float(cpc):,.2f}"))
     out.append(f"<h3>Cost ({_e(cur)})</h3>" + _table(("", "cost"), rows))
+    seat = doc.get("seat_price")
+    if isinstance(seat, dict) and seat.get("text"):
+        out.append(
+            f"<p>{_e(str(seat['text']))}. Seats are a decision of the cover: priced over the "
+            "horizon beside labour, tied to the peak of agents online, within the "
+            "platform's cap.</p>"
+        )
     heads = doc.get("headcount_by_day", {})
     days = sorted({d for per in heads.values() for d in per})
     if days:
