@@ -107,5 +107,5 @@ def test_a_priced_plan_is_never_dearer_in_labour_and_seats() -> None:
     assert priced.seats < free.seats  # fewer, faster agents
     assert priced.cost + price * priced.seats <= free.cost + price * free.seats + 1e-6
     # The seats are the plan's peak online, rounded up.
-    peak = float((pb.presence @ priced.x.astype(float)).max())  # type: ignore[operator]
+    peak = float((pb.presence @ priced.x.astype(float)).max())
     assert priced.seats == int(np.ceil(peak - 1e-6))
