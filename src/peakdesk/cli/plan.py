@@ -56,6 +56,34 @@ from peakdesk.scenario.schema import MAX_REPLICATIONS
     help="Runs of the accepted plan on seeds the search never used (default: the "
     "scenario's plan.holdout_replications, 100); 0 skips the held-out check.",
 )
+@click.option(
+    "--frontier",
+    is_flag=True,
+    help="Also scan the trade-offs: cost against required confidence and against chats "
+    "per agent (frontier.csv, plan.json 'frontier', a figure and a report section).",
+)
+@click.option(
+    "--frontier-levels",
+    default="0.80,0.85,0.90,0.95,0.99",
+    show_default=True,
+    callback=lambda ctx, param, v: _number_list(param, v, float, "each in (0, 1)", 0.0, 1.0),
+    help="Required confidences of the frontier, comma-separated.",
+)
+@click.option(
+    "--frontier-chats",
+    default="2,3,4,5,6",
+    show_default=True,
+    callback=lambda ctx, param, v: _number_list(param, v, int, "whole numbers 1..50", 1, 50),
+    help="Chats per agent of the frontier's table (every planned pool), comma-separated; "
+    "'' for none.",
+)
+@click.option(
+    "--frontier-runs",
+    type=click.IntRange(min=1, max=MAX_REPLICATIONS),
+    default=40,
+    show_default=True,
+    help="Runs per scanned plan (the same seeds for every plan).",
+)
 @WORKERS_OPTION
 @DASK_OPTION
 @SIZE_LIMIT_OPTION
@@ -71,6 +99,10 @@ def plan_cmd(
     report: bool,
     no_size_limit: bool,
     holdout: int | None,
+    frontier: bool,
+    frontier_levels: list[float],
+    frontier_chats: list[int],
+    frontier_runs: int,
 ) -> None:
     """Find the cheapest shifts and sub-accounts that keep every target.
 
@@ -90,11 +122,33 @@ def plan_cmd(
     loaded = load_checked(scenario, size_limit=not no_size_limit)
     if not any(p.plan is not None for p in loaded.spec.pools):
         fail(f"{scenario}: no pool has a [pools.plan] table: nothing for the planner to choose")
+    if frontier:
+        from peakdesk.experiment.targets import scenario_targets
+
+        if not scenario_targets(loaded):
+            fail(f"{scenario}: --frontier needs targets (a frontier of P(all targets met))")
     say = (lambda _m: None) if quiet else say_progress()
     t0 = time.perf_counter()
     plan = search(loaded, workers=workers, seed=seed, progress=say, dask=dask, holdout=holdout)
     seconds = time.perf_counter() - t0
     data = plan_json(loaded, plan)
+    front = None
+    if frontier:
+        from peakdesk.plan.frontier import frontier as scan_frontier
+        from peakdesk.plan.frontier import frontier_json
+
+        front = scan_frontier(
+            loaded,
+            levels=frontier_levels,
+            chats=frontier_chats,
+            runs=frontier_runs,
+            seed=seed,
+            workers=workers,
+            dask=dask,
+            progress=say,
+        )
+        data["frontier"] = frontier_json(front)
+        seconds = time.perf_counter() - t0
     data["wall_time_s"] = seconds
     written: list[Path] = []
     if out_dir is not None:
@@ -119,6 +173,9 @@ def plan_cmd(
     else:
         for line in _plan_lines(loaded, plan, seconds):
             click.echo(line)
+        if front is not None:
+            for line in _frontier_lines(front, spec_currency=loaded.spec.scenario.currency):
+                click.echo(line)
         if out_dir is not None:
             click.echo(f"wrote {count(len(written), 'file')} to {out_dir}/")
             if report and plan.verification is not None:
@@ -209,4 +266,45 @@ def _plan_lines(loaded: LoadedScenario, plan: Any, seconds: float) -> list[str]:
         )
         more = f"; requirement raised by {r.raised} agent-intervals" if r.raised else ""
         lines.append(f"  round {r.round}: {r.cover_status}, cost {r.cost:,.0f}{kept}{more}")
+    return lines
+
+
+def _number_list(
+    param: Any, value: str, kind: type, allowed: str, low: float, high: float
+) -> list[Any]:
+    """A comma-separated list of numbers, each within ``(low, high)`` (floats) or
+    ``[low, high]`` (ints), or exit 2 naming what is allowed."""
+    out: list[Any] = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            v = kind(part)
+        except ValueError:
+            raise click.BadParameter(f"{part!r} is not a number; allowed: {allowed}") from None
+        inside = low < v < high if kind is float else low <= v <= high
+        if not inside:
+            raise click.BadParameter(f"{part} is out of range; allowed: {allowed}")
+        out.append(v)
+    if kind is float and not out:
+        raise click.BadParameter(f"give at least one level; allowed: {allowed}")
+    return sorted(set(out))
+
+
+def _frontier_lines(front: Any, spec_currency: str) -> list[str]:
+    def row(p: Any) -> str:
+        if p is None:
+            return "no scanned plan reaches it"
+        return (
+            f"{p.cost:>12,.0f} {spec_currency}  {p.headcount:>6d} agent-shifts  "
+            f"{p.subaccounts:>5d} sub-accounts  P(all met) {p.p_all_met:.2f} "
+            f"[{p.low:.2f}, {p.high:.2f}]  scale {p.scale:.2f}"
+        )
+
+    lines = ["", f"trade-offs ({front.runs} runs per scanned plan, seeds never used by the search)"]
+    lines.append("  cost against required confidence")
+    lines += [f"    {c:>5.0%}  {row(p)}" for c, p in front.levels]
+    if front.by_chats:
+        lines.append(f"  chats per agent, every target in {front.required:.0%} of runs")
+        lines += [f"    {m:>5d}  {row(p)}" for m, p in front.by_chats]
     return lines

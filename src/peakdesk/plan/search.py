@@ -64,6 +64,7 @@ from peakdesk.plan.planned import planned_scenario
 from peakdesk.plan.requirement import IsaStep, iterate_requirement, seed_requirement
 from peakdesk.rules.calendar import day_date
 from peakdesk.scenario.load import LoadedScenario
+from peakdesk.scenario.schema import Scenario
 
 I64 = npt.NDArray[np.int64]
 
@@ -242,7 +243,7 @@ def search(
     capped = plan.status == "infeasible" and any(d.kind == "subaccount_cap" for d in plan.diagnosis)
     if not capped:
         return plan
-    traded = _one_more_chat(loaded)
+    traded = with_chats(loaded)
     if traded is None:
         return plan
     say = progress or (lambda _m: None)
@@ -265,21 +266,29 @@ def search(
     )
 
 
-def _one_more_chat(loaded: LoadedScenario) -> LoadedScenario | None:
-    """The scenario with each planned pool's concurrency cap raised by one (None if at 50)."""
+def with_chats(loaded: LoadedScenario, chats: int | None = None) -> LoadedScenario | None:
+    """The scenario with each planned pool's concurrency cap set to ``chats``.
+
+    ``chats`` None raises each by one.  A slowdown table
+    (``compose_multiplier_by_concurrency``) is cut, or extended by its last step.
+    None when a cap would leave 1..50.
+    """
     pools = []
     for pool in loaded.spec.pools:
         if pool.plan is None:
             pools.append(pool)
             continue
-        if pool.max_concurrency >= 50:
+        m = pool.max_concurrency + 1 if chats is None else chats
+        if not 1 <= m <= 50:
             return None
-        update: dict[str, object] = {"max_concurrency": pool.max_concurrency + 1}
+        update: dict[str, object] = {"max_concurrency": m}
         table = pool.compose_multiplier_by_concurrency
         if table is not None:
-            # Extend the slowdown table by its last step.
-            step = table[-1] / table[-2] if len(table) > 1 else 1.0
-            update["compose_multiplier_by_concurrency"] = [*table, table[-1] * step]
+            table = list(table[:m])
+            while len(table) < m:
+                step = table[-1] / table[-2] if len(table) > 1 else 1.0
+                table.append(table[-1] * step)
+            update["compose_multiplier_by_concurrency"] = table
         pools.append(pool.model_copy(update=update))
     return LoadedScenario(spec=loaded.spec.model_copy(update={"pools": pools}), path=loaded.path)
 
@@ -307,22 +316,7 @@ def _search(
         f"refining the requirement by simulation at alpha = {alpha:.3g} (until no interval "
         f"moves by more than {settings.isa_tolerance} agent(s))"
     )
-    base, steps = iterate_requirement(
-        inputs,
-        seed_req,
-        alpha,
-        replications=settings.replications,
-        max_iterations=settings.max_iterations,
-        tolerance=settings.isa_tolerance,
-        seed=seed,
-        workers=workers,
-        dask=dask,
-        on_step=lambda st: say(
-            f"  iteration {st.iteration}: peak {int(st.agents.max())} -> "
-            f"{int(st.next_agents.max())} agents, largest change {st.max_change}"
-            + (f" ({_OUTCOME[st.outcome](st)})" if st.outcome != "moving" else "")
-        ),
-    )
+    base, steps = refine(inputs, seed_req, alpha, seed, workers, dask, say)
     seeds = {"refinement": (0, settings.replications)}
     rounds: list[Round] = []
     required = spec.targets.confidence
@@ -436,6 +430,35 @@ def _search(
     return _with_status(best, "not_met", msg, rounds)
 
 
+def refine(
+    inputs: PlanningInputs,
+    seed_req: I64,
+    alpha: float,
+    seed: int,
+    workers: int,
+    dask: str | None,
+    say: Callable[[str], None],
+) -> tuple[I64, list[IsaStep]]:
+    """The ISA refinement of a seed requirement with the scenario's settings, traced."""
+    settings = inputs.spec.plan
+    return iterate_requirement(
+        inputs,
+        seed_req,
+        alpha,
+        replications=settings.replications,
+        max_iterations=settings.max_iterations,
+        tolerance=settings.isa_tolerance,
+        seed=seed,
+        workers=workers,
+        dask=dask,
+        on_step=lambda st: say(
+            f"  iteration {st.iteration}: peak {int(st.agents.max())} -> "
+            f"{int(st.next_agents.max())} agents, largest change {st.max_change}"
+            + (f" ({_OUTCOME[st.outcome](st)})" if st.outcome != "moving" else "")
+        ),
+    )
+
+
 _OUTCOME: dict[str, Callable[[IsaStep], str]] = {
     "converged": lambda st: "converged",
     "cycle": lambda st: f"a cycle of {st.cycle}: the interval-wise max of it is kept",
@@ -486,13 +509,7 @@ def _verify(
     """
     loaded, grid, spec = inputs.loaded, inputs.grid, inputs.spec
     settings = spec.plan
-    instances = instances_of(pats, sol.x)
-    open_cfg = config_from_instances(spec, instances, subaccounts=10**9)
-    need = peak_level(open_cfg.segment_start_s, open_cfg.segment_end_s)
-    cap = spec.subaccounts.platform_cap
-    subaccounts = min(need, cap) if cap is not None else need
-    # The plan is a scenario: verified as `peakdesk simulate planned.toml` would run it.
-    cfg = build_config(planned_scenario(spec, pats, sol.x, subaccounts))
+    cfg, subaccounts = plan_config(spec, pats, sol.x)
     required = spec.targets.confidence
     has_targets = bool(scenario_targets(loaded))
     ev: Evaluation | None = None
@@ -503,7 +520,7 @@ def _verify(
         batch = min(batch, settings.verify_cap - done)
         # The same verification seeds every round (fresh against the refinement's):
         # rounds then differ by their staffing, not by their buyers.
-        batch_ev = _run_plan(inputs, cfg, seed, batch, VERIFY_OFFSET + done, workers, dask)
+        batch_ev = run_plan(inputs, cfg, seed, batch, VERIFY_OFFSET + done, workers, dask)
         ev = (
             batch_ev
             if ev is None
@@ -513,7 +530,7 @@ def _verify(
         if not has_targets:
             say(f"  verifying the shift plan: {n} replications on fresh seeds (no targets)")
             break
-        met = _runs_met(ev)
+        met = runs_met(ev)
         decision = decide(met, n, required, settings.bound_level, settings.bound)
         low = lower_bound(met, n, settings.bound_level, settings.bound)
         say(
@@ -539,7 +556,7 @@ def _verify(
     p_all = ev.p_all_targets_met
     n = len(ev.replications)
     low = (
-        lower_bound(_runs_met(ev), n, settings.bound_level, settings.bound)
+        lower_bound(runs_met(ev), n, settings.bound_level, settings.bound)
         if has_targets
         else math.nan
     )
@@ -575,7 +592,19 @@ def _verify(
     return plan, decision, cfg
 
 
-def _run_plan(
+def plan_config(spec: Scenario, pats: list[Pattern], counts: I64) -> tuple[EngineConfig, int]:
+    """The engine config of a shift plan and its sub-accounts (its peak online, capped).
+
+    The plan is a scenario: simulated as ``peakdesk simulate planned.toml`` runs it.
+    """
+    open_cfg = config_from_instances(spec, instances_of(pats, counts), subaccounts=10**9)
+    need = peak_level(open_cfg.segment_start_s, open_cfg.segment_end_s)
+    cap = spec.subaccounts.platform_cap
+    subaccounts = min(need, cap) if cap is not None else need
+    return build_config(planned_scenario(spec, pats, counts, subaccounts)), subaccounts
+
+
+def run_plan(
     inputs: PlanningInputs,
     cfg: EngineConfig,
     seed: int,
@@ -598,7 +627,7 @@ def _run_plan(
     )
 
 
-def _runs_met(ev: Evaluation) -> int:
+def runs_met(ev: Evaluation) -> int:
     """Replications keeping every target at once."""
     return sum(all(t.met for t in r.targets) for r in ev.replications)
 
@@ -622,9 +651,9 @@ def _held_out_check(
     if n == 0:
         return _with_status(plan, "ok", accepted + "; no held-out check (holdout 0)")
     say(f"held-out check: the accepted plan on {n} runs with seeds the search never used")
-    ev = _run_plan(inputs, cfg, seed, n, HOLDOUT_OFFSET, workers, dask)
+    ev = run_plan(inputs, cfg, seed, n, HOLDOUT_OFFSET, workers, dask)
     check = held_out(
-        _runs_met(ev),
+        runs_met(ev),
         n,
         required=required,
         level=HELD_OUT_LEVEL,

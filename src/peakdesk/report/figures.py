@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import matplotlib.dates as mdates
@@ -454,6 +455,78 @@ def plan_shifts(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
     return fig
 
 
+def _frontier_doc(run: RunData) -> dict[str, Any] | None:
+    doc = run.plan.plan.get("frontier") if run.plan is not None else None
+    return doc if isinstance(doc, dict) and doc.get("scan") else None
+
+
+@with_script_fonts
+def plan_frontier(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
+    """``plan --frontier``: cost against required confidence, and against chats per agent."""
+    run = _run(run, ev)
+    doc = _frontier_doc(run)
+    if doc is None:
+        return None
+    cur = run.summary.get("currency", "")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    # Left: every scanned plan at the scenario's concurrency (cost vs its share of runs
+    # keeping every target, with the 95% interval), and the frontier as steps.
+    scan = [r for r in doc["scan"] if r["chats"] in ("", None) and r["runs"]]
+    if scan:
+        share = np.array([float(r["p_all_met"]) for r in scan])
+        cost = np.array([float(r["cost"]) for r in scan])
+        err = np.array(
+            [
+                share - [float(r["low_95"]) for r in scan],
+                [float(r["high_95"]) for r in scan] - share,
+            ]
+        )
+        left.errorbar(
+            share, cost, xerr=err, fmt="o", color="#a0aec0", ms=4, lw=0.8, label="scanned plans"
+        )
+    picked = [(c["level"], c["plan"]) for c in doc["confidence"] if c["plan"] is not None]
+    if picked:
+        left.step(
+            [lv for lv, _ in picked],
+            [float(p["cost"]) for _, p in picked],
+            where="post",
+            color="#2b6cb0",
+            marker="s",
+            label="cheapest plan at each confidence",
+        )
+    left.axvline(float(doc["required"]), color="#c53030", ls="--", lw=1, label="required")
+    left.set_xlabel(f"share of runs keeping every target ({doc['runs_per_plan']} runs each)")
+    left.set_ylabel(f"cost ({cur})")
+    left.grid(True, alpha=0.3)
+    left.legend(fontsize=8, loc="upper left")
+    rows = [(c["chats"], c["plan"]) for c in doc["chats"] if c["plan"] is not None]
+    if rows:
+        chats = [m for m, _ in rows]
+        right.bar(chats, [float(p["cost"]) for _, p in rows], color="#90cdf4", label="cost")
+        right.set_xlabel("chats per agent (every planned pool)")
+        right.set_ylabel(f"cost ({cur})")
+        twin = right.twinx()
+        twin.plot(
+            chats, [p["headcount"] for _, p in rows], "o-", color="#2d3748", label="agent-shifts"
+        )
+        twin.plot(
+            chats, [p["subaccounts"] for _, p in rows], "s--", color="#dd6b20", label="sub-accounts"
+        )
+        twin.set_ylabel("agent-shifts, sub-accounts")
+        twin.legend(fontsize=8, loc="upper right")
+        right.set_xticks(chats)
+    else:
+        right.text(0.5, 0.5, "no chats table", ha="center", va="center", transform=right.transAxes)
+    right.set_title(
+        f"cheapest plan keeping every target in {float(doc['required']):.0%}", fontsize=9
+    )
+    fig.suptitle(
+        _title(run, "Trade-offs: cost against confidence and chats per agent"), fontsize=10
+    )
+    fig.tight_layout()
+    return fig
+
+
 FIGURES: dict[str, Callable[[RunData], Figure | None]] = {
     "demand-capacity": demand_and_capacity,
     "backlog": backlog,
@@ -463,6 +536,7 @@ FIGURES: dict[str, Callable[[RunData], Figure | None]] = {
     "conversions-lost": conversions_lost,
     "plan-pools": plan_pools,
     "plan-shifts": plan_shifts,
+    "plan-frontier": plan_frontier,
 }
 
 #: What each figure shows, for the report.
@@ -484,6 +558,9 @@ CAPTIONS = {
     "by the search.",
     "plan-shifts": "The plan's shifts: one bar per shift start and length, with the number "
     "of agents on it.",
+    "plan-frontier": "plan --frontier: each scanned plan's cost against its share of runs "
+    "keeping every target (95% intervals) and the cheapest plan at each required "
+    "confidence; right, the cheapest plan at the required confidence by chats per agent.",
 }
 
 

@@ -349,6 +349,45 @@ def _plan_section(run: RunData) -> str:
     return "".join(out)
 
 
+def _frontier_html(doc: dict[str, Any], cur: str) -> str:
+    """``plan --frontier``: the cheapest plan per confidence and per chats per agent."""
+
+    def cells(p: Any) -> tuple[str, ...]:
+        if not isinstance(p, dict):
+            return ("none scanned reaches it", "", "", "", "")
+        low, high = p.get("interval_95") or (float("nan"), float("nan"))
+        return (
+            f"{as_float(p.get('cost')):,.0f}",
+            f"{p.get('headcount')}",
+            f"{p.get('subaccounts')}",
+            f"{as_float(p.get('p_all_met')):.2f} [{as_float(low):.2f}, {as_float(high):.2f}]",
+            f"{as_float(p.get('scale')):.2f}",
+        )
+
+    head = (f"cost ({cur})", "agent-shifts", "sub-accounts", "P(all met) [95%]", "scale")
+    out = [
+        f"<p>Uniform scales of the refined requirement, each covered by the cheapest shifts "
+        f"and seats and run on the same {_e(str(doc.get('runs_per_plan')))} seeds (replication "
+        f"numbers from {_e(str(doc.get('first_replication')))}, never used by the search). "
+        "The share is a point estimate for choosing; the chosen plan's guarantee is "
+        "<code>peakdesk plan</code>'s at that confidence.</p>",
+        "<h3>Cost against required confidence</h3>",
+        _table(
+            ("required", *head),
+            [(f"{as_float(c['level']):.0%}", *cells(c.get("plan"))) for c in doc["confidence"]],
+        ),
+    ]
+    if doc.get("chats"):
+        out += [
+            f"<h3>Chats per agent (every target in {as_float(doc.get('required')):.0%} of "
+            "runs)</h3>",
+            _table(
+                ("chats", *head), [(str(c["chats"]), *cells(c.get("plan"))) for c in doc["chats"]]
+            ),
+        ]
+    return "".join(out)
+
+
 def _guarantee_html(doc: dict[str, Any]) -> str:
     """The held-out figure a manager signs, and the bound the plan was accepted on."""
     g = doc.get("guarantee") or {}
@@ -478,6 +517,9 @@ def render(run: RunData, figures: dict[str, Figure] | None = None) -> str:
     ]
     if run.plan is not None:
         parts += ["<h2>The plan and what it costs</h2>", _plan_section(run)]
+        front = run.plan.plan.get("frontier")
+        if isinstance(front, dict) and front.get("scan"):
+            parts += ["<h2>Trade-offs</h2>", _frontier_html(front, s.get("currency", ""))]
     drawn = draw_figures(run) if figures is None else figures
     if drawn:
         parts.append("<h2>Figures</h2>")

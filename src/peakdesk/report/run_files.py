@@ -32,6 +32,7 @@ INTERVALS_FILE = "intervals.csv"
 SCENARIO_FILE = "scenario.toml"
 PLAN_FILE = "plan.json"
 PLANNED_FILE = "planned.toml"
+FRONTIER_CSV = "frontier.csv"
 
 #: What a run directory may hold, besides the figures and the logs.
 RUN_FILES = (
@@ -40,6 +41,7 @@ RUN_FILES = (
     SCENARIO_FILE,
     PLAN_FILE,
     PLANNED_FILE,
+    FRONTIER_CSV,
     "shifts.csv",
     "online.csv",
     "pools.csv",
@@ -59,6 +61,7 @@ FIGURE_NAMES = (
     "conversions-lost",
     "plan-pools",
     "plan-shifts",
+    "plan-frontier",
 )
 
 _NAMES = frozenset(RUN_FILES) | {f"{n}.{ext}" for n in FIGURE_NAMES for ext in ("png", "svg")}

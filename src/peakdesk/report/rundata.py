@@ -44,6 +44,7 @@ from peakdesk.engine.log import ChatLog
 from peakdesk.experiment.replicate import Evaluation
 from peakdesk.report.run_files import (  # noqa: F401 - re-exported: a run dir's file names
     FIGURE_NAMES,
+    FRONTIER_CSV,
     INTERVALS_FILE,
     PLAN_FILE,
     PLANNED_FILE,
@@ -428,6 +429,10 @@ def write_run_dir(
         if rows:
             csv_file("shifts.csv", {k: np.array([r[k] for r in rows]) for k in rows[0]})
         csv_file("online.csv", online_table(loaded, plan))
+        scan = (doc.get("frontier") or {}).get("scan")
+        if scan:
+            # `plan --frontier`: every scanned plan, as plan.json has them.
+            csv_file(FRONTIER_CSV, {k: np.array([r[k] for r in scan]) for k in scan[0]})
         _write_planned(out, loaded, plan, written)
         # The verification ran the plan's staffing, not the file's: say so.
         summary["staffing"] = "plan"
