@@ -21,7 +21,6 @@ from peakdesk.cli import main
 from peakdesk.plan.frontier import FRONTIER_OFFSET
 from test_cli_plan import TINY, _tiny
 
-
 #: The tiny scenario at ten times the demand (about 3 agents online), where a scale
 #: of the requirement moves the share of runs keeping the target.
 BUSIER = TINY.replace("volume_per_day = 600", "volume_per_day = 6000").replace(
