@@ -265,7 +265,14 @@ def _plan_lines(loaded: LoadedScenario, plan: Any, seconds: float) -> list[str]:
             else ""
         )
         more = f"; requirement raised by {r.raised} agent-intervals" if r.raised else ""
-        lines.append(f"  round {r.round}: {r.cover_status}, cost {r.cost:,.0f}{kept}{more}")
+        trim = f" (trimmed: requirement x{r.scale:.2f})" if r.scale != 1.0 else ""
+        lines.append(f"  round {r.round}{trim}: {r.cover_status}, cost {r.cost:,.0f}{kept}{more}")
+    bad = plan.rejected_trim
+    if bad is not None:
+        lines.append(
+            f"  trim x{bad.scale:.2f}: cost {bad.cost:,.0f}, every target kept in "
+            f"{bad.p_all_met:.0%} of {bad.replications} runs ({bad.decision}): not taken"
+        )
     return lines
 
 

@@ -130,6 +130,18 @@ def plan_json(loaded: LoadedScenario, plan: Plan) -> dict[str, Any]:
             "replications": {k: list(v) for k, v in plan.seeds.items()},
         },
         "refinement": _refinement(plan),
+        "rejected_trim": (
+            {
+                "scale": plan.rejected_trim.scale,
+                "cost": plan.rejected_trim.cost,
+                "p_all_met": plan.rejected_trim.p_all_met,
+                "replications": plan.rejected_trim.replications,
+                "lower_bound": plan.rejected_trim.lower,
+                "decision": plan.rejected_trim.decision,
+            }
+            if plan.rejected_trim is not None
+            else None
+        ),
         "diagnosis": [d.describe() for d in plan.diagnosis],
         "trace": [
             {
@@ -142,6 +154,7 @@ def plan_json(loaded: LoadedScenario, plan: Plan) -> dict[str, Any]:
                 "lower_bound": r.lower,
                 "decision": r.decision,
                 "raised_agent_intervals": r.raised,
+                "trim_scale": r.scale if r.scale != 1.0 else None,
                 "refinement": [
                     {
                         "iteration": s.iteration,

@@ -106,6 +106,9 @@ class Round:
         ``continue`` (undecided at the cap); ``""`` without targets.
     raised
         Agent-intervals added to the requirement after this round (0: none).
+    scale
+        For a trimming round, the scale of the accepted requirement it tried
+        (< 1); 1 for the rounds that raise.
     """
 
     round: int
@@ -119,6 +122,7 @@ class Round:
     lower: float = math.nan
     decision: str = ""
     raised: int = 0
+    scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,9 @@ class Plan:
         The accepted plan on held-out seeds (``None``: not run).
     seat_price
         What one more sub-account would save the plan (``None``: no plan).
+    rejected_trim
+        The trimming round that was not accepted, which ended the trimming (the
+        plan is the last accepted round's; ``None``: no such round).
     seeds
         Replication numbers each stage used, ``stage -> (first, end)``
         (``refinement``, ``verification``, ``held_out``), all with ``base_seed``.
@@ -178,6 +185,7 @@ class Plan:
     diagnosis: tuple[Diagnosis, ...] = field(default_factory=tuple)
     held_out: HeldOut | None = None
     seat_price: SeatPrice | None = None
+    rejected_trim: Round | None = None
     seeds: dict[str, tuple[int, int]] = field(default_factory=dict)
     base_seed: int | None = None
 
@@ -390,6 +398,12 @@ def _search(
         if not has_targets:
             return _with_status(plan, "ok", _ok_message(plan, required))
         if decision == "accept":
+            plan, cfg = _trim(inputs, req, pats, plan, cfg, rounds, alpha, seed, workers, say, dask)
+            seeds["verification"] = (
+                VERIFY_OFFSET,
+                VERIFY_OFFSET + max(r.replications for r in (*rounds, plan.rejected_trim) if r),
+            )
+            plan = dataclasses.replace(plan, seeds=dict(seeds), base_seed=seed)
             return _held_out_check(inputs, plan, cfg, seed, workers, say, dask, seeds)
         if len(rounds) >= 2 and _same_worst_days(rounds[-2], rounds[-1]):
             # The same buyers (verification seeds) with more agents, and not one target's
@@ -464,6 +478,81 @@ _OUTCOME: dict[str, Callable[[IsaStep], str]] = {
     "cycle": lambda st: f"a cycle of {st.cycle}: the interval-wise max of it is kept",
     "not_converged": lambda st: "not converged at the iteration cap: the larger of the last two",
 }
+
+
+def _trim(
+    inputs: PlanningInputs,
+    req: I64,
+    pats: list[Pattern],
+    plan: Plan,
+    cfg: EngineConfig,
+    rounds: list[Round],
+    alpha: float,
+    seed: int,
+    workers: int,
+    say: Callable[[str], None],
+    dask: str | None,
+) -> tuple[Plan, EngineConfig]:
+    """The cheapest accepted plan on the way down from an accepted requirement.
+
+    The requirement is scaled by ``1 - k * plan.trim_step``, ``k = 1, 2, ...``
+    (down to half), each scale covered and verified like a round, on the same
+    verification seeds; trimming stops at the first scale not accepted (or with
+    no cheaper cover).  Rounds overshoot: the refinement staffs every interval to
+    ``alpha`` and a raise adds a whole measured shortfall, so the first accepted
+    plan is often dearer than it needs to be.  Choosing among several plans on the
+    same seeds favours the luckiest; the held-out check, on seeds none of them
+    saw, is what guards against that.
+    """
+    step = inputs.spec.plan.trim_step
+    settings = inputs.spec.plan
+    best, best_cfg, last = plan, cfg, req
+    k = 1
+    while step > 0 and 1.0 - k * step >= 0.5 - 1e-9:
+        scale = round(1.0 - k * step, 6)
+        k += 1
+        trial = np.ceil(scale * req - 1e-9).astype(np.int64)
+        if np.array_equal(trial, last):
+            continue
+        last = trial
+        problem = cover_problem(inputs, trial, pats)
+        sol = solve_cover(
+            problem, time_limit_s=settings.milp_time_limit, mip_rel_gap=settings.milp_gap
+        )
+        cheaper = sol.feasible and sol.cost < sum(best.labour_cost_by_pool.values()) - 1e-6
+        if not cheaper:
+            if sol.feasible:
+                continue  # the same cost at a smaller requirement: try the next scale
+            break
+        say(
+            f"trimming: requirement x{scale:.2f} (peak {int(trial.max())}), shift cover "
+            f"{sol.status}, cost {sol.cost:,.0f}"
+        )
+        trial_rounds = list(rounds)
+        candidate, decision, candidate_cfg = _verify(
+            inputs,
+            trial,
+            pats,
+            sol,
+            workers,
+            seed,
+            len(rounds) + 1,
+            trial_rounds,
+            alpha,
+            [],
+            say,
+            dask,
+        )
+        trial_rounds[-1] = dataclasses.replace(trial_rounds[-1], scale=scale)
+        if decision != "accept" or candidate.total_cost >= best.total_cost:
+            say(f"  not accepted: the x{scale:.2f} plan is kept out; trimming ends")
+            return dataclasses.replace(best, rejected_trim=trial_rounds[-1]), best_cfg
+        rounds[:] = trial_rounds
+        best = dataclasses.replace(
+            candidate, rounds=tuple(rounds), seat_price=seat_price(problem, sol)
+        )
+        best_cfg = candidate_cfg
+    return best, best_cfg
 
 
 def _same_worst_days(a: Round, b: Round) -> bool:

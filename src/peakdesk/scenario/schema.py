@@ -913,6 +913,13 @@ class PlanSettings(_Model):
     max_rounds: int = Field(
         default=5, ge=1, le=100, description="verify-and-raise rounds before giving up"
     )
+    trim_step: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=0.5,
+        description="after a plan is accepted, try its requirement scaled down by this "
+        "step, again while the smaller plan is still accepted (0: no trimming)",
+    )
     delay_probability: Probability | None = Field(
         default=None,
         description="starting P(all slots busy) per interval (default: from the targets)",
