@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -18,6 +19,7 @@ from peakdesk.cli.common import (
     count,
     fail,
     fmt_metric,
+    input_errors,
     load_checked,
     output_errors,
     say_progress,
@@ -55,6 +57,20 @@ from peakdesk.scenario.schema import MAX_REPLICATIONS
     default=None,
     help="Runs of the accepted plan on seeds the search never used (default: the "
     "scenario's plan.holdout_replications, 100); 0 skips the held-out check.",
+)
+@click.option(
+    "--margin",
+    type=click.FloatRange(min=0.0, max=10.0),
+    default=None,
+    help="Plan for demand this share above the forecast (0.1 = 10%), forecast "
+    "uncertainty kept; reported as such.",
+)
+@click.option(
+    "--quantile",
+    type=click.FloatRange(min=0.0, max=1.0, min_open=True, max_open=True),
+    default=None,
+    help="Plan for a day at this quantile of the forecast's uncertainty (0.9; needs "
+    "demand.daily_cv > 0); reported as such.",
 )
 @click.option(
     "--frontier",
@@ -99,6 +115,8 @@ def plan_cmd(
     report: bool,
     no_size_limit: bool,
     holdout: int | None,
+    margin: float | None,
+    quantile: float | None,
     frontier: bool,
     frontier_levels: list[float],
     frontier_chats: list[int],
@@ -122,6 +140,20 @@ def plan_cmd(
     loaded = load_checked(scenario, size_limit=not no_size_limit)
     if not any(p.plan is not None for p in loaded.spec.pools):
         fail(f"{scenario}: no pool has a [pools.plan] table: nothing for the planner to choose")
+    basis = None
+    if margin is not None or quantile is not None:
+        from peakdesk.experiment.checks import check_runnable
+        from peakdesk.plan.robust import robust_scenario
+
+        if margin is not None and quantile is not None:
+            fail("give --margin or --quantile, not both")
+        try:
+            loaded, basis = robust_scenario(loaded, margin=margin, quantile=quantile)
+        except ValueError as exc:
+            fail(f"{scenario}: {exc}")
+        with input_errors():
+            # More demand is bigger runs: the size limits are checked on what is planned.
+            check_runnable(loaded, size_limit=not no_size_limit)
     if frontier:
         from peakdesk.experiment.targets import scenario_targets
 
@@ -129,7 +161,11 @@ def plan_cmd(
             fail(f"{scenario}: --frontier needs targets (a frontier of P(all targets met))")
     say = (lambda _m: None) if quiet else say_progress()
     t0 = time.perf_counter()
+    if basis is not None:
+        say(basis.describe())
     plan = search(loaded, workers=workers, seed=seed, progress=say, dask=dask, holdout=holdout)
+    if basis is not None:
+        plan = dataclasses.replace(plan, demand_basis=basis)
     seconds = time.perf_counter() - t0
     data = plan_json(loaded, plan)
     front = None
@@ -190,6 +226,8 @@ def _plan_lines(loaded: LoadedScenario, plan: Any, seconds: float) -> list[str]:
     spec = loaded.spec
     cur = spec.scenario.currency
     lines = [f"{spec.scenario.name}: {plan.status.upper()}: {plan.message} ({seconds:.0f} s)"]
+    if plan.demand_basis is not None:
+        lines.append(plan.demand_basis.describe())
     if plan.status == "infeasible":
         return lines
     ev = plan.verification

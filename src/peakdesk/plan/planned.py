@@ -134,6 +134,7 @@ def planned_toml(
     *,
     from_dir: Path | None = None,
     to_dir: Path | None = None,
+    demand_note: str | None = None,
 ) -> str:
     """The scenario file ``text`` with the plan's shifts and sub-accounts written in.
 
@@ -151,6 +152,10 @@ def planned_toml(
         The scenario file's folder and the folder the planned file goes to: a
         forecast or history path relative to the first is rewritten relative to
         the second, so it still names the same file.
+    demand_note
+        For a robust plan (:mod:`peakdesk.plan.robust`), its basis: the planning
+        demand (``spec.demand.multiplier`` and ``daily_cv``) is written in, with
+        this note as a comment.
 
     Returns
     -------
@@ -182,4 +187,12 @@ def planned_toml(
         "# planned.toml: written by `peakdesk plan`, the scenario below with the plan's\n"
         "# shifts and sub-accounts filled in; simulate, compare or plan it as it is.\n"
     )
+    if demand_note is not None:
+        # The plan was made and verified on this demand: written in, so that simulating
+        # this file gives the plan's figures (and --set demand.multiplier undoes it).
+        if "demand" not in doc:
+            doc["demand"] = tomlkit.table()
+        doc["demand"]["multiplier"] = spec.demand.multiplier
+        doc["demand"]["daily_cv"] = spec.demand.daily_cv
+        header += f"# {demand_note}\n"
     return header + tomlkit.dumps(doc)

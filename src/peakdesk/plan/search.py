@@ -62,6 +62,7 @@ from peakdesk.plan.inputs import Grid, PlanningInputs
 from peakdesk.plan.patterns import Pattern, cover_problem, instances_of, patterns
 from peakdesk.plan.planned import planned_scenario
 from peakdesk.plan.requirement import IsaStep, iterate_requirement, seed_requirement
+from peakdesk.plan.robust import DemandBasis
 from peakdesk.rules.calendar import day_date
 from peakdesk.scenario.load import LoadedScenario
 from peakdesk.scenario.schema import Scenario
@@ -161,6 +162,9 @@ class Plan:
         The accepted plan on held-out seeds (``None``: not run).
     seat_price
         What one more sub-account would save the plan (``None``: no plan).
+    demand_basis
+        The demand planned for when not the forecast's (``plan --margin`` or
+        ``--quantile``, :mod:`peakdesk.plan.robust`); ``None``: the forecast.
     rejected_trim
         The trimming round that was not accepted, which ended the trimming (the
         plan is the last accepted round's; ``None``: no such round).
@@ -186,6 +190,7 @@ class Plan:
     held_out: HeldOut | None = None
     seat_price: SeatPrice | None = None
     rejected_trim: Round | None = None
+    demand_basis: DemandBasis | None = None
     seeds: dict[str, tuple[int, int]] = field(default_factory=dict)
     base_seed: int | None = None
 

@@ -249,6 +249,12 @@ def _plan_section(run: RunData) -> str:
         out.append("<h3>What binds</h3><ul>")
         out += [f"<li>{_e(d)}</li>" for d in doc["diagnosis"]]
         out.append("</ul>")
+    basis = doc.get("demand_basis")
+    if isinstance(basis, dict) and basis.get("text"):
+        out.append(
+            f"<p><strong>Robust plan:</strong> {_e(str(basis['text']))}. Every figure below "
+            "(verification, held-out check) is on that demand.</p>"
+        )
     rows = [(pool, f"{float(c):,.0f}") for pool, c in doc.get("labour_cost_by_pool", {}).items()]
     rows.append(
         (

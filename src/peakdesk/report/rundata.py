@@ -469,6 +469,7 @@ def _write_planned(out: Path, loaded: LoadedScenario, plan: Plan, written: list[
         plan.subaccounts,
         from_dir=loaded.path.parent,
         to_dir=out,
+        demand_note=plan.demand_basis.describe() if plan.demand_basis is not None else None,
     )
     with atomic_write(out / PLANNED_FILE) as fh:
         fh.write(doc)
