@@ -305,6 +305,13 @@ def _plan_lines(loaded: LoadedScenario, plan: Any, seconds: float) -> list[str]:
         more = f"; requirement raised by {r.raised} agent-intervals" if r.raised else ""
         trim = f" (trimmed: requirement x{r.scale:.2f})" if r.scale != 1.0 else ""
         lines.append(f"  round {r.round}{trim}: {r.cover_status}, cost {r.cost:,.0f}{kept}{more}")
+    if plan.time_s:
+        lines.append(
+            "  wall time: "
+            + ", ".join(
+                f"{k.replace('_', '-')} {v:.1f} s" for k, v in plan.time_s.items() if k != "total"
+            )
+        )
     bad = plan.rejected_trim
     if bad is not None:
         lines.append(

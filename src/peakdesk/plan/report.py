@@ -130,6 +130,7 @@ def plan_json(loaded: LoadedScenario, plan: Plan) -> dict[str, Any]:
             "replications": {k: list(v) for k, v in plan.seeds.items()},
         },
         "refinement": _refinement(plan),
+        "time_s": plan.time_s,
         "demand_basis": (
             asdict(plan.demand_basis) | {"text": plan.demand_basis.describe()}
             if plan.demand_basis is not None

@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -110,6 +111,8 @@ class Round:
     scale
         For a trimming round, the scale of the accepted requirement it tried
         (< 1); 1 for the rounds that raise.
+    cover_s, verify_s
+        Wall time of the round's cover (HiGHS) and of its verification runs, s.
     """
 
     round: int
@@ -124,6 +127,8 @@ class Round:
     decision: str = ""
     raised: int = 0
     scale: float = 1.0
+    cover_s: float = 0.0
+    verify_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,9 @@ class Plan:
         The accepted plan on held-out seeds (``None``: not run).
     seat_price
         What one more sub-account would save the plan (``None``: no plan).
+    time_s
+        Wall time by stage, seconds: ``seed``, ``refinement``, ``cover``,
+        ``verification``, ``held_out`` (and ``total``).
     demand_basis
         The demand planned for when not the forecast's (``plan --margin`` or
         ``--quantile``, :mod:`peakdesk.plan.robust`); ``None``: the forecast.
@@ -191,6 +199,7 @@ class Plan:
     seat_price: SeatPrice | None = None
     rejected_trim: Round | None = None
     demand_basis: DemandBasis | None = None
+    time_s: dict[str, float] = field(default_factory=dict)
     seeds: dict[str, tuple[int, int]] = field(default_factory=dict)
     base_seed: int | None = None
 
@@ -252,7 +261,13 @@ def search(
         loaded = LoadedScenario(
             spec=loaded.spec.model_copy(update={"plan": settings}), path=loaded.path
         )
-    plan = _search(loaded, workers=workers, seed=seed, progress=progress, dask=dask)
+    t0 = time.perf_counter()
+    clock: dict[str, float] = {}
+    plan = _timed(
+        _search(loaded, workers=workers, seed=seed, progress=progress, dask=dask, clock=clock),
+        clock,
+        t0,
+    )
     capped = plan.status == "infeasible" and any(d.kind == "subaccount_cap" for d in plan.diagnosis)
     if not capped:
         return plan
@@ -261,7 +276,11 @@ def search(
         return plan
     say = progress or (lambda _m: None)
     say("the sub-account cap binds: trying one more concurrent chat per planned agent")
-    second = _search(traded, workers=workers, seed=seed, progress=progress, dask=dask)
+    second = _timed(
+        _search(traded, workers=workers, seed=seed, progress=progress, dask=dask, clock=clock),
+        clock,
+        t0,
+    )
     if second.status == "infeasible":
         return _with_status(
             plan,
@@ -277,6 +296,19 @@ def search(
         f"{second.message}; the sub-account cap binds at the scenario's concurrency, so "
         f"this plan has agents hold one more chat each ({caps})",
     )
+
+
+def _timed(plan: Plan, clock: dict[str, float], t0: float) -> Plan:
+    """The plan with its wall time by stage (seed and refinement from ``clock``)."""
+    rounds = [*plan.rounds, *([plan.rejected_trim] if plan.rejected_trim else [])]
+    stages = {
+        "seed": clock.get("seed", 0.0),
+        "refinement": clock.get("refinement", 0.0),
+        "cover": sum(r.cover_s for r in rounds),
+        "verification": sum(r.verify_s for r in rounds),
+        "held_out": clock.get("held_out", 0.0),
+    }
+    return dataclasses.replace(plan, time_s=stages | {"total": time.perf_counter() - t0})
 
 
 def with_chats(loaded: LoadedScenario, chats: int | None = None) -> LoadedScenario | None:
@@ -313,7 +345,9 @@ def _search(
     seed: int | None,
     progress: Callable[[str], None] | None,
     dask: str | None = None,
+    clock: dict[str, float] | None = None,
 ) -> Plan:
+    clock = {} if clock is None else clock
     spec = loaded.spec
     settings = spec.plan
     seed = spec.simulation.seed if seed is None else seed
@@ -323,13 +357,17 @@ def _search(
     pats = patterns(spec)
     days = sorted({pt.day for pt in pats})  # the cover's day indices
     alpha = starting_alpha(loaded)
+    tick = time.perf_counter()
     seed_req = seed_requirement(inputs, alpha)
+    clock["seed"] = clock.get("seed", 0.0) + time.perf_counter() - tick
     say(f"seed requirement (modified offered load): peak {int(seed_req.max())} reference agents")
     say(
         f"refining the requirement by simulation at alpha = {alpha:.3g} (until no interval "
         f"moves by more than {settings.isa_tolerance} agent(s))"
     )
+    tick = time.perf_counter()
     base, steps = refine(inputs, seed_req, alpha, seed, workers, dask, say)
+    clock["refinement"] = clock.get("refinement", 0.0) + time.perf_counter() - tick
     seeds = {"refinement": (0, settings.replications)}
     rounds: list[Round] = []
     required = spec.targets.confidence
@@ -409,7 +447,10 @@ def _search(
                 VERIFY_OFFSET + max(r.replications for r in (*rounds, plan.rejected_trim) if r),
             )
             plan = dataclasses.replace(plan, seeds=dict(seeds), base_seed=seed)
-            return _held_out_check(inputs, plan, cfg, seed, workers, say, dask, seeds)
+            tick = time.perf_counter()
+            checked = _held_out_check(inputs, plan, cfg, seed, workers, say, dask, seeds)
+            clock["held_out"] = clock.get("held_out", 0.0) + time.perf_counter() - tick
+            return checked
         if len(rounds) >= 2 and _same_worst_days(rounds[-2], rounds[-1]):
             # The same buyers (verification seeds) with more agents, and not one target's
             # worst day moved: staffing is not what limits the targets.
@@ -609,6 +650,7 @@ def _verify(
     ev: Evaluation | None = None
     decision: Decision = "continue"
     batch = settings.verify_replications
+    tick = time.perf_counter()
     while True:
         done = len(ev.replications) if ev is not None else 0
         batch = min(batch, settings.verify_cap - done)
@@ -672,6 +714,8 @@ def _verify(
             replications=n,
             lower=low,
             decision=decision if has_targets else "",
+            cover_s=sol.solve_time_s,
+            verify_s=time.perf_counter() - tick,
         )
     )
     say(
