@@ -69,8 +69,15 @@ def requirement_scenario(spec: Scenario) -> Scenario:
     The requirement is simulated on this scenario (``peakdesk.engine.setup`` builds
     its engine configuration, as for any scenario): same buyers, calendar and
     routing; a pool of the reference pool's speed, concurrency, slowdown,
-    discipline, shift end and cost, that takes every inquiry type at proficiency
-    1, with no shrinkage (its agents are online agents).
+    discipline and cost, that takes every inquiry type at proficiency 1, with
+    no shrinkage (its agents are online agents).  Its agents hand their open
+    chats back at the end of their interval (``shift_end = "hand_back"``): the
+    requirement of an interval is the agents online in it, and an agent who
+    drained past the interval's end would serve the next one uncounted (on the
+    sinusoid of Feldman et al., staffing to alpha = 0.1 with draining agents
+    gives P(delay) 0.001-0.005 in every falling interval; handing back, 0.04-0.15
+    around 0.1, benchmarks/isa_sinusoid.py).  The plan's real agents end their
+    shifts as their pool says, and the verification simulates that.
     """
     ref = spec.pools[reference_pool(spec)]
     pool = ref.model_copy(
@@ -78,6 +85,8 @@ def requirement_scenario(spec: Scenario) -> Scenario:
             "name": "requirement",
             "skills": {t.skill_name: 1.0 for t in spec.inquiry_types},
             "shrinkage": 0.0,
+            "shift_end": "hand_back",
+            "shift_end_grace": None,
             "shifts": [],
             "plan": ref.plan if ref.plan is not None else PlanShifts(),
         }

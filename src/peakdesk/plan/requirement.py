@@ -285,15 +285,19 @@ def iterate_requirement(
     instead lets a backlog pile up that the next iteration over-staffs, and
     the two alternate; for the same reason an interval's requirement at most
     doubles (plus 5) from one iteration to the next, and after the first the
-    steps are halved, then cut to a third, a quarter, ... of the gap.  Every
-    iteration simulates the same buyers (same seed and replication numbers), so
-    the update is a deterministic map of the staffing and changes come from the
-    staffing alone.
+    steps are halved, then cut to a third, a quarter, ... of the gap.  Each
+    iteration simulates fresh buyers (replication numbers ``(it - 1) *
+    replications ..``): with the same buyers every time, the fixed point fits
+    their sample (on the sinusoid of Feldman et al., P(delay) 0.09-0.10 on the
+    refinement's own seeds and 0.03-0.25 on fresh ones, benchmarks/isa_sinusoid.py);
+    with fresh ones and the falling gain the iteration is a stochastic
+    approximation that averages the buyers out.  Results stay reproducible: the
+    replication numbers are fixed by the iteration.
 
     It stops when no interval moves by more than ``tolerance`` agents (the
     last update is returned: at a fixed point it equals its input); or when the
-    update returns to an iterate seen before (a cycle of the deterministic map:
-    the interval-wise max over the cycle is returned); or after
+    update returns to an iterate seen before (a cycle: the interval-wise max over
+    the cycle is returned); or after
     ``max_iterations`` (the larger of the last two iterates).  The last step's
     :attr:`IsaStep.outcome` says which.
     """
@@ -321,6 +325,7 @@ def iterate_requirement(
             inputs.loaded,
             seed=seed,
             replications=replications,
+            first_replication=(it - 1) * replications,
             config=inputs.stacked_config(agents),
             intensity=inputs.intensity,
             keep_logs=False,

@@ -66,12 +66,13 @@ from peakdesk.plan.requirement import IsaStep, iterate_requirement, seed_require
 from peakdesk.plan.robust import DemandBasis
 from peakdesk.rules.calendar import day_date
 from peakdesk.scenario.load import LoadedScenario
-from peakdesk.scenario.schema import Scenario
+from peakdesk.scenario.schema import REFINEMENT_SEEDS, Scenario
 
 I64 = npt.NDArray[np.int64]
 
-#: Seeds of verification runs start here, far from the refinement's replications.
-VERIFY_OFFSET = 100_000
+#: Seeds of verification runs start here, past the refinement's replications
+#: (``replications x max_iterations <= REFINEMENT_SEEDS``, checked by the schema).
+VERIFY_OFFSET = REFINEMENT_SEEDS
 #: Seeds of the held-out check start here: past any verification (at most
 #: MAX_REPLICATIONS = 10,000 runs), never used by the search.
 HOLDOUT_OFFSET = 1_000_000
@@ -368,7 +369,8 @@ def _search(
     tick = time.perf_counter()
     base, steps = refine(inputs, seed_req, alpha, seed, workers, dask, say)
     clock["refinement"] = clock.get("refinement", 0.0) + time.perf_counter() - tick
-    seeds = {"refinement": (0, settings.replications)}
+    # Fresh replication numbers each refinement iteration (plan.requirement).
+    seeds = {"refinement": (0, max(len(steps), 1) * settings.replications)}
     rounds: list[Round] = []
     required = spec.targets.confidence
     has_targets = bool(scenario_targets(loaded))

@@ -50,6 +50,9 @@ MAX_SUBACCOUNTS = 1_000_000
 MAX_VOLUME_PER_DAY = 1e9
 MAX_TOTAL = 1e11
 MAX_MULTIPLIER = 1e4
+#: Replication numbers the planner's refinement may use, ``0 ..`` (the verification's
+#: start at this number).
+REFINEMENT_SEEDS = 100_000
 MAX_FACTOR = 1e3
 #: Cost of one agent-hour, and of a month of sub-accounts, in the scenario's currency.
 MAX_HOURLY_COST = 1e9
@@ -954,6 +957,15 @@ class PlanSettings(_Model):
                 "max_verify_replications",
                 f"{cap} is below verify_replications = "
                 f"{self.verify_replications} (one batch); give at least that many",
+            )
+        if self.replications * self.max_iterations > REFINEMENT_SEEDS:
+            # Each refinement iteration runs fresh replication numbers; they must stay
+            # below the verification's (peakdesk.plan.search.VERIFY_OFFSET).
+            raise FieldProblem(
+                "replications",
+                f"{self.replications} x max_iterations {self.max_iterations} = "
+                f"{self.replications * self.max_iterations:,} refinement runs; at most "
+                f"{REFINEMENT_SEEDS:,} (lower either)",
             )
         return self
 
