@@ -553,3 +553,27 @@ def test_pool_limit_message_names_the_date() -> None:
     plan = search(loaded(_pool_limited()))
     assert plan.status == "infeasible"
     assert "11-10" in plan.message, plan.message
+
+
+def test_demand_above_the_cap_ends_before_any_simulation(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 30,000 chats a day keep about 15 agents busy on average; the cap is 4 seats.
+    d = _search_dict(subaccounts={"count": 4, "platform_cap": 4})
+    d["demand"]["volume_per_day"] = 30000
+
+    def no_runs(*_a: Any, **_k: Any) -> Any:
+        raise AssertionError("the search simulated although no staffing fits under the cap")
+
+    monkeypatch.setattr("peakdesk.plan.requirement.simulate", no_runs, raising=False)
+    monkeypatch.setattr("peakdesk.experiment.replicate.simulate", no_runs)
+    monkeypatch.setattr("peakdesk.plan.search.simulate", no_runs)
+    plan = search(loaded(d))
+    _assert_no_plan(plan)
+    assert plan.diagnosis[0].kind == "subaccount_cap"
+    assert "no staffing fits under the platform's cap of 4 sub-accounts" in plan.message
+    # The number, worked by hand: rate x holding time / 2 chats at the most any agent holds.
+    inputs = PlanningInputs.of(loaded(d))
+    busy = inputs.work.rate_per_s * inputs.work.hold_s / 2
+    assert max(plan.diagnosis[0].value) == pytest.approx(float(busy.max()))
+    assert f"{float(busy.max()):.1f} agents busy" in plan.message
+    # One more chat per agent does not fit either: said, still without a run.
+    assert "one more chat per agent does not fit under the cap either" in plan.message

@@ -4,27 +4,29 @@ Steps (2-4 repeat in rounds):
 
 1. **requirement** per interval (reference agents), seeded from the modified
    offered load and refined by the iterative staffing algorithm at a chosen
-   ``alpha`` (the share of an interval's time every slot may be taken) until
-   no interval moves by more than ``plan.isa_tolerance`` agents, or the
-   iterates cycle;
-2. **shift cover**: the cheapest integer counts of shift patterns covering
-   that requirement, per pool and skill group, within pool limits and the
-   platform's sub-account cap (:mod:`peakdesk.plan.cover`, HiGHS);
-3. **sub-accounts**: the peak number of agents the plan has online;
-4. **verification**: the shift plan itself (not the requirement) simulated on
+   ``alpha`` (the share of an interval's time every slot may be taken), fresh
+   buyers each iteration, until no interval moves by more than
+   ``plan.isa_tolerance`` agents, or the iterates cycle;
+2. **shift cover and seats**: the cheapest integer counts of shift patterns
+   covering that requirement, each pool's agents counted at their capacity in
+   reference agents, per pool and skill group, within pool limits, with the
+   sub-accounts priced and capped (:mod:`peakdesk.plan.cover`, HiGHS);
+3. **verification**: the shift plan itself (not the requirement) simulated on
    fresh seeds in batches and judged by a one-sided confidence bound on
    P(all targets met) (:mod:`peakdesk.plan.guarantee`): accepted when the
    lower bound clears ``targets.confidence``, short when the upper bound is
-   below it, another batch otherwise (up to a cap).
+   below it, another batch otherwise (up to a cap);
+4. a short plan has the requirement of the intervals that served buyers late
+   on the days a target missed raised by the measured shortfall
+   (:func:`shortfall_raise`), and the cover and verification repeat.
 
-A plan that is short (or undecided at the cap) has the requirement of the
-intervals that served buyers late on the days a target missed raised by the
-measured shortfall (:func:`shortfall_raise`), and the cover and verification
-repeat.  An accepted plan is run once more on held-out seeds that neither the
-refinement nor the verification used: the held-out share of runs keeping every
-target, with its interval, is the figure reported; a plan whose held-out share
-is below the requirement fails.  An infeasible cover, or targets still missed
-after the last round, is reported as such, with what binds, never as a plan.
+An accepted plan is **trimmed** (its requirement scaled down by
+``plan.trim_step`` while the smaller plan is still accepted, :func:`_trim`),
+then run once more on held-out seeds that neither the refinement nor the
+verification used: the held-out share of runs keeping every target, with its
+interval, is the figure reported; a plan whose held-out share is below the
+requirement fails.  An infeasible cover, or targets still missed after the last
+round, is reported as such, with what binds, never as a plan.
 """
 
 from __future__ import annotations
@@ -358,6 +360,29 @@ def _search(
     pats = patterns(spec)
     days = sorted({pt.day for pt in pats})  # the cover's day indices
     alpha = starting_alpha(loaded)
+    beyond = _beyond_the_cap(inputs)
+    if beyond is not None:
+        # No staffing can hold the buyers under the cap: say so before any simulation.
+        k = max(range(len(beyond.intervals)), key=lambda i: beyond.value[i])
+        at = _interval_label(loaded, grid, beyond.intervals[k])
+        return Plan(
+            "infeasible",
+            f"no staffing fits under the platform's cap of {beyond.limit[k]:.0f} sub-accounts: "
+            f"at {at} the buyers alone keep {beyond.value[k]:.1f} agents busy (arrivals x "
+            "holding time, at the most any pool's agent can hold; in "
+            f"{len(beyond.intervals)} intervals) before any waiting is allowed",
+            grid,
+            np.zeros(grid.n, dtype=np.int64),
+            tuple(pats),
+            np.zeros(len(pats), dtype=np.int64),
+            0,
+            {},
+            0.0,
+            None,
+            (),
+            (beyond,),
+            base_seed=seed,
+        )
     tick = time.perf_counter()
     seed_req = seed_requirement(inputs, alpha)
     clock["seed"] = clock.get("seed", 0.0) + time.perf_counter() - tick
@@ -490,6 +515,36 @@ def _search(
         "the target's own threshold."
     )
     return _with_status(best, "not_met", msg, rounds)
+
+
+def _beyond_the_cap(inputs: PlanningInputs) -> Diagnosis | None:
+    """The intervals whose offered load alone needs more agents online than the cap allows.
+
+    The buyers of an interval keep ``rate x holding time / m`` reference agents busy
+    on average (the reference agent holding ``m`` chats), whatever the staffing; an
+    agent of pool ``p`` is worth at most ``max_j capacity[p, j]`` of them, so at
+    least ``load / max capacity`` agents must be online, each holding a seat.  Above
+    the platform's cap, no plan exists, and the search would only learn it after
+    the refinement's simulations.
+    """
+    cap = inputs.spec.subaccounts.platform_cap
+    if cap is None:
+        return None
+    work = inputs.work
+    busy = work.rate_per_s * work.hold_s / inputs.requirement_pool.max_concurrency
+    best = float(inputs.capacity.max(initial=0.0))
+    if best <= 0:
+        return None
+    need = busy / best
+    over = np.flatnonzero(need > cap * (1.0 + 1e-9))
+    if not over.size:
+        return None
+    return Diagnosis(
+        kind="subaccount_cap",
+        intervals=tuple(int(k) for k in over),
+        limit=tuple(float(cap) for _ in over),
+        value=tuple(float(need[k]) for k in over),
+    )
 
 
 def refine(
