@@ -69,6 +69,8 @@ def fmt_metric(value: float, unit: str) -> str:
     """A metric value: a share as a percentage, otherwise a duration."""
     if value != value:
         return "n/a"
+    if unit == "score":
+        return f"{value:.2f}"
     return fmt(value, "%") if unit == "share" else fmt(value, "s")
 
 

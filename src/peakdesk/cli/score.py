@@ -51,6 +51,15 @@ from peakdesk.units import error_text, zone_info
     is_flag=True,
     help="Leave bad rows out (counted and reported) instead of stopping.",
 )
+@click.option(
+    "--metric",
+    type=click.Choice(["chat", "dsr"]),
+    default="chat",
+    show_default=True,
+    help="chat: LOG_CSV is a chat log, scored with the platform's chat rules; dsr: it is "
+    "a ratings export (buyer_id, timestamp, description, service, logistics[, order_id]"
+    "[, default]), scored with Taobao/Tmall's DSR.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 def score_cmd(
     log_csv: str,
@@ -59,6 +68,7 @@ def score_cmd(
     tz: str | None,
     history_csv: str | None,
     skip_bad_rows: bool,
+    metric: str,
     as_json: bool,
 ) -> None:
     """Score a chat log exported from a seller back-office with a platform's own rule.
@@ -72,6 +82,9 @@ def score_cmd(
     from peakdesk.rules.csvlog import ChatLogError, read_chat_log
     from peakdesk.rules.history import read_history_csv
 
+    if metric == "dsr":
+        _score_dsr(log_csv, platform, tz, history_csv, skip_bad_rows, as_json)
+        return
     try:
         name = registry.canonical(platform)
         options: dict[str, Any] = {}
@@ -114,6 +127,10 @@ def score_cmd(
         click.echo(f"skipped {len(imported.skipped)} bad rows:", err=True)
         for reason, count in skipped.items():
             click.echo(f"  {count:6d}  {reason}", err=True)
+    _print_series(series)
+
+
+def _print_series(series: dict[str, Any]) -> None:
     for key, ser in series.items():
         click.echo("")
         thr = (
@@ -171,3 +188,73 @@ def _series_json(ser: Any) -> dict[str, Any]:
             )
         ],
     }
+
+
+def _score_dsr(
+    path: str,
+    platform: str,
+    tz: str | None,
+    history_csv: str | None,
+    skip_bad_rows: bool,
+    as_json: bool,
+) -> None:
+    """``score --metric dsr``: a ratings export scored with Taobao/Tmall's DSR."""
+    from peakdesk.rules import registry
+    from peakdesk.rules.dsr import DIMENSIONS, DsrRule, RatingsError, read_ratings_csv, score_dsr
+    from peakdesk.rules.history import read_history_csv
+
+    names = {f"taobao.dsr_{d}" for d in DIMENSIONS}
+
+    def metric_problem(name: str) -> str | None:
+        if name in names:
+            return None
+        return f"metric {name!r} is not a DSR dimension; allowed: {', '.join(sorted(names))}"
+
+    try:
+        if registry.canonical(platform) != "taobao":
+            raise ValueError(
+                f"--metric dsr is Taobao/Tmall's store rating; --platform is {platform!r} "
+                "(use --platform taobao)"
+            )
+        rule = DsrRule()
+        if tz is not None:
+            try:
+                zone_info(tz)
+            except ValueError as exc:
+                raise ValueError(f"--tz: {exc}") from None
+            rule = DsrRule(timezone=tz)
+        history = (
+            read_history_csv(history_csv, metric_problem=metric_problem) if history_csv else None
+        )
+        imported = read_ratings_csv(path, skip_bad_rows=skip_bad_rows)
+    except (KeyError, ValueError, RatingsError, HistoryError) as exc:
+        fail(error_text(exc))
+        return
+    series = score_dsr(imported.ratings, rule, history)
+    skipped = imported.skipped_by_reason()
+    if as_json:
+        data = {
+            "file": path,
+            "platform": "taobao",
+            "metric": "dsr",
+            "rule": asdict(rule),
+            "rows": imported.rows,
+            "counted": int(next(iter(series.values())).n_units) if series else 0,
+            "skipped_rows": len(imported.skipped),
+            "skipped_by_reason": skipped,
+            "metrics": {k: _series_json(v) for k, v in series.items()},
+        }
+        click.echo(json.dumps(json_safe(data), indent=2, ensure_ascii=False))
+        return
+    counted = next(iter(series.values())).n_units if series else 0
+    click.echo(
+        f"{path}: {imported.rows:,} ratings, {counted:,} counted (at most "
+        f"{rule.per_buyer_month} per buyer per natural month, default ratings "
+        f"{'counted' if rule.count_default else 'left out'}); taobao DSR ({rule.timezone}, "
+        f"{rule.window_days}-day window)"
+    )
+    if imported.skipped:
+        click.echo(f"skipped {len(imported.skipped)} bad rows:", err=True)
+        for reason, n in skipped.items():
+            click.echo(f"  {n:6d}  {reason}", err=True)
+    _print_series(series)

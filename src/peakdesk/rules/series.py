@@ -22,7 +22,7 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
 
-Unit = Literal["share", "seconds"]
+Unit = Literal["share", "seconds", "score"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class MetricSeries:
     label
         What it is, for people.
     unit
-        ``"share"`` (0..1) or ``"seconds"``.
+        ``"share"`` (0..1), ``"seconds"`` or ``"score"`` (a rating scale, e.g. 1-5).
     higher_is_better
         Direction of the target.
     threshold
@@ -133,6 +133,7 @@ def daily_series(
     unit_value: F64,
     history: DailyHistory | None = None,
     min_units: int = 1,
+    span: tuple[int, int] | None = None,
 ) -> MetricSeries:
     """Build a metric from judged units.
 
@@ -146,6 +147,9 @@ def daily_series(
         Days before the log (prepended; days that overlap the log are ignored).
     min_units
         The window's value is undefined (``nan``) below this many units.
+    span
+        First and last day number the series covers at least (days with no unit
+        judged, e.g. the days of an export whose ratings all fell out of the count).
     """
     v = np.asarray(unit_value, dtype=np.float64)
     d = np.asarray(unit_day, dtype=np.int64)
@@ -159,6 +163,9 @@ def daily_series(
     if h_days.size:
         lo_candidates.append(int(h_days.min()))
         hi_candidates.append(int(h_days.max()))
+    if span is not None:
+        lo_candidates.append(int(span[0]))
+        hi_candidates.append(int(span[1]))
     if not lo_candidates:
         empty = np.zeros(0)
         return MetricSeries(
