@@ -29,6 +29,7 @@ from peakdesk.scenario.schema import MAX_REPLICATIONS
 
 if TYPE_CHECKING:  # the simulator pulls in scipy.stats: import it only when simulating
     from peakdesk.experiment.replicate import Evaluation
+    from peakdesk.scenario import LoadedScenario
 
 
 @main.command("simulate")
@@ -118,6 +119,8 @@ def simulate_cmd(
     for line in _summary_table(ev, spec.scenario.currency):
         click.echo(line)
     click.echo("* first human reply within the time and before the buyer left")
+    for line in _business_lines(loaded, ev):
+        click.echo(line)
     for line in _pools_table(ev):
         click.echo(line)
     for line in _targets_table(ev, spec.targets.confidence):
@@ -203,3 +206,28 @@ def _targets_table(ev: Evaluation, required: float) -> list[str]:
     p_all = ev.p_all_targets_met
     lines.append(f"  all targets met together in {p_all:.0%} of runs")
     return lines
+
+
+def _business_lines(loaded: LoadedScenario, ev: Evaluation) -> list[str]:
+    """Demand from a GMV target: where the volume came from, and the GMV the waits lost."""
+    from peakdesk.report.rundata import business_json
+
+    biz = business_json(loaded.spec, ev.estimates())
+    if biz is None:
+        return []
+    cur = loaded.spec.scenario.currency
+    lost = biz["gmv_lost"]
+    return [
+        "",
+        f"demand from the GMV target {biz['gmv_target']:,.0f} {cur}: {biz['orders']:,.0f} orders "
+        f"at {biz['average_order_value']:,.2f}, {biz['presale_conversations']:,.0f} pre-sale + "
+        f"{biz['after_sale_conversations']:,.0f} after-sale = {biz['conversations']:,.0f} "
+        "conversations"
+        + (
+            f" (x demand.multiplier {biz['demand_multiplier']:g})"
+            if biz["demand_multiplier"] != 1
+            else ""
+        ),
+        f"GMV lost to waiting (conversions lost x order value): {lost['mean']:,.0f} {cur} "
+        f"[{lost['low']:,.0f}, {lost['high']:,.0f}], {biz['gmv_lost_share']:.2%} of the target",
+    ]

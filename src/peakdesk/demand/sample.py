@@ -148,8 +148,9 @@ def _profile_weights(spec: Scenario) -> tuple[list[dt.datetime], F64]:
             ),
         )
     w = np.asarray(w, dtype=np.float64)
-    if dem.total is not None:
-        tot = w * (dem.total / float((w * _cover(horizon, n_bins)).sum()))
+    total = dem.business.conversations if dem.business is not None else dem.total
+    if total is not None:
+        tot = w * (total / float((w * _cover(horizon, n_bins)).sum()))
     else:
         assert dem.volume_per_day is not None
         tot = w * dem.volume_per_day
@@ -272,6 +273,14 @@ def intensity(loaded: LoadedScenario) -> Intensity:
             np.add.at(tot, idx, fc.total)
             shares = _phase_shares(spec, _local_starts(spec, n_bins, fc.interval_s))
             exp = shares * tot
+        if dem.business is not None:
+            # The forecast gives the shape; the GMV target the volume.
+            have = float(exp.sum())
+            if have <= 0:
+                raise ForecastError(
+                    path, None, "the forecast holds no conversations to give the GMV target a shape"
+                )
+            exp = exp * (dem.business.conversations / have)
         return Intensity(fc.interval_s, exp * dem.multiplier)
     starts, tot = _profile_weights(spec)
     exp = _phase_shares(spec, starts) * tot

@@ -139,7 +139,9 @@ def _multipliers(pool: Pool) -> list[float]:
 
 def _volume_field(spec: Scenario) -> str:
     dem = spec.demand
-    if dem.profile == "csv":
+    if dem.business is not None:
+        name = "demand.business.gmv"
+    elif dem.profile == "csv":
         name = f"demand.forecast = {dem.forecast!r}"
     elif dem.total is not None:
         name = "demand.total"

@@ -351,6 +351,31 @@ def summary_json(loaded: LoadedScenario, ev: Evaluation) -> dict[str, Any]:
         "targets": targets,
         "required_confidence": spec.targets.confidence,
         "p_all_targets_met": ev.p_all_targets_met,
+        "business": business_json(spec, est),
+    }
+
+
+def business_json(spec: Any, est: dict[str, Any]) -> dict[str, Any] | None:
+    """The GMV plan a demand from business targets came from, and the GMV the waits lost.
+
+    GMV lost = conversions lost (buyers who would have bought with an immediate
+    reply and did not) x the average order value, with the same interval.
+    """
+    biz = spec.demand.business
+    if biz is None:
+        return None
+    lost = est["conversions_lost"]
+    aov = biz.average_order_value
+    return {
+        "gmv_target": biz.gmv,
+        "average_order_value": aov,
+        "orders": biz.orders,
+        "presale_conversations": biz.presale_conversations,
+        "after_sale_conversations": biz.orders * biz.after_sale_rate,
+        "conversations": biz.conversations,
+        "demand_multiplier": spec.demand.multiplier,
+        "gmv_lost": {"mean": lost.mean * aov, "low": lost.low * aov, "high": lost.high * aov},
+        "gmv_lost_share": lost.mean * aov / biz.gmv,
     }
 
 

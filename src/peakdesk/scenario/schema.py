@@ -458,6 +458,67 @@ class PromoOptions(_Model):
     decay: PositiveDuration = 1800.0
 
 
+class BusinessTargets(_Model):
+    """Demand from the seller's business plan: GMV target -> orders -> conversations.
+
+    The spreadsheet method sellers plan 11.11 with: orders = GMV / average order
+    value; pre-sale conversations = orders x ``presale_per_order``, or orders x
+    ``inquiry_share`` / ``inquiry_conversion`` (the share of orders that come after
+    a pre-sale chat, over 询单转化率, the orders per pre-sale chat); after-sale
+    conversations = orders x ``after_sale_rate``.  Their sum is the horizon's
+    expected conversations, spread over the profile (or the forecast's shape).
+    """
+
+    gmv: float = Field(gt=0.0, le=1e15, description="GMV target over the horizon (currency)")
+    average_order_value: float = Field(gt=0.0, le=1e9, description="currency per order")
+    presale_per_order: float | None = Field(
+        default=None, gt=0.0, le=1000.0, description="pre-sale conversations per order"
+    )
+    inquiry_conversion: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description="orders per pre-sale conversation (询单转化率), with inquiry_share",
+    )
+    inquiry_share: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description="share of orders placed after a pre-sale chat (the rest order silently)",
+    )
+    after_sale_rate: float = Field(
+        default=0.0, ge=0.0, le=100.0, description="after-sale conversations per order"
+    )
+
+    @model_validator(mode="after")
+    def _one_presale(self) -> BusinessTargets:
+        if (self.presale_per_order is None) == (self.inquiry_conversion is None):
+            raise FieldProblem(
+                "presale_per_order",
+                "give exactly one of 'presale_per_order' and 'inquiry_conversion' "
+                "(with 'inquiry_share')",
+            )
+        return self
+
+    @property
+    def orders(self) -> float:
+        """Orders over the horizon."""
+        return self.gmv / self.average_order_value
+
+    @property
+    def presale_conversations(self) -> float:
+        """Pre-sale conversations over the horizon."""
+        if self.presale_per_order is not None:
+            return self.orders * self.presale_per_order
+        assert self.inquiry_conversion is not None
+        return self.orders * self.inquiry_share / self.inquiry_conversion
+
+    @property
+    def conversations(self) -> float:
+        """Expected conversations over the horizon (pre-sale and after-sale)."""
+        return self.presale_conversations + self.orders * self.after_sale_rate
+
+
 class Demand(_Model):
     """How many conversations arrive, and when."""
 
@@ -486,6 +547,10 @@ class Demand(_Model):
     )
     double11: Double11Options = Field(default_factory=Double11Options)
     promo: PromoOptions | None = None
+    business: BusinessTargets | None = Field(
+        default=None,
+        description="the volume from a GMV target instead of volume_per_day or total",
+    )
 
     @field_validator("daily_cv")
     @classmethod
@@ -499,6 +564,27 @@ class Demand(_Model):
 
     @model_validator(mode="after")
     def _volume(self) -> Demand:
+        if self.business is not None:
+            for name in ("volume_per_day", "total"):
+                if getattr(self, name) is not None:
+                    raise FieldProblem(
+                        name,
+                        "with [demand.business] the volume comes from the GMV target; "
+                        "remove this (or the business table)",
+                    )
+            if self.business.conversations > MAX_TOTAL:
+                raise FieldProblem(
+                    "business",
+                    f"{self.business.conversations:.3g} conversations over the horizon; at most "
+                    f"{MAX_TOTAL:g}",
+                )
+            if self.profile == "csv" and self.forecast is None:
+                raise FieldProblem("forecast", "profile 'csv' needs 'forecast' (a CSV path)")
+            if self.profile == "promo" and self.promo is None:
+                raise FieldProblem(
+                    "promo", "profile 'promo' needs a [demand.promo] table with 'times'"
+                )
+            return self
         if self.profile == "csv":
             if self.forecast is None:
                 raise FieldProblem("forecast", "profile 'csv' needs 'forecast' (a CSV path)")
