@@ -513,6 +513,7 @@ def plan_frontier(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
             chats, [p["subaccounts"] for _, p in rows], "s--", color="#dd6b20", label="sub-accounts"
         )
         twin.set_ylabel("agent-shifts, sub-accounts")
+        twin.set_ylim(bottom=0)
         twin.legend(fontsize=8, loc="upper right")
         right.set_xticks(chats)
     else:
