@@ -106,7 +106,9 @@ def test_plan_reports_infeasible_with_exit_1(tmp_path: Path) -> None:
     text = text.replace("volume_per_day = 600", "volume_per_day = 6000")  # ~2 Erlangs
     res = CliRunner().invoke(main, ["plan", str(_tiny(tmp_path, text)), "-q", "-w", "1"])
     assert res.exit_code == 1
-    assert "INFEASIBLE" in res.stdout and "sub-account cap 1" in res.stdout
+    # About 2 agents busy on average against 1 seat: said before any simulation.
+    assert "INFEASIBLE" in res.stdout and "platform's cap of 1 sub-account:" in res.stdout
+    assert "agents busy" in res.stdout
 
 
 def test_an_infeasible_plan_replaces_the_old_run_whole(tmp_path: Path) -> None:

@@ -569,7 +569,7 @@ def test_demand_above_the_cap_ends_before_any_simulation(monkeypatch: pytest.Mon
     plan = search(loaded(d))
     _assert_no_plan(plan)
     assert plan.diagnosis[0].kind == "subaccount_cap"
-    assert "no staffing fits under the platform's cap of 4 sub-accounts" in plan.message
+    assert "no staffing fits under the platform's cap of 4 sub-accounts:" in plan.message
     # The number, worked by hand: rate x holding time / 2 chats at the most any agent holds.
     inputs = PlanningInputs.of(loaded(d))
     busy = inputs.work.rate_per_s * inputs.work.hold_s / 2

@@ -367,7 +367,8 @@ def _search(
         at = _interval_label(loaded, grid, beyond.intervals[k])
         return Plan(
             "infeasible",
-            f"no staffing fits under the platform's cap of {beyond.limit[k]:.0f} sub-accounts: "
+            f"no staffing fits under the platform's cap of {beyond.limit[k]:.0f} "
+            f"sub-account{'s' if beyond.limit[k] != 1 else ''}: "
             f"at {at} the buyers alone keep {beyond.value[k]:.1f} agents busy (arrivals x "
             "holding time, at the most any pool's agent can hold; in "
             f"{len(beyond.intervals)} intervals) before any waiting is allowed",
