@@ -601,10 +601,11 @@ def _trim(
 
     The requirement is scaled by ``1 - k * plan.trim_step``, ``k = 1, 2, ...``
     (down to half), each scale covered and verified like a round, on the same
-    verification seeds; trimming stops at the first scale not accepted (or with
-    no cheaper cover).  Rounds overshoot: the refinement staffs every interval to
-    ``alpha`` and a raise adds a whole measured shortfall, so the first accepted
-    plan is often dearer than it needs to be.  Choosing among several plans on the
+    verification seeds, except that its first run missing a target ends it;
+    trimming stops at the first scale not accepted (or with no cheaper cover).
+    Rounds overshoot: the refinement staffs every interval to ``alpha`` and a
+    raise adds a whole measured shortfall, so the first accepted plan is often
+    dearer than it needs to be.  Choosing among several plans on the
     same seeds favours the luckiest; the held-out check, on seeds none of them
     saw, is what guards against that.
     """
@@ -646,6 +647,7 @@ def _trim(
             [],
             say,
             dask,
+            strict=True,
         )
         trial_rounds[-1] = dataclasses.replace(trial_rounds[-1], scale=scale)
         if decision != "accept" or candidate.total_cost >= best.total_cost:
@@ -692,10 +694,14 @@ def _verify(
     steps: list[IsaStep],
     say: Callable[[str], None],
     dask: str | None = None,
+    strict: bool = False,
 ) -> tuple[Plan, Decision, EngineConfig]:
     """Simulate the round's shift plan on fresh seeds, batch by batch, and judge it.
 
     Returns the plan, the decision and the plan's engine config (for the held-out check).
+    ``strict`` (a trim): the first run missing a target rejects the plan; a trim
+    is worth verifying only while it keeps every target in every run, and after a
+    miss the bound would need about as many runs again to clear.
 
     Batches of ``plan.verify_replications`` are added until the bound decides
     (:func:`peakdesk.plan.guarantee.decide`) or ``plan.verify_cap`` runs are done.
@@ -732,6 +738,9 @@ def _verify(
             f"{settings.bound_level:.0%} bound {low:.3f} (required {required:.0%}): "
             + {"accept": "accepted", "reject": "short", "continue": "undecided"}[decision]
         )
+        if strict and decision == "continue" and met < n:
+            say("  a trim must keep every target in every run: short")
+            decision = "reject"
         if decision != "continue" or n >= settings.verify_cap:
             break
         # The next batch: at least the fewest further runs that could accept (all of

@@ -1003,7 +1003,7 @@ class PlanSettings(_Model):
         default=5, ge=1, le=100, description="verify-and-raise rounds before giving up"
     )
     trim_step: float = Field(
-        default=0.05,
+        default=0.03,
         ge=0.0,
         le=0.5,
         description="after a plan is accepted, try its requirement scaled down by this "
