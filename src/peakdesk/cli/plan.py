@@ -169,7 +169,9 @@ def plan_cmd(
     seconds = time.perf_counter() - t0
     data = plan_json(loaded, plan)
     front = None
-    if frontier:
+    if frontier and plan.status == "infeasible":
+        click.echo("warning: no frontier: no shift plan covers the requirement", err=True)
+    elif frontier:
         from peakdesk.plan.frontier import frontier as scan_frontier
         from peakdesk.plan.frontier import frontier_json
 

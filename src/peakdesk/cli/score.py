@@ -123,11 +123,15 @@ def score_cmd(
         f"{log_csv}: {imported.rows:,} rows, {imported.log.n_conversations:,} conversations; "
         f"{name} rule ({preset}, {getattr(rule, 'timezone', '')})"
     )
-    if imported.skipped:
-        click.echo(f"skipped {len(imported.skipped)} bad rows:", err=True)
-        for reason, count in skipped.items():
-            click.echo(f"  {count:6d}  {reason}", err=True)
+    _print_skipped(len(imported.skipped), skipped)
     _print_series(series)
+
+
+def _print_skipped(n: int, by_reason: dict[str, int]) -> None:
+    if n:
+        click.echo(f"skipped {n} bad rows:", err=True)
+        for reason, count in by_reason.items():
+            click.echo(f"  {count:6d}  {reason}", err=True)
 
 
 def _print_series(series: dict[str, Any]) -> None:
@@ -253,8 +257,5 @@ def _score_dsr(
         f"{'counted' if rule.count_default else 'left out'}); taobao DSR ({rule.timezone}, "
         f"{rule.window_days}-day window)"
     )
-    if imported.skipped:
-        click.echo(f"skipped {len(imported.skipped)} bad rows:", err=True)
-        for reason, n in skipped.items():
-            click.echo(f"  {n:6d}  {reason}", err=True)
+    _print_skipped(len(imported.skipped), skipped)
     _print_series(series)

@@ -107,6 +107,53 @@ def _flag(text: str) -> bool | None:
     return None
 
 
+def read_table(
+    p: Path,
+    required: tuple[str, ...],
+    optional: tuple[str, ...],
+    error: type[ChatLogError],
+) -> tuple[list[str], dict[str, int], list[list[str]]]:
+    """A CSV export's header, column positions and rows, its columns checked.
+
+    Raises ``error`` (a :class:`ChatLogError`) for an unreadable or empty file, a
+    file that is not UTF-8 CSV, or a missing, unknown or repeated column.
+    """
+    try:
+        fh = p.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise error(p, [], header=f"cannot read the file: {exc.strerror or exc}") from None
+    with fh:
+        reader = csv.reader(fh)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise error(p, [], header="the file is empty") from None
+        except UnicodeDecodeError:
+            raise error(p, [], header=not_utf8(p)) from None
+        except csv.Error as exc:
+            raise error(p, [], header=f"line 1: not a CSV text file: {exc}") from None
+        missing = [c for c in required if c not in header]
+        unknown = [c for c in header if c not in required + optional]
+        twice = sorted({c for c in header if header.count(c) > 1})
+        if missing or unknown or twice:
+            parts = []
+            if missing:
+                parts.append(f"missing column(s) {missing}")
+            if unknown:
+                parts.append(f"unknown column(s) {unknown}")
+            if twice:
+                parts.append(f"column(s) {twice} given twice")
+            raise error(p, [], header="; ".join(parts) + f"; allowed: {list(required + optional)}")
+        col = {name: header.index(name) for name in header}
+        try:
+            rows = list(reader)
+        except UnicodeDecodeError:
+            raise error(p, [], header=not_utf8(p)) from None
+        except csv.Error as exc:
+            raise error(p, [], header=f"line {reader.line_num}: not CSV: {exc}") from None
+    return header, col, rows
+
+
 def read_chat_log(path: Path | str, *, skip_bad_rows: bool = False) -> ImportedLog:
     """Read a chat log CSV.
 
@@ -123,41 +170,7 @@ def read_chat_log(path: Path | str, *, skip_bad_rows: bool = False) -> ImportedL
         A missing column, an unreadable file, or bad rows without ``skip_bad_rows``.
     """
     p = Path(path)
-    try:
-        fh = p.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise ChatLogError(p, [], header=f"cannot read the file: {exc.strerror or exc}") from None
-    with fh:
-        reader = csv.reader(fh)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise ChatLogError(p, [], header="the file is empty") from None
-        except UnicodeDecodeError:
-            raise ChatLogError(p, [], header=not_utf8(p)) from None
-        except csv.Error as exc:
-            raise ChatLogError(p, [], header=f"line 1: not a CSV text file: {exc}") from None
-        missing = [c for c in REQUIRED if c not in header]
-        unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
-        twice = sorted({c for c in header if header.count(c) > 1})
-        if missing or unknown or twice:
-            parts = []
-            if missing:
-                parts.append(f"missing column(s) {missing}")
-            if unknown:
-                parts.append(f"unknown column(s) {unknown}")
-            if twice:
-                parts.append(f"column(s) {twice} given twice")
-            raise ChatLogError(
-                p, [], header="; ".join(parts) + f"; allowed: {list(REQUIRED + OPTIONAL)}"
-            )
-        col = {name: header.index(name) for name in header}
-        try:
-            rows = list(reader)
-        except UnicodeDecodeError:
-            raise ChatLogError(p, [], header=not_utf8(p)) from None
-        except csv.Error as exc:
-            raise ChatLogError(p, [], header=f"line {reader.line_num}: not CSV: {exc}") from None
+    header, col, rows = read_table(p, REQUIRED, OPTIONAL, ChatLogError)
 
     bad: list[BadRow] = []
     conv_ids: list[str] = []

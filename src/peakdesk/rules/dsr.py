@@ -27,7 +27,6 @@ import with its line number, or with ``skip_bad_rows`` is left out and counted.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,9 +35,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from peakdesk.rules.csvlog import BadRow, ChatLogError, _flag, _parse_time
+from peakdesk.rules.csvlog import BadRow, ChatLogError, _flag, _parse_time, read_table
 from peakdesk.rules.series import DailyHistory, MetricSeries, daily_series
-from peakdesk.units import not_utf8, zone_info
+from peakdesk.units import zone_info
 
 F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
@@ -130,36 +129,7 @@ def read_ratings_csv(path: Path | str, *, skip_bad_rows: bool = False) -> Import
         A missing column, an unreadable file, or bad rows without ``skip_bad_rows``.
     """
     p = Path(path)
-    try:
-        fh = p.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise RatingsError(p, [], header=f"cannot read the file: {exc.strerror or exc}") from None
-    with fh:
-        reader = csv.reader(fh)
-        try:
-            header = [h.strip() for h in next(reader)]
-            rows = list(reader)
-        except StopIteration:
-            raise RatingsError(p, [], header="the file is empty") from None
-        except UnicodeDecodeError:
-            raise RatingsError(p, [], header=not_utf8(p)) from None
-        except csv.Error as exc:
-            raise RatingsError(p, [], header=f"line {reader.line_num}: not CSV: {exc}") from None
-    missing = [c for c in REQUIRED if c not in header]
-    unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
-    twice = sorted({c for c in header if header.count(c) > 1})
-    if missing or unknown or twice:
-        parts = []
-        if missing:
-            parts.append(f"missing column(s) {missing}")
-        if unknown:
-            parts.append(f"unknown column(s) {unknown}")
-        if twice:
-            parts.append(f"column(s) {twice} given twice")
-        raise RatingsError(
-            p, [], header="; ".join(parts) + f"; allowed: {list(REQUIRED + OPTIONAL)}"
-        )
-    col = {name: header.index(name) for name in header}
+    header, col, rows = read_table(p, REQUIRED, OPTIONAL, RatingsError)
     width = len(header)
     bad: list[BadRow] = []
     buyers: list[str] = []
