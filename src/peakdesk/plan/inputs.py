@@ -149,7 +149,7 @@ def offered_work(spec: Scenario, inten: Intensity, grid: Grid, ref: PoolConfig) 
     mult = float(levels[-1])
     hold = idle + writing * mult
     weight = human.sum(axis=1)
-    mix = weight / weight.sum() if weight.sum() > 0 else np.full(mix_n := len(weight), 1.0 / mix_n)
+    mix = weight / weight.sum() if weight.sum() > 0 else np.full(len(weight), 1.0 / len(weight))
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_hold = (human * hold[:, None]).sum(axis=0) / human.sum(axis=0)
         mean_write = (human * (writing * mult)[:, None]).sum(axis=0) / human.sum(axis=0)
