@@ -39,7 +39,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             str(_tiny(tmp, BUSIER)),
             "--out",
             str(out),
-            "--figures",
+            "--report",
             "-q",
             "--holdout",
             "0",
@@ -112,6 +112,9 @@ def test_chats_table_and_outputs(scanned: dict[str, Any]) -> None:
     assert [{**r, "chats": ""} for r in one] == mine
     assert "cost against required confidence" in scanned["stdout"]
     assert (scanned["out"] / "plan-frontier.png").is_file()
+    html = (scanned["out"] / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Trade-offs</h2>" in html and "Cost against required confidence" in html
+    assert 'id="fig-plan-frontier"' in html
 
 
 @pytest.mark.parametrize(
