@@ -76,7 +76,7 @@ def test_a_margin_plan_is_planned_verified_and_written_on_the_raised_demand(
     tmp_path: Path,
 ) -> None:
     plain, _, _ = _plan(tmp_path / "a")
-    robust, out, stdout = _plan(tmp_path / "b", "--margin", "0.5")
+    robust, out, stdout = _plan(tmp_path / "b", "--margin", "0.5", "--report")
     assert plain["demand_basis"] is None
     basis = robust["demand_basis"]
     assert isinstance(basis, dict) and basis["mode"] == "margin" and basis["factor"] == 1.5
@@ -85,6 +85,9 @@ def test_a_margin_plan_is_planned_verified_and_written_on_the_raised_demand(
     conv = robust["verification"]["summary"]["conversations"]["mean"]  # type: ignore[index]
     assert 8_800 <= conv <= 9_200
     assert robust["total_cost"] > plain["total_cost"]  # type: ignore[operator]
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Robust plan:" in html and "50% above the forecast" in html
+    assert "one more would save" in html  # the seats' shadow price
     planned = (out / "planned.toml").read_text(encoding="utf-8")
     assert "# planned for demand 50% above the forecast" in planned
     assert tomllib.loads(planned)["demand"]["multiplier"] == 1.5
