@@ -1,0 +1,177 @@
+"""What a chat export shows directly, estimated with its uncertainty.
+
+From a :class:`~peakdesk.rules.messages.MessageLog` (``peakdesk score``'s import
+format, or a simulated run's :func:`peakdesk.engine.export.to_message_log`):
+
+* **arrivals**: a conversation arrives at its first buyer message; counts per
+  interval of the shop's clock, each with its exact 95% Poisson interval
+  (Garwood: chi-square quantiles), ready to be written as a forecast CSV;
+* **buyer messages per conversation**: the empirical distribution, and the mean
+  with a 95% normal interval (sample standard deviation);
+* **buyer think time**: from a reply (agent or bot) to the buyer's next message in
+  the same conversation, when that message follows a reply (a buyer writing twice
+  before an answer is not thinking about a reply); mean with a 95% t interval,
+  and the coefficient of variation;
+* **bot share**: conversations answered by a bot and never by a person, over all
+  conversations, with a 95% Wilson interval.
+
+Each estimate says how many observations it rests on; a quantity without any
+(no reply ever followed by a buyer message, say) is ``None``, for the caller to
+name and leave at a default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+from peakdesk.binomial import wilson_bounds
+from peakdesk.rules.messages import AGENT, BOT, BUYER, MessageLog
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+#: Two-sided level of every interval here.
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A fitted quantity.
+
+    Attributes
+    ----------
+    value
+        The estimate.
+    low, high
+        Its two-sided 95% interval.
+    n
+        Observations it rests on.
+    method
+        How the interval is made, for the calibration report.
+    """
+
+    value: float
+    low: float
+    high: float
+    n: int
+    method: str
+
+
+@dataclass(frozen=True)
+class ArrivalProfile:
+    """Conversations arriving per interval of the shop's clock.
+
+    Attributes
+    ----------
+    starts
+        Local (zone-aware) start of each interval, from local midnight of the
+        first day to the end of the last.
+    interval_s
+        Interval width, seconds.
+    count
+        Conversations arriving in each.
+    low, high
+        Exact 95% Poisson interval of each interval's expected count.
+    """
+
+    starts: tuple[dt.datetime, ...]
+    interval_s: float
+    count: I64
+    low: F64
+    high: F64
+
+    def forecast_csv(self) -> str:
+        """The profile as a forecast file (``interval_start,conversations``)."""
+        rows = ["interval_start,conversations"]
+        rows += [f"{t.isoformat()},{int(c)}" for t, c in zip(self.starts, self.count, strict=True)]
+        return "\n".join(rows) + "\n"
+
+
+def _first_of_each(log: MessageLog, mask: npt.NDArray[np.bool_]) -> F64:
+    """Time of the first message in ``mask`` of each conversation (NaN: none)."""
+    out = np.full(log.n_conversations, np.nan)
+    conv = log.conversation[mask]
+    t = log.time_s[mask]
+    # The log is sorted by conversation then time: the first occurrence is the earliest.
+    first = np.unique(conv, return_index=True)[1]
+    out[conv[first]] = t[first]
+    return out
+
+
+def arrivals(log: MessageLog, zone: dt.tzinfo, interval_s: float = 900.0) -> ArrivalProfile:
+    """Conversations per interval of local time (see the module docstring)."""
+    if not 60.0 <= interval_s <= 86400.0 or 86400.0 % interval_s:
+        raise ValueError(f"interval_s must divide a day and be >= 60 s, got {interval_s}")
+    t = _first_of_each(log, log.sender == BUYER)
+    t = t[~np.isnan(t)]
+    if not t.size:
+        raise ValueError("the log has no buyer message: no conversation arrives")
+    first_day = dt.datetime.fromtimestamp(float(t.min()), tz=zone).date()
+    last_day = dt.datetime.fromtimestamp(float(t.max()), tz=zone).date()
+    midnight = dt.datetime.combine(first_day, dt.time(0), tzinfo=zone)
+    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
+    n = round((end - midnight).total_seconds() / interval_s)
+    starts = tuple(midnight + dt.timedelta(seconds=k * interval_s) for k in range(n))
+    # Bins by absolute time from local midnight (a DST day is 23 or 25 hours long).
+    k = ((t - midnight.timestamp()) // interval_s).astype(np.int64)
+    count = np.bincount(np.clip(k, 0, n - 1), minlength=n).astype(np.int64)
+    a = 1.0 - LEVEL
+    low = np.where(count > 0, stats.chi2.ppf(a / 2, 2 * count) / 2, 0.0)
+    high = stats.chi2.ppf(1 - a / 2, 2 * (count + 1)) / 2
+    return ArrivalProfile(starts, float(interval_s), count, low, high)
+
+
+def messages_per_conversation(log: MessageLog) -> tuple[I64, F64, Estimate | None]:
+    """Buyer messages per conversation: values, their shares, and the mean."""
+    per = np.bincount(log.conversation[log.sender == BUYER], minlength=log.n_conversations)
+    per = per[per > 0]
+    if not per.size:
+        return np.zeros(0, dtype=np.int64), np.zeros(0), None
+    values, counts = np.unique(per, return_counts=True)
+    return values.astype(np.int64), counts / counts.sum(), _mean(per.astype(np.float64))
+
+
+def think_times(log: MessageLog) -> F64:
+    """Seconds from each reply to the buyer's next message, when it follows a reply."""
+    same = log.conversation[1:] == log.conversation[:-1]
+    after_reply = np.isin(log.sender[:-1], (AGENT, BOT)) & (log.sender[1:] == BUYER)
+    gaps = (log.time_s[1:] - log.time_s[:-1])[same & after_reply]
+    return np.asarray(gaps, dtype=np.float64)
+
+
+def think_time(log: MessageLog) -> tuple[Estimate | None, float]:
+    """Mean think time with its interval, and the coefficient of variation (NaN: < 2 gaps)."""
+    gaps = think_times(log)
+    if gaps.size < 2:
+        return None, math.nan
+    mean = _mean(gaps)
+    return mean, float(gaps.std(ddof=1) / gaps.mean()) if gaps.mean() > 0 else math.nan
+
+
+def bot_share(log: MessageLog) -> Estimate | None:
+    """Conversations a bot answered and no person did, over all conversations."""
+    n = log.n_conversations
+    if n == 0:
+        return None
+    bot = np.zeros(n, dtype=np.bool_)
+    human = np.zeros(n, dtype=np.bool_)
+    bot[log.conversation[log.sender == BOT]] = True
+    human[log.conversation[log.sender == AGENT]] = True
+    k = int((bot & ~human).sum())
+    low, high = wilson_bounds(k, n, float(stats.norm.ppf(0.5 + LEVEL / 2)))
+    return Estimate(k / n, low, high, n, "Wilson 95%")
+
+
+def _mean(x: F64) -> Estimate:
+    n = x.size
+    m = float(x.mean())
+    if n < 2:
+        return Estimate(m, math.nan, math.nan, n, "one observation")
+    half = float(stats.t.ppf(0.5 + LEVEL / 2, n - 1)) * float(x.std(ddof=1)) / math.sqrt(n)
+    return Estimate(m, m - half, m + half, n, "t 95%")

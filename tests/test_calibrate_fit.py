@@ -1,0 +1,103 @@
+"""Calibration, first part: what a chat export shows directly, recovered from a simulated one.
+
+A scenario kept here is simulated, its log exported as the import format's
+message log, and each fitted quantity's 95% interval must hold the value that
+generated it: arrivals per 15 minutes (exact Poisson intervals; their coverage
+is at least 95%, so at least 85 of 96 intervals, and the day's total inside its
+99.9% Poisson band), buyer messages per conversation, buyer think time and the
+bot share.  Each is checked on three replications (fixed seeds), at 99.9% (the
+95% interval widened to z = 3.29: twelve checks at once), so a systematic bias
+would show while sampling noise does not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from conftest import base_dict, loaded
+from peakdesk.calibrate import fit
+from peakdesk.engine.export import to_message_log
+from peakdesk.experiment.replicate import simulate
+from peakdesk.rules.messages import MessageLog
+from peakdesk.units import zone_info
+
+VOLUME = 4000.0
+MESSAGES = 2.5
+THINK_S = 40.0
+BOT = 0.2
+
+
+def _scenario() -> dict[str, Any]:
+    d = base_dict()
+    d["demand"] = {"profile": "flat", "volume_per_day": VOLUME}
+    t = d["inquiry_types"][0]
+    t["messages"] = {"dist": "geometric", "mean": MESSAGES}
+    t["think_time"] = {"dist": "exponential", "mean": f"{THINK_S}s"}
+    t["compose_time"] = {"dist": "exponential", "mean": "20s"}
+    t["bot_resolve"] = BOT
+    d["pools"][0]["max_concurrency"] = 3
+    d["pools"][0]["shifts"] = [{"start": "00:00", "length": "24h", "agents": 12}]
+    return d
+
+
+def _covers(est: fit.Estimate | None, value: float) -> bool:
+    """``value`` within the estimate's interval widened from 95% to 99.9%."""
+    assert est is not None
+    z95, z999 = stats.norm.ppf(0.975), stats.norm.ppf(0.9995)
+    half = (est.high - est.low) / 2 * z999 / z95
+    return bool(abs(est.value - value) <= half)
+
+
+@pytest.fixture(scope="module")
+def logs() -> list[MessageLog]:
+    ev = simulate(loaded(_scenario()), seed=13, replications=3, keep_logs=True)
+    out = []
+    for r in ev.replications:
+        assert r.log is not None
+        out.append(to_message_log(r.log))
+    return out
+
+
+def test_arrivals_per_interval_hold_the_rate(logs: list[MessageLog]) -> None:
+    zone = zone_info("Asia/Shanghai")
+    for log in logs:
+        prof = fit.arrivals(log, zone, 900.0)
+        assert len(prof.starts) == 96
+        assert prof.starts[0] == dt.datetime(2026, 11, 10, tzinfo=zone)
+        expected = VOLUME / 96
+        covered = int(((prof.low <= expected) & (expected <= prof.high)).sum())
+        assert covered >= 85, covered
+        lo, hi = stats.poisson.ppf([0.0005, 0.9995], VOLUME)
+        assert lo <= prof.count.sum() <= hi
+        rows = prof.forecast_csv().splitlines()
+        assert rows[0] == "interval_start,conversations" and len(rows) == 97
+        assert rows[1].startswith("2026-11-10T00:00:00+08:00,")
+
+
+def test_messages_think_time_and_bot_share_are_recovered(logs: list[MessageLog]) -> None:
+    for log in logs:
+        values, shares, mean = fit.messages_per_conversation(log)
+        assert _covers(mean, MESSAGES), mean
+        assert values[0] == 1 and shares.sum() == pytest.approx(1.0)
+        # Geometric from 1 with mean 2.5: P(1) = 1 / 2.5 = 0.4.
+        assert abs(shares[0] - 0.4) < 0.03
+        think, cv = fit.think_time(log)
+        assert _covers(think, THINK_S), think
+        assert 0.9 <= cv <= 1.1  # exponential
+        bots = fit.bot_share(log)
+        assert _covers(bots, BOT), bots
+
+
+def test_a_log_without_buyers_is_said_so() -> None:
+    empty = MessageLog.from_arrays(conversation=[0], sender=[1], time_s=[1.8e9])
+    with pytest.raises(ValueError, match="no buyer message"):
+        fit.arrivals(empty, zone_info("UTC"))
+    assert fit.think_time(empty)[0] is None
+    with pytest.raises(ValueError, match="must divide a day"):
+        fit.arrivals(empty, zone_info("UTC"), 7.0)
+    assert np.isnan(fit.think_time(empty)[1])
