@@ -101,3 +101,35 @@ def test_a_log_without_buyers_is_said_so() -> None:
     with pytest.raises(ValueError, match="must divide a day"):
         fit.arrivals(empty, zone_info("UTC"), 7.0)
     assert np.isnan(fit.think_time(empty)[1])
+
+
+PATIENCE_S = 120.0
+
+
+def test_patience_from_censored_waits_recovers_the_mean() -> None:
+    d = base_dict()
+    d["demand"] = {"profile": "flat", "volume_per_day": 5000}
+    t = d["inquiry_types"][0]
+    # Patience runs until the first reply, writing included: with 10-s replies about
+    # 10 / 130 of buyers leave while theirs is written, a few more in the queue.
+    t["compose_time"] = {"dist": "exponential", "mean": "10s"}
+    t["patience"] = {"dist": "exponential", "mean": f"{PATIENCE_S}s"}
+    d["pools"][0]["shifts"] = [{"start": "00:00", "length": "24h", "agents": 2}]
+    ev = simulate(loaded(d), seed=21, replications=3, keep_logs=True)
+    for r in ev.replications:
+        log = r.log
+        assert log is not None
+        end = float(np.nanmax(log.close_s))
+        fitted = fit.patience(
+            log.workload.arrival_s, log.first_human_reply_s, log.abandoned, log.abandon_s, end
+        )
+        # Most buyers are answered before they leave: censored, not departures.
+        assert fitted.censored > 4 * fitted.events > 0
+        assert _covers(fitted.exponential_mean, PATIENCE_S), fitted.exponential_mean
+        # The naive mean of the departures' waits is nowhere near the patience.
+        assert fitted.naive_mean_s < 0.6 * PATIENCE_S
+        # Kaplan-Meier: a falling curve, at 30 s near exp(-30 / 120) = 0.78 (most
+        # waits are short, so that is where it is well measured).
+        assert fitted.survival[-1] < 1.0 and np.all(np.diff(fitted.survival) <= 1e-12)
+        at = int(np.searchsorted(fitted.survival_t, 30.0, side="right")) - 1
+        assert abs(fitted.survival[at] - np.exp(-30.0 / PATIENCE_S)) < 0.03, fitted.survival[at]
