@@ -133,3 +133,24 @@ def test_patience_from_censored_waits_recovers_the_mean() -> None:
         assert fitted.survival[-1] < 1.0 and np.all(np.diff(fitted.survival) <= 1e-12)
         at = int(np.searchsorted(fitted.survival_t, 30.0, side="right")) - 1
         assert abs(fitted.survival[at] - np.exp(-30.0 / PATIENCE_S)) < 0.03, fitted.survival[at]
+
+
+def test_writing_time_by_chats_held_is_recovered() -> None:
+    # One reply at a time, 3 chats, writing slowed by 10% a chat: 20, 22 and 24 s.
+    d = base_dict()
+    d["demand"] = {"profile": "flat", "volume_per_day": 6000}
+    t = d["inquiry_types"][0]
+    t["messages"] = {"dist": "geometric", "mean": 3.0}
+    t["think_time"] = {"dist": "exponential", "mean": "30s"}
+    t["compose_time"] = {"dist": "exponential", "mean": "20s"}
+    p = d["pools"][0]
+    p.update(max_concurrency=3, slowdown_per_extra_chat=0.1, discipline="sequential")
+    p["shifts"] = [{"start": "00:00", "length": "24h", "agents": 8}]
+    ev = simulate(loaded(d), seed=3, replications=2, keep_logs=True)
+    for r in ev.replications:
+        assert r.log is not None
+        found = fit.compose_by_chats(to_message_log(r.log))
+        assert found.chats == (1, 2, 3)
+        for k, est in zip(found.chats, found.mean, strict=True):
+            assert est is not None and est.n > 300
+            assert _covers(est, 20.0 * (1 + 0.1 * (k - 1))), (k, est)

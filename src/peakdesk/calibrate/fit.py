@@ -13,7 +13,11 @@ format, or a simulated run's :func:`peakdesk.engine.export.to_message_log`):
   before an answer is not thinking about a reply); mean with a 95% t interval,
   and the coefficient of variation;
 * **bot share**: conversations answered by a bot and never by a person, over all
-  conversations, with a 95% Wilson interval.
+  conversations, with a 95% Wilson interval;
+* **writing time by chats held** (:func:`compose_by_chats`): from an agent's
+  back-to-back replies, for agents writing one reply at a time;
+* **patience** (:func:`patience`): from a conversation table's right-censored
+  waits.
 
 Each estimate says how many observations it rests on; a quantity without any
 (no reply ever followed by a buyer message, say) is ``None``, for the caller to
@@ -271,4 +275,103 @@ def patience(
         d,
         int(censored.size),
         float(wait_event.mean()) if d else math.nan,
+    )
+
+
+@dataclass(frozen=True)
+class ComposeByChats:
+    """Agent writing time per reply, by the number of chats the agent held.
+
+    Attributes
+    ----------
+    chats
+        Chats held when the reply was written, ``1 .. max``.
+    mean
+        Per number of chats: the mean writing time with its interval (``None``
+        where no reply was observed that way).
+    """
+
+    chats: tuple[int, ...]
+    mean: tuple[Estimate | None, ...]
+
+
+def _held(log: MessageLog) -> dict[int, tuple[F64, F64]]:
+    """Per agent, the sorted starts and ends of the chats it held.
+
+    A chat is held from the agent's first reply in it to the conversation's last
+    message.  (The log does not show when an agent took a chat; before its first
+    reply the agent was writing it, or it waited behind the agent's others.)
+    """
+    n_conv = log.n_conversations
+    last = np.full(n_conv, -np.inf)
+    np.maximum.at(last, log.conversation, log.time_s)
+    is_reply = (log.sender == AGENT) & (log.agent >= 0)
+    out = {}
+    for a in np.unique(log.agent[is_reply]).tolist():
+        sel = is_reply & (log.agent == a)
+        first = np.full(n_conv, np.inf)
+        np.minimum.at(first, log.conversation[sel], log.time_s[sel])
+        mine = np.unique(log.conversation[sel])
+        out[int(a)] = (np.sort(first[mine]), np.sort(last[mine]))
+    return out
+
+
+def held_while_writing(spans: tuple[F64, F64], begin: F64, sent: F64) -> I64:
+    """Chats an agent held while writing a reply begun at ``begin`` and sent at ``sent``.
+
+    The chats first replied to by ``sent`` (the one being answered included) that
+    had not ended by ``begin``.  A chat the agent had taken but not yet answered
+    is missed, so with a backlog of new chats this counts low.
+    """
+    starts, ends = spans
+    return np.asarray(
+        np.searchsorted(starts, sent, side="right") - np.searchsorted(ends, begin, side="right"),
+        dtype=np.int64,
+    )
+
+
+def compose_by_chats(log: MessageLog) -> ComposeByChats:
+    """Writing time per reply from an agent's back-to-back replies, by chats held.
+
+    For an agent who writes one reply at a time (``discipline = "sequential"``),
+    the gap between two consecutive replies is the second one's writing time
+    when the buyer message it answers was already waiting as the first was sent:
+    the agent went straight from one to the next.  Other gaps include idle time
+    and are left out.  (Agents writing several replies at once, ``parallel``,
+    overlap their writing and this estimate does not apply.)
+    """
+    is_reply = (log.sender == AGENT) & (log.agent >= 0)
+    # The buyer message each reply answers: the last buyer message before it in its
+    # conversation (the log is sorted by conversation, then time).
+    last_buyer = np.where(log.sender == BUYER, log.time_s, np.nan)
+    prev_buyer = np.full(log.n_messages, np.nan)
+    conv = log.conversation
+    run = np.nan
+    for i in range(log.n_messages):
+        if i == 0 or conv[i] != conv[i - 1]:
+            run = np.nan
+        prev_buyer[i] = run
+        if not np.isnan(last_buyer[i]):
+            run = last_buyer[i]
+    spans = _held(log)
+    gaps: list[float] = []
+    levels: list[int] = []
+    for a in np.unique(log.agent[is_reply]).tolist():
+        idx = np.flatnonzero(is_reply & (log.agent == a))
+        idx = idx[np.argsort(log.time_s[idx], kind="stable")]
+        t = log.time_s[idx]
+        asked = prev_buyer[idx]
+        back_to_back = asked[1:] <= t[:-1]
+        gaps.extend((t[1:] - t[:-1])[back_to_back].tolist())
+        levels.extend(
+            held_while_writing(spans[int(a)], t[:-1][back_to_back], t[1:][back_to_back]).tolist()
+        )
+    if not gaps:
+        return ComposeByChats((), ())
+    g = np.asarray(gaps)
+    lv = np.asarray(levels)
+    lv = np.maximum(lv, 1)  # the chat being answered is held
+    chats = tuple(range(1, int(lv.max()) + 1))
+    return ComposeByChats(
+        chats, tuple(_mean(g[lv == k]) if (lv == k).any() else None for k in chats)
     )
