@@ -131,9 +131,18 @@ def arrivals(log: MessageLog, zone: dt.tzinfo, interval_s: float = 900.0) -> Arr
     return ArrivalProfile(starts, float(interval_s), count, low, high)
 
 
-def messages_per_conversation(log: MessageLog) -> tuple[I64, F64, Estimate | None]:
-    """Buyer messages per conversation: values, their shares, and the mean."""
+def messages_per_conversation(
+    log: MessageLog, keep: npt.NDArray[np.bool_] | None = None
+) -> tuple[I64, F64, Estimate | None]:
+    """Buyer messages per conversation: values, their shares, and the mean.
+
+    ``keep`` (per conversation code) leaves conversations out: a buyer who left
+    before a reply sent no more messages, so with a conversation table only the
+    conversations whose buyer stayed show their whole count.
+    """
     per = np.bincount(log.conversation[log.sender == BUYER], minlength=log.n_conversations)
+    if keep is not None:
+        per = per[np.asarray(keep, dtype=np.bool_)]
     per = per[per > 0]
     if not per.size:
         return np.zeros(0, dtype=np.int64), np.zeros(0), None
@@ -223,6 +232,7 @@ def patience(
     abandoned: npt.NDArray[np.bool_],
     abandon_s: F64,
     end_s: float,
+    needs_agent: npt.NDArray[np.bool_] | None = None,
 ) -> Patience:
     """Fit patience from a conversation table's columns (seconds on one clock).
 
@@ -236,9 +246,19 @@ def patience(
         Whether the buyer left before a reply, and when.
     end_s
         End of the export: a buyer neither answered nor gone is censored here.
+    needs_agent
+        Conversations that waited for a person (default all): one a bot resolved
+        never waited, and would otherwise count as censored at the end.
     """
-    arrival_s = np.asarray(arrival_s, dtype=np.float64)
-    gone = np.asarray(abandoned, dtype=np.bool_)
+    keep = (
+        np.ones(np.asarray(arrival_s).size, dtype=np.bool_)
+        if needs_agent is None
+        else np.asarray(needs_agent, dtype=np.bool_)
+    )
+    arrival_s = np.asarray(arrival_s, dtype=np.float64)[keep]
+    first_reply_s = np.asarray(first_reply_s, dtype=np.float64)[keep]
+    abandon_s = np.asarray(abandon_s, dtype=np.float64)[keep]
+    gone = np.asarray(abandoned, dtype=np.bool_)[keep]
     wait_event = np.asarray(abandon_s, dtype=np.float64)[gone] - arrival_s[gone]
     answered = ~gone & ~np.isnan(first_reply_s)
     censored = np.concatenate(
@@ -295,7 +315,7 @@ class ComposeByChats:
     mean: tuple[Estimate | None, ...]
 
 
-def _held(log: MessageLog) -> dict[int, tuple[F64, F64]]:
+def held_spans(log: MessageLog) -> dict[int, tuple[F64, F64]]:
     """Per agent, the sorted starts and ends of the chats it held.
 
     A chat is held from the agent's first reply in it to the conversation's last
@@ -353,7 +373,7 @@ def compose_by_chats(log: MessageLog) -> ComposeByChats:
         prev_buyer[i] = run
         if not np.isnan(last_buyer[i]):
             run = last_buyer[i]
-    spans = _held(log)
+    spans = held_spans(log)
     gaps: list[float] = []
     levels: list[int] = []
     for a in np.unique(log.agent[is_reply]).tolist():

@@ -5,10 +5,21 @@ file) prints what is wrong and where, and exits with code 2, never a traceback.
 Shared pieces (errors, progress, options) are in :mod:`peakdesk.cli.common`.
 """
 
-from peakdesk.cli import compare, erlang, plan, quote, report, scenario_cmds, score, simulate
+from peakdesk.cli import (
+    calibrate,
+    compare,
+    erlang,
+    plan,
+    quote,
+    report,
+    scenario_cmds,
+    score,
+    simulate,
+)
 from peakdesk.cli.app import main
 
 __all__ = [
+    "calibrate",
     "compare",
     "erlang",
     "main",

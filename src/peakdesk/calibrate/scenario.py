@@ -1,0 +1,277 @@
+"""A scenario from a chat export: the fitted quantities written as a scenario file.
+
+:func:`calibrate` fits what :mod:`peakdesk.calibrate.fit` can from a message log
+(and a conversation table, for patience) and builds:
+
+* a forecast CSV of the arrivals per interval (``profile = "csv"``);
+* one inquiry type ``inquiry`` with the empirical buyer messages per
+  conversation, a Gamma think time of the fitted mean and CV, a Gamma compose
+  time of the fitted 1-chat writing time (CV 1 unless fitted), the bot share, and
+  an exponential patience of the censored maximum-likelihood mean;
+* one pool ``team`` whose concurrency is the most chats any agent held, whose
+  slowdown per chat is the fitted writing time by chats held over the 1-chat one
+  (kept non-decreasing), writing one reply at a time, and whose fixed shifts are
+  the agents seen online: each agent on each local day from its first reply to
+  its last, rounded out to the interval;
+* sub-accounts: the peak of agents online.
+
+Every quantity goes into the calibration report with its estimate, interval and
+count; one that cannot be fitted is named with why and left at the stated default
+(never silently).  What an export cannot show is said too: cost (hourly cost 0),
+shrinkage (0), routing (least loaded).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from peakdesk.calibrate import fit
+from peakdesk.rules.messages import AGENT, MessageLog
+
+
+@dataclass
+class Calibration:
+    """The calibrated scenario (as TOML data), its forecast, and the report.
+
+    Attributes
+    ----------
+    scenario
+        The scenario as a TOML-ready mapping (the forecast path is
+        ``forecast.csv`` beside it).
+    forecast_csv
+        The forecast file's text.
+    quantities
+        Per fitted quantity: estimate, interval, observations, method.
+    defaults
+        Per quantity left at a default: the default and why.
+    """
+
+    scenario: dict[str, Any]
+    forecast_csv: str
+    quantities: dict[str, dict[str, Any]] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
+
+    def report(self) -> dict[str, Any]:
+        """The calibration report, JSON-ready."""
+        return {"quantities": self.quantities, "defaults": self.defaults}
+
+
+def _record(cal: Calibration, name: str, est: fit.Estimate | None, unit: str) -> None:
+    if est is not None:
+        cal.quantities[name] = asdict(est) | {"unit": unit}
+
+
+def _shifts(log: MessageLog, zone: dt.tzinfo, interval_s: float) -> list[dict[str, Any]]:
+    """Each agent on each local day, from its first reply to its last, as a fixed shift."""
+    rep = (log.sender == AGENT) & (log.agent >= 0)
+    out: dict[tuple[dt.date, int, int], int] = {}
+    for a in np.unique(log.agent[rep]).tolist():
+        t = np.sort(log.time_s[rep & (log.agent == a)])
+        days = np.array(
+            [dt.datetime.fromtimestamp(float(x), tz=zone).date().toordinal() for x in t]
+        )
+        for d in np.unique(days).tolist():
+            sel = t[days == d]
+            day = dt.date.fromordinal(int(d))
+            midnight = dt.datetime.combine(day, dt.time(0), tzinfo=zone).timestamp()
+            start = math.floor((sel[0] - midnight) / interval_s) * interval_s
+            end = math.ceil((sel[-1] - midnight) / interval_s + 1e-9) * interval_s
+            end = min(max(end, start + interval_s), 86400.0)
+            key = (day, int(start), int(end - start))
+            out[key] = out.get(key, 0) + 1
+    shifts = []
+    for (day, start, length), n in sorted(out.items()):
+        h, m = divmod(start // 60, 60)
+        shifts.append(
+            {
+                "name": f"seen {day:%m-%d} {h:02d}:{m:02d}",
+                "start": f"{h:02d}:{m:02d}",
+                "length": f"{length}s",
+                "agents": n,
+                "days": [day],
+            }
+        )
+    return shifts
+
+
+def calibrate(
+    log: MessageLog,
+    zone: dt.tzinfo,
+    *,
+    timezone: str,
+    interval_s: float = 900.0,
+    conversations: dict[str, Any] | None = None,
+    name: str = "calibrated",
+) -> Calibration:
+    """Fit a scenario from a message log (module docstring).
+
+    Parameters
+    ----------
+    log
+        The shop's messages.
+    zone, timezone
+        The shop's clock, and its IANA name (written into the scenario).
+    interval_s
+        Reporting and forecast interval, seconds.
+    conversations
+        Columns ``arrival_s``, ``first_human_reply_s``, ``abandoned``,
+        ``abandon_s``, optionally ``needs_agent`` (not bot-resolved) and
+        ``conversation_id`` (the log's ids: buyers who left are then left out of
+        the messages per conversation), and the end ``end_s`` (seconds on one
+        clock), for patience.
+    name
+        The scenario's name.
+    """
+    prof = fit.arrivals(log, zone, interval_s)
+    days = len(prof.starts) * interval_s / 86400.0
+    cal = Calibration(scenario={}, forecast_csv=prof.forecast_csv())
+    cal.quantities["arrivals"] = {
+        "value": int(prof.count.sum()),
+        "per_interval_low": [float(x) for x in prof.low],
+        "per_interval_high": [float(x) for x in prof.high],
+        "n": len(prof.starts),
+        "method": f"counts per {interval_s / 60:g} min, exact Poisson 95%",
+        "unit": "conversations",
+    }
+    stayed = _stayed(log, conversations)
+    values, shares, msg_mean = fit.messages_per_conversation(log, stayed)
+    if stayed is None and conversations is None:
+        cal.defaults["messages_per_conversation (caveat)"] = (
+            "counted over every conversation: without --conversations a buyer who left "
+            "early (and sent fewer messages) cannot be told apart, so the mean is low "
+            "where buyers leave"
+        )
+    _record(cal, "messages_per_conversation", msg_mean, "messages")
+    think, think_cv = fit.think_time(log)
+    _record(cal, "think_time", think, "s")
+    bots = fit.bot_share(log)
+    _record(cal, "bot_share", bots, "share")
+    compose = fit.compose_by_chats(log)
+    for k, est in zip(compose.chats, compose.mean, strict=True):
+        _record(cal, f"compose_time_at_{k}_chats", est, "s")
+
+    itype: dict[str, Any] = {"name": "inquiry", "share": 1.0}
+    if values.size:
+        itype["messages"] = {
+            "dist": "empirical",
+            "values": [int(v) for v in values],
+            "weights": [float(w) for w in shares],
+        }
+    else:
+        itype["messages"] = {"dist": "fixed", "value": 1}
+        cal.defaults["messages_per_conversation"] = "1: the log has no buyer message"
+    if think is not None and think.value > 0:
+        cv = think_cv if math.isfinite(think_cv) and think_cv >= 1e-3 else 1.0
+        itype["think_time"] = {"dist": "gamma", "mean": f"{think.value!r}s", "cv": cv}
+        cal.quantities["think_time"]["cv"] = cv
+    else:
+        itype["think_time"] = {"dist": "fixed", "value": "30s"}
+        cal.defaults["think_time"] = "30 s: no reply was followed by a buyer message"
+    base = next((e for e in compose.mean if e is not None and e.value > 0), None)
+    if base is not None:
+        itype["compose_time"] = {"dist": "exponential", "mean": f"{base.value!r}s"}
+    else:
+        itype["compose_time"] = {"dist": "exponential", "mean": "60s"}
+        cal.defaults["compose_time"] = (
+            "exponential, 60 s: no agent sent two replies back to back (too few "
+            "replies, or no agent_id column)"
+        )
+    itype["bot_resolve"] = float(bots.value) if bots is not None else 0.0
+    if conversations is not None:
+        pat = fit.patience(
+            conversations["arrival_s"],
+            conversations["first_human_reply_s"],
+            conversations["abandoned"],
+            conversations["abandon_s"],
+            float(conversations["end_s"]),
+            conversations.get("needs_agent"),
+        )
+        _record(cal, "patience_mean", pat.exponential_mean, "s")
+        if pat.exponential_mean is not None:
+            itype["patience"] = {"dist": "exponential", "mean": f"{pat.exponential_mean.value!r}s"}
+            cal.quantities["patience_mean"]["km_median_s"] = pat.median_s
+            cal.quantities["patience_mean"]["naive_mean_of_departures_s"] = pat.naive_mean_s
+        else:
+            itype["patience"] = {"dist": "none"}
+            cal.defaults["patience"] = "none: no buyer left before a reply"
+    else:
+        itype["patience"] = {"dist": "none"}
+        cal.defaults["patience"] = (
+            "none: a message log does not show buyers leaving; give --conversations"
+        )
+
+    shifts = _shifts(log, zone, interval_s)
+    spans = fit.held_spans(log)
+    most = 1
+    rep = (log.sender == AGENT) & (log.agent >= 0)
+    for a, sp in spans.items():
+        t = log.time_s[rep & (log.agent == a)]
+        if t.size:
+            most = max(most, int(fit.held_while_writing(sp, t, t).max()))
+    most = min(most, 50)
+    mult = [1.0]
+    for k in range(2, most + 1):
+        est = compose.mean[k - 1] if k - 1 < len(compose.mean) else None
+        ratio = est.value / base.value if est is not None and base is not None else mult[-1]
+        mult.append(max(mult[-1], float(ratio)))
+    pool: dict[str, Any] = {
+        "name": "team",
+        "skills": {"inquiry": 1.0},
+        "max_concurrency": most,
+        "compose_multiplier_by_concurrency": mult,
+        "discipline": "sequential",
+        "shifts": shifts,
+    }
+    cal.defaults["hourly_cost"] = "0: an export has no wages"
+    cal.quantities["agents_seen"] = {
+        "value": len(spans),
+        "n": len(shifts),
+        "method": "agent-days from first to last reply",
+        "unit": "agents",
+    }
+    peak = _peak_online(shifts, prof.starts[0], interval_s, len(prof.starts))
+    cal.scenario = {
+        "scenario": {"name": name, "description": "calibrated from a chat export"},
+        "calendar": {
+            "start": prof.starts[0].replace(tzinfo=None),
+            "horizon": f"{days:g}d",
+            "timezone": timezone,
+            "interval": f"{interval_s:g}s",
+        },
+        "demand": {"profile": "csv", "forecast": "forecast.csv"},
+        "inquiry_types": [itype],
+        "pools": [pool],
+        "subaccounts": {"count": max(peak, 1)},
+    }
+    return cal
+
+
+def _stayed(log: MessageLog, conversations: dict[str, Any] | None) -> Any:
+    """Per conversation code of the log, whether its buyer stayed (None: not known)."""
+    if conversations is None or log.conversation_labels is None:
+        return None
+    ids = conversations.get("conversation_id")
+    if ids is None:
+        return None
+    gone = {i for i, g in zip(ids, conversations["abandoned"], strict=True) if g}
+    return np.array([label not in gone for label in log.conversation_labels], dtype=np.bool_)
+
+
+def _peak_online(
+    shifts: list[dict[str, Any]], start: dt.datetime, interval_s: float, n: int
+) -> int:
+    """Peak agents on shift over the intervals."""
+    on = np.zeros(n, dtype=np.int64)
+    for s in shifts:
+        day = s["days"][0]
+        h, m = (int(x) for x in s["start"].split(":"))
+        t0 = dt.datetime.combine(day, dt.time(h, m), tzinfo=start.tzinfo)
+        k0 = int((t0 - start).total_seconds() // interval_s)
+        k1 = k0 + math.ceil(float(s["length"][:-1]) / interval_s)
+        on[max(k0, 0) : min(k1, n)] += int(s["agents"])
+    return int(on.max(initial=0))

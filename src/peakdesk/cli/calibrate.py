@@ -1,0 +1,155 @@
+"""``peakdesk calibrate``: a scenario fitted from a shop's own chat export."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from peakdesk.cli.app import main
+from peakdesk.cli.common import fail, fmt_metric, output_errors
+from peakdesk.units import error_text, parse_duration_s, zone_info
+
+
+@main.command("calibrate")
+@click.argument("log_csv", type=click.Path(dir_okay=False))
+@click.option(
+    "--conversations",
+    "conv_csv",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Conversation table (arrival_s, first_human_reply_s, abandoned, abandon_s, close_s),"
+    " e.g. a run directory's conversations-r0.csv: buyers who left, for patience.",
+)
+@click.option("--tz", "tz", default="Asia/Shanghai", show_default=True, help="The shop's clock.")
+@click.option("--interval", default="15min", show_default=True, help="Forecast interval.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Write scenario.toml, forecast.csv and calibration.json here.",
+)
+@click.option(
+    "--skip-bad-rows",
+    is_flag=True,
+    help="Leave bad rows of the log out (counted and reported) instead of stopping.",
+)
+def calibrate_cmd(
+    log_csv: str,
+    conv_csv: str | None,
+    tz: str,
+    interval: str,
+    out_dir: str,
+    skip_bad_rows: bool,
+) -> None:
+    """Fit a scenario from a chat export in the import format `score` reads.
+
+    Writes DIR/scenario.toml (validate, simulate and plan take it), its
+    DIR/forecast.csv, and DIR/calibration.json with every fitted quantity, its
+    estimate, interval and count, and each quantity left at a default with why.
+    """
+    import tomlkit
+
+    from peakdesk.calibrate.scenario import calibrate
+    from peakdesk.output import atomic_write, write_json
+    from peakdesk.rules.csvlog import ChatLogError, read_chat_log
+    from peakdesk.scenario.load import load_scenario
+
+    try:
+        zone = zone_info(tz)
+        step = parse_duration_s(interval)
+        imported = read_chat_log(log_csv, skip_bad_rows=skip_bad_rows)
+        conversations = _read_conversations(Path(conv_csv)) if conv_csv else None
+        cal = calibrate(
+            imported.log,
+            zone,
+            timezone=tz,
+            interval_s=step,
+            conversations=conversations,
+            name=Path(log_csv).stem,
+        )
+    except (ValueError, ChatLogError) as exc:
+        fail(error_text(exc))
+        return
+    out = Path(out_dir)
+    with output_errors():
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_write(out / "forecast.csv") as fh:
+            fh.write(cal.forecast_csv)
+        with atomic_write(out / "scenario.toml") as fh:
+            fh.write(
+                f"# Calibrated by `peakdesk calibrate` from {Path(log_csv).name}; "
+                "calibration.json says how each value was fitted.\n" + tomlkit.dumps(cal.scenario)
+            )
+        write_json(out / "calibration.json", cal.report() | {"log": log_csv, "rows": imported.rows})
+    # The file must be a scenario: checked here, as `validate` would.
+    load_scenario(out / "scenario.toml")
+    click.echo(f"{log_csv}: {imported.rows:,} rows, {imported.log.n_conversations:,} conversations")
+    if imported.skipped:
+        click.echo(f"skipped {len(imported.skipped)} bad rows", err=True)
+    for name, q in cal.quantities.items():
+        value = float(q.get("value") or 0.0)
+        low, high = q.get("low"), q.get("high")
+        unit = q.get("unit", "")
+        shown = fmt_metric(value, "share") if unit == "share" else f"{value:,.4g}"
+        band = (
+            f" [{low:.4g}, {high:.4g}]"
+            if isinstance(low, float) and isinstance(high, float) and math.isfinite(low)
+            else ""
+        )
+        click.echo(f"  {name:28s} {shown:>10s}{band} {unit}  (n = {q.get('n')})")
+    for name, why in cal.defaults.items():
+        click.echo(f"  {name:28s} default: {why}")
+    click.echo(f"wrote scenario.toml, forecast.csv and calibration.json to {out_dir}/")
+
+
+def _read_conversations(path: Path) -> dict[str, Any]:
+    """The columns patience needs from a conversation table, or ValueError naming the line."""
+    need = ("arrival_s", "first_human_reply_s", "abandoned", "abandon_s", "close_s")
+    try:
+        fh = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+    cols: dict[str, list[float]] = {c: [] for c in need}
+    bot: list[bool] = []
+    ids: list[str] = []
+    with fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in need if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {missing}; needed: {list(need)}")
+        for line, row in enumerate(reader, start=2):
+            # Bot-resolved conversations never waited for a person (optional column).
+            bot.append((row.get("bot") or "0").strip() in {"1", "true", "True"})
+            ids.append((row.get("conversation_id") or "").strip())
+            for c in need:
+                text = (row.get(c) or "").strip()
+                if c == "abandoned":
+                    if text not in {"0", "1", "true", "false", "True", "False"}:
+                        raise ValueError(
+                            f"{path}: line {line}: abandoned must be 0/1, got {text!r}"
+                        )
+                    cols[c].append(1.0 if text in {"1", "true", "True"} else 0.0)
+                    continue
+                try:
+                    cols[c].append(float(text) if text else math.nan)
+                except ValueError:
+                    raise ValueError(
+                        f"{path}: line {line}: {c} must be seconds, got {text!r}"
+                    ) from None
+    arr = {c: np.asarray(v, dtype=np.float64) for c, v in cols.items()}
+    close = arr["close_s"][np.isfinite(arr["close_s"])]
+    return {
+        "arrival_s": arr["arrival_s"],
+        "first_human_reply_s": arr["first_human_reply_s"],
+        "abandoned": arr["abandoned"] > 0,
+        "abandon_s": arr["abandon_s"],
+        "needs_agent": ~np.asarray(bot, dtype=np.bool_),
+        "conversation_id": ids if any(ids) else None,
+        "end_s": float(close.max()) if close.size else float(np.nanmax(arr["arrival_s"])),
+    }

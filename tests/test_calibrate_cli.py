@@ -1,0 +1,121 @@
+"""``peakdesk calibrate``: simulate a scenario kept here, export, calibrate, recover, re-simulate.
+
+The generating values (one inquiry type, sequential agents holding 3 chats with
+writing 10% slower a chat, exponential patience of 2 minutes until the first
+reply) must lie in the calibration report's intervals (widened to 99.9%, several
+checks at once), the written scenario must validate and simulate, and bad input
+exits 2 naming the line or the column.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomlkit
+from click.testing import CliRunner
+from scipy import stats
+
+from conftest import base_dict
+from peakdesk.cli import main
+from peakdesk.scenario.load import load_scenario
+
+
+def _scenario() -> dict[str, Any]:
+    d = base_dict()
+    d["demand"] = {"profile": "flat", "volume_per_day": 6000}
+    t = d["inquiry_types"][0]
+    t["messages"] = {"dist": "geometric", "mean": 2.5}
+    t["think_time"] = {"dist": "exponential", "mean": "40s"}
+    t["compose_time"] = {"dist": "exponential", "mean": "10s"}
+    t["patience"] = {"dist": "exponential", "mean": "120s"}
+    t["bot_resolve"] = 0.2
+    p = d["pools"][0]
+    p.update(max_concurrency=3, slowdown_per_extra_chat=0.1, discipline="sequential")
+    p["shifts"] = [{"start": "00:00", "length": "24h", "agents": 4}]
+    return d
+
+
+def _covers(q: dict[str, Any], value: float) -> bool:
+    z = stats.norm.ppf(0.9995) / stats.norm.ppf(0.975)
+    return bool(abs(q["value"] - value) <= (q["high"] - q["low"]) / 2 * z)
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("calibrate")
+    (tmp / "s.toml").write_text(tomlkit.dumps(_scenario()), encoding="utf-8")
+    runner = CliRunner()
+    res = runner.invoke(
+        main, ["simulate", str(tmp / "s.toml"), "-r", "1", "--out", str(tmp / "run"), "--all-logs"]
+    )
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(
+        main,
+        [
+            "calibrate",
+            str(tmp / "run" / "messages-r0.csv"),
+            "--conversations",
+            str(tmp / "run" / "conversations-r0.csv"),
+            "--out",
+            str(tmp / "fit"),
+        ],
+    )
+    assert res.exit_code == 0, res.output + res.stderr
+    report = json.loads((tmp / "fit" / "calibration.json").read_text(encoding="utf-8"))
+    return {"dir": tmp, "report": report, "stdout": res.stdout}
+
+
+def test_the_generating_values_are_recovered(calibrated: dict[str, Any]) -> None:
+    q = calibrated["report"]["quantities"]
+    assert _covers(q["messages_per_conversation"], 2.5)
+    assert _covers(q["think_time"], 40.0)
+    assert _covers(q["bot_share"], 0.2)
+    assert _covers(q["patience_mean"], 120.0), q["patience_mean"]
+    # Bots and buyers answered first are not departures: the naive mean is far below.
+    assert q["patience_mean"]["naive_mean_of_departures_s"] < 60.0
+    for k in (1, 2, 3):
+        assert _covers(q[f"compose_time_at_{k}_chats"], 10.0 * (1 + 0.1 * (k - 1)))
+    # 6,000 a day: the one day's arrivals inside the Poisson 99.9% band.
+    lo, hi = stats.poisson.ppf([0.0005, 0.9995], 6000)
+    assert lo <= q["arrivals"]["value"] <= hi
+    assert "hourly_cost" in calibrated["report"]["defaults"]
+
+
+def test_the_calibrated_scenario_validates_and_simulates(calibrated: dict[str, Any]) -> None:
+    fitted = calibrated["dir"] / "fit" / "scenario.toml"
+    spec = load_scenario(fitted).spec
+    pool = spec.pools[0]
+    assert pool.max_concurrency >= 3 and pool.discipline == "sequential"
+    assert spec.inquiry_types[0].bot_resolve == pytest.approx(
+        calibrated["report"]["quantities"]["bot_share"]["value"]
+    )
+    assert sum(s.agents for s in pool.shifts) >= 4
+    res = CliRunner().invoke(main, ["simulate", str(fitted), "-r", "2", "--json"])
+    assert res.exit_code == 0, res.output + res.stderr
+    conv = json.loads(res.stdout)["summary"]["conversations"]["mean"]
+    observed = calibrated["report"]["quantities"]["arrivals"]["value"]
+    assert abs(conv - observed) < 4 * observed**0.5  # the forecast is the observed count
+
+
+def test_bad_input_exits_2(tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "conversation_id,sender,timestamp\nc1,buyer,2026-11-11T10:00:00+08:00\nc1,robot,2026-11-11T10:00:05+08:00\n",
+        encoding="utf-8",
+    )
+    res = CliRunner().invoke(main, ["calibrate", str(log), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "line 3" in res.output + res.stderr
+    good = tmp_path / "good.csv"
+    good.write_text(
+        "conversation_id,sender,timestamp\nc1,buyer,2026-11-11T10:00:00+08:00\n", encoding="utf-8"
+    )
+    conv = tmp_path / "conv.csv"
+    conv.write_text("arrival_s,abandoned\n1,0\n", encoding="utf-8")
+    res = CliRunner().invoke(
+        main, ["calibrate", str(good), "--conversations", str(conv), "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 2 and "missing column(s)" in res.output + res.stderr
+    assert "Traceback" not in res.output + res.stderr
