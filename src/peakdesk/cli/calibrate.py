@@ -11,7 +11,7 @@ import click
 import numpy as np
 
 from peakdesk.cli.app import main
-from peakdesk.cli.common import fail, fmt_metric, output_errors
+from peakdesk.cli.common import fail, fmt_metric, input_errors, output_errors
 from peakdesk.units import error_text, parse_duration_s, zone_info
 
 
@@ -87,8 +87,10 @@ def calibrate_cmd(
                 "calibration.json says how each value was fitted.\n" + tomlkit.dumps(cal.scenario)
             )
         write_json(out / "calibration.json", cal.report() | {"log": log_csv, "rows": imported.rows})
-    # The file must be a scenario: checked here, as `validate` would.
-    load_scenario(out / "scenario.toml")
+    # The file must be a scenario: checked here, as `validate` would (a failure is a
+    # calibration bug, reported as bad input rather than a traceback).
+    with input_errors():
+        load_scenario(out / "scenario.toml")
     click.echo(f"{log_csv}: {imported.rows:,} rows, {imported.log.n_conversations:,} conversations")
     if imported.skipped:
         click.echo(f"skipped {len(imported.skipped)} bad rows", err=True)
