@@ -119,3 +119,47 @@ def test_bad_input_exits_2(tmp_path: Path) -> None:
     )
     assert res.exit_code == 2 and "missing column(s)" in res.output + res.stderr
     assert "Traceback" not in res.output + res.stderr
+
+
+def test_backtest_of_a_scenario_on_its_own_log(tmp_path: Path) -> None:
+    """A log drawn from the scenario itself sits inside its runs; more agents do not."""
+    d = _scenario()
+    d["calendar"]["horizon"] = "2d"
+    (tmp_path / "s.toml").write_text(tomlkit.dumps(d), encoding="utf-8")
+    runner = CliRunner()
+    res = runner.invoke(
+        main,
+        [
+            "simulate",
+            str(tmp_path / "s.toml"),
+            "-r",
+            "1",
+            "--out",
+            str(tmp_path / "run"),
+            "--all-logs",
+            "--seed",
+            "99",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    log = str(tmp_path / "run" / "messages-r0.csv")
+    res = runner.invoke(
+        main, ["backtest", log, "--scenario", str(tmp_path / "s.toml"), "-r", "20", "--json"]
+    )
+    assert res.exit_code == 0, res.output + res.stderr
+    own = json.loads(res.stdout)
+    names = {f["figure"] for f in own["figures"]}
+    assert {"taobao.response_3min", "first_reply_p50_s", "first_reply_p90_s"} <= names
+    assert len(own["figures"]) == 6  # two days of two taobao metrics, two quantiles
+    assert own["outside"] <= 1, own["figures"]
+    # Twice the agents: replies come much sooner than the log's.
+    d["pools"][0]["shifts"][0]["agents"] = 8
+    (tmp_path / "more.toml").write_text(tomlkit.dumps(d), encoding="utf-8")
+    res = runner.invoke(
+        main, ["backtest", log, "--scenario", str(tmp_path / "more.toml"), "-r", "20", "--json"]
+    )
+    more = json.loads(res.stdout)
+    p50 = next(f for f in more["figures"] if f["figure"] == "first_reply_p50_s")
+    assert not p50["inside"] and p50["log"] > p50["sim_high"]
+    res = runner.invoke(main, ["backtest", log, "--scenario", str(tmp_path / "s.toml"), "-r", "3"])
+    assert res.exit_code == 0 and "figures inside the runs' middle 95%" in res.stdout

@@ -1,4 +1,4 @@
-"""``peakdesk calibrate``: a scenario fitted from a shop's own chat export."""
+"""``peakdesk calibrate`` and ``backtest``: a scenario fitted from a shop's export, and tested."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ import click
 import numpy as np
 
 from peakdesk.cli.app import main
-from peakdesk.cli.common import fail, fmt_metric, input_errors, output_errors
+from peakdesk.cli.common import (
+    WORKERS_OPTION,
+    fail,
+    fmt_metric,
+    input_errors,
+    load_checked,
+    output_errors,
+)
 from peakdesk.units import error_text, parse_duration_s, zone_info
 
 
@@ -155,3 +162,97 @@ def _read_conversations(path: Path) -> dict[str, Any]:
         "conversation_id": ids if any(ids) else None,
         "end_s": float(close.max()) if close.size else float(np.nanmax(arr["arrival_s"])),
     }
+
+
+@main.command("backtest")
+@click.argument("log_csv", type=click.Path(dir_okay=False))
+@click.option(
+    "--scenario",
+    "scenario",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="The scenario to test, e.g. the one `peakdesk calibrate` wrote from this log.",
+)
+@click.option("--platform", "-p", default="taobao", show_default=True, help="Whose rules score.")
+@click.option(
+    "--replications", "-r", type=click.IntRange(min=2, max=10_000), default=20, show_default=True
+)
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Base seed.")
+@click.option("--skip-bad-rows", is_flag=True, help="Leave bad rows of the log out (counted).")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@WORKERS_OPTION
+def backtest_cmd(
+    log_csv: str,
+    scenario: str,
+    platform: str,
+    replications: int,
+    seed: int | None,
+    skip_bad_rows: bool,
+    as_json: bool,
+    workers: int,
+) -> None:
+    """Set a log's own figures beside the simulation of a scenario, and say where they differ.
+
+    Each platform figure day by day (as `score` computes it) and the median and
+    90th percentile of the first human reply, against the middle 95% of the runs.
+    """
+    import json
+
+    from peakdesk.calibrate.backtest import backtest
+    from peakdesk.output import json_safe
+    from peakdesk.rules.csvlog import ChatLogError, read_chat_log
+
+    loaded = load_checked(scenario)
+    try:
+        imported = read_chat_log(log_csv, skip_bad_rows=skip_bad_rows)
+        rows = backtest(
+            imported.log,
+            loaded,
+            platform=platform,
+            replications=replications,
+            seed=seed,
+            workers=workers,
+        )
+    except (KeyError, ValueError, ChatLogError) as exc:
+        fail(error_text(exc))
+        return
+    outside = [r for r in rows if not r.inside]
+    if as_json:
+        click.echo(
+            json.dumps(
+                json_safe(
+                    {
+                        "log": log_csv,
+                        "scenario": scenario,
+                        "replications": replications,
+                        "figures": [
+                            {
+                                "figure": r.figure,
+                                "day": r.day.isoformat() if r.day else None,
+                                "log": r.log_value,
+                                "sim_low": r.sim_low,
+                                "sim_median": r.sim_median,
+                                "sim_high": r.sim_high,
+                                "runs": r.runs,
+                                "inside": r.inside,
+                            }
+                            for r in rows
+                        ],
+                        "outside": len(outside),
+                    }
+                ),
+                indent=2,
+            )
+        )
+        return
+    click.echo(
+        f"{log_csv} against {scenario} ({replications} runs): {len(rows) - len(outside)} of "
+        f"{len(rows)} figures inside the runs' middle 95%"
+    )
+    click.echo(f"  {'figure':28s} {'day':10s} {'log':>10s} {'runs 2.5-97.5%':>24s}")
+    for r in rows:
+        flag = "" if r.inside else "  OUTSIDE"
+        click.echo(
+            f"  {r.figure:28s} {r.day.isoformat() if r.day else 'all':10s} {r.log_value:10.4g}"
+            f" [{r.sim_low:10.4g}, {r.sim_high:10.4g}]{flag}"
+        )
