@@ -150,7 +150,8 @@ def test_backtest_of_a_scenario_on_its_own_log(tmp_path: Path) -> None:
     own = json.loads(res.stdout)
     names = {f["figure"] for f in own["figures"]}
     assert {"taobao.response_3min", "first_reply_p50_s", "first_reply_p90_s"} <= names
-    assert len(own["figures"]) == 6  # two days of two taobao metrics, two quantiles
+    # Two days of two taobao metrics and of the peak backlog, two quantiles.
+    assert len(own["figures"]) == 8
     assert own["outside"] <= 1, own["figures"]
     # Twice the agents: replies come much sooner than the log's.
     d["pools"][0]["shifts"][0]["agents"] = 8
