@@ -3,7 +3,9 @@
 :func:`calibrate` fits what :mod:`peakdesk.calibrate.fit` can from a message log
 (and a conversation table, for patience) and builds:
 
-* a forecast CSV of the arrivals per interval (``profile = "csv"``);
+* a forecast CSV of the arrivals per interval (``profile = "csv"``), smoothed
+  between the surges found (raw counts with ``smooth=False``); the surges and
+  busy days go into the report;
 * one inquiry type ``inquiry`` with the empirical buyer messages per
   conversation, a Gamma think time of the fitted mean and CV, a Gamma compose
   time of the fitted 1-chat writing time (CV 1 unless fitted), the bot share, and
@@ -49,12 +51,37 @@ class Calibration:
         Per fitted quantity: estimate, interval, observations, method.
     defaults
         Per quantity left at a default: the default and why.
+    profile
+        The arrivals per interval and per minute, raw and smoothed.
+    surges
+        The surges found in the arrivals (:func:`peakdesk.calibrate.fit.surges`).
+    days
+        Each local day's arrivals against the median day
+        (:func:`peakdesk.calibrate.fit.day_levels`).
+    compose
+        Writing time per reply by chats held.
+    patience
+        The censored patience fit (``None`` without a conversation table).
+    think_s
+        Every buyer think time observed, seconds.
+    messages
+        Buyer messages per conversation: values and their shares.
+    shifts
+        The fixed shifts written for the agents seen online.
     """
 
     scenario: dict[str, Any]
     forecast_csv: str
     quantities: dict[str, dict[str, Any]] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
+    profile: fit.ArrivalProfile | None = None
+    surges: list[fit.Surge] = field(default_factory=list)
+    days: list[fit.DayLevel] = field(default_factory=list)
+    compose: fit.ComposeByChats | None = None
+    patience: fit.Patience | None = None
+    think_s: Any = None
+    messages: tuple[Any, Any] | None = None
+    shifts: list[dict[str, Any]] = field(default_factory=list)
 
     def report(self) -> dict[str, Any]:
         """The calibration report, JSON-ready."""
@@ -107,6 +134,7 @@ def calibrate(
     interval_s: float = 900.0,
     conversations: dict[str, Any] | None = None,
     name: str = "calibrated",
+    smooth: bool = True,
 ) -> Calibration:
     """Fit a scenario from a message log (module docstring).
 
@@ -126,20 +154,70 @@ def calibrate(
         clock), for patience.
     name
         The scenario's name.
+    smooth
+        Write the smoothed arrivals as the forecast (else the raw counts).
     """
     prof = fit.arrivals(log, zone, interval_s)
     days = len(prof.starts) * interval_s / 86400.0
-    cal = Calibration(scenario={}, forecast_csv=prof.forecast_csv())
+    cal = Calibration(
+        scenario={},
+        forecast_csv=prof.forecast_csv(smoothed=smooth),
+        profile=prof,
+        surges=fit.surges(prof),
+        days=fit.day_levels(prof),
+    )
     cal.quantities["arrivals"] = {
         "value": int(prof.count.sum()),
         "per_interval_low": [float(x) for x in prof.low],
         "per_interval_high": [float(x) for x in prof.high],
+        "per_interval_expected": [float(x) for x in prof.expected],
+        "bandwidths_min": sorted({float(x) for x in prof.bandwidth_min}),
+        "forecast": "smoothed" if smooth else "raw counts",
         "n": len(prof.starts),
-        "method": f"counts per {interval_s / 60:g} min, exact Poisson 95%",
+        "method": f"counts per {interval_s / 60:g} min, exact Poisson 95%; smoothed per "
+        "segment between surges, bandwidth by Poisson thinning",
         "unit": "conversations",
+    }
+    cal.quantities["surges"] = {
+        "value": len(cal.surges),
+        "n": int(prof.minute_count.size),
+        "method": f"onset: next {fit.SURGE_AFTER_MIN} min >= {fit.SURGE_RATIO:g}x the "
+        f"{fit.SURGE_BEFORE_MIN} min before, binomial test at {fit.SURGE_ALPHA:g} "
+        "over all minutes (Bonferroni)",
+        "unit": "surges",
+        "found": [
+            {
+                "label": s.label,
+                "start": s.start.isoformat(),
+                "peak": s.peak.isoformat(),
+                "end": s.end.isoformat(),
+                "rate_before_per_min": s.rate_before,
+                "peak_per_min": s.peak_rate,
+                "conversations": s.conversations,
+                "p_value": s.p_value,
+            }
+            for s in cal.surges
+        ],
+    }
+    cal.quantities["days"] = {
+        "value": len(cal.days),
+        "n": len(cal.days),
+        "method": f"day totals against the lower quartile day; busy: >= {fit.DAY_RATIO:g}x, "
+        f"Poisson test at {fit.SURGE_ALPHA:g} over the days",
+        "unit": "days",
+        "found": [
+            {
+                "day": d.day.isoformat(),
+                "conversations": d.conversations,
+                "ratio": d.ratio,
+                "label": d.label,
+            }
+            for d in cal.days
+        ],
     }
     stayed = _stayed(log, conversations)
     values, shares, msg_mean = fit.messages_per_conversation(log, stayed)
+    cal.messages = (values, shares)
     if stayed is None and conversations is None:
         cal.defaults["messages_per_conversation (caveat)"] = (
             "counted over every conversation: without --conversations a buyer who left "
@@ -148,10 +226,12 @@ def calibrate(
         )
     _record(cal, "messages_per_conversation", msg_mean, "messages")
     think, think_cv = fit.think_time(log)
+    cal.think_s = fit.think_times(log)
     _record(cal, "think_time", think, "s")
     bots = fit.bot_share(log)
     _record(cal, "bot_share", bots, "share")
     compose = fit.compose_by_chats(log)
+    cal.compose = compose
     for k, est in zip(compose.chats, compose.mean, strict=True):
         _record(cal, f"compose_time_at_{k}_chats", est, "s")
 
@@ -191,6 +271,7 @@ def calibrate(
             float(conversations["end_s"]),
             conversations.get("needs_agent"),
         )
+        cal.patience = pat
         _record(cal, "patience_mean", pat.exponential_mean, "s")
         if pat.exponential_mean is not None:
             itype["patience"] = {"dist": "exponential", "mean": f"{pat.exponential_mean.value!r}s"}
@@ -206,6 +287,7 @@ def calibrate(
         )
 
     shifts = _shifts(log, zone, interval_s)
+    cal.shifts = shifts
     spans = fit.held_spans(log)
     most = 1
     rep = (log.sender == AGENT) & (log.agent >= 0)
