@@ -13,6 +13,7 @@ would show while sampling noise does not.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,9 +22,12 @@ from scipy import stats
 
 from conftest import base_dict, loaded
 from peakdesk.calibrate import fit
+from peakdesk.demand.nhpp import sample_piecewise_nhpp
+from peakdesk.demand.sample import intensity
 from peakdesk.engine.export import to_message_log
 from peakdesk.experiment.replicate import simulate
-from peakdesk.rules.messages import MessageLog
+from peakdesk.rules.messages import BUYER, MessageLog
+from peakdesk.scenario.load import load_scenario
 from peakdesk.units import zone_info
 
 VOLUME = 4000.0
@@ -154,3 +158,97 @@ def test_writing_time_by_chats_held_is_recovered() -> None:
         for k, est in zip(found.chats, found.mean, strict=True):
             assert est is not None and est.n > 300
             assert _covers(est, 20.0 * (1 + 0.1 * (k - 1))), (k, est)
+
+
+# --- arrivals: smoothing, surges and busy days -------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _arrival_log(name: str, seed: int) -> tuple[MessageLog, np.ndarray, dt.tzinfo]:
+    """One buyer message per conversation, sampled from a shipped scenario's intensity.
+
+    Returns the log, the true expected conversations per 15 minutes, and the zone.
+    """
+    ld = load_scenario(ROOT / "scenarios" / f"{name}.toml")
+    inten = intensity(ld)
+    zone = zone_info(ld.spec.calendar.timezone)
+    start = ld.spec.calendar.start.replace(tzinfo=zone).timestamp()
+    t = sample_piecewise_nhpp(inten.total / inten.bin_s, inten.bin_s, np.random.default_rng(seed))
+    log = MessageLog.from_arrays(np.arange(t.size), np.full(t.size, BUYER), t + start)
+    truth = inten.total.reshape(-1, round(900.0 / inten.bin_s)).sum(axis=1)
+    return log, truth, zone
+
+
+def _near(t: dt.datetime, hhmm: str, day: int, minutes: float = 5.0) -> bool:
+    h, m = (int(x) for x in hhmm.split(":"))
+    want = dt.datetime(2026, 11, day, h, m, tzinfo=t.tzinfo)
+    return abs((t - want).total_seconds()) <= minutes * 60.0
+
+
+def test_surges_and_busy_days_of_the_tmall_shape() -> None:
+    # The Tmall scenario: a 20:00 final-payment wave on 10 Nov, the 00:00 opening of
+    # 11 Nov, after-sale days 12-13 Nov at 2.5x and 2x a normal day.  Exactly those two
+    # surges on every seed (the 06:00 -> 07:00 step of the normal day, 2.25x, is not one).
+    for seed in range(4):
+        log, _, zone = _arrival_log("tmall-double11", seed)
+        prof = fit.arrivals(log, zone, 900.0)
+        found = fit.surges(prof)
+        assert [s.label for s in found] == ["20:00 wave", "00:00 opening"], found
+        assert _near(found[0].start, "20:00", 10) and _near(found[1].start, "00:00", 11)
+        assert all(s.ratio >= 10 and s.p_value < 1e-30 for s in found)
+        assert found[1].end - found[1].start <= dt.timedelta(minutes=30)
+        labels = {d.day.day: d.label for d in fit.day_levels(prof)}
+        assert labels == {10: "normal", 11: "peak day", 12: "after-sale", 13: "after-sale"}
+
+
+def test_no_surge_in_poisson_noise_or_the_normal_daily_curve() -> None:
+    # Flat demand, 3 days, 20 seeds: the onset test holds its family-wise 1e-3 level, so
+    # no surge on any (P(any) <= 0.02).  The Lazada shape has the normal hourly curve on
+    # four days and one 00:00 opening: that alone is found.
+    d = base_dict()
+    d["calendar"]["horizon"] = "3d"
+    d["demand"] = {"profile": "flat", "volume_per_day": 3000}
+    inten = intensity(loaded(d))
+    zone = zone_info("Asia/Shanghai")
+    start = dt.datetime(2026, 11, 10, tzinfo=zone).timestamp()
+    for seed in range(20):
+        t = sample_piecewise_nhpp(
+            inten.total / inten.bin_s, inten.bin_s, np.random.default_rng(seed)
+        )
+        log = MessageLog.from_arrays(np.arange(t.size), np.full(t.size, BUYER), t + start)
+        prof = fit.arrivals(log, zone, 900.0)
+        assert fit.surges(prof) == []
+        assert {x.label for x in fit.day_levels(prof)} == {"normal"}
+    for seed in range(4):
+        log, _, zone = _arrival_log("lazada-1111", seed)
+        found = fit.surges(fit.arrivals(log, zone, 900.0))
+        assert [s.label for s in found] == ["00:00 opening"]
+        assert _near(found[0].start, "00:00", 11)
+
+
+def test_smoothing_brings_a_small_shop_forecast_closer_to_the_truth() -> None:
+    # Small shop (about 700 conversations a day): the smoothed forecast's squared error
+    # per interval against the true expected count is below the raw counts' on every
+    # seed (measured: 39-71% lower); totals kept exactly.  At Tmall's volume raw counts
+    # are already precise and the thinning choice mostly leaves them: within 1.25x of
+    # the raw error (measured 0.95-1.09).
+    for seed in range(4):
+        log, truth, zone = _arrival_log("small-shop", seed)
+        prof = fit.arrivals(log, zone, 900.0)
+        raw = float(np.mean((prof.count - truth) ** 2))
+        smooth = float(np.mean((prof.expected - truth) ** 2))
+        assert smooth < 0.8 * raw, (seed, smooth, raw)
+        assert prof.expected.sum() == pytest.approx(prof.count.sum(), rel=1e-9)
+        # Reproducible: the thinning splits have a fixed seed.
+        again = fit.arrivals(log, zone, 900.0)
+        assert np.array_equal(again.expected, prof.expected)
+    for seed in range(2):
+        log, truth, zone = _arrival_log("tmall-double11", seed)
+        prof = fit.arrivals(log, zone, 900.0)
+        raw = float(np.mean((prof.count - truth) ** 2))
+        smooth = float(np.mean((prof.expected - truth) ** 2))
+        assert smooth < 1.25 * raw, (seed, smooth, raw)
+    rows = prof.forecast_csv().splitlines()
+    assert rows[1].startswith("2026-11-10T00:00:00+08:00,") and "." in rows[1]
+    assert prof.forecast_csv(smoothed=False).splitlines()[1].split(",")[1].isdigit()

@@ -254,9 +254,11 @@ def arrivals(log: MessageLog, zone: dt.tzinfo, interval_s: float = 900.0) -> Arr
 
 
 def _gauss(c: F64, sigma_bins: float) -> F64:
+    """Gaussian smoothing that keeps the total: mirrored at the ends (the kernel's mass
+    beyond an end folds back in), so a segment keeps exactly its arrivals."""
     from scipy.ndimage import gaussian_filter1d
 
-    return np.asarray(gaussian_filter1d(c, sigma_bins, mode="nearest"), dtype=np.float64)
+    return np.asarray(gaussian_filter1d(c, sigma_bins, mode="reflect"), dtype=np.float64)
 
 
 def _split_score(a: F64, b: F64, sigma_bins: float, group: I64) -> float:
@@ -301,7 +303,8 @@ def smooth_arrivals(count: I64, bin_s: float, cuts: list[int], per: int = 1) -> 
     Returns
     -------
     rate, bandwidth_min
-        The smoothed count per bin, and per bin the bandwidth of its segment,
+        The smoothed count per bin (each segment keeps its total), and per bin
+        the bandwidth of its segment,
         minutes (0: not smoothed).
     """
     c = np.asarray(count, dtype=np.float64)

@@ -46,6 +46,11 @@ from peakdesk.units import error_text, parse_duration_s, zone_info
     is_flag=True,
     help="Leave bad rows of the log out (counted and reported) instead of stopping.",
 )
+@click.option(
+    "--raw-forecast",
+    is_flag=True,
+    help="Write the raw counts per interval as the forecast, not the smoothed curve.",
+)
 def calibrate_cmd(
     log_csv: str,
     conv_csv: str | None,
@@ -53,6 +58,7 @@ def calibrate_cmd(
     interval: str,
     out_dir: str,
     skip_bad_rows: bool,
+    raw_forecast: bool,
 ) -> None:
     """Fit a scenario from a chat export in the import format `score` reads.
 
@@ -79,6 +85,7 @@ def calibrate_cmd(
             interval_s=step,
             conversations=conversations,
             name=Path(log_csv).stem,
+            smooth=not raw_forecast,
         )
     except (ValueError, ChatLogError) as exc:
         fail(error_text(exc))
@@ -102,6 +109,8 @@ def calibrate_cmd(
     if imported.skipped:
         click.echo(f"skipped {len(imported.skipped)} bad rows", err=True)
     for name, q in cal.quantities.items():
+        if name in {"surges", "days"}:
+            continue
         value = float(q.get("value") or 0.0)
         low, high = q.get("low"), q.get("high")
         unit = q.get("unit", "")
@@ -114,6 +123,26 @@ def calibrate_cmd(
         click.echo(f"  {name:28s} {shown:>10s}{band} {unit}  (n = {q.get('n')})")
     for name, why in cal.defaults.items():
         click.echo(f"  {name:28s} default: {why}")
+    bw = cal.quantities["arrivals"]["bandwidths_min"]
+    click.echo(
+        "forecast: "
+        + (
+            "raw counts per interval"
+            if raw_forecast
+            else "smoothed (bandwidths " + ", ".join(f"{b:g}" for b in bw) + " min; 0 = none)"
+        )
+    )
+    for sg in cal.surges:
+        click.echo(
+            f"  surge {sg.label:14s} {sg.start:%m-%d %H:%M}-{sg.end:%H:%M}  "
+            f"{sg.rate_before:.3g} -> {sg.peak_rate:.3g}/min at {sg.peak:%H:%M}, "
+            f"{sg.conversations:,} conversations"
+        )
+    for d in cal.days:
+        if d.label != "normal":
+            click.echo(
+                f"  {d.label:20s} {d.day}  {d.conversations:,} ({d.ratio:.2f}x a normal day)"
+            )
     click.echo(f"wrote scenario.toml, forecast.csv and calibration.json to {out_dir}/")
 
 
