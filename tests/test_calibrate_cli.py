@@ -9,6 +9,7 @@ exits 2 naming the line or the column.
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -143,24 +144,48 @@ def test_backtest_of_a_scenario_on_its_own_log(tmp_path: Path) -> None:
     )
     assert res.exit_code == 0, res.output
     log = str(tmp_path / "run" / "messages-r0.csv")
+    conv = ["--conversations", str(tmp_path / "run" / "conversations-r0.csv")]
     res = runner.invoke(
-        main, ["backtest", log, "--scenario", str(tmp_path / "s.toml"), "-r", "20", "--json"]
+        main,
+        ["backtest", log, "--scenario", str(tmp_path / "s.toml"), "-r", "20", "--json", *conv],
     )
     assert res.exit_code == 0, res.output + res.stderr
     own = json.loads(res.stdout)
     names = {f["figure"] for f in own["figures"]}
-    assert {"taobao.response_3min", "first_reply_p50_s", "first_reply_p90_s"} <= names
-    # Two days of two taobao metrics and of the peak backlog, two quantiles.
-    assert len(own["figures"]) == 8
-    assert own["outside"] <= 1, own["figures"]
-    # Twice the agents: replies come much sooner than the log's.
+    assert {
+        "taobao.response_3min",
+        "first_reply_p50_s",
+        "first_reply_p90_s",
+        "abandoned_share",
+        "backlog_intervals_inside",
+    } <= names
+    # Two days of two taobao metrics, the peak backlog and the abandonment; the
+    # abandonment over the log, two quantiles, the backlog interval by interval.
+    assert len(own["figures"]) == 12
+    # The 2.5-97.5% range of 20 runs holds a new draw of the model with probability
+    # about 19/21 = 0.90, so about 1.2 of 12 are outside by chance (seeds 5, 6, 7, 99:
+    # 1, 0, 2, 2).
+    assert own["outside"] <= 2, own["figures"]
+    # The abandonment is read from the table by conversation id: by hand.
+    table = list(csv.DictReader((tmp_path / "run" / "conversations-r0.csv").open()))
+    waited = [r for r in table if r["bot"] in {"0", "False", "false"}]
+    share = sum(r["abandoned"] in {"1", "True", "true"} for r in waited) / len(waited)
+    overall = next(
+        f for f in own["figures"] if f["figure"] == "abandoned_share" and f["day"] is None
+    )
+    assert overall["log"] == pytest.approx(share, rel=1e-12)
+    # Twice the agents: replies come much sooner than the log's, fewer buyers leave,
+    # and the log's backlog is outside the runs' range in most intervals.
     d["pools"][0]["shifts"][0]["agents"] = 8
     (tmp_path / "more.toml").write_text(tomlkit.dumps(d), encoding="utf-8")
     res = runner.invoke(
-        main, ["backtest", log, "--scenario", str(tmp_path / "more.toml"), "-r", "20", "--json"]
+        main,
+        ["backtest", log, "--scenario", str(tmp_path / "more.toml"), "-r", "20", "--json", *conv],
     )
-    more = json.loads(res.stdout)
-    p50 = next(f for f in more["figures"] if f["figure"] == "first_reply_p50_s")
-    assert not p50["inside"] and p50["log"] > p50["sim_high"]
+    more = {(f["figure"], f["day"]): f for f in json.loads(res.stdout)["figures"]}
+    for key in [("first_reply_p50_s", None), ("abandoned_share", None)]:
+        assert not more[key]["inside"] and more[key]["log"] > more[key]["sim_high"], key
+    inside = more[("backlog_intervals_inside", None)]
+    assert not inside["inside"] and inside["log"] < inside["sim_low"]
     res = runner.invoke(main, ["backtest", log, "--scenario", str(tmp_path / "s.toml"), "-r", "3"])
     assert res.exit_code == 0 and "figures inside the runs' middle 95%" in res.stdout

@@ -7,8 +7,16 @@ same rule, and each day's value set beside the middle 95% of the runs (2.5th to
 97.5th percentile).  The first-reply distribution (median and 90th percentile
 of the wait from a conversation's first buyer message to its first human
 reply) and each day's peak backlog (buyer messages waiting for a reply, read
-at the scenario's interval ends) are compared the same way.  A figure outside
-its range says where the model is not the shop.
+at the scenario's interval ends) are compared the same way.  With the log's
+conversation table, the share of buyers who left before a reply (of those
+waiting for a person), over the log and day by day, is compared too.
+
+The backlog is also compared interval by interval: the share of the log's
+intervals whose backlog lies inside the runs' middle 95% there is set beside
+the same share of each run against the other runs (leave one out), which is
+what a log drawn from the model gives; a log far below that band is not the
+model's, even when each day's peak is.  A figure outside its range says where
+the model is not the shop.
 """
 
 from __future__ import annotations
@@ -100,33 +108,78 @@ def waiting_messages(log: MessageLog, at_s: F64) -> F64:
     )
 
 
+Figures = dict[tuple[str, dt.date | None], float]
+
+
+def interval_ends(log: MessageLog, zone: dt.tzinfo, interval_s: float) -> F64:
+    """The interval ends, POSIX seconds, from the log's first local midnight to its last message.
+
+    None past the last message: an empty day after the log is not a day of the shop.
+    """
+    if not log.n_messages:
+        return np.zeros(0)
+    t0, t1 = float(log.time_s.min()), float(log.time_s.max())
+    first = dt.datetime.fromtimestamp(t0, tz=zone).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    return np.arange(first.timestamp() + interval_s, t1 + 1e-9, interval_s)
+
+
+def abandonment(arrival_posix_s: F64, abandoned: npt.NDArray[np.bool_], zone: dt.tzinfo) -> Figures:
+    """Share of buyers who left before a reply, over all and by local arrival day.
+
+    Parameters
+    ----------
+    arrival_posix_s
+        Arrival of each conversation that waited for a person, POSIX seconds
+        (NaN: its day is unknown; it counts only in the overall share).
+    abandoned
+        Whether its buyer left before a reply.
+    """
+    out: Figures = {}
+    if not abandoned.size:
+        return out
+    out[("abandoned_share", None)] = float(abandoned.mean())
+    known = np.isfinite(arrival_posix_s)
+    days = np.array(
+        [dt.datetime.fromtimestamp(float(t), tz=zone).date() for t in arrival_posix_s[known]]
+    )
+    for day in sorted(set(days.tolist())):
+        sel = days == day
+        out[("abandoned_share", day)] = float(abandoned[known][sel].mean())
+    return out
+
+
 def _figures(
-    log: MessageLog, platform: str, rule: Any, zone: dt.tzinfo, interval_s: float
-) -> dict[tuple[str, dt.date | None], float]:
-    out: dict[tuple[str, dt.date | None], float] = {}
+    log: MessageLog,
+    platform: str,
+    rule: Any,
+    zone: dt.tzinfo,
+    ends: F64,
+) -> tuple[Figures, F64]:
+    """A log's figures, and its backlog at each interval end."""
+    out: Figures = {}
     for metric, ser in registry.score(log, platform, rule).items():
         for day, value in zip(ser.dates, ser.daily, strict=True):
             if np.isfinite(value):
                 out[(metric, day)] = float(value)
     # The peak backlog of each local day, read at the interval ends.
-    if log.n_messages:
-        t0, t1 = float(log.time_s.min()), float(log.time_s.max())
-        first = dt.datetime.fromtimestamp(t0, tz=zone).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        )
-        # Interval ends up to the last message (none past it: an empty day after
-        # the log is not a day of the shop).
-        ends = np.arange(first.timestamp() + interval_s, t1 + 1e-9, interval_s)
-        backlog = waiting_messages(log, ends)
-        days = [dt.datetime.fromtimestamp(float(t) - 1e-6, tz=zone).date() for t in ends]
-        for day in sorted(set(days)):
-            sel = np.array([d == day for d in days])
-            out[("peak_backlog", day)] = float(backlog[sel].max())
+    backlog = waiting_messages(log, ends) if log.n_messages else np.zeros(ends.size)
+    days = [dt.datetime.fromtimestamp(float(t) - 1e-6, tz=zone).date() for t in ends]
+    for day in sorted(set(days)):
+        sel = np.array([d == day for d in days])
+        out[("peak_backlog", day)] = float(backlog[sel].max())
     waits = first_reply_waits(log)
     if waits.size:
         out[("first_reply_p50_s", None)] = float(np.percentile(waits, 50))
         out[("first_reply_p90_s", None)] = float(np.percentile(waits, 90))
-    return out
+    return out, backlog
+
+
+def inside_share(backlog: F64, others: F64) -> float:
+    """Share of intervals whose backlog lies in the middle 95% of ``others`` (runs x intervals)."""
+    lo, hi = np.percentile(others, [2.5, 97.5], axis=0)
+    return float(((lo <= backlog) & (backlog <= hi)).mean()) if backlog.size else float("nan")
 
 
 def backtest(
@@ -137,13 +190,25 @@ def backtest(
     replications: int = 20,
     seed: int | None = None,
     workers: int = 1,
+    conversations: dict[str, Any] | None = None,
 ) -> list[Comparison]:
-    """The log's figures beside the scenario's simulated runs (module docstring)."""
+    """The log's figures beside the scenario's simulated runs (module docstring).
+
+    Parameters
+    ----------
+    conversations
+        The log's conversation table (as ``peakdesk calibrate --conversations``
+        reads it: ``abandoned``, ``needs_agent``, optional ``conversation_id``
+        matching the log's ids): the abandonment figures.  Without ids only the
+        share over the whole log is compared (the table's clock has no date).
+    """
     name = registry.canonical(platform)
     rule = registry.make_rule(name, "default", timezone=loaded.spec.calendar.timezone)
     zone = loaded.spec.calendar.zone
-    step = loaded.spec.calendar.interval
-    observed = _figures(log, name, rule, zone, step)
+    ends = interval_ends(log, zone, loaded.spec.calendar.interval)
+    observed, log_backlog = _figures(log, name, rule, zone, ends)
+    if conversations is not None:
+        observed |= abandonment(*_table_arrivals(log, conversations), zone)
     ev = simulate(
         loaded,
         seed=loaded.spec.simulation.seed if seed is None else seed,
@@ -151,10 +216,19 @@ def backtest(
         keep_logs=True,
         workers=workers,
     )
-    runs: list[dict[tuple[str, dt.date | None], float]] = []
+    runs: list[Figures] = []
+    backlogs = []
     for r in ev.replications:
         assert r.log is not None
-        runs.append(_figures(to_message_log(r.log), name, rule, zone, step))
+        figs, bl = _figures(to_message_log(r.log), name, rule, zone, ends)
+        if conversations is not None:
+            w = r.log.workload
+            waited = ~w.bot
+            figs |= abandonment(
+                r.log.start.timestamp() + w.arrival_s[waited], r.log.abandoned[waited], zone
+            )
+        runs.append(figs)
+        backlogs.append(bl)
     out = []
     for key, value in sorted(observed.items(), key=lambda kv: (kv[0][0], kv[0][1] or dt.date.min)):
         sims = np.array([run[key] for run in runs if key in run])
@@ -162,4 +236,44 @@ def backtest(
             continue
         lo, med, hi = np.percentile(sims, [2.5, 50.0, 97.5])
         out.append(Comparison(key[0], key[1], value, float(lo), float(med), float(hi), sims.size))
+    if ends.size and len(backlogs) >= 3:
+        table = np.array(backlogs)
+        # What a log drawn from the model scores: each run against the others.
+        own = np.array(
+            [inside_share(table[i], np.delete(table, i, axis=0)) for i in range(len(table))]
+        )
+        lo, med, hi = np.percentile(own, [2.5, 50.0, 97.5])
+        out.append(
+            Comparison(
+                "backlog_intervals_inside",
+                None,
+                inside_share(log_backlog, table),
+                float(lo),
+                float(med),
+                float(hi),
+                own.size,
+            )
+        )
     return out
+
+
+def _table_arrivals(
+    log: MessageLog, conversations: dict[str, Any]
+) -> tuple[F64, npt.NDArray[np.bool_]]:
+    """Arrival (POSIX, from the log by id; NaN unmatched) and abandonment of those who waited."""
+    waited = np.asarray(conversations["needs_agent"], dtype=np.bool_)
+    gone = np.asarray(conversations["abandoned"], dtype=np.bool_)[waited]
+    arrival = np.full(int(waited.sum()), np.nan)
+    ids = conversations.get("conversation_id")
+    if ids is not None and log.conversation_labels is not None:
+        first = np.full(log.n_conversations, np.nan)
+        b = log.sender == BUYER
+        conv = log.conversation[b]
+        idx = np.unique(conv, return_index=True)[1]
+        first[conv[idx]] = log.time_s[b][idx]
+        code = {label: i for i, label in enumerate(log.conversation_labels)}
+        for j, cid in enumerate(np.asarray(ids, dtype=object)[waited]):
+            k = code.get(str(cid))
+            if k is not None:
+                arrival[j] = first[k]
+    return arrival, gone

@@ -207,6 +207,14 @@ def _read_conversations(path: Path) -> dict[str, Any]:
     "--replications", "-r", type=click.IntRange(min=2, max=10_000), default=20, show_default=True
 )
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Base seed.")
+@click.option(
+    "--conversations",
+    "conv_csv",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The log's conversation table (as for calibrate): abandonment, by day when its"
+    " conversation_id matches the log's.",
+)
 @click.option("--skip-bad-rows", is_flag=True, help="Leave bad rows of the log out (counted).")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @WORKERS_OPTION
@@ -216,14 +224,18 @@ def backtest_cmd(
     platform: str,
     replications: int,
     seed: int | None,
+    conv_csv: str | None,
     skip_bad_rows: bool,
     as_json: bool,
     workers: int,
 ) -> None:
     """Set a log's own figures beside the simulation of a scenario, and say where they differ.
 
-    Each platform figure day by day (as `score` computes it) and the median and
-    90th percentile of the first human reply, against the middle 95% of the runs.
+    Each platform figure day by day (as `score` computes it), the median and
+    90th percentile of the first human reply, each day's peak backlog, the
+    share of intervals whose backlog is inside the runs' range (beside what a
+    run of the model scores), and with --conversations the share of buyers who
+    left: against the middle 95% of the runs.
     """
     import json
 
@@ -234,6 +246,7 @@ def backtest_cmd(
     loaded = load_checked(scenario)
     try:
         imported = read_chat_log(log_csv, skip_bad_rows=skip_bad_rows)
+        conversations = _read_conversations(Path(conv_csv)) if conv_csv else None
         rows = backtest(
             imported.log,
             loaded,
@@ -241,6 +254,7 @@ def backtest_cmd(
             replications=replications,
             seed=seed,
             workers=workers,
+            conversations=conversations,
         )
     except (KeyError, ValueError, ChatLogError) as exc:
         fail(error_text(exc))
