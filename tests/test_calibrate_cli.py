@@ -189,3 +189,103 @@ def test_backtest_of_a_scenario_on_its_own_log(tmp_path: Path) -> None:
     assert not inside["inside"] and inside["log"] < inside["sim_low"]
     res = runner.invoke(main, ["backtest", log, "--scenario", str(tmp_path / "s.toml"), "-r", "3"])
     assert res.exit_code == 0 and "figures inside the runs' middle 95%" in res.stdout
+
+
+def _two_types() -> dict[str, Any]:
+    """Pre-sale (60%: 3 messages, 30 s think, 12 s writing, 30% bots, patience 90 s) and
+    after-sale (40%: 2 messages, 60 s, 24 s, no bots, 200 s) on one pool, 10% slower a chat."""
+    d = _scenario()
+    q = d["inquiry_types"][0]
+    pre = q | {
+        "name": "presale",
+        "share": 0.6,
+        "messages": {"dist": "geometric", "mean": 3.0},
+        "think_time": {"dist": "exponential", "mean": "30s"},
+        "compose_time": {"dist": "exponential", "mean": "12s"},
+        "patience": {"dist": "exponential", "mean": "90s"},
+        "bot_resolve": 0.3,
+    }
+    aft = q | {
+        "name": "aftersale",
+        "share": 0.4,
+        "messages": {"dist": "geometric", "mean": 2.0},
+        "think_time": {"dist": "exponential", "mean": "60s"},
+        "compose_time": {"dist": "exponential", "mean": "24s"},
+        "patience": {"dist": "exponential", "mean": "200s"},
+        "bot_resolve": 0.0,
+    }
+    d["inquiry_types"] = [pre, aft]
+    d["pools"][0]["skills"] = {"presale": 1.0, "aftersale": 1.0}
+    d["pools"][0]["shifts"][0]["agents"] = 5
+    return d
+
+
+def test_each_inquiry_type_is_fitted_on_its_own(tmp_path: Path) -> None:
+    """The log's inquiry_type column: every type's values recovered, one forecast column each."""
+    (tmp_path / "s.toml").write_text(tomlkit.dumps(_two_types()), encoding="utf-8")
+    runner = CliRunner()
+    run = tmp_path / "run"
+    args = ["simulate", str(tmp_path / "s.toml"), "-r", "1", "--out", str(run), "--all-logs"]
+    assert runner.invoke(main, [*args, "--seed", "3"]).exit_code == 0
+    fit_dir = tmp_path / "fit"
+    res = runner.invoke(
+        main,
+        [
+            "calibrate",
+            str(run / "messages-r0.csv"),
+            "--conversations",
+            str(run / "conversations-r0.csv"),
+            "--out",
+            str(fit_dir),
+        ],
+    )
+    assert res.exit_code == 0, res.output + res.stderr
+    q = json.loads((fit_dir / "calibration.json").read_text(encoding="utf-8"))["quantities"]
+    expect = {
+        "presale.share": 0.6,
+        "presale.messages_per_conversation": 3.0,
+        "presale.think_time": 30.0,
+        "presale.compose_time": 12.0,
+        "presale.bot_share": 0.3,
+        "presale.patience_mean": 90.0,
+        "aftersale.share": 0.4,
+        "aftersale.messages_per_conversation": 2.0,
+        "aftersale.think_time": 60.0,
+        "aftersale.compose_time": 24.0,
+        "aftersale.patience_mean": 200.0,
+    }
+    for name, value in expect.items():
+        assert _covers(q[name], value), (name, q[name])
+    assert q["aftersale.bot_share"]["value"] == 0.0
+    # The slowdown per chat (1.1, 1.2) on the model both types share (measured 1.093, 1.202).
+    mult = q["compose_model"]["multiplier_by_chats"]
+    assert mult[0] == 1.0 and abs(mult[1] - 1.1) < 0.05 and abs(mult[2] - 1.2) < 0.06
+    spec = load_scenario(fit_dir / "scenario.toml").spec
+    assert [t.name for t in spec.inquiry_types] == ["aftersale", "presale"]
+    assert set(spec.pools[0].skills) == {"aftersale", "presale"}
+    header = (fit_dir / "forecast.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header == "interval_start,conversations,aftersale,presale"
+    # The calibrated scenario simulates both types in the log's proportions.
+    res = runner.invoke(
+        main, ["simulate", str(fit_dir / "scenario.toml"), "-r", "1", "--out", str(tmp_path / "re")]
+    )
+    assert res.exit_code == 0, res.output
+    table = list(csv.DictReader((tmp_path / "re" / "conversations-r0.csv").open()))
+    n = len(table)
+    pre = sum(r["type"] == "presale" for r in table)
+    assert abs(pre - 0.6 * n) <= 4 * (0.24 * n) ** 0.5
+
+
+def test_a_conversation_with_two_types_is_a_bad_row(tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "conversation_id,sender,timestamp,agent_id,inquiry_type\n"
+        "c1,buyer,2026-11-10T10:00:00+08:00,,presale\n"
+        "c1,agent,2026-11-10T10:00:30+08:00,a1,aftersale\n",
+        encoding="utf-8",
+    )
+    res = CliRunner().invoke(main, ["calibrate", str(log), "--out", str(tmp_path / "f")])
+    assert res.exit_code == 2
+    assert (
+        "line 3" in res.output and "inquiry_type 'aftersale' differs from 'presale'" in res.output
+    )

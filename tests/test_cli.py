@@ -182,7 +182,7 @@ def test_simulate_out_writes_consistent_files(tmp_path: Path) -> None:
     rep0 = summary["by_replication"][0]
 
     header, messages = _read_csv(out / "messages-r0.csv")
-    assert header == ["conversation_id", "sender", "timestamp", "agent_id"]
+    assert header == ["conversation_id", "sender", "timestamp", "agent_id", "inquiry_type"]
     assert messages
     senders = {m["sender"] for m in messages}
     assert senders <= {"buyer", "agent", "bot", "auto"}

@@ -107,7 +107,8 @@ def agent_labels(log: ChatLog) -> npt.NDArray[np.str_]:
 
 
 def message_log_rows(log: ChatLog, conv_prefix: str = "c") -> dict[str, npt.NDArray[np.str_]]:
-    """The log as rows of the import format: ``conversation_id, sender, timestamp, agent_id``.
+    """The log as rows of the import format: ``conversation_id, sender, timestamp, agent_id,
+    inquiry_type``.
 
     One row per buyer message sent, per reply (sender ``agent`` or ``bot``)
     and per auto greeting (sender ``auto``), ordered by time, a buyer message
@@ -146,6 +147,7 @@ def message_log_rows(log: ChatLog, conv_prefix: str = "c") -> dict[str, npt.NDAr
         "sender": sender[order],
         "timestamp": iso_times(t[order], log.start),
         "agent_id": agent[order],
+        "inquiry_type": np.asarray(w.type_names)[w.type_idx][cid[order]],
     }
 
 

@@ -221,8 +221,17 @@ def _first_of_each(log: MessageLog, mask: npt.NDArray[np.bool_]) -> F64:
     return out
 
 
-def arrivals(log: MessageLog, zone: dt.tzinfo, interval_s: float = 900.0) -> ArrivalProfile:
-    """Conversations per interval of local time, raw and smoothed (module docstring)."""
+def arrivals(
+    log: MessageLog,
+    zone: dt.tzinfo,
+    interval_s: float = 900.0,
+    days: tuple[dt.date, dt.date] | None = None,
+) -> ArrivalProfile:
+    """Conversations per interval of local time, raw and smoothed (module docstring).
+
+    ``days`` (first, last local day) sets the span; by default the log's own
+    (an inquiry type's profile on the whole log's span lines up with the total's).
+    """
     if not 60.0 <= interval_s <= 86400.0 or 86400.0 % interval_s:
         raise ValueError(f"interval_s must divide a day and be >= 60 s, got {interval_s}")
     t = _first_of_each(log, log.sender == BUYER)
@@ -231,6 +240,8 @@ def arrivals(log: MessageLog, zone: dt.tzinfo, interval_s: float = 900.0) -> Arr
         raise ValueError("the log has no buyer message: no conversation arrives")
     first_day = dt.datetime.fromtimestamp(float(t.min()), tz=zone).date()
     last_day = dt.datetime.fromtimestamp(float(t.max()), tz=zone).date()
+    if days is not None:
+        first_day, last_day = min(days[0], first_day), max(days[1], last_day)
     midnight = dt.datetime.combine(first_day, dt.time(0), tzinfo=zone)
     end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
     n = round((end - midnight).total_seconds() / interval_s)
@@ -693,15 +704,14 @@ def held_while_writing(spans: tuple[F64, F64], begin: F64, sent: F64) -> I64:
     )
 
 
-def compose_by_chats(log: MessageLog) -> ComposeByChats:
-    """Writing time per reply from an agent's back-to-back replies, by chats held.
+def compose_gaps(log: MessageLog) -> tuple[F64, I64, I64]:
+    """Writing times of back-to-back replies (see :func:`compose_by_chats`).
 
-    For an agent who writes one reply at a time (``discipline = "sequential"``),
-    the gap between two consecutive replies is the second one's writing time
-    when the buyer message it answers was already waiting as the first was sent:
-    the agent went straight from one to the next.  Other gaps include idle time
-    and are left out.  (Agents writing several replies at once, ``parallel``,
-    overlap their writing and this estimate does not apply.)
+    Returns
+    -------
+    gaps, chats, conversation
+        Per back-to-back reply: its writing time (seconds), the chats the agent
+        held while writing it (at least 1), and the conversation code it answered.
     """
     is_reply = (log.sender == AGENT) & (log.agent >= 0)
     # The buyer message each reply answers: the last buyer message before it in its
@@ -717,24 +727,88 @@ def compose_by_chats(log: MessageLog) -> ComposeByChats:
         if not np.isnan(last_buyer[i]):
             run = last_buyer[i]
     spans = held_spans(log)
-    gaps: list[float] = []
-    levels: list[int] = []
+    gaps: list[F64] = []
+    levels: list[I64] = []
+    convs: list[I64] = []
     for a in np.unique(log.agent[is_reply]).tolist():
         idx = np.flatnonzero(is_reply & (log.agent == a))
         idx = idx[np.argsort(log.time_s[idx], kind="stable")]
         t = log.time_s[idx]
         asked = prev_buyer[idx]
         back_to_back = asked[1:] <= t[:-1]
-        gaps.extend((t[1:] - t[:-1])[back_to_back].tolist())
-        levels.extend(
-            held_while_writing(spans[int(a)], t[:-1][back_to_back], t[1:][back_to_back]).tolist()
-        )
+        gaps.append((t[1:] - t[:-1])[back_to_back])
+        levels.append(held_while_writing(spans[int(a)], t[:-1][back_to_back], t[1:][back_to_back]))
+        convs.append(conv[idx[1:][back_to_back]])
     if not gaps:
+        return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    lv = np.maximum(np.concatenate(levels), 1)  # the chat being answered is held
+    return (
+        np.asarray(np.concatenate(gaps), dtype=np.float64),
+        np.asarray(lv, dtype=np.int64),
+        np.asarray(np.concatenate(convs), dtype=np.int64),
+    )
+
+
+def compose_by_chats(log: MessageLog) -> ComposeByChats:
+    """Writing time per reply from an agent's back-to-back replies, by chats held.
+
+    For an agent who writes one reply at a time (``discipline = "sequential"``),
+    the gap between two consecutive replies is the second one's writing time
+    when the buyer message it answers was already waiting as the first was sent:
+    the agent went straight from one to the next.  Other gaps include idle time
+    and are left out.  (Agents writing several replies at once, ``parallel``,
+    overlap their writing and this estimate does not apply.)
+    """
+    g, lv, _ = compose_gaps(log)
+    if not g.size:
         return ComposeByChats((), ())
-    g = np.asarray(gaps)
-    lv = np.asarray(levels)
-    lv = np.maximum(lv, 1)  # the chat being answered is held
     chats = tuple(range(1, int(lv.max()) + 1))
     return ComposeByChats(
         chats, tuple(_mean(g[lv == k]) if (lv == k).any() else None for k in chats)
     )
+
+
+def compose_by_type(
+    gaps: F64, chats: I64, type_code: I64, n_types: int, iterations: int = 50
+) -> tuple[list[Estimate | None], F64]:
+    """Writing time per inquiry type and slowdown per chat held, on one multiplicative model.
+
+    ``gap = base[type] x multiplier[chats] x noise`` with ``multiplier[1] = 1``:
+    each factor is the mean of the gaps divided by the other, alternated to a
+    fixed point (two-way means), so a type answered mostly at high load does not
+    look slow.  The base's interval is the t interval of ``gap / multiplier``.
+
+    Parameters
+    ----------
+    gaps, chats, type_code
+        Per back-to-back reply (:func:`compose_gaps`), with its conversation's
+        type code ``0 .. n_types - 1``.
+
+    Returns
+    -------
+    base, multiplier
+        Per type the 1-chat writing time (``None``: no reply of the type), and
+        per chats held ``1 .. max`` the multiplier (NaN where never seen).
+    """
+    k_max = int(chats.max()) if chats.size else 1
+    mult = np.ones(k_max)
+    base = np.ones(n_types)
+    for _ in range(iterations):
+        for t in range(n_types):
+            sel = type_code == t
+            if sel.any():
+                base[t] = float(np.mean(gaps[sel] / mult[chats[sel] - 1]))
+        for k in range(1, k_max + 1):
+            sel = chats == k
+            if sel.any():
+                mult[k - 1] = float(np.mean(gaps[sel] / base[type_code[sel]]))
+        if mult[0] > 0:
+            base *= mult[0]
+            mult /= mult[0]
+    seen = np.array([(chats == k).any() for k in range(1, k_max + 1)])
+    mult = np.where(seen, mult, np.nan)
+    out: list[Estimate | None] = []
+    for t in range(n_types):
+        sel = type_code == t
+        out.append(_mean(gaps[sel] / mult[chats[sel] - 1]) if sel.sum() >= 2 else None)
+    return out, mult

@@ -6,15 +6,21 @@
 * a forecast CSV of the arrivals per interval (``profile = "csv"``), smoothed
   between the surges found (raw counts with ``smooth=False``); the surges and
   busy days go into the report;
-* one inquiry type ``inquiry`` with the empirical buyer messages per
-  conversation, a Gamma think time of the fitted mean and CV, a Gamma compose
-  time of the fitted 1-chat writing time (CV 1 unless fitted), the bot share, and
-  an exponential patience of the censored maximum-likelihood mean;
-* one pool ``team`` whose concurrency is the most chats any agent held, whose
-  slowdown per chat is the fitted writing time by chats held over the 1-chat one
-  (kept non-decreasing), writing one reply at a time, and whose fixed shifts are
-  the agents seen online: each agent on each local day from its first reply to
-  its last, rounded out to the interval;
+* one inquiry type per value of the log's ``inquiry_type`` column (one type
+  ``inquiry`` without it), its share of the conversations (Wilson interval), and
+  for each: the empirical buyer messages per conversation, a Gamma think time
+  of the fitted mean and CV, an exponential compose time of the fitted 1-chat
+  writing time, the bot share, and an exponential patience of the censored
+  maximum-likelihood mean (by type when the conversation table has a ``type``
+  column or the log's conversation ids); with several types the forecast has
+  one column per type, each smoothed on its own;
+* one pool ``team`` with every type's skill, whose concurrency is the most chats
+  any agent held, whose slowdown per chat is the fitted writing time by chats
+  held over the 1-chat one (with several types: one multiplicative model,
+  :func:`peakdesk.calibrate.fit.compose_by_type`; kept non-decreasing), writing
+  one reply at a time, and whose fixed shifts are the agents seen online: each
+  agent on each local day from its first reply to its last, rounded out to the
+  interval;
 * sub-accounts: the peak of agents online.
 
 Every quantity goes into the calibration report with its estimate, interval and
@@ -31,7 +37,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
+from peakdesk.binomial import wilson_bounds
 from peakdesk.calibrate import fit
 from peakdesk.rules.messages import AGENT, MessageLog
 
@@ -216,78 +224,22 @@ def calibrate(
         ],
     }
     stayed = _stayed(log, conversations)
-    values, shares, msg_mean = fit.messages_per_conversation(log, stayed)
+    # Pooled over the types: the report's figures.
+    values, shares, _ = fit.messages_per_conversation(log, stayed)
     cal.messages = (values, shares)
+    cal.think_s = fit.think_times(log)
     if stayed is None and conversations is None:
         cal.defaults["messages_per_conversation (caveat)"] = (
             "counted over every conversation: without --conversations a buyer who left "
             "early (and sent fewer messages) cannot be told apart, so the mean is low "
             "where buyers leave"
         )
-    _record(cal, "messages_per_conversation", msg_mean, "messages")
-    think, think_cv = fit.think_time(log)
-    cal.think_s = fit.think_times(log)
-    _record(cal, "think_time", think, "s")
-    bots = fit.bot_share(log)
-    _record(cal, "bot_share", bots, "share")
     compose = fit.compose_by_chats(log)
     cal.compose = compose
     for k, est in zip(compose.chats, compose.mean, strict=True):
         _record(cal, f"compose_time_at_{k}_chats", est, "s")
 
-    itype: dict[str, Any] = {"name": "inquiry", "share": 1.0}
-    if values.size:
-        itype["messages"] = {
-            "dist": "empirical",
-            "values": [int(v) for v in values],
-            "weights": [float(w) for w in shares],
-        }
-    else:
-        itype["messages"] = {"dist": "fixed", "value": 1}
-        cal.defaults["messages_per_conversation"] = "1: the log has no buyer message"
-    if think is not None and think.value > 0:
-        cv = think_cv if math.isfinite(think_cv) and think_cv >= 1e-3 else 1.0
-        itype["think_time"] = {"dist": "gamma", "mean": f"{think.value!r}s", "cv": cv}
-        cal.quantities["think_time"]["cv"] = cv
-    else:
-        itype["think_time"] = {"dist": "fixed", "value": "30s"}
-        cal.defaults["think_time"] = "30 s: no reply was followed by a buyer message"
-    base = next((e for e in compose.mean if e is not None and e.value > 0), None)
-    if base is not None:
-        itype["compose_time"] = {"dist": "exponential", "mean": f"{base.value!r}s"}
-    else:
-        itype["compose_time"] = {"dist": "exponential", "mean": "60s"}
-        cal.defaults["compose_time"] = (
-            "exponential, 60 s: no agent sent two replies back to back (too few "
-            "replies, or no agent_id column)"
-        )
-    itype["bot_resolve"] = float(bots.value) if bots is not None else 0.0
-    if conversations is not None:
-        pat = fit.patience(
-            conversations["arrival_s"],
-            conversations["first_human_reply_s"],
-            conversations["abandoned"],
-            conversations["abandon_s"],
-            float(conversations["end_s"]),
-            conversations.get("needs_agent"),
-        )
-        cal.patience = pat
-        _record(cal, "patience_mean", pat.exponential_mean, "s")
-        if pat.exponential_mean is not None:
-            itype["patience"] = {"dist": "exponential", "mean": f"{pat.exponential_mean.value!r}s"}
-            cal.quantities["patience_mean"]["km_median_s"] = pat.median_s
-            cal.quantities["patience_mean"]["naive_mean_of_departures_s"] = pat.naive_mean_s
-        else:
-            itype["patience"] = {"dist": "none"}
-            cal.defaults["patience"] = "none: no buyer left before a reply"
-    else:
-        itype["patience"] = {"dist": "none"}
-        cal.defaults["patience"] = (
-            "none: a message log does not show buyers leaving; give --conversations"
-        )
-
-    shifts = _shifts(log, zone, interval_s)
-    cal.shifts = shifts
+    names, type_code = _types(log)
     spans = fit.held_spans(log)
     most = 1
     rep = (log.sender == AGENT) & (log.agent >= 0)
@@ -296,14 +248,66 @@ def calibrate(
         if t.size:
             most = max(most, int(fit.held_while_writing(sp, t, t).max()))
     most = min(most, 50)
+    if len(names) == 1:
+        base = next((e for e in compose.mean if e is not None and e.value > 0), None)
+        bases: list[fit.Estimate | None] = [base]
+        seen = [
+            e.value / base.value if e is not None and base is not None else math.nan
+            for e in compose.mean
+        ]
+    else:
+        gaps, chats, conv = fit.compose_gaps(log)
+        bases, by_chats = fit.compose_by_type(gaps, chats, type_code[conv], len(names))
+        seen = [float(x) for x in by_chats]
+        cal.quantities["compose_model"] = {
+            "value": len(names),
+            "n": int(gaps.size),
+            "method": "writing time = base per type x multiplier per chats held, two-way "
+            "means (a type answered mostly at high load does not look slow)",
+            "unit": "types",
+            "multiplier_by_chats": seen,
+        }
+    # The pool's slowdown per chat held: unseen levels keep the one below, and it
+    # never falls (a faster agent at more chats is noise).
     mult = [1.0]
     for k in range(2, most + 1):
-        est = compose.mean[k - 1] if k - 1 < len(compose.mean) else None
-        ratio = est.value / base.value if est is not None and base is not None else mult[-1]
+        ratio = seen[k - 1] if k - 1 < len(seen) and math.isfinite(seen[k - 1]) else mult[-1]
         mult.append(max(mult[-1], float(ratio)))
+
+    itypes = []
+    total = log.n_conversations
+    table_types = _table_types(log, conversations, names, type_code)
+    for t, tname in enumerate(names):
+        prefix = "" if len(names) == 1 else f"{tname}."
+        codes = np.flatnonzero(type_code == t)
+        sub = log if len(names) == 1 else _sub_log(log, codes)
+        sub_stayed = None if stayed is None else stayed[codes]
+        sub_conv = conversations
+        if conversations is not None and len(names) > 1:
+            sub_conv = (
+                None if table_types is None else _table_subset(conversations, table_types == t)
+            )
+            if table_types is None:
+                cal.defaults[f"{prefix}patience"] = (
+                    "none: the conversation table has no type column nor the log's "
+                    "conversation ids, so buyers who left cannot be told by type"
+                )
+        itype = _fit_type(cal, prefix, sub, sub_stayed, sub_conv, bases[t], conversations)
+        share = codes.size / total if total else 1.0
+        if len(names) > 1:
+            lo, hi = wilson_bounds(int(codes.size), total, float(stats.norm.ppf(0.975)))
+            cal.quantities[f"{prefix}share"] = asdict(
+                fit.Estimate(share, lo, hi, total, "Wilson 95%")
+            ) | {"unit": "share"}
+        itypes.append({"name": tname, "share": share, **itype})
+    if len(names) > 1:
+        cal.forecast_csv = _forecast_by_type(log, zone, interval_s, names, type_code, smooth, prof)
+
+    shifts = _shifts(log, zone, interval_s)
+    cal.shifts = shifts
     pool: dict[str, Any] = {
         "name": "team",
-        "skills": {"inquiry": 1.0},
+        "skills": {n: 1.0 for n in names},
         "max_concurrency": most,
         "compose_multiplier_by_concurrency": mult,
         "discipline": "sequential",
@@ -326,7 +330,7 @@ def calibrate(
             "interval": f"{interval_s:g}s",
         },
         "demand": {"profile": "csv", "forecast": "forecast.csv"},
-        "inquiry_types": [itype],
+        "inquiry_types": itypes,
         "pools": [pool],
         "subaccounts": {"count": max(peak, 1)},
     }
@@ -357,3 +361,169 @@ def _peak_online(
         k1 = k0 + math.ceil(float(s["length"][:-1]) / interval_s)
         on[max(k0, 0) : min(k1, n)] += int(s["agents"])
     return int(on.max(initial=0))
+
+
+def _fit_type(
+    cal: Calibration,
+    prefix: str,
+    log: MessageLog,
+    stayed: Any,
+    conversations: dict[str, Any] | None,
+    base: fit.Estimate | None,
+    table: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """One inquiry type's messages, think, compose, bot share and patience, recorded."""
+    values, shares, msg_mean = fit.messages_per_conversation(log, stayed)
+    _record(cal, f"{prefix}messages_per_conversation", msg_mean, "messages")
+    think, think_cv = fit.think_time(log)
+    _record(cal, f"{prefix}think_time", think, "s")
+    bots = fit.bot_share(log)
+    _record(cal, f"{prefix}bot_share", bots, "share")
+    itype: dict[str, Any] = {}
+    if values.size:
+        itype["messages"] = {
+            "dist": "empirical",
+            "values": [int(v) for v in values],
+            "weights": [float(w) for w in shares],
+        }
+    else:
+        itype["messages"] = {"dist": "fixed", "value": 1}
+        cal.defaults[f"{prefix}messages_per_conversation"] = "1: the log has no buyer message"
+    if think is not None and think.value > 0:
+        cv = think_cv if math.isfinite(think_cv) and think_cv >= 1e-3 else 1.0
+        itype["think_time"] = {"dist": "gamma", "mean": f"{think.value!r}s", "cv": cv}
+        cal.quantities[f"{prefix}think_time"]["cv"] = cv
+    else:
+        itype["think_time"] = {"dist": "fixed", "value": "30s"}
+        cal.defaults[f"{prefix}think_time"] = "30 s: no reply was followed by a buyer message"
+    if base is not None and base.value > 0:
+        itype["compose_time"] = {"dist": "exponential", "mean": f"{base.value!r}s"}
+        if prefix:
+            _record(cal, f"{prefix}compose_time", base, "s")
+    else:
+        itype["compose_time"] = {"dist": "exponential", "mean": "60s"}
+        cal.defaults[f"{prefix}compose_time"] = (
+            "exponential, 60 s: no agent sent two replies back to back (too few "
+            "replies, or no agent_id column)"
+        )
+    itype["bot_resolve"] = float(bots.value) if bots is not None else 0.0
+    if conversations is not None:
+        pat = fit.patience(
+            conversations["arrival_s"],
+            conversations["first_human_reply_s"],
+            conversations["abandoned"],
+            conversations["abandon_s"],
+            float(conversations["end_s"]),
+            conversations.get("needs_agent"),
+        )
+        if cal.patience is None:
+            cal.patience = pat
+        _record(cal, f"{prefix}patience_mean", pat.exponential_mean, "s")
+        if pat.exponential_mean is not None:
+            itype["patience"] = {"dist": "exponential", "mean": f"{pat.exponential_mean.value!r}s"}
+            cal.quantities[f"{prefix}patience_mean"]["km_median_s"] = pat.median_s
+            cal.quantities[f"{prefix}patience_mean"]["naive_mean_of_departures_s"] = (
+                pat.naive_mean_s
+            )
+        else:
+            itype["patience"] = {"dist": "none"}
+            cal.defaults[f"{prefix}patience"] = "none: no buyer left before a reply"
+    else:
+        itype["patience"] = {"dist": "none"}
+        if table is None:
+            cal.defaults[f"{prefix}patience"] = (
+                "none: a message log does not show buyers leaving; give --conversations"
+            )
+    return itype
+
+
+#: The name of conversations without a type in a log that has types.
+UNTYPED = "untyped"
+
+
+def _types(log: MessageLog) -> tuple[list[str], Any]:
+    """The inquiry type names (sorted) and each conversation's type code.
+
+    One type ``inquiry`` when the log has no ``inquiry_type`` column or a single
+    type; conversations left without one in a typed log are ``untyped``.
+    """
+    n = log.n_conversations
+    given = log.conversation_types
+    if given is None or len(set(given)) <= 1:
+        only = given[0] if given and given[0] else "inquiry"
+        return [only], np.zeros(n, dtype=np.int64)
+    named = [g or UNTYPED for g in given]
+    names = sorted(set(named))
+    index = {x: i for i, x in enumerate(names)}
+    return names, np.array([index[g] for g in named], dtype=np.int64)
+
+
+def _sub_log(log: MessageLog, codes: Any) -> MessageLog:
+    """The conversations ``codes`` (sorted) of the log, numbered ``0 .. len - 1``."""
+    keep = np.isin(log.conversation, codes)
+    labels = log.conversation_labels
+    return MessageLog(
+        conversation=np.searchsorted(codes, log.conversation[keep]).astype(np.int64),
+        sender=log.sender[keep],
+        time_s=log.time_s[keep],
+        agent=log.agent[keep],
+        leave_message=log.leave_message[keep],
+        conversation_labels=None if labels is None else tuple(labels[c] for c in codes),
+        ordered=None if log.ordered is None else log.ordered[codes],
+        conversation_types=None
+        if log.conversation_types is None
+        else tuple(log.conversation_types[c] for c in codes),
+    )
+
+
+def _table_types(
+    log: MessageLog, conversations: dict[str, Any] | None, names: list[str], type_code: Any
+) -> Any:
+    """Each conversation table row's type code (from its type column, else by id), or None."""
+    if conversations is None or len(names) == 1:
+        return None
+    index = {x: i for i, x in enumerate(names)}
+    given = conversations.get("type")
+    if given is not None:
+        return np.array([index.get(g or UNTYPED, -1) for g in given], dtype=np.int64)
+    ids = conversations.get("conversation_id")
+    if ids is None or log.conversation_labels is None:
+        return None
+    code = {label: int(type_code[i]) for i, label in enumerate(log.conversation_labels)}
+    return np.array([code.get(str(i), -1) for i in ids], dtype=np.int64)
+
+
+def _table_subset(conversations: dict[str, Any], keep: Any) -> dict[str, Any]:
+    """The conversation table's rows ``keep`` (the end of the export kept)."""
+    out: dict[str, Any] = {"end_s": conversations["end_s"]}
+    for k, v in conversations.items():
+        if k == "end_s" or v is None:
+            continue
+        out[k] = np.asarray(v, dtype=object if k in {"conversation_id", "type"} else None)[keep]
+    return out
+
+
+def _forecast_by_type(
+    log: MessageLog,
+    zone: dt.tzinfo,
+    interval_s: float,
+    names: list[str],
+    type_code: Any,
+    smooth: bool,
+    total: fit.ArrivalProfile,
+) -> str:
+    """A forecast with one column per type (each smoothed on its own), and their sum."""
+    span = (total.starts[0].date(), total.starts[-1].date())
+    cols = []
+    for t in range(len(names)):
+        sub = _sub_log(log, np.flatnonzero(type_code == t))
+        prof = fit.arrivals(sub, zone, interval_s, days=span)
+        cols.append(prof.expected if smooth else prof.count.astype(np.float64))
+    fmt = "{:.4f}" if smooth else "{:.0f}"
+    rows = ["interval_start,conversations," + ",".join(names)]
+    for k, start in enumerate(total.starts):
+        vals = [float(c[k]) for c in cols]
+        rows.append(
+            ",".join([start.isoformat(), fmt.format(sum(vals)), *(fmt.format(v) for v in vals)])
+        )
+    return "\n".join(rows) + "\n"

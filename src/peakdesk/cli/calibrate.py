@@ -29,8 +29,9 @@ from peakdesk.units import error_text, parse_duration_s, zone_info
     "conv_csv",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Conversation table (arrival_s, first_human_reply_s, abandoned, abandon_s, close_s),"
-    " e.g. a run directory's conversations-r0.csv: buyers who left, for patience.",
+    help="Conversation table (arrival_s, first_human_reply_s, abandoned, abandon_s, close_s;"
+    " optional bot, conversation_id, type), e.g. a run directory's conversations-r0.csv:"
+    " buyers who left, for patience.",
 )
 @click.option("--tz", "tz", default="Asia/Shanghai", show_default=True, help="The shop's clock.")
 @click.option("--interval", default="15min", show_default=True, help="Forecast interval.")
@@ -156,8 +157,10 @@ def _read_conversations(path: Path) -> dict[str, Any]:
     cols: dict[str, list[float]] = {c: [] for c in need}
     bot: list[bool] = []
     ids: list[str] = []
+    types: list[str] = []
     with fh:
         reader = csv.DictReader(fh)
+        typed = "type" in (reader.fieldnames or [])
         missing = [c for c in need if c not in (reader.fieldnames or [])]
         if missing:
             raise ValueError(f"{path}: missing column(s) {missing}; needed: {list(need)}")
@@ -165,6 +168,7 @@ def _read_conversations(path: Path) -> dict[str, Any]:
             # Bot-resolved conversations never waited for a person (optional column).
             bot.append((row.get("bot") or "0").strip() in {"1", "true", "True"})
             ids.append((row.get("conversation_id") or "").strip())
+            types.append((row.get("type") or "").strip())
             for c in need:
                 text = (row.get(c) or "").strip()
                 if c == "abandoned":
@@ -189,6 +193,7 @@ def _read_conversations(path: Path) -> dict[str, Any]:
         "abandon_s": arr["abandon_s"],
         "needs_agent": ~np.asarray(bot, dtype=np.bool_),
         "conversation_id": ids if any(ids) else None,
+        "type": types if typed else None,
         "end_s": float(close.max()) if close.size else float(np.nanmax(arr["arrival_s"])),
     }
 

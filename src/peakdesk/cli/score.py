@@ -75,7 +75,7 @@ def score_cmd(
 
     LOG_CSV has the columns conversation_id, sender (buyer/agent/bot),
     timestamp (ISO 8601 with offset) and optionally agent_id, ordered,
-    leave_message.
+    leave_message, inquiry_type (read by calibrate; the rules ignore it).
     """
     from peakdesk.experiment.checks import history_metric_problem
     from peakdesk.rules import registry

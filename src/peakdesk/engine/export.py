@@ -59,4 +59,5 @@ def to_message_log(log: ChatLog) -> MessageLog:
         ),
         leave_message=leave,
         ordered=converted,
+        conversation_types=tuple(np.asarray(w.type_names)[w.type_idx].tolist()),
     )

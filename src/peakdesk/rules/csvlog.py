@@ -1,12 +1,15 @@
 """Reading a chat log exported from a seller back-office (the import format).
 
-Columns: ``conversation_id, sender, timestamp[, agent_id][, ordered][, leave_message]``;
-``sender`` is ``buyer``, ``agent``, ``bot`` or ``auto`` (a greeting that answers
-nothing); ``timestamp`` is ISO 8601 with a UTC
-offset (``2026-11-11T00:00:05+08:00``).  A bad row (unknown sender, a time that
-cannot be read or has no offset, a reply before any buyer message of its
-conversation) stops the import with its line number, unless ``skip_bad_rows``
-is set: then it is left out, counted and reported, never silently dropped.
+Columns: ``conversation_id, sender, timestamp[, agent_id][, ordered][, leave_message]
+[, inquiry_type]``; ``sender`` is ``buyer``, ``agent``, ``bot`` or ``auto`` (a
+greeting that answers nothing); ``timestamp`` is ISO 8601 with a UTC offset
+(``2026-11-11T00:00:05+08:00``).  ``inquiry_type`` names the conversation's
+type (pre-sale, after-sale, ...): one per conversation, on any of its rows; the
+rules ignore it, ``peakdesk calibrate`` fits each type.  A bad row (unknown
+sender, a time that cannot be read or has no offset, a reply before any buyer
+message of its conversation, a second inquiry type for a conversation) stops
+the import with its line number, unless ``skip_bad_rows`` is set: then it is
+left out, counted and reported, never silently dropped.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from peakdesk.rules.messages import AGENT, AUTO, BOT, BUYER, MessageLog
 from peakdesk.units import not_utf8
 
 REQUIRED = ("conversation_id", "sender", "timestamp")
-OPTIONAL = ("agent_id", "ordered", "leave_message")
+OPTIONAL = ("agent_id", "ordered", "leave_message", "inquiry_type")
 _SENDERS = {"buyer": BUYER, "agent": AGENT, "bot": BOT, "auto": AUTO}
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"", "0", "false", "no", "n", "f"}
@@ -182,6 +185,9 @@ def read_chat_log(path: Path | str, *, skip_bad_rows: bool = False) -> ImportedL
     leave: list[bool] = []
     ic, isd, it = col["conversation_id"], col["sender"], col["timestamp"]
     ia, io, il = col.get("agent_id"), col.get("ordered"), col.get("leave_message")
+    # A conversation's inquiry type: one per conversation (rows may leave it empty).
+    itype = col.get("inquiry_type")
+    type_of: dict[str, str] = {}
     width = len(header)
     n_rows = 0
     for n, row in enumerate(rows, start=2):
@@ -217,6 +223,13 @@ def read_chat_log(path: Path | str, *, skip_bad_rows: bool = False) -> ImportedL
                 bad.append(BadRow(n, f"leave_message must be 0/1 or true/false, got {row[il]!r}"))
                 continue
             flag_l = f
+        if itype is not None and (ty := row[itype].strip()):
+            had = type_of.setdefault(cid, ty)
+            if had != ty:
+                bad.append(
+                    BadRow(n, f"inquiry_type {ty!r} differs from {had!r} earlier in {cid!r}")
+                )
+                continue
         conv_ids.append(cid)
         senders.append(sender)
         times.append(t)
@@ -277,5 +290,8 @@ def read_chat_log(path: Path | str, *, skip_bad_rows: bool = False) -> ImportedL
         leave_message=np.asarray(leave, dtype=np.bool_)[keep],
         conversation_labels=tuple(str(x) for x in labels[kept_labels].tolist()),
         ordered=ordered,
+        conversation_types=None
+        if itype is None
+        else tuple(type_of.get(str(c), "") for c in labels[kept_labels].tolist()),
     )
     return ImportedLog(log=log, rows=n_rows, skipped=sorted(bad, key=lambda b: b.line))

@@ -50,6 +50,10 @@ class MessageLog:
     ordered
         Per conversation code: the buyer placed an order (for inquiry
         conversion), or ``None`` when the log does not say.
+    conversation_types
+        Per conversation code: its inquiry type (``""`` when not given), or
+        ``None`` when the log has no types (the rules do not use them;
+        ``peakdesk calibrate`` fits each type).
     """
 
     conversation: I64
@@ -59,6 +63,7 @@ class MessageLog:
     leave_message: npt.NDArray[np.bool_]
     conversation_labels: tuple[str, ...] | None = None
     ordered: npt.NDArray[np.bool_] | None = None
+    conversation_types: tuple[str, ...] | None = None
 
     @classmethod
     def from_arrays(
@@ -70,6 +75,7 @@ class MessageLog:
         leave_message: npt.ArrayLike | None = None,
         conversation_labels: tuple[str, ...] | None = None,
         ordered: npt.ArrayLike | None = None,
+        conversation_types: tuple[str, ...] | None = None,
     ) -> MessageLog:
         """Build a log from unsorted columns (conversation codes must be dense ints)."""
         conv = np.asarray(conversation, dtype=np.int64)
@@ -94,6 +100,7 @@ class MessageLog:
             leave_message=lm[order],
             conversation_labels=conversation_labels,
             ordered=None if ordered is None else np.asarray(ordered, dtype=np.bool_),
+            conversation_types=conversation_types,
         )
 
     @property
@@ -116,6 +123,7 @@ class MessageLog:
             self.leave_message,
             self.conversation_labels,
             self.ordered,
+            self.conversation_types,
         )
 
     def select(self, keep: npt.NDArray[np.bool_]) -> MessageLog:
@@ -128,4 +136,5 @@ class MessageLog:
             self.leave_message[keep],
             self.conversation_labels,
             self.ordered,
+            self.conversation_types,
         )
