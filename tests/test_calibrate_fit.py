@@ -219,6 +219,7 @@ def test_no_surge_in_poisson_noise_or_the_normal_daily_curve() -> None:
         log = MessageLog.from_arrays(np.arange(t.size), np.full(t.size, BUYER), t + start)
         prof = fit.arrivals(log, zone, 900.0)
         assert fit.surges(prof) == []
+        assert fit.holes(prof) == []
         assert {x.label for x in fit.day_levels(prof)} == {"normal"}
     for seed in range(4):
         log, _, zone = _arrival_log("lazada-1111", seed)
@@ -252,3 +253,24 @@ def test_smoothing_brings_a_small_shop_forecast_closer_to_the_truth() -> None:
     rows = prof.forecast_csv().splitlines()
     assert rows[1].startswith("2026-11-10T00:00:00+08:00,") and "." in rows[1]
     assert prof.forecast_csv(smoothed=False).splitlines()[1].split(",")[1].isdigit()
+
+
+def test_a_hole_in_the_export_is_found() -> None:
+    # Two hours cut out of the small shop's 11 Nov afternoon (about 60 arrivals
+    # expected there): found on every seed, within minutes of the cut; the
+    # night lull (a few arrivals an hour) and full logs show none.
+    for seed in range(4):
+        log, _, zone = _arrival_log("small-shop", seed)
+        assert fit.holes(fit.arrivals(log, zone, 900.0)) == []
+        cut0 = dt.datetime(2026, 11, 11, 14, 0, tzinfo=zone).timestamp()
+        cut1 = cut0 + 7200.0
+        cut = log.select((log.time_s < cut0) | (log.time_s >= cut1))
+        found = fit.holes(fit.arrivals(cut, zone, 900.0))
+        assert len(found) == 1, found
+        # At about half an arrival a minute a few empty minutes either side are chance.
+        h = found[0]
+        assert dt.timedelta(0) <= dt.datetime.fromtimestamp(cut0, zone) - h.start
+        assert dt.datetime.fromtimestamp(cut0, zone) - h.start <= dt.timedelta(minutes=15)
+        assert dt.timedelta(0) <= h.end - dt.datetime.fromtimestamp(cut1, zone)
+        assert h.end - dt.datetime.fromtimestamp(cut1, zone) <= dt.timedelta(minutes=15)
+        assert h.expected > 20

@@ -452,6 +452,63 @@ def surges(profile: ArrivalProfile) -> list[Surge]:
     return out
 
 
+#: A stretch without arrivals is looked at from this long, minutes.
+HOLE_MIN = 30
+
+
+@dataclass(frozen=True)
+class Hole:
+    """A stretch with no arrivals where the rate around it says there should be some.
+
+    Attributes
+    ----------
+    start, end
+        Local times of the first empty minute and of the next arrival.
+    expected
+        Arrivals the hour before and the hour after predict for it (the lower
+        of their two rates times its length).
+    """
+
+    start: dt.datetime
+    end: dt.datetime
+    expected: float
+
+
+def holes(profile: ArrivalProfile) -> list[Hole]:
+    """Stretches of the export with no arrivals that chance does not explain.
+
+    A run of at least :data:`HOLE_MIN` empty minutes is a hole when, at the
+    lower of the rates of the hour before and the hour after it, no arrival at all has a
+    probability ``exp(-expected)`` below :data:`SURGE_ALPHA` over the runs
+    tested (Bonferroni): a gap in the export, a clock jump, an outage of the
+    chat tool.  The forecast holds zero there; the planner must know.
+    """
+    c = profile.minute_count
+    per_min = 60.0 / profile.bin_s
+    shortest = max(1, round(HOLE_MIN * per_min))
+    hour = max(1, round(60 * per_min))
+    empty = np.concatenate(([0], (c == 0).astype(np.int8), [0]))
+    edges = np.flatnonzero(np.diff(empty))
+    runs = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    runs = [(a, b) for a, b in runs if b - a >= shortest and a > 0 and b < c.size]
+    out = []
+    t0 = profile.starts[0]
+    for a, b in runs:
+        # The lower of the two sides: a surge just after (a midnight opening) or a
+        # wave just before does not make a quiet stretch a hole.
+        expected = min(float(c[max(0, a - hour) : a].mean()), float(c[b : b + hour].mean()))
+        expected *= b - a
+        if expected > -math.log(SURGE_ALPHA / len(runs)):
+            out.append(
+                Hole(
+                    (t0 + dt.timedelta(seconds=a * profile.bin_s)).astimezone(t0.tzinfo),
+                    (t0 + dt.timedelta(seconds=b * profile.bin_s)).astimezone(t0.tzinfo),
+                    expected,
+                )
+            )
+    return out
+
+
 def day_levels(profile: ArrivalProfile) -> list[DayLevel]:
     """Each local day's arrivals against the normal day: the peak, pre-sale and after-sale.
 

@@ -66,6 +66,11 @@ class Calibration:
     days
         Each local day's arrivals against the median day
         (:func:`peakdesk.calibrate.fit.day_levels`).
+    holes
+        Stretches with no arrivals that chance does not explain
+        (:func:`peakdesk.calibrate.fit.holes`).
+    warnings
+        What the planner must look at before trusting the scenario (a hole).
     compose
         Writing time per reply by chats held.
     patience
@@ -85,6 +90,8 @@ class Calibration:
     profile: fit.ArrivalProfile | None = None
     surges: list[fit.Surge] = field(default_factory=list)
     days: list[fit.DayLevel] = field(default_factory=list)
+    holes: list[fit.Hole] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     compose: fit.ComposeByChats | None = None
     patience: fit.Patience | None = None
     think_s: Any = None
@@ -93,7 +100,11 @@ class Calibration:
 
     def report(self) -> dict[str, Any]:
         """The calibration report, JSON-ready."""
-        return {"quantities": self.quantities, "defaults": self.defaults}
+        return {
+            "quantities": self.quantities,
+            "defaults": self.defaults,
+            "warnings": self.warnings,
+        }
 
 
 def _record(cal: Calibration, name: str, est: fit.Estimate | None, unit: str) -> None:
@@ -173,7 +184,13 @@ def calibrate(
         profile=prof,
         surges=fit.surges(prof),
         days=fit.day_levels(prof),
+        holes=fit.holes(prof),
     )
+    for h in cal.holes:
+        cal.warnings.append(
+            f"no arrival {h.start:%m-%d %H:%M}-{h.end:%H:%M} where the hours around predict "
+            f"{h.expected:.0f}: a gap in the export or a clock jump? The forecast holds 0 there"
+        )
     cal.quantities["arrivals"] = {
         "value": int(prof.count.sum()),
         "per_interval_low": [float(x) for x in prof.low],

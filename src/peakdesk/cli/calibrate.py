@@ -124,6 +124,8 @@ def calibrate_cmd(
         click.echo(f"  {name:28s} {shown:>10s}{band} {unit}  (n = {q.get('n')})")
     for name, why in cal.defaults.items():
         click.echo(f"  {name:28s} default: {why}")
+    for text in cal.warnings:
+        click.echo(f"warning: {text}", err=True)
     bw = cal.quantities["arrivals"]["bandwidths_min"]
     click.echo(
         "forecast: "
