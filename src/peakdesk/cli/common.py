@@ -13,7 +13,7 @@ import click
 from peakdesk.demand.forecast_csv import ForecastError
 from peakdesk.report.text import fmt
 from peakdesk.rules.history import HistoryError
-from peakdesk.scenario import LoadedScenario, ScenarioError, load_scenario
+from peakdesk.scenario import LoadedScenario, ScenarioError
 
 EXIT_BAD_INPUT = 2
 
@@ -46,6 +46,15 @@ def output_errors() -> Iterator[None]:
         fail(f"cannot write {where}: {exc.strerror or exc}")
 
 
+def load_any(path: str) -> LoadedScenario:
+    """A scenario file, or a centre file (a ``[centre]`` table) compiled into one."""
+    from peakdesk.centre.compile import centre_from_data, is_centre
+    from peakdesk.scenario.load import read_toml, scenario_from_data
+
+    data = read_toml(path)
+    return centre_from_data(data, path) if is_centre(data) else scenario_from_data(data, path)
+
+
 def load_checked(path: str, *, size_limit: bool = True) -> LoadedScenario:
     """Load, validate and check that a scenario can run (exit 2 otherwise).
 
@@ -55,7 +64,7 @@ def load_checked(path: str, *, size_limit: bool = True) -> LoadedScenario:
     from peakdesk.experiment.checks import check_runnable
 
     with input_errors():
-        loaded = load_scenario(path)
+        loaded = load_any(path)
         check_runnable(loaded, size_limit=size_limit)
         return loaded
     raise AssertionError("unreachable")  # pragma: no cover

@@ -125,6 +125,8 @@ def simulate_cmd(
         click.echo(line)
     for line in _targets_table(ev, spec.targets.confidence):
         click.echo(line)
+    for line in clients_table(loaded, ev):
+        click.echo(line)
     if out_dir is not None:
         click.echo(f"wrote {count(len(written), 'file')} to {out_dir}/")
         if report:
@@ -199,12 +201,53 @@ def _targets_table(ev: Evaluation, required: float) -> list[str]:
     lines.append(head)
     for t in summaries:
         vals = [t.rolling_mean[t.days.index(d)] if d in t.days else float("nan") for d in days]
+        label = (
+            t.target.metric if t.target.client is None else f"{t.target.client}: {t.target.metric}"
+        )
         lines.append(
-            f"  {t.target.metric[:28]:28s}  "
-            + "".join(f"{fmt_metric(v, t.unit):>8s}" for v in vals)
+            f"  {label[:28]:28s}  " + "".join(f"{fmt_metric(v, t.unit):>8s}" for v in vals)
         )
     p_all = ev.p_all_targets_met
     lines.append(f"  all targets met together in {p_all:.0%} of runs")
+    return lines
+
+
+def clients_table(loaded: LoadedScenario, ev: Evaluation) -> list[str]:
+    """A centre's clients: conversations, targets, allocated cost, revenue, penalties, margin."""
+    from peakdesk.centre.accounts import client_accounts, unallocated_cost
+
+    accounts = client_accounts(loaded, ev)
+    if not accounts:
+        return []
+    cur = loaded.spec.scenario.currency
+    n = len(ev.replications)
+    rows = [
+        ("conversations", "conversations", "{:,.0f}"),
+        ("handled by a person", "handled", "{:,.0f}"),
+        ("abandonment", "abandoned_share", "{:.1%}"),
+        ("writing hours", "writing_hours", "{:,.1f}"),
+        ("billable hours (allocated)", "billable_hours", "{:,.1f}"),
+        (f"cost allocated ({cur})", "cost", "{:,.0f}"),
+        (f"revenue ({cur})", "revenue", "{:,.0f}"),
+        (f"penalties ({cur})", "penalties", "{:,.0f}"),
+        (f"margin ({cur})", "margin", "{:,.0f}"),
+    ]
+    width = max(12, *(len(a.client) + 2 for a in accounts))
+    lines = ["", f"clients (mean over {n} run{'s' * (n > 1)}; cost by handled agent time)"]
+    lines.append(f"  {'':28s}" + "".join(f"{a.client:>{width}s}" for a in accounts))
+    for label, key, form in rows:
+        lines.append(
+            f"  {label:28s}"
+            + "".join(f"{form.format(a.figures[key].mean):>{width}s}" for a in accounts)
+        )
+    shown = ["n/a" if a.p_all_met != a.p_all_met else f"{a.p_all_met:.0%}" for a in accounts]
+    lines.append(f"  {'P(all its targets met)':28s}" + "".join(f"{x:>{width}s}" for x in shown))
+    margin = sum(a.figures["margin"].mean for a in accounts)
+    idle = unallocated_cost(ev).mean
+    tail = f"  centre margin {margin:,.0f} {cur}"
+    if idle > 0:
+        tail += f" less {idle:,.0f} {cur} of pools that wrote no reply (not allocated)"
+    lines.append(tail)
     return lines
 
 

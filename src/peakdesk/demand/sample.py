@@ -28,6 +28,7 @@ from peakdesk.demand.profiles import (
 )
 from peakdesk.demand.workload import Workload
 from peakdesk.experiment.streams import Streams
+from peakdesk.scenario.centre_info import DayGroup
 from peakdesk.scenario.load import LoadedScenario
 from peakdesk.scenario.schema import Scenario, type_share
 
@@ -48,10 +49,15 @@ class Intensity:
         Bin width, seconds.
     expected
         Array ``(n_types, n_bins)``: expected conversations of each type in each bin.
+    day_groups
+        A centre's clients (:class:`~peakdesk.scenario.centre_info.DayGroup`):
+        each draws its own daily volume factor on its own local days; ``None``
+        for a scenario (one factor per day of the calendar, ``demand.daily_cv``).
     """
 
     bin_s: float
     expected: F64
+    day_groups: tuple[DayGroup, ...] | None = None
 
     @property
     def total(self) -> F64:
@@ -216,6 +222,11 @@ def expected_demand(loaded: LoadedScenario) -> ExpectedDemand:
     spec = loaded.spec
     dem = spec.demand
     horizon = spec.calendar.horizon
+    if loaded.centre is not None:
+        c = loaded.centre
+        return ExpectedDemand(
+            c.expected.sum(axis=1) * dem.multiplier, int(c.expected.shape[1]), c.bin_s
+        )
     names = [t.name for t in spec.inquiry_types]
     if dem.profile == "csv":
         fc, n_bins, _ = _forecast(loaded)
@@ -248,6 +259,10 @@ def intensity(loaded: LoadedScenario) -> Intensity:
     """
     spec = loaded.spec
     dem = spec.demand
+    if loaded.centre is not None:
+        # A centre: its clients' curves, already on the team's timeline.
+        c = loaded.centre
+        return Intensity(c.bin_s, c.expected * dem.multiplier, c.day_groups)
     names = [t.name for t in spec.inquiry_types]
     if dem.profile == "csv":
         # Bins are the forecast's intervals, counted from the scenario start; missing
@@ -288,7 +303,20 @@ def intensity(loaded: LoadedScenario) -> Intensity:
 
 
 def _day_factors(spec: Scenario, inten: Intensity, rng: np.random.Generator) -> F64:
-    """Gamma(1/cv^2, cv^2) volume factor per bin, constant over each local day."""
+    """Gamma(1/cv^2, cv^2) volume factor per bin, constant over each local day.
+
+    A centre's clients each draw theirs on their own days, in file order from the
+    same stream (so a centre of one client draws what its scenario draws):
+    the result is then per (type, bin).
+    """
+    if inten.day_groups is not None:
+        out = np.ones(inten.expected.shape)
+        for grp in inten.day_groups:
+            if grp.cv <= 0.0 or not grp.rows:
+                continue
+            f = rng.gamma(1.0 / grp.cv**2, grp.cv**2, size=int(grp.day.max()) + 1)
+            out[list(grp.rows)] = f[grp.day]
+        return out
     cv = spec.demand.daily_cv
     n_bins = inten.expected.shape[1]
     if cv <= 0.0:

@@ -12,6 +12,7 @@ from scipy import stats
 
 from peakdesk.demand.sample import Intensity, sample_workload
 from peakdesk.demand.sample import intensity as demand_intensity
+from peakdesk.engine.by_type import TypeWork, type_work
 from peakdesk.engine.config import EngineConfig
 from peakdesk.engine.intervals import IntervalTable, interval_table
 from peakdesk.engine.log import ChatLog
@@ -54,6 +55,9 @@ class Replication:
         Per-pool KPIs of the run (:func:`peakdesk.report.kpis.pool_kpis`), kept
         even when the log is not, so :meth:`Evaluation.pool_kpis` has every
         replication.
+    work
+        Conversations and writing time by inquiry type and pool
+        (:func:`peakdesk.engine.by_type.type_work`): a centre's client accounts.
     """
 
     replication: int
@@ -63,6 +67,7 @@ class Replication:
     targets: tuple[TargetResult, ...] = ()
     extra: Any = None
     pools: dict[str, np.ndarray] | None = None
+    work: TypeWork | None = None
 
 
 @dataclass(frozen=True)
@@ -228,6 +233,7 @@ def _replicate(job: _Job, r: int, progress: Callable[[float], None] | None = Non
         targets=tuple(score_targets(job.loaded, log, list(job.targets), job.history)),
         extra=None if job.measure is None else job.measure(log),
         pools=pool_kpis(log),
+        work=type_work(log),
     )
 
 

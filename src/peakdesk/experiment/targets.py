@@ -31,8 +31,27 @@ from peakdesk.scenario.schema import rule_options
 
 
 def scenario_targets(loaded: LoadedScenario) -> list[Target]:
-    """The scenario's targets, parsed."""
-    return [parse_target(t) for t in loaded.spec.targets.require]
+    """The scenario's targets, parsed.
+
+    Raises
+    ------
+    ValueError
+        A target scoped to a client (``[tmall] ...``) in a scenario that is not a
+        centre, or naming a client the centre does not have.
+    """
+    out = [parse_target(t) for t in loaded.spec.targets.require]
+    names = [] if loaded.centre is None else [c.name for c in loaded.centre.clients]
+    for t in out:
+        if t.client is None:
+            continue
+        if loaded.centre is None:
+            raise ValueError(
+                f"target {t.text!r} names a client; only a centre file has clients "
+                "(write the target without '[...]')"
+            )
+        if t.client not in names:
+            raise ValueError(f"target {t.text!r}: no client {t.client!r}; clients: {names}")
+    return out
 
 
 def scenario_history(loaded: LoadedScenario) -> dict[str, DailyHistory]:
@@ -41,17 +60,16 @@ def scenario_history(loaded: LoadedScenario) -> dict[str, DailyHistory]:
     return read_history_csv(loaded.resolve(h)) if h else {}
 
 
-def rule_for(loaded: LoadedScenario, platform: str, extra: tuple[tuple[str, Any], ...] = ()) -> Any:
-    """A platform rule as the scenario configures it.
-
-    The scenario's ``[rules.<platform>]`` options apply over the chosen preset;
-    the timezone defaults to the calendar's and, where the rule knows public
-    holidays, so do the holidays.
-    """
-    spec = loaded.spec
+def _make_rule(
+    tables: dict[str, dict[str, Any]],
+    timezone: str,
+    holidays: tuple[Any, ...],
+    platform: str,
+    extra: tuple[tuple[str, Any], ...],
+) -> Any:
     name = registry.canonical(platform)
     options: dict[str, Any] = {}
-    for key, value in spec.rules.items():
+    for key, value in tables.items():
         if registry.canonical(key) == name:
             options = rule_options(value)
     preset = options.pop("preset", "default")
@@ -59,11 +77,33 @@ def rule_for(loaded: LoadedScenario, platform: str, extra: tuple[tuple[str, Any]
     fields = {f.name for f in dataclasses.fields(base)}
     # A preset names a market and its zone; without one, the calendar's zone is the clock.
     if "timezone" in fields and "timezone" not in options and preset == "default":
-        options["timezone"] = spec.calendar.timezone
-    if "holidays" in fields and "holidays" not in options and spec.calendar.holidays:
-        options["holidays"] = tuple(spec.calendar.holidays)
+        options["timezone"] = timezone
+    if "holidays" in fields and "holidays" not in options and holidays:
+        options["holidays"] = tuple(holidays)
     options.update(dict(extra))
     return registry.make_rule(name, preset, **options)
+
+
+def rule_for(
+    loaded: LoadedScenario,
+    platform: str,
+    extra: tuple[tuple[str, Any], ...] = (),
+    client: str | None = None,
+) -> Any:
+    """A platform rule as the scenario configures it.
+
+    The scenario's ``[rules.<platform>]`` options apply over the chosen preset;
+    the timezone defaults to the calendar's and, where the rule knows public
+    holidays, so do the holidays.  For a centre's client, its own ``[rules]``,
+    clock and holidays.
+    """
+    spec = loaded.spec
+    if client is not None and loaded.centre is not None:
+        c = loaded.centre.client(client)
+        return _make_rule(c.rules, c.timezone, c.holidays, platform, extra)
+    return _make_rule(
+        spec.rules, spec.calendar.timezone, tuple(spec.calendar.holidays or ()), platform, extra
+    )
 
 
 def score_targets(
@@ -72,22 +112,35 @@ def score_targets(
     targets: list[Target],
     history: dict[str, DailyHistory],
 ) -> list[TargetResult]:
-    """Judge one replication's log against every target."""
+    """Judge one replication's log against every target.
+
+    A centre client's target is scored on that client's conversations only,
+    with its rule, clock and history.
+    """
     if not targets:
         return []
     messages = to_message_log(log)
     t0 = log.start.timestamp()
-    cache: dict[tuple[str, tuple[tuple[str, Any], ...]], dict[str, MetricSeries]] = {}
+    cache: dict[tuple[str, tuple[tuple[str, Any], ...], str | None], dict[str, MetricSeries]] = {}
     out = []
     for t in targets:
-        key = (registry.canonical(t.platform), t.rule_options)
+        key = (registry.canonical(t.platform), t.rule_options, t.client)
         if key not in cache:
-            rule = rule_for(loaded, t.platform, t.rule_options)
+            rule = rule_for(loaded, t.platform, t.rule_options, t.client)
+            msgs, hist = messages, history
+            keep = None
+            if t.client is not None and loaded.centre is not None:
+                c = loaded.centre.client(t.client)
+                keep = np.isin(log.workload.type_idx, c.types)
+                msgs, hist = messages.of_conversations(keep), c.history
             extra: dict[str, Any] = {}
             if key[0] == "generic":
                 # Only the simulation knows when each buyer left.
-                extra = {"abandoned": log.abandoned, "abandon_s": t0 + log.abandon_s}
-            cache[key] = registry.score(messages, key[0], rule, history, **extra)
+                gone, when = log.abandoned, t0 + log.abandon_s
+                if keep is not None:
+                    gone, when = gone[keep], when[keep]
+                extra = {"abandoned": gone, "abandon_s": when}
+            cache[key] = registry.score(msgs, key[0], rule, hist, **extra)
         scored = cache[key]
         if t.metric not in scored:
             raise KeyError(

@@ -97,7 +97,7 @@ def with_team(loaded: LoadedScenario, team_path: Path | str) -> LoadedScenario:
             if merged["routing"]["pool_order"] is None:
                 del merged["routing"]["pool_order"]
     spec = parse_scenario(merged, tp)
-    return LoadedScenario(spec=spec, path=loaded.path)
+    return loaded.with_spec(spec)
 
 
 def team_problems(team: dict[str, Any]) -> list[str]:
@@ -159,7 +159,7 @@ def at_multiplier(loaded: LoadedScenario, multiplier: float) -> LoadedScenario:
     seed a larger multiplier keeps every buyer of a smaller one and adds some.
     """
     demand = loaded.spec.demand.model_copy(update={"multiplier": multiplier})
-    return LoadedScenario(spec=loaded.spec.model_copy(update={"demand": demand}), path=loaded.path)
+    return loaded.with_spec(loaded.spec.model_copy(update={"demand": demand}))
 
 
 def quote(

@@ -113,4 +113,4 @@ def robust_scenario(
     demand = dem.model_copy(update={"multiplier": dem.multiplier * factor, "daily_cv": new_cv})
     spec = loaded.spec.model_copy(update={"demand": demand})
     basis = DemandBasis(mode, value, factor, dem.multiplier * factor, new_cv, cv)
-    return LoadedScenario(spec=spec, path=loaded.path), basis
+    return loaded.with_spec(spec), basis

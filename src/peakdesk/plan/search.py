@@ -261,9 +261,7 @@ def search(
     """
     if holdout is not None:
         settings = loaded.spec.plan.model_copy(update={"holdout_replications": holdout})
-        loaded = LoadedScenario(
-            spec=loaded.spec.model_copy(update={"plan": settings}), path=loaded.path
-        )
+        loaded = loaded.with_spec(loaded.spec.model_copy(update={"plan": settings}))
     t0 = time.perf_counter()
     clock: dict[str, float] = {}
     plan = _timed(
@@ -338,7 +336,7 @@ def with_chats(loaded: LoadedScenario, chats: int | None = None) -> LoadedScenar
                 table.append(table[-1] * step)
             update["compose_multiplier_by_concurrency"] = table
         pools.append(pool.model_copy(update=update))
-    return LoadedScenario(spec=loaded.spec.model_copy(update={"pools": pools}), path=loaded.path)
+    return loaded.with_spec(loaded.spec.model_copy(update={"pools": pools}))
 
 
 def _search(

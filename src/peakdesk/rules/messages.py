@@ -126,6 +126,29 @@ class MessageLog:
             self.conversation_types,
         )
 
+    def of_conversations(self, keep: npt.NDArray[np.bool_]) -> MessageLog:
+        """The conversations where ``keep`` (per code) is true, numbered ``0 .. k - 1``.
+
+        Their order, messages and per-conversation columns are kept: a centre
+        client's share of the log, scored as if it were the whole log.
+        """
+        keep = np.asarray(keep, dtype=np.bool_)
+        if keep.size < self.n_conversations:
+            keep = np.concatenate((keep, np.zeros(self.n_conversations - keep.size, np.bool_)))
+        codes = np.flatnonzero(keep)
+        rows = keep[self.conversation]
+        labels, types = self.conversation_labels, self.conversation_types
+        return MessageLog(
+            conversation=np.searchsorted(codes, self.conversation[rows]).astype(np.int64),
+            sender=self.sender[rows],
+            time_s=self.time_s[rows],
+            agent=self.agent[rows],
+            leave_message=self.leave_message[rows],
+            conversation_labels=None if labels is None else tuple(labels[c] for c in codes),
+            ordered=None if self.ordered is None else self.ordered[codes],
+            conversation_types=None if types is None else tuple(types[c] for c in codes),
+        )
+
     def select(self, keep: npt.NDArray[np.bool_]) -> MessageLog:
         """A log with only the messages where ``keep`` is true (order kept)."""
         return MessageLog(

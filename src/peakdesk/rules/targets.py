@@ -5,6 +5,10 @@ Examples: ``"taobao.response_3min >= 0.90"``, ``"shopee.crr >= 80%"``,
 A target is *met* by a run when the metric's rolling value keeps the bound at
 the end of every simulated day (the platform re-scores daily, so one bad day
 inside the window is enough to lose a badge).
+
+In an outsourcing centre a target belongs to one client shop and is scored on
+that shop's conversations only, on its clock: ``"[tmall] taobao.response_3min
+>= 0.90"``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from peakdesk.rules.series import MetricSeries
 from peakdesk.units import parse_duration_s
 
 _TARGET = re.compile(
-    r"^\s*(?P<metric>[a-z_]+(?:\.[a-z0-9_]+)?)\s*(?:\((?P<arg>[^)]*)\))?\s*"
+    r"^\s*(?:\[(?P<client>[^\]]+)\]\s*)?(?P<metric>[a-z_]+(?:\.[a-z0-9_]+)?)\s*(?:\((?P<arg>[^)]*)\))?\s*"
     r"(?P<op>>=|<=)\s*(?P<value>\S+)\s*$"
 )
 
@@ -44,6 +48,9 @@ class Target:
     rule_options
         Options the metric needs from its platform rule (``service_level(30s)``
         gives ``{"service_level_s": 30.0}``).
+    client
+        In a centre, the client shop whose conversations it scores (``None``:
+        all conversations).
     """
 
     text: str
@@ -51,6 +58,7 @@ class Target:
     op: Literal[">=", "<="]
     value: float
     rule_options: tuple[tuple[str, Any], ...] = ()
+    client: str | None = None
 
     @property
     def platform(self) -> str:
@@ -78,9 +86,12 @@ def parse_target(text: str) -> Target:
         raise ValueError(
             f"cannot read target {text!r}; write 'metric >= value' or 'metric <= value', "
             "e.g. 'taobao.response_3min >= 0.90', 'service_level(30s) >= 80%', "
-            "'lazada.response_time_s <= 30min'"
+            "'lazada.response_time_s <= 30min' (in a centre, '[client] metric >= value')"
         )
     metric, arg, op, raw = m["metric"], m["arg"], m["op"], m["value"]
+    client = m["client"].strip() if m["client"] is not None else None
+    if client == "":
+        raise ValueError(f"target {text!r}: name the client inside [ ], e.g. '[tmall] ...'")
     options: tuple[tuple[str, Any], ...] = ()
     if metric in _GENERIC:
         if not arg:
@@ -95,7 +106,14 @@ def parse_target(text: str) -> Target:
         )
     value = _value(raw)
     bound: Literal[">=", "<="] = ">=" if op == ">=" else "<="
-    return Target(text=text.strip(), metric=metric, op=bound, value=value, rule_options=options)
+    return Target(
+        text=text.strip(),
+        metric=metric,
+        op=bound,
+        value=value,
+        rule_options=options,
+        client=client,
+    )
 
 
 def _value(raw: str) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import re
@@ -13,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from peakdesk.scenario.centre_info import CentreInfo
 from peakdesk.scenario.schema import CLOCK_EXAMPLES, FieldProblem, Scenario
 from peakdesk.units import not_utf8
 
@@ -50,10 +52,19 @@ def _scenario_error(path: Path, problems: list[str], what: str) -> ScenarioError
 
 @dataclass(frozen=True)
 class LoadedScenario:
-    """A validated scenario and the file it came from (to resolve relative paths)."""
+    """A validated scenario and the file it came from (to resolve relative paths).
+
+    ``centre`` is set for an outsourcing centre compiled into a scenario
+    (:mod:`peakdesk.centre`): its clients and its demand.
+    """
 
     spec: Scenario
     path: Path
+    centre: CentreInfo | None = None
+
+    def with_spec(self, spec: Scenario) -> LoadedScenario:
+        """The same file (and centre) with another spec: a planner's or a sweep's variant."""
+        return dataclasses.replace(self, spec=spec)
 
     def resolve(self, relative: str) -> Path:
         """Resolve a path given in the scenario relative to the scenario file."""
@@ -95,7 +106,7 @@ _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 _UNION_LABELS = {"float", "int", "str", "bool", "list", "dict", "date", "datetime"}
 
 
-def _describe(err: dict[str, Any], data: Any) -> str:
+def _describe(err: dict[str, Any], data: Any, root: type[BaseModel] = Scenario) -> str:
     where = _field_path(tuple(err["loc"]), data)
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
@@ -112,7 +123,7 @@ def _describe(err: dict[str, Any], data: Any) -> str:
         return f"{where}: {cause}"
     if typ == "extra_forbidden":
         key = str(err["loc"][-1])
-        hint = _did_you_mean(key, err["loc"][:-1])
+        hint = _did_you_mean(key, err["loc"][:-1], root)
         return f"{where}: unknown field{hint} (see `peakdesk schema` for the allowed fields)"
     if typ == "missing":
         return f"{where}: required field is missing"
@@ -127,9 +138,9 @@ def _describe(err: dict[str, Any], data: Any) -> str:
     return f"{where} = {shown}: {msg}"
 
 
-def _did_you_mean(key: str, parent_loc: tuple[Any, ...]) -> str:
+def _did_you_mean(key: str, parent_loc: tuple[Any, ...], root: type[BaseModel]) -> str:
     """Suggest the closest allowed field name for a typo."""
-    model: Any = Scenario
+    model: Any = root
     for part in parent_loc:
         if isinstance(part, int) or model is None:
             continue
@@ -163,8 +174,21 @@ def parse_scenario(data: dict[str, Any], path: Path | str = "<scenario>") -> Sce
     ScenarioError
         With one line per problem: field path, bad value, what is allowed.
     """
+    out = parse_model(Scenario, data, path)
+    assert isinstance(out, Scenario)
+    return out
+
+
+def parse_model(model: type[BaseModel], data: dict[str, Any], path: Path | str) -> BaseModel:
+    """Validate a parsed file against ``model`` (a scenario, a centre) with errors for people.
+
+    Raises
+    ------
+    ScenarioError
+        With one line per problem: field path, bad value, what is allowed.
+    """
     try:
-        return Scenario.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         errors: list[dict[str, Any]] = [dict(e) for e in exc.errors()]
         paths = [_field_path(tuple(e["loc"]), data) for e in errors]
@@ -175,7 +199,7 @@ def parse_scenario(data: dict[str, Any], path: Path | str = "<scenario>") -> Sce
             for e, p in zip(errors, paths, strict=True)
             if not any(q != p and (q.startswith(p + ".") or q.startswith(p + "[")) for q in paths)
         ]
-        problems = list(dict.fromkeys(_describe(e, data) for e in keep))
+        problems = list(dict.fromkeys(_describe(e, data, model) for e in keep))
         raise ScenarioError(path, problems) from None
 
 

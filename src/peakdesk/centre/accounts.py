@@ -1,0 +1,153 @@
+"""Per-client results of a centre's run: conversations, targets, cost, revenue, margin.
+
+Cost is allocated by handled agent time: each pool's paid labour is split over
+the clients in proportion to the time its agents spent writing their replies
+(idle time follows the work it waited for; a pool that wrote nothing in a run
+leaves its cost unallocated, and that is reported).  Billable hours are the paid
+hours allocated the same way.  Revenue is the contract's price per conversation
+handled by a person (bot-resolved ones are the shop's), per billable hour, and
+its monthly fee pro rata over the horizon (30-day months); penalties are the
+contract's amount per target missed in the run.  Every figure is a mean over
+replications with a 95% Student-t interval; P(met) has a Wilson interval.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from peakdesk.binomial import wilson_bounds
+from peakdesk.experiment.replicate import Estimate, Evaluation
+from peakdesk.scenario.load import LoadedScenario
+
+#: Seconds in the contract month of ``monthly_fee``.
+MONTH_S = 30 * 86400.0
+
+
+@dataclass(frozen=True)
+class ClientAccount:
+    """One client over the replications.
+
+    Attributes
+    ----------
+    client
+        Its name.
+    figures
+        ``conversations``, ``handled`` (by a person), ``abandoned_share``,
+        ``writing_hours``, ``billable_hours``, ``cost``, ``revenue``,
+        ``penalties``, ``margin``, ``targets_missed``: per-run values' estimates.
+    p_all_met, p_low, p_high
+        Share of runs keeping every target of the client, with its Wilson 95%
+        interval (``nan`` without targets).
+    targets
+        Per target of the client: its text (without the scope) and P(met).
+    """
+
+    client: str
+    figures: dict[str, Estimate]
+    p_all_met: float
+    p_low: float
+    p_high: float
+    targets: tuple[tuple[str, float], ...]
+
+
+def client_accounts(loaded: LoadedScenario, ev: Evaluation) -> list[ClientAccount]:
+    """Each client's account over the runs of ``ev`` (a centre's simulation)."""
+    centre = loaded.centre
+    if centre is None:
+        return []
+    horizon = loaded.spec.calendar.horizon
+    z = 1.959963984540054
+    out = []
+    for rep in ev.replications:
+        if rep.work is None:
+            raise ValueError("a run carries no work by type; simulate the centre again")
+    for c in centre.clients:
+        rows: dict[str, list[float]] = {
+            k: []
+            for k in (
+                "conversations",
+                "handled",
+                "abandoned_share",
+                "writing_hours",
+                "billable_hours",
+                "cost",
+                "revenue",
+                "penalties",
+                "margin",
+                "targets_missed",
+            )
+        }
+        met_all = []
+        per_target: dict[str, list[bool]] = {}
+        idx = list(c.types)
+        for rep in ev.replications:
+            w = rep.work
+            assert w is not None
+            used = w.writing_s.sum(axis=1)
+            share = np.divide(
+                w.writing_s[:, idx].sum(axis=1), used, out=np.zeros_like(used), where=used > 0
+            )
+            hours = float((w.paid_hours * share).sum())
+            cost = float((w.paid_hours * w.hourly_cost * share).sum())
+            conv = float(w.conversations[idx].sum())
+            handled = float(w.human[idx].sum())
+            mine = [t for t in rep.targets if t.target.client == c.name]
+            missed = sum(not t.met for t in mine)
+            revenue = (
+                c.price_per_conversation * handled
+                + c.price_per_hour * hours
+                + c.monthly_fee * horizon / MONTH_S
+            )
+            penalty = c.penalty_per_missed_target * missed
+            rows["conversations"].append(conv)
+            rows["handled"].append(handled)
+            # Of the buyers who waited for a person, as the run summary counts it.
+            waited = conv - float(w.bot[idx].sum())
+            rows["abandoned_share"].append(
+                float(w.abandoned[idx].sum()) / waited if waited else math.nan
+            )
+            rows["writing_hours"].append(float(w.writing_s[:, idx].sum()) / 3600.0)
+            rows["billable_hours"].append(hours)
+            rows["cost"].append(cost)
+            rows["revenue"].append(revenue)
+            rows["penalties"].append(penalty)
+            rows["margin"].append(revenue - cost - penalty)
+            rows["targets_missed"].append(float(missed))
+            if mine:
+                met_all.append(missed == 0)
+            for t in mine:
+                per_target.setdefault(t.target.text, []).append(t.met)
+        n = len(met_all)
+        k = sum(met_all)
+        lo, hi = wilson_bounds(k, n, z) if n else (math.nan, math.nan)
+        out.append(
+            ClientAccount(
+                client=c.name,
+                figures={
+                    name: Estimate.of(np.asarray(v, dtype=np.float64)) for name, v in rows.items()
+                },
+                p_all_met=k / n if n else math.nan,
+                p_low=lo,
+                p_high=hi,
+                targets=tuple(
+                    (text.split("]", 1)[1].strip(), sum(v) / len(v))
+                    for text, v in per_target.items()
+                ),
+            )
+        )
+    return out
+
+
+def unallocated_cost(ev: Evaluation) -> Estimate:
+    """Labour of pools that wrote no reply in a run (no client to bill it to)."""
+    vals = []
+    for rep in ev.replications:
+        w = rep.work
+        if w is None:
+            continue
+        used = w.writing_s.sum(axis=1)
+        vals.append(float(((used == 0) * w.paid_hours * w.hourly_cost).sum()))
+    return Estimate.of(np.asarray(vals, dtype=np.float64))
