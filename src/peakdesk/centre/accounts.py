@@ -151,3 +151,25 @@ def unallocated_cost(ev: Evaluation) -> Estimate:
         used = w.writing_s.sum(axis=1)
         vals.append(float(((used == 0) * w.paid_hours * w.hourly_cost).sum()))
     return Estimate.of(np.asarray(vals, dtype=np.float64))
+
+
+def clients_json(loaded: LoadedScenario, ev: Evaluation) -> list[dict[str, object]] | None:
+    """The client accounts as JSON-ready data (None: not a centre)."""
+    if loaded.centre is None:
+        return None
+    out: list[dict[str, object]] = []
+    for a, c in zip(client_accounts(loaded, ev), loaded.centre.clients, strict=True):
+        out.append(
+            {
+                "client": a.client,
+                "timezone": c.timezone,
+                "types": [loaded.spec.inquiry_types[t].name for t in c.types],
+                "seat_limit": c.seat_limit,
+                "p_all_targets_met": a.p_all_met,
+                "p_low": a.p_low,
+                "p_high": a.p_high,
+                "targets": [{"target": t, "p_met": p} for t, p in a.targets],
+                **{k: {"mean": e.mean, "low": e.low, "high": e.high} for k, e in a.figures.items()},
+            }
+        )
+    return out

@@ -95,20 +95,38 @@ def _client_scenario(client: Client, k: int, centre_path: Path) -> LoadedScenari
                 ],
             )
         try:
-            return load_scenario(f)
+            shop = load_scenario(f)
         except ScenarioError as exc:
             raise ScenarioError(
                 centre_path,
                 [f"clients[{k}].scenario ({f.name}): {q}" for q in exc.problems],
                 what="invalid client scenario",
             ) from None
+        if client.targets is None:
+            return shop
+        # The contract's targets; a history file is named from the centre file's folder.
+        targets = client.targets
+        if targets.history is not None:
+            h = Path(targets.history)
+            h = h if h.is_absolute() else centre_path.parent / h
+            if not h.is_file():
+                raise ScenarioError(
+                    centre_path,
+                    [f"clients[{k}].targets.history = {targets.history!r}: no such file"],
+                )
+            targets = targets.model_copy(update={"history": str(h)})
+        return shop.with_spec(shop.spec.model_copy(update={"targets": targets}))
     assert client.calendar is not None and client.demand is not None
     assert client.inquiry_types is not None
     skills = {t.skill_name: 1.0 for t in client.inquiry_types}
     # The shop's own pools do not matter (the team serves it); one stands in so the
     # sections validate together exactly as a scenario's do.
     stand_in = Pool.model_validate(
-        {"name": "shop", "skills": skills, "shifts": [{"start": "00:00", "length": "1h"}]}
+        {
+            "name": "shop",
+            "skills": skills,
+            "shifts": [{"start": "00:00", "length": "1h", "agents": 1}],
+        }
     )
     try:
         spec = Scenario(
@@ -212,9 +230,12 @@ def _compile(centre: Centre, shops: list[LoadedScenario], path: Path) -> LoadedS
         subaccounts=SubAccounts(count=centre.seats.count or MAX_SUBACCOUNTS),
         routing=centre.routing,
         simulation=centre.simulation,
-        targets=Targets(
+        # Built as it is: each target was validated in its client's scenario, and a
+        # scenario refuses a client scope the centre's compiled targets carry.
+        targets=Targets.model_construct(
             confidence=confidence,
             require=[f"[{c.name}] {t}" for c in clients for t in c.targets],
+            history=None,
         ),
         plan=centre.plan,
     )

@@ -35,7 +35,9 @@ path, e.g. ``clients[1].price_per_conversation``)::
 A pool's ``skills`` key is a client's name (every inquiry type of it, at that
 proficiency) or ``<client>-<skill>`` (one of its skills).  A client given by
 ``scenario`` takes that file's calendar, demand, inquiry types, targets, rules,
-history and sub-account cap; its pools are not used (the team serves it).
+history and sub-account cap; its pools are not used (the team serves it).  A
+``[clients.targets]`` beside ``scenario`` replaces the shop's targets (the
+contract's; its ``history`` is read from the centre file's folder).
 """
 
 from __future__ import annotations
@@ -117,9 +119,10 @@ class Client(_Model):
 
     @model_validator(mode="after")
     def _source(self) -> Client:
+        # `targets` may stand beside `scenario`: the contract's targets replace the shop's.
         inline = {
             k: getattr(self, k)
-            for k in ("calendar", "demand", "inquiry_types", "targets", "rules", "subaccounts")
+            for k in ("calendar", "demand", "inquiry_types", "rules", "subaccounts")
             if getattr(self, k) is not None
         }
         if self.scenario is not None and inline:

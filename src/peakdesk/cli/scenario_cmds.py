@@ -41,6 +41,12 @@ def validate(scenario: str, no_size_limit: bool) -> None:
 
 
 @main.command()
-def schema() -> None:
+@click.option("--centre", is_flag=True, help="The schema of centre files instead.")
+def schema(centre: bool) -> None:
     """Print the JSON Schema of scenario files (for editor completion)."""
+    if centre:
+        from peakdesk.centre.schema import Centre
+
+        click.echo(json.dumps(json_schema(Centre, "peakdesk centre"), indent=2))
+        return
     click.echo(json.dumps(json_schema(), indent=2))

@@ -352,7 +352,15 @@ def summary_json(loaded: LoadedScenario, ev: Evaluation) -> dict[str, Any]:
         "required_confidence": spec.targets.confidence,
         "p_all_targets_met": ev.p_all_targets_met,
         "business": business_json(spec, est),
+        "clients": clients_json(loaded, ev),
     }
+
+
+def clients_json(loaded: LoadedScenario, ev: Evaluation) -> list[dict[str, Any]] | None:
+    """A centre's per-client accounts (:mod:`peakdesk.centre.accounts`); None for a scenario."""
+    from peakdesk.centre.accounts import clients_json as accounts
+
+    return accounts(loaded, ev)
 
 
 def business_json(spec: Any, est: dict[str, Any]) -> dict[str, Any] | None:

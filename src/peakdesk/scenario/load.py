@@ -331,9 +331,11 @@ def _file_problem(loaded: LoadedScenario, name: str) -> str | None:
     return None if found else "file not found"
 
 
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of scenario files (for editor completion)."""
-    schema = Scenario.model_json_schema(mode="validation")
+def json_schema(
+    model: type[BaseModel] = Scenario, title: str = "peakdesk scenario"
+) -> dict[str, Any]:
+    """The JSON Schema of scenario files (or of ``model``'s, a centre's) for editor completion."""
+    schema = model.model_json_schema(mode="validation")
     # Durations are held as seconds, so their defaults come out as bare numbers, which
     # the duration pattern (and the loader) refuse: write them with a unit.
     for definition in schema.get("$defs", {}).values():
@@ -346,5 +348,5 @@ def json_schema() -> dict[str, Any]:
             else:
                 prop["default"] = f"{default:g}s"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "peakdesk scenario"
+    schema["title"] = title
     return schema

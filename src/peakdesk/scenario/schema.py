@@ -948,6 +948,13 @@ class Targets(_Model):
                 canonical(target.platform)
             except (ValueError, KeyError) as exc:
                 raise FieldProblem(f"[{k}]", error_text(exc)) from None
+            if target.client is not None:
+                # A centre compiles its clients' targets with their scope itself.
+                raise FieldProblem(
+                    f"[{k}]",
+                    f"{text!r} names a client; only a centre file has clients (write the "
+                    "target without '[...]', or put it under the client in a centre file)",
+                )
         return value
 
 

@@ -1,0 +1,312 @@
+"""Outsourcing centres: a centre file compiled into one scenario, proved against scenarios.
+
+* A centre of one client whose calendar is the team's is its scenario: the same
+  buyers, the same replies, the same scores, bit for bit (three shipped
+  scenarios: history, holidays, time zones, targets).
+* Two identical clients on one shared pool are one client with twice the
+  demand: the same arrivals (the total rate is the same), the same attributes
+  (same distributions, one uniform per conversation), so the same run figures.
+* Each client's targets equal `peakdesk score` run on that client's exported log,
+  on its clock.
+* Bad input exits 2 naming the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import tomllib
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tomlkit
+from click.testing import CliRunner
+
+from conftest import ROOT, base_dict, loaded
+from peakdesk.centre.compile import centre_from_data
+from peakdesk.cli import main
+from peakdesk.engine.export import to_message_log
+from peakdesk.experiment.replicate import simulate
+from peakdesk.scenario.load import load_scenario
+
+
+def _one_client_centre(scenario: Path) -> dict[str, Any]:
+    """The scenario's team, calendar, seats and routing as a centre of one client ``shop``."""
+    d = tomllib.loads(scenario.read_text(encoding="utf-8"))
+    pools = copy.deepcopy(d["pools"])
+    for p in pools:
+        p["skills"] = {f"shop-{k}": v for k, v in p["skills"].items()}
+    out = {
+        "centre": {"name": "one"},
+        "calendar": d["calendar"],
+        "pools": pools,
+        "seats": {"count": d["subaccounts"]["count"]},
+        "routing": d.get("routing", {}),
+        "simulation": d.get("simulation", {}),
+        "clients": [{"name": "shop", "scenario": str(scenario)}],
+    }
+    return out
+
+
+@pytest.mark.parametrize("name", ["small-shop", "shopee-1111", "lazada-1111"])
+def test_a_centre_of_one_client_is_its_scenario(name: str) -> None:
+    path = ROOT / "scenarios" / f"{name}.toml"
+    single = load_scenario(path)
+    centre = centre_from_data(_one_client_centre(path), ROOT / "scenarios" / "centre.toml")
+    assert [t.name for t in centre.spec.inquiry_types] == [
+        f"shop-{t.name}" for t in single.spec.inquiry_types
+    ]
+    a = simulate(single, replications=2, keep_logs=True)
+    b = simulate(centre, replications=2, keep_logs=True)
+    for ra, rb in zip(a.replications, b.replications, strict=True):
+        assert asdict(ra.summary) == asdict(rb.summary)
+        assert ra.log is not None and rb.log is not None
+        ma, mb = to_message_log(ra.log), to_message_log(rb.log)
+        for col in ("conversation", "sender", "time_s", "agent"):
+            assert np.array_equal(getattr(ma, col), getattr(mb, col)), col
+        ca, cb = ra.intervals.columns(), rb.intervals.columns()
+        for k in ("arrivals", "agents_online", "backlog_end"):
+            if k in ca:
+                assert np.array_equal(ca[k], cb[k]), k
+        assert len(ra.targets) == len(rb.targets) == len(single.spec.targets.require)
+        for x, y in zip(ra.targets, rb.targets, strict=True):
+            assert y.target.text == f"[shop] {x.target.text}" and y.target.client == "shop"
+            assert (x.met, x.worst, x.final) == (y.met, y.worst, y.final)
+            assert np.array_equal(x.series.daily, y.series.daily, equal_nan=True)
+
+
+def _shop(volume: float) -> dict[str, Any]:
+    d = base_dict()
+    d["calendar"]["horizon"] = "2d"
+    d["demand"] = {"profile": "flat", "volume_per_day": volume}
+    t = d["inquiry_types"][0]
+    t["messages"] = {"dist": "geometric", "mean": 2.0}
+    t["patience"] = {"dist": "exponential", "mean": "5min"}
+    t["compose_time"] = {"dist": "exponential", "mean": "30s"}
+    d["targets"] = {"require": ["taobao.response_3min >= 0.8"]}
+    return d
+
+
+def _inline(name: str, shop: dict[str, Any], **contract: Any) -> dict[str, Any]:
+    keep = ("calendar", "demand", "inquiry_types", "targets")
+    return {"name": name, **{k: copy.deepcopy(shop[k]) for k in keep}, **contract}
+
+
+def test_two_identical_clients_on_one_pool_are_one_client_with_twice_the_demand() -> None:
+    shop = _shop(1500.0)
+    double = _shop(3000.0)
+    double["pools"][0].update(
+        max_concurrency=3, shifts=[{"start": "00:00", "length": "24h", "agents": 6}]
+    )
+    one = loaded(double)
+    centre = centre_from_data(
+        {
+            "centre": {"name": "two"},
+            "calendar": double["calendar"],
+            "pools": [dict(double["pools"][0], skills={"a": 1.0, "b": 1.0})],
+            "simulation": double["simulation"],
+            "clients": [_inline("a", shop), _inline("b", shop)],
+        },
+        ROOT / "scenarios" / "centre.toml",
+    )
+    x = simulate(one, replications=3, keep_logs=True)
+    y = simulate(centre, replications=3, keep_logs=True)
+    for rx, ry in zip(x.replications, y.replications, strict=True):
+        assert asdict(rx.summary) == asdict(ry.summary)
+        assert rx.log is not None and ry.log is not None
+        wx, wy = rx.log.workload, ry.log.workload
+        assert np.array_equal(wx.arrival_s, wy.arrival_s)
+        assert np.array_equal(wx.think_s, wy.think_s) and np.array_equal(wx.compose_s, wy.compose_s)
+        # Each client gets about half the buyers.
+        n = wy.arrival_s.size
+        k = int((wy.type_idx == 0).sum())
+        assert abs(k - n / 2) <= 4 * (n / 4) ** 0.5
+        assert {t.target.client for t in ry.targets} == {"a", "b"}
+
+
+def _write(tmp: Path, data: dict[str, Any], name: str = "centre.toml") -> Path:
+    path = tmp / name
+    path.write_text(tomlkit.dumps(data), encoding="utf-8")
+    return path
+
+
+def _two_zone_centre() -> dict[str, Any]:
+    """A team in Manila for a Taobao shop (Shanghai) and a Shopee shop (Ho Chi Minh City)."""
+    tb = _shop(1200.0)
+    sp = _shop(800.0)
+    sp["calendar"]["timezone"] = "Asia/Ho_Chi_Minh"
+    sp["targets"] = {"require": ["shopee.crr >= 0.8"]}
+    cal = dict(tb["calendar"], timezone="Asia/Manila", start=tb["calendar"]["start"])
+    # The team's day covers both shops' 2 days (Ho Chi Minh's midnight is 01:00 in Manila).
+    cal["horizon"] = "50h"
+    return {
+        "centre": {"name": "manila", "currency": "PHP"},
+        "calendar": cal,
+        "pools": [
+            {
+                "name": "shared",
+                "skills": {"tb": 1.0, "sp": 1.0},
+                "max_concurrency": 3,
+                "hourly_cost": 150.0,
+                "shifts": [{"start": "00:00", "length": "24h", "agents": 5}],
+            }
+        ],
+        "simulation": {"seed": 5},
+        "clients": [
+            _inline("tb", tb, price_per_conversation=20.0, penalty_per_missed_target=5000.0),
+            _inline("sp", sp, price_per_hour=300.0, monthly_fee=30000.0),
+        ],
+    }
+
+
+def test_each_clients_scores_equal_score_on_its_own_log(tmp_path: Path) -> None:
+    path = _write(tmp_path, _two_zone_centre())
+    runner = CliRunner()
+    out = tmp_path / "run"
+    res = runner.invoke(main, ["simulate", str(path), "-r", "1", "--out", str(out), "--all-logs"])
+    assert res.exit_code == 0, res.output
+    assert "clients (mean over 1 run" in res.output and "margin (PHP)" in res.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    clients = {c["client"]: c for c in summary["clients"]}
+    assert set(clients) == {"tb", "sp"}
+    rows = list(csv.DictReader((out / "messages-r0.csv").open(encoding="utf-8")))
+    for client, platform, zone, metric in (
+        ("tb", "taobao", "Asia/Shanghai", "taobao.response_3min"),
+        ("sp", "shopee", "Asia/Ho_Chi_Minh", "shopee.crr"),
+    ):
+        mine = [r for r in rows if r["inquiry_type"].startswith(f"{client}-")]
+        assert mine
+        f = tmp_path / f"{client}.csv"
+        with f.open("w", encoding="utf-8", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(mine)
+        res = runner.invoke(main, ["score", str(f), "--platform", platform, "--tz", zone, "--json"])
+        assert res.exit_code == 0, res.output
+        scored = json.loads(res.stdout)
+        target = next(t for t in summary["targets"] if t["target"].startswith(f"[{client}]"))
+        series = scored["metrics"][metric]
+        days = {d["date"]: d["window"] for d in series["days"] if not d["history"]}
+        # Every simulated day's rolling value, on the client's own calendar days.
+        assert list(days) == target["days"]
+        assert list(days.values()) == pytest.approx(target["rolling_mean"], rel=1e-12)
+    # The accounts, by hand from the summary's own counts.
+    tb, sp = clients["tb"], clients["sp"]
+    assert tb["revenue"]["mean"] == pytest.approx(20.0 * tb["handled"]["mean"])
+    assert sp["revenue"]["mean"] == pytest.approx(
+        300.0 * sp["billable_hours"]["mean"] + 30000.0 * 50 / 720
+    )
+    # One pool, writing every run: all its paid hours are allocated (the daily 24-h shift
+    # of 5 agents on each of the 3 days the 50-h horizon touches: 360 h).
+    assert tb["billable_hours"]["mean"] + sp["billable_hours"]["mean"] == pytest.approx(360.0)
+    for c in (tb, sp):
+        assert c["margin"]["mean"] == pytest.approx(
+            c["revenue"]["mean"] - c["cost"]["mean"] - c["penalties"]["mean"]
+        )
+
+
+def _bad(tmp: Path, edit: Any) -> str:
+    data = _two_zone_centre()
+    edit(data)
+    path = _write(tmp, data, "bad.toml")
+    res = CliRunner().invoke(main, ["validate", str(path)])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    return res.output
+
+
+def test_bad_centres_exit_2_naming_the_field(tmp_path: Path) -> None:
+    def unknown_platform(d: dict[str, Any]) -> None:
+        d["clients"][1]["targets"]["require"] = ["shopeee.crr >= 0.8"]
+
+    out = _bad(tmp_path, unknown_platform)
+    assert "clients[1].targets" in out and "'shopeee'; allowed: taobao" in out
+
+    def no_pool(d: dict[str, Any]) -> None:
+        d["pools"][0]["skills"] = {"tb": 1.0}
+
+    out = _bad(tmp_path, no_pool)
+    assert "clients[1].inquiry_types[0]" in out and "no pool has" in out
+
+    def unknown_skill(d: dict[str, Any]) -> None:
+        d["pools"][0]["skills"]["lz"] = 1.0
+
+    out = _bad(tmp_path, unknown_skill)
+    assert "pools[0].skills.lz" in out and "tb-q" in out
+
+    def seats(d: dict[str, Any]) -> None:
+        d["clients"][0]["seat_limit"] = 4
+
+    out = _bad(tmp_path, seats)
+    assert "clients[0].seat_limit" in out and "below the 5 agents" in out
+
+    def twice(d: dict[str, Any]) -> None:
+        d["clients"][1]["name"] = "tb"
+
+    out = _bad(tmp_path, twice)
+    assert "clients[1].name" in out and "unique" in out
+
+    def both(d: dict[str, Any]) -> None:
+        d["clients"][0]["scenario"] = "shop.toml"
+
+    out = _bad(tmp_path, both)
+    assert "clients[0].scenario" in out and "not both" in out
+
+    def language(d: dict[str, Any]) -> None:
+        d["clients"][1]["language"] = "vi"
+        d["pools"][0]["languages"] = ["zh", "en"]
+
+    out = _bad(tmp_path, language)
+    assert "pools[0].skills.sp" in out and "'vi'" in out
+
+    def missing_file(d: dict[str, Any]) -> None:
+        d["clients"][0] = {"name": "tb", "scenario": "nowhere.toml"}
+
+    out = _bad(tmp_path, missing_file)
+    assert "clients[0].scenario = 'nowhere.toml': no such file" in out
+
+    def typo(d: dict[str, Any]) -> None:
+        d["clients"][0]["price_per_convo"] = 1.0
+
+    out = _bad(tmp_path, typo)
+    assert "clients[0].price_per_convo" in out and "price_per_conversation" in out
+
+
+def test_a_client_scope_in_a_plain_scenario_is_bad_input(tmp_path: Path) -> None:
+    d = base_dict()
+    d["targets"] = {"require": ["[tb] taobao.response_3min >= 0.8"]}
+    path = _write(tmp_path, d, "s.toml")
+    res = CliRunner().invoke(main, ["validate", str(path)])
+    assert res.exit_code == 2 and "only a centre file has clients" in res.output
+    assert "targets.require[0]" in res.output
+
+
+def test_the_shipped_centre_simulates_with_each_client_on_its_clock() -> None:
+    path = ROOT / "scenarios" / "centres" / "manila-three-shops.toml"
+    res = CliRunner().invoke(main, ["simulate", str(path), "-r", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    clients = {c["client"]: c for c in doc["clients"]}
+    assert {k: v["timezone"] for k, v in clients.items()} == {
+        "taobao": "Asia/Shanghai",
+        "lazada": "Asia/Manila",
+        "shopee": "Asia/Ho_Chi_Minh",
+    }
+    assert [t["target"] for t in doc["targets"]] == [
+        "[taobao] taobao.response_3min >= 0.90",
+        "[lazada] lazada.response_rate >= 0.85",
+        "[lazada] lazada.response_time_s <= 30min",
+        "[shopee] shopee.crr >= 0.80",
+    ]
+    # Every conversation belongs to one client.
+    total = doc["summary"]["conversations"]["mean"]
+    assert sum(c["conversations"]["mean"] for c in clients.values()) == total
+    schema = json.loads(CliRunner().invoke(main, ["schema", "--centre"]).stdout)
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert set(data) <= set(schema["properties"])
+    client_fields = set(schema["$defs"]["Client"]["properties"])
+    assert all(set(c) <= client_fields for c in data["clients"])
