@@ -109,3 +109,36 @@ def test_a_priced_plan_is_never_dearer_in_labour_and_seats() -> None:
     # The seats are the plan's peak online, rounded up.
     peak = float((pb.presence @ priced.x.astype(float)).max())
     assert priced.seats == int(np.ceil(peak - 1e-6))
+
+
+def _client_cap(cap: float, cover_b: float = 1.0) -> CoverProblem:
+    # One interval needing 10; pool A's pattern costs 1, pool B's 2; a client whose shop
+    # gives `cap` sub-accounts is served by A alone (so only A's agents count against it).
+    return CoverProblem(
+        cost=np.array([1.0, 2.0]),
+        lower=np.zeros(2),
+        upper=np.full(2, np.inf),
+        cover=np.array([[[1.0, cover_b]]]),
+        requirement=np.array([[10.0]]),
+        group_names=("all",),
+        presence=np.array([[1.0, 1.0]]),
+        subaccount_cap=np.inf,
+        seat_groups=(("client 'tb'", np.array([True, False]), cap),),
+    )
+
+
+def test_a_client_seat_limit_caps_the_pools_serving_it() -> None:
+    # By hand: A is cheaper, so it takes as many as the client's seats allow (4), and B
+    # the other 6: cost 4 x 1 + 6 x 2 = 16.  Without the limit: 10 of A, cost 10.
+    sol = solve_cover(_client_cap(4.0), mip_rel_gap=0.0)
+    assert sol.status == "optimal" and sol.x.tolist() == [4, 6]
+    assert sol.cost == pytest.approx(16.0)
+    free = solve_cover(_client_cap(np.inf), mip_rel_gap=0.0)
+    assert free.x.tolist() == [10, 0]
+    # Only A can do the work: the limit makes the cover infeasible, and says whose.
+    stuck = solve_cover(_client_cap(4.0, cover_b=0.0), mip_rel_gap=0.0)
+    assert stuck.status == "infeasible"
+    text = " ".join(
+        d.describe(lambda k: f"interval {k}", lambda p: f"pool {p}", str) for d in stuck.diagnosis
+    )
+    assert "client 'tb''s seat limit 4 is below the 10 agents needed online" in text

@@ -17,6 +17,7 @@ buyers its scenario draws, and scores them the same way.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from pathlib import Path
@@ -239,6 +240,17 @@ def _compile(centre: Centre, shops: list[LoadedScenario], path: Path) -> LoadedS
         ),
         plan=centre.plan,
     )
+    clients = [
+        dataclasses.replace(
+            c,
+            pools=tuple(
+                j
+                for j, pl in enumerate(pools)
+                if any(s.startswith(f"{c.name}{SEP}") for s in pl.skills)
+            ),
+        )
+        for c in clients
+    ]
     info = CentreInfo(
         name=centre.centre.name,
         clients=tuple(clients),
@@ -248,6 +260,11 @@ def _compile(centre: Centre, shops: list[LoadedScenario], path: Path) -> LoadedS
     )
     _check_seats(centre, info, spec)
     return LoadedScenario(spec=spec, path=path, centre=info)
+
+
+def _serves(pool: Pool, client: str) -> bool:
+    """Whether a compiled pool has a skill of ``client``."""
+    return any(s.startswith(f"{client}{SEP}") for s in pool.skills)
 
 
 def _team_pool(pool: CentrePool, k: int, centre: Centre, skills_of: dict[str, set[str]]) -> Pool:
@@ -351,10 +368,7 @@ def _check_seats(centre: Centre, info: CentreInfo, spec: Scenario) -> None:
     for k, (client, c) in enumerate(zip(centre.clients, info.clients, strict=True)):
         if c.seat_limit is None:
             continue
-        prefix = f"{c.name}{SEP}"
-        serving = [
-            j for j, p in enumerate(spec.pools) if any(s.startswith(prefix) for s in p.skills)
-        ]
+        serving = list(c.pools)
         if not serving:
             continue
         edges: list[tuple[float, int]] = []

@@ -165,6 +165,10 @@ class CoverProblem:
     seat_cost : float
         Price of one sub-account over the horizon (currency), ``>= 0``; with
         ``presence`` only.
+    seat_groups : tuple of (str, ndarray of bool (P,), float)
+        Further caps on agents online: ``sum_p mask[p] presence[k, p] x_p <= cap``
+        for every ``k``, e.g. a centre client's shop, whose sub-accounts every
+        agent of a pool serving it logs into; with ``presence`` only.
     """
 
     cost: F64
@@ -179,6 +183,7 @@ class CoverProblem:
     pool_max: F64 | None = None
     day_of: I64 | None = None
     seat_cost: float = 0.0
+    seat_groups: tuple[tuple[str, Any, float], ...] = ()
 
     def __post_init__(self) -> None:
         # Frozen dataclass: coerce through object.__setattr__ so callers may pass lists.
@@ -238,6 +243,17 @@ class CoverProblem:
         if seat_cost > 0 and self.presence is None:
             raise ValueError("seat_cost needs presence (the agents online per interval)")
         put("seat_cost", seat_cost)
+        groups = []
+        for name, mask, cap in self.seat_groups:
+            m = np.asarray(mask, dtype=np.bool_)
+            if m.shape != (n_p,):
+                raise ValueError(f"seat group {name!r}: mask must have shape ({n_p},)")
+            if self.presence is None:
+                raise ValueError("seat_groups need presence (the agents online per interval)")
+            if math.isnan(float(cap)) or float(cap) < 0:
+                raise ValueError(f"seat group {name!r}: cap must be >= 0, got {cap}")
+            groups.append((str(name), m, float(cap)))
+        put("seat_groups", tuple(groups))
 
         given = [x is not None for x in (self.pool_of, self.pool_max, self.day_of)]
         if any(given) and not all(given):
@@ -351,8 +367,9 @@ class Diagnosis:
             else ""
         )
         if self.kind == "subaccount_cap":
+            whose = "sub-account cap" if self.group is None else f"{self.group}'s seat limit"
             return (
-                f"sub-account cap {_fmt(self.limit[worst])} is below the "
+                f"{whose} {_fmt(self.limit[worst])} is below the "
                 f"{_fmt(self.value[worst])} agents needed online at {at}{more}"
             )
         return (
@@ -459,6 +476,20 @@ def _build_rows(pb: CoverProblem) -> _Rows:
                 np.full(ks.size, cap),
                 _CAP,
                 np.zeros(ks.size, dtype=np.int64),
+                ks,
+            )
+
+    for i, (_name, mask, cap) in enumerate(pb.seat_groups):
+        assert pb.presence is not None
+        part = pb.presence * mask[None, :]
+        ks = np.flatnonzero(part.any(axis=1))
+        if ks.size and math.isfinite(cap):
+            add(
+                part[ks],
+                np.full(ks.size, -np.inf),
+                np.full(ks.size, cap),
+                _CAP,
+                np.full(ks.size, i + 1, dtype=np.int64),
                 ks,
             )
 
@@ -841,17 +872,19 @@ def _diagnose(pb: CoverProblem, rows: _Rows, x: F64 | None) -> tuple[Diagnosis, 
                     group_index=g,
                 )
             )
-    sel = np.flatnonzero(bad & (rows.kind == _CAP))
-    if sel.size:
-        sel = sel[np.argsort(rows.second[sel], kind="stable")]
-        out.append(
-            Diagnosis(
-                kind="subaccount_cap",
-                intervals=tuple(int(k) for k in rows.second[sel]),
-                limit=tuple(float(v) for v in rhs[sel]),
-                value=tuple(float(v) for v in act[sel]),
+    for c, label in enumerate([None, *(g[0] for g in pb.seat_groups)]):
+        sel = np.flatnonzero(bad & (rows.kind == _CAP) & (rows.first == c))
+        if sel.size:
+            sel = sel[np.argsort(rows.second[sel], kind="stable")]
+            out.append(
+                Diagnosis(
+                    kind="subaccount_cap",
+                    intervals=tuple(int(k) for k in rows.second[sel]),
+                    limit=tuple(float(v) for v in rhs[sel]),
+                    value=tuple(float(v) for v in act[sel]),
+                    group=label,
+                )
             )
-        )
     for r in np.flatnonzero(bad & (rows.kind == _POOL)):
         out.append(
             Diagnosis(

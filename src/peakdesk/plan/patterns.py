@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -263,6 +264,19 @@ def cover_problem(inputs: PlanningInputs, agents: I64, pats: list[Pattern]) -> C
         pool_max=pool_max,
         day_of=day_of,
         seat_cost=seat_cost(spec),
+        seat_groups=_client_seats(inputs, pool_of),
+    )
+
+
+def _client_seats(inputs: PlanningInputs, pool_of: I64) -> tuple[tuple[str, Any, float], ...]:
+    """A centre's clients' seat limits: agents online in the pools serving each."""
+    centre = inputs.loaded.centre
+    if centre is None:
+        return ()
+    return tuple(
+        (f"client {c.name!r}", np.isin(pool_of, c.pools), float(c.seat_limit))
+        for c in centre.clients
+        if c.seat_limit is not None and c.pools
     )
 
 

@@ -62,6 +62,9 @@ class ClientInfo:
         Its targets as written (without the ``[client]`` scope).
     seat_limit
         Sub-accounts its shop may have online (None: no limit).
+    pools
+        Indices of the pools with a skill of this client: each of their agents
+        online logs into the client's shop (one of its sub-accounts).
     language
         The language its buyers write in (None: any pool may serve).
     price_per_conversation, price_per_hour, monthly_fee
@@ -79,6 +82,7 @@ class ClientInfo:
     history: dict[str, Any] = field(default_factory=dict)
     targets: tuple[str, ...] = ()
     seat_limit: int | None = None
+    pools: tuple[int, ...] = ()
     language: str | None = None
     price_per_conversation: float = 0.0
     price_per_hour: float = 0.0
