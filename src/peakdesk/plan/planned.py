@@ -176,13 +176,29 @@ def planned_toml(
         for shift in planned.get(p, []):
             aot.append(_shift_table(shift))
         table["shifts"] = aot
-    doc["subaccounts"]["count"] = max(int(subaccounts), 1)
+    centre = "centre" in doc
+    if centre:
+        # A centre file: its seats are the workstations; its clients keep their shops.
+        if "seats" not in doc:
+            doc["seats"] = tomlkit.table()
+        doc["seats"]["count"] = max(int(subaccounts), 1)
+    else:
+        doc["subaccounts"]["count"] = max(int(subaccounts), 1)
     if from_dir is not None and to_dir is not None:
-        for section, key in (("demand", "forecast"), ("targets", "history")):
-            value = doc.get(section, {}).get(key)
+
+        def moved(value: Any) -> Any:
             if isinstance(value, str) and not Path(value).is_absolute():
-                target = (from_dir / value).resolve()
-                doc[section][key] = os.path.relpath(target, to_dir.resolve())
+                return os.path.relpath((from_dir / value).resolve(), to_dir.resolve())
+            return value
+
+        tables = [doc] if not centre else list(doc.get("clients", []))
+        for t in tables:
+            if centre and "scenario" in t:
+                t["scenario"] = moved(t["scenario"])
+            for section, key in (("demand", "forecast"), ("targets", "history")):
+                value = t.get(section, {}).get(key)
+                if value is not None:
+                    t[section][key] = moved(value)
     header = (
         "# planned.toml: written by `peakdesk plan`, the scenario below with the plan's\n"
         "# shifts and sub-accounts filled in; simulate, compare or plan it as it is.\n"
