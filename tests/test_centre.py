@@ -357,3 +357,63 @@ def test_pooling_two_clients_needs_no_more_than_dedicated_pools(tmp_path: Path) 
     assert json.loads(res.stdout)["summary"]["total_cost"]["mean"] == pytest.approx(cost["shared"])
     res = runner.invoke(main, ["plan", str(tmp_path / "shared.toml"), "--margin", "0.1"])
     assert res.exit_code == 2 and "not yet for centre files" in res.output
+
+
+def _plannable(tmp: Path) -> Path:
+    d = _two_zone_centre()
+    for c in d["clients"]:
+        c["calendar"]["horizon"] = "1d"
+    d["calendar"]["horizon"] = "25h"
+    d["targets"] = {"confidence": 0.8}
+    d["plan"] = {"holdout_replications": 20, "max_verify_replications": 40}
+    d["pools"] = [
+        dict(
+            d["pools"][0],
+            shifts=[{"start": "00:00", "length": "24h", "agents": 4}],
+            plan={"lengths": ["8h"], "start_every": "2h", "max_agents_per_day": 30},
+        )
+    ]
+    return _write(tmp, d, "centre.toml")
+
+
+def test_quote_one_more_shop(tmp_path: Path) -> None:
+    centre = _plannable(tmp_path)
+    shop = _shop(600.0)
+    shop["calendar"]["timezone"] = "Asia/Manila"
+    shop["calendar"]["horizon"] = "1d"
+    client = {
+        "name": "lz",
+        "price_per_conversation": 15.0,
+        "served_by": {"shared": 1.0},
+        **{k: shop[k] for k in ("calendar", "demand", "inquiry_types")},
+        "targets": {"require": ["lazada.response_rate >= 0.85"]},
+    }
+    add = _write(tmp_path, client, "lz.toml")
+    runner = CliRunner()
+    res = runner.invoke(main, ["quote", str(centre), "--add", str(add), "--json", "-r", "20"])
+    assert res.exit_code == 0, res.output
+    q = json.loads(res.stdout)
+    assert set(q["p_all_met_by_client"]) == {"tb", "sp", "lz"}
+    assert isinstance(q["takes_it_as_it_is"], bool) and q["runs"] == 20
+    assert q["cost_with"] > q["cost_without"] > 0
+    assert q["marginal_cost"] == pytest.approx(q["cost_with"] - q["cost_without"])
+    assert q["price_per_conversation"] == pytest.approx(
+        q["marginal_cost"] * 1.2 / q["handled_conversations"]
+    )
+    extra = q["paid_hours_with"] - q["paid_hours_without"]
+    assert q["price_per_hour"] == pytest.approx(q["marginal_cost"] * 1.2 / extra)
+    res = runner.invoke(main, ["quote", str(centre), "--add", str(add), "--no-plan", "-r", "5"])
+    assert res.exit_code == 0, res.output
+    assert "the team as it is" in res.output and "not planned" in res.output
+    for edit, expect in (
+        (lambda c: c.pop("served_by"), "served_by: required"),
+        (lambda c: c.update(served_by={"nope": 1.0}), "served_by.nope: no such pool"),
+        (lambda c: c.update(name="tb"), "client names must be unique"),
+    ):
+        bad = copy.deepcopy(client)
+        edit(bad)
+        path = _write(tmp_path, bad, "bad-client.toml")
+        res = runner.invoke(main, ["quote", str(centre), "--add", str(path), "--no-plan"])
+        assert res.exit_code == 2 and expect in res.output, res.output
+    res = runner.invoke(main, ["quote", str(centre), "--team", str(add)])
+    assert res.exit_code == 2 and "--add CLIENT.toml" in res.output

@@ -13,11 +13,13 @@ from peakdesk.cli.common import (
     DASK_OPTION,
     SIZE_LIMIT_OPTION,
     WORKERS_OPTION,
+    fail,
     input_errors,
     load_checked,
     say_progress,
 )
 from peakdesk.output import json_safe
+from peakdesk.scenario.load import LoadedScenario
 from peakdesk.scenario.schema import MAX_REPLICATIONS
 
 
@@ -26,9 +28,22 @@ from peakdesk.scenario.schema import MAX_REPLICATIONS
 @click.option(
     "--team",
     "team_file",
-    required=True,
+    default=None,
     type=click.Path(dir_okay=False),
     help="TOML with the team's [[pools]] (and optionally [subaccounts], [routing]).",
+)
+@click.option(
+    "--add",
+    "add_file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="For a centre file: a client file (a [[clients]] entry's fields and served_by ="
+    " {pool = proficiency}): can the team take it, its marginal cost and price.",
+)
+@click.option(
+    "--no-plan",
+    is_flag=True,
+    help="With --add: only whether the team as it is takes the new shop (no planning).",
 )
 @click.option(
     "--margin",
@@ -51,7 +66,9 @@ from peakdesk.scenario.schema import MAX_REPLICATIONS
 @SIZE_LIMIT_OPTION
 def quote_cmd(
     scenario: str,
-    team_file: str,
+    team_file: str | None,
+    add_file: str | None,
+    no_plan: bool,
     margin: float,
     replications: int | None,
     seed: int | None,
@@ -60,10 +77,28 @@ def quote_cmd(
     dask: str | None,
     no_size_limit: bool,
 ) -> None:
-    """Quote capacity: the largest share of a client's demand a team takes within its targets."""
+    """Quote capacity: the largest share of a client's demand a team takes within its targets.
+
+    For a centre file, --add CLIENT.toml: whether the team as it is takes one more
+    shop, what it costs at the margin (planned without and with it) and the price
+    per conversation and per hour that keeps the margin.
+    """
     from peakdesk.plan.quote import quote, with_team
 
     loaded = load_checked(scenario, size_limit=not no_size_limit)
+    if loaded.centre is not None or add_file is not None:
+        if loaded.centre is None:
+            fail(f"{scenario}: --add is for centre files (a [centre] table); use --team")
+        if add_file is None or team_file is not None:
+            fail(f"{scenario} is a centre: quote one more shop with --add CLIENT.toml")
+        assert add_file is not None
+        _quote_added(
+            loaded, scenario, add_file, margin, replications, seed, workers, not no_plan, as_json
+        )
+        return
+    if team_file is None:
+        fail("give --team TEAM.toml (the team that would take the client)")
+    assert team_file is not None
     with input_errors():
         teamed = with_team(loaded, team_file)
         from peakdesk.experiment.checks import check_runnable
@@ -117,4 +152,79 @@ def quote_cmd(
     click.echo(
         f"  price at {q.margin:.0%} margin        {q.price_per_conversation:,.2f} {cur} "
         f"per conversation, {q.price_per_hour:,.2f} {cur} per agent-hour"
+    )
+
+
+def _quote_added(
+    loaded: LoadedScenario,
+    scenario: str,
+    add_file: str,
+    margin: float,
+    replications: int | None,
+    seed: int | None,
+    workers: int,
+    plan: bool,
+    as_json: bool,
+) -> None:
+    from peakdesk.centre.quote import added_centre, quote_addition
+    from peakdesk.experiment.checks import check_runnable
+
+    with input_errors():
+        added = added_centre(scenario, add_file)
+        check_runnable(added)
+        q = quote_addition(
+            loaded,
+            added,
+            margin=margin,
+            replications=replications,
+            workers=workers,
+            seed=seed,
+            plan=plan,
+            progress=None if as_json else say_progress(),
+        )
+    cur = loaded.spec.scenario.currency
+    data = {
+        "centre": loaded.spec.scenario.name,
+        "client": q.client,
+        "runs": q.runs,
+        "kept_every_target": q.kept,
+        "p_all_met_lower_bound": q.p_low,
+        "required_confidence": q.required,
+        "takes_it_as_it_is": q.takes_it,
+        "p_all_met_by_client": q.by_client,
+        "handled_conversations": q.handled,
+        "plan_status": q.status,
+        "cost_without": q.base_cost,
+        "cost_with": q.with_cost,
+        "marginal_cost": q.marginal_cost,
+        "paid_hours_without": q.base_hours,
+        "paid_hours_with": q.with_hours,
+        "margin": q.margin,
+        "price_per_conversation": q.price_per_conversation,
+        "price_per_hour": q.price_per_hour,
+        "currency": cur,
+    }
+    if as_json:
+        click.echo(json.dumps(json_safe(data), indent=2))
+        return
+    verdict = "takes it" if q.takes_it else "does not take it"
+    click.echo(
+        f"{loaded.spec.scenario.name} + {q.client}: the team as it is {verdict}: every target "
+        f"kept in {q.kept} of {q.runs} runs, lower bound {q.p_low:.3f} "
+        f"(required {q.required:.0%})"
+    )
+    for name, p in q.by_client.items():
+        shown = "n/a" if p != p else f"{p:.0%}"
+        click.echo(f"  {name:20s} P(all its targets met) {shown}")
+    click.echo(f"  {q.client} brings {q.handled:,.0f} conversations to a person per run")
+    if q.base_cost is None:
+        click.echo(f"marginal cost: {q.status}")
+        return
+    click.echo(
+        f"planned: {q.base_cost:,.0f} {cur} without, {q.with_cost:,.0f} {cur} with: "
+        f"marginal cost {q.marginal_cost:,.0f} {cur}"
+    )
+    click.echo(
+        f"price at {q.margin:.0%} margin: {q.price_per_conversation:,.2f} {cur} per conversation, "
+        f"{q.price_per_hour:,.2f} {cur} per marginal agent-hour"
     )

@@ -1,0 +1,219 @@
+"""One more shop for a centre: can the team take it, what it costs at the margin, its price.
+
+``peakdesk quote centre.toml --add client.toml`` reads a client file (the fields
+of a ``[[clients]]`` entry at its top level, and ``served_by = {pool = proficiency}``
+naming the team's pools that take the new shop) and answers three questions:
+
+1. **As the team is**: the centre with the new client is simulated with the
+   team's current shifts; the team takes it when the one-sided lower bound on
+   P(every target of every client met) (the planner's bound, Clopper-Pearson at
+   ``plan.bound_level`` by default) clears the required confidence.  Each
+   client's P(all its targets met) is given, so a shop the newcomer would push
+   below its targets is named.
+2. **At the margin**: when the team's pools have ``[pools.plan]`` tables, the
+   centre is planned without and with the new client (the full planner:
+   verification and held-out check); the marginal cost is the difference.
+3. **Its price**: the marginal cost plus the margin (``--margin 0.2`` = 20% on
+   cost), per conversation the new client's buyers bring to a person (from the
+   runs of 1) and per marginal paid agent-hour.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scipy import stats
+
+from peakdesk.centre.accounts import client_accounts
+from peakdesk.centre.compile import centre_from_data
+from peakdesk.experiment.replicate import simulate
+from peakdesk.scenario.load import LoadedScenario, ScenarioError, read_toml
+
+
+def added_centre(centre_path: Path | str, client_path: Path | str) -> LoadedScenario:
+    """The centre with the client file's shop added and served by its ``served_by`` pools.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the client file's field (``served_by.nightshift``) or the compiled
+        centre's, as for a centre file.
+    """
+    cp, kp = Path(centre_path).resolve(), Path(client_path).resolve()
+    data = read_toml(cp)
+    client = read_toml(kp)
+    served = client.pop("served_by", None)
+    names = [p.get("name") for p in data.get("pools", [])]
+    if not isinstance(served, dict) or not served:
+        raise ScenarioError(
+            kp,
+            [
+                f"served_by: required: the team's pools that take the new shop, e.g. "
+                f"served_by = {{ {names[0] if names else 'pool'} = 1.0 }}; pools: {names}"
+            ],
+        )
+    unknown = [k for k in served if k not in names]
+    if unknown:
+        raise ScenarioError(kp, [f"served_by.{unknown[0]}: no such pool; pools: {names}"])
+    # The client file's paths are its own folder's; the centre resolves them from its own.
+    for key, sub in (("scenario", None), ("demand", "forecast"), ("targets", "history")):
+        value = client.get(key) if sub is None else (client.get(key) or {}).get(sub)
+        if isinstance(value, str) and not Path(value).is_absolute():
+            absolute = str((kp.parent / value).resolve())
+            if sub is None:
+                client[key] = absolute
+            else:
+                client[key][sub] = absolute
+    merged = copy.deepcopy(data)
+    name = client.get("name")
+    merged.setdefault("clients", []).append(client)
+    for pool in merged["pools"]:
+        if pool.get("name") in served:
+            pool.setdefault("skills", {})[str(name)] = served[pool["name"]]
+    return centre_from_data(merged, cp)
+
+
+@dataclass(frozen=True)
+class AddedQuote:
+    """The answer of :func:`quote_addition`.
+
+    Attributes
+    ----------
+    client
+        The new client's name.
+    runs, kept
+        Runs of the team as it is with the new client, and how many kept every target.
+    p_low
+        One-sided lower bound on P(all met) from them.
+    takes_it
+        Whether that bound clears the required confidence.
+    required
+        The required confidence.
+    by_client
+        Per client: P(all its targets met) in those runs.
+    handled
+        The new client's conversations handled by a person per run (mean).
+    base_cost, with_cost
+        Cost of the planned centre without and with it (None: not planned).
+    base_hours, with_hours
+        Their paid agent-hours.
+    status
+        The two plans' statuses (``ok``, ``infeasible``, ...), or why not planned.
+    margin
+        Margin on cost for the prices.
+    """
+
+    client: str
+    runs: int
+    kept: int
+    p_low: float
+    takes_it: bool
+    required: float
+    by_client: dict[str, float]
+    handled: float
+    base_cost: float | None
+    with_cost: float | None
+    base_hours: float | None
+    with_hours: float | None
+    status: str
+    margin: float
+
+    @property
+    def marginal_cost(self) -> float:
+        """Cost of the centre with the client less without (NaN: not planned)."""
+        if self.base_cost is None or self.with_cost is None:
+            return math.nan
+        return self.with_cost - self.base_cost
+
+    @property
+    def price_per_conversation(self) -> float:
+        """Marginal cost plus margin per conversation handled (NaN: unknown)."""
+        if not self.handled > 0:
+            return math.nan
+        return self.marginal_cost * (1.0 + self.margin) / self.handled
+
+    @property
+    def price_per_hour(self) -> float:
+        """Marginal cost plus margin per marginal paid agent-hour (NaN: unknown or none)."""
+        if self.base_hours is None or self.with_hours is None:
+            return math.nan
+        extra = self.with_hours - self.base_hours
+        return self.marginal_cost * (1.0 + self.margin) / extra if extra > 0 else math.nan
+
+
+def _lower_bound(kept: int, runs: int, level: float) -> float:
+    """One-sided Clopper-Pearson lower bound on a success probability."""
+    if kept == 0:
+        return 0.0
+    return float(stats.beta.ppf(1.0 - level, kept, runs - kept + 1))
+
+
+def _paid_hours(plan: Any) -> float:
+    return float(sum(len_h * n for len_h, n in _shift_hours(plan)))
+
+
+def _shift_hours(plan: Any) -> list[tuple[float, int]]:
+    return [
+        (pt.length_s / 3600.0, int(c)) for pt, c in zip(plan.patterns, plan.counts, strict=True)
+    ]
+
+
+def quote_addition(
+    base: LoadedScenario,
+    added: LoadedScenario,
+    *,
+    margin: float = 0.2,
+    replications: int | None = None,
+    workers: int = 1,
+    seed: int | None = None,
+    plan: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> AddedQuote:
+    """Answer the three questions of the module docstring for the last client of ``added``."""
+    from peakdesk.plan.search import search
+
+    assert added.centre is not None
+    say = progress or (lambda _m: None)
+    new = added.centre.clients[-1].name
+    spec = added.spec
+    n = replications or spec.plan.verify_cap
+    say(f"the team as it is, with {new!r}: {n} runs")
+    ev = simulate(added, replications=n, seed=seed, keep_logs=False, workers=workers)
+    kept = sum(all(t.met for t in r.targets) for r in ev.replications)
+    level = spec.plan.bound_level
+    low = _lower_bound(kept, n, level)
+    accounts = {a.client: a for a in client_accounts(added, ev)}
+    by_client = {k: a.p_all_met for k, a in accounts.items()}
+    handled = accounts[new].figures["handled"].mean
+    base_cost = with_cost = base_hours = with_hours = None
+    status = "not planned: no pool has a [pools.plan] table"
+    if plan and any(p.plan is not None for p in spec.pools):
+        say("planning the centre without the new client")
+        p0 = search(base, workers=workers, seed=seed, progress=say)
+        say(f"planning the centre with {new!r}")
+        p1 = search(added, workers=workers, seed=seed, progress=say)
+        status = f"without: {p0.status}; with: {p1.status}"
+        if p0.status == "ok" and p1.status == "ok":
+            base_cost, with_cost = p0.total_cost, p1.total_cost
+            base_hours, with_hours = _paid_hours(p0), _paid_hours(p1)
+    return AddedQuote(
+        client=new,
+        runs=n,
+        kept=kept,
+        p_low=low,
+        takes_it=low >= spec.targets.confidence,
+        required=spec.targets.confidence,
+        by_client=by_client,
+        handled=handled,
+        base_cost=base_cost,
+        with_cost=with_cost,
+        base_hours=base_hours,
+        with_hours=with_hours,
+        status=status,
+        margin=margin,
+    )
