@@ -417,3 +417,20 @@ def test_quote_one_more_shop(tmp_path: Path) -> None:
         assert res.exit_code == 2 and expect in res.output, res.output
     res = runner.invoke(main, ["quote", str(centre), "--team", str(add)])
     assert res.exit_code == 2 and "--add CLIENT.toml" in res.output
+
+
+def test_the_report_has_a_section_and_a_figure_per_client(tmp_path: Path) -> None:
+    path = _write(tmp_path, _two_zone_centre())
+    out = tmp_path / "run"
+    res = CliRunner().invoke(
+        main, ["simulate", str(path), "-r", "3", "--out", str(out), "--report"]
+    )
+    assert res.exit_code == 0, res.output
+    html = (out / "report.html").read_text(encoding="utf-8")
+    section = html[html.index("<h2>Clients</h2>") : html.index("<h2>Figures</h2>")]
+    for text in ("Asia/Shanghai", "Asia/Ho_Chi_Minh", "margin (PHP)", "tb: taobao.response_3min"):
+        assert text in section, text
+    assert 'id="fig-clients"' in html
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    tb = next(c for c in summary["clients"] if c["client"] == "tb")
+    assert f"{tb['revenue']['mean']:,.0f}" in section

@@ -528,6 +528,67 @@ def plan_frontier(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
     return fig
 
 
+@with_script_fonts
+def clients(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
+    """A centre's clients: revenue against allocated cost and penalties, and P(all met)."""
+    run = _run(run, ev)
+    rows = run.summary.get("clients")
+    if not rows:
+        return None
+    names = [str(c["client"]) for c in rows]
+    cur = run.summary.get("currency", "")
+
+    def mean(c: dict[str, Any], key: str) -> float:
+        return float(as_float(c[key]["mean"]))
+
+    cost = np.array([mean(c, "cost") for c in rows])
+    pen = np.array([mean(c, "penalties") for c in rows])
+    rev = np.array([mean(c, "revenue") for c in rows])
+    margin = rev - cost - pen
+    fig = plt.figure(figsize=(11, 4.2))
+    ax = _axes(fig, 121)
+    x = np.arange(len(names))
+    ax.bar(x - 0.2, rev, 0.4, color=GREEN, label="revenue")
+    ax.bar(x + 0.2, cost, 0.4, color=BLUE, label="cost allocated")
+    ax.bar(x + 0.2, pen, 0.4, bottom=cost, color=RED, hatch="//", label="penalties")
+    for i, m in enumerate(margin):
+        ax.annotate(
+            f"{m:+,.0f}",
+            (x[i], max(rev[i], cost[i] + pen[i])),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    ax.set_xticks(x, names)
+    ax.set_ylabel(f"{cur} over the horizon (mean of runs)")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title("Revenue, cost and penalties by client (margin on top)", fontsize=10)
+    ax2 = _axes(fig, 122)
+    p = np.array([as_float(c.get("p_all_targets_met")) for c in rows], dtype=np.float64)
+    lo = np.array([as_float(c.get("p_low")) for c in rows], dtype=np.float64)
+    hi = np.array([as_float(c.get("p_high")) for c in rows], dtype=np.float64)
+    ok = np.isfinite(p)
+    ax2.errorbar(
+        x[ok],
+        p[ok],
+        yerr=[p[ok] - lo[ok], hi[ok] - p[ok]],
+        fmt="o",
+        color=BLUE,
+        capsize=4,
+        label="P(all its targets met), 95% interval",
+    )
+    need = run.summary.get("required_confidence")
+    if need is not None:
+        ax2.axhline(float(need), color=RED, ls="--", lw=1.0, label=f"required {float(need):.0%}")
+    ax2.set_xticks(x, names)
+    ax2.set_ylim(0, 1.05)
+    ax2.set_ylabel("share of runs")
+    ax2.legend(fontsize=8, loc="lower left")
+    ax2.set_title("Each client's targets", fontsize=10)
+    fig.suptitle(_title(run, "Clients of the centre"), fontsize=10)
+    return fig
+
+
 FIGURES: dict[str, Callable[[RunData], Figure | None]] = {
     "demand-capacity": demand_and_capacity,
     "backlog": backlog,
@@ -538,6 +599,7 @@ FIGURES: dict[str, Callable[[RunData], Figure | None]] = {
     "plan-pools": plan_pools,
     "plan-shifts": plan_shifts,
     "plan-frontier": plan_frontier,
+    "clients": clients,
 }
 
 #: What each figure shows, for the report.
@@ -559,6 +621,10 @@ CAPTIONS = {
     "by the search.",
     "plan-shifts": "The plan's shifts: one bar per shift start and length, with the number "
     "of agents on it.",
+    "clients": "A centre's clients: revenue against the labour cost allocated to each by "
+    "its agents' writing time, with the penalties of missed targets on top (margin "
+    "above the bars); right, each client's P(all its targets met) against the required "
+    "confidence.",
     "plan-frontier": "plan --frontier: each scanned plan's cost against its share of runs "
     "keeping every target (95% intervals) and the cheapest plan at each required "
     "confidence; right, the cheapest plan at the required confidence by chats per agent.",

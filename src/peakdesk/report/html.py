@@ -415,6 +415,67 @@ def _guarantee_html(doc: dict[str, Any]) -> str:
     return "<h3>The guarantee</h3>" + "".join(parts) if parts else ""
 
 
+def _clients_section(run: RunData) -> str:
+    """A centre's clients side by side: targets, work, allocated cost, revenue, margin."""
+    rows = run.summary.get("clients")
+    if not rows:
+        return ""
+    cur = run.summary.get("currency", "")
+
+    def cell(c: dict[str, Any], key: str, unit: str) -> str:
+        e = c[key]
+        mean, low, high = (as_float(e.get(k)) for k in ("mean", "low", "high"))
+        text = fmt(mean, unit)
+        if low == low and high == high and run.replications > 1:
+            text += f" [{fmt(low, unit)}, {fmt(high, unit)}]"
+        return text
+
+    lines = [
+        ("conversations", "conversations", "n"),
+        ("handled by a person", "handled", "n"),
+        ("abandonment", "abandoned_share", "%"),
+        ("writing hours", "writing_hours", "x"),
+        ("billable hours (allocated)", "billable_hours", "x"),
+        (f"cost allocated ({cur})", "cost", "$"),
+        (f"revenue ({cur})", "revenue", "$"),
+        (f"penalties ({cur})", "penalties", "$"),
+        (f"margin ({cur})", "margin", "$"),
+    ]
+    body = []
+    body.append(
+        ["clock", *[str(c.get("timezone", "")) for c in rows]],
+    )
+    for label, key, unit in lines:
+        body.append([label, *[cell(c, key, unit) for c in rows]])
+    body.append(
+        [
+            "P(all its targets met)",
+            *[
+                "n/a"
+                if as_float(c.get("p_all_targets_met")) != as_float(c.get("p_all_targets_met"))
+                else f"{as_float(c['p_all_targets_met']):.0%} "
+                f"[{as_float(c['p_low']):.0%}, {as_float(c['p_high']):.0%}]"
+                for c in rows
+            ],
+        ]
+    )
+    for c_idx, c in enumerate(rows):
+        for t in c.get("targets", []):
+            row = [f"{c['client']}: {t['target']}"] + [""] * len(rows)
+            row[1 + c_idx] = f"{as_float(t['p_met']):.0%}"
+            body.append(row)
+    intro = (
+        "<p>Each client's targets are scored on its own conversations, with its "
+        "platform's rule on its own clock. Labour cost is allocated by handled agent "
+        "time: each pool's paid hours are split over the clients by the time its agents "
+        "spent writing their replies; revenue is the contract's price per conversation "
+        "handled by a person, per billable hour and its monthly fee pro rata; penalties "
+        "are the contract's amount per target missed in a run. Means over the runs with "
+        "95% intervals.</p>"
+    )
+    return intro + _table(["", *[str(c["client"]) for c in rows]], body)
+
+
 def _kpi_section(run: RunData) -> str:
     out = []
     if run.pools:
@@ -521,6 +582,9 @@ def render(run: RunData, figures: dict[str, Figure] | None = None) -> str:
         "<h2>Targets: how sure we are</h2>",
         _targets_section(run),
     ]
+    clients = _clients_section(run)
+    if clients:
+        parts += ["<h2>Clients</h2>", clients]
     if run.plan is not None:
         parts += ["<h2>The plan and what it costs</h2>", _plan_section(run)]
         front = run.plan.plan.get("frontier")
