@@ -159,6 +159,35 @@ def type_groups(spec: Scenario) -> list[tuple[str, list[int], list[int]]]:
     ]
 
 
+#: Most restricted type sets whose every union gets a cover row (2^n - 1 rows per
+#: interval); above it only the sets and their pairs do.
+MAX_UNION_GROUPS = 6
+
+
+def cover_groups(spec: Scenario) -> list[tuple[str, list[int], list[int]]]:
+    """The type sets of :func:`type_groups` and their unions, each a row of the cover.
+
+    One row per set alone lets an agent who can take two sets count in full in
+    both (a centre's flex pool serving three clients would count three times).
+    Hall's condition for the agents' time: for every union of sets, the pools
+    able to take any of its types must cover the union's need; with up to
+    :data:`MAX_UNION_GROUPS` sets every union gets a row, beyond that the pairs.
+    """
+    import itertools
+
+    base = type_groups(spec)
+    if len(base) < 2:
+        return base
+    sizes = range(2, len(base)) if len(base) <= MAX_UNION_GROUPS else range(2, 3)
+    out = list(base)
+    for size in sizes:
+        for combo in itertools.combinations(base, size):
+            types = sorted(j for _, ts, _ in combo for j in ts)
+            pools = sorted({q for _, _, ps in combo for q in ps})
+            out.append((" | ".join(name for name, _, _ in combo), types, pools))
+    return out
+
+
 def cover_problem(inputs: PlanningInputs, agents: I64, pats: list[Pattern]) -> CoverProblem:
     """The cover problem of a requirement (reference agents per interval)."""
     spec, grid = inputs.spec, inputs.grid
@@ -174,7 +203,7 @@ def cover_problem(inputs: PlanningInputs, agents: I64, pats: list[Pattern]) -> C
     cover: list[F64] = []
     need: list[F64] = []
     names: list[str] = []
-    for name, types, _pools in groups + type_groups(spec):
+    for name, types, _pools in groups + cover_groups(spec):
         # Reference agents one agent of each pool delivers on the group's mix in each
         # interval: to do its types in proportion to their shares w_j it spends
         # w_j / c_pj of its time on type j, so it delivers sum w / sum(w / c).  The
