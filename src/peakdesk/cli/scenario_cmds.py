@@ -14,6 +14,7 @@ from peakdesk.cli.common import (
 )
 from peakdesk.experiment.checks import scenario_warnings
 from peakdesk.scenario import json_schema
+from peakdesk.scenario.schema import MAX_SUBACCOUNTS
 from peakdesk.units import format_duration
 
 
@@ -30,12 +31,27 @@ def validate(scenario: str, no_size_limit: bool) -> None:
     loaded = load_checked(scenario, size_limit=not no_size_limit)
     spec = loaded.spec
     heads = sum(p.headcount for p in spec.pools)
-    click.echo(
-        f"{scenario}: ok — {spec.scenario.name}: "
-        f"{count(len(spec.inquiry_types), 'inquiry type')}, {count(len(spec.pools), 'pool')}, "
-        f"{count(heads, 'agent')} scheduled, {count(spec.subaccounts.count, 'sub-account')}, "
-        f"horizon {format_duration(spec.calendar.horizon)}"
-    )
+    if loaded.centre is not None:
+        clients = loaded.centre.clients
+        seats = (
+            "no seat limit"
+            if loaded.spec.subaccounts.count >= MAX_SUBACCOUNTS
+            else count(spec.subaccounts.count, "seat")
+        )
+        click.echo(
+            f"{scenario}: ok — centre {spec.scenario.name}: {count(len(clients), 'client')} "
+            f"({', '.join(f'{c.name} on {c.timezone}' for c in clients)}), "
+            f"{count(len(spec.inquiry_types), 'inquiry type')}, {count(len(spec.pools), 'pool')}, "
+            f"{count(heads, 'agent')} scheduled, {seats}, "
+            f"horizon {format_duration(spec.calendar.horizon)}"
+        )
+    else:
+        click.echo(
+            f"{scenario}: ok — {spec.scenario.name}: "
+            f"{count(len(spec.inquiry_types), 'inquiry type')}, {count(len(spec.pools), 'pool')}, "
+            f"{count(heads, 'agent')} scheduled, {count(spec.subaccounts.count, 'sub-account')}, "
+            f"horizon {format_duration(spec.calendar.horizon)}"
+        )
     for warning in scenario_warnings(loaded):
         click.echo(f"warning: {warning}", err=True)
 
