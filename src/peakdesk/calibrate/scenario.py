@@ -319,6 +319,16 @@ def calibrate(
         itypes.append({"name": tname, "share": share, **itype})
     if len(names) > 1:
         cal.forecast_csv = _forecast_by_type(log, zone, interval_s, names, type_code, smooth, prof)
+        if conversations is not None:
+            # The report's survival curve: every buyer (each type's fit is in the table).
+            cal.patience = fit.patience(
+                conversations["arrival_s"],
+                conversations["first_human_reply_s"],
+                conversations["abandoned"],
+                conversations["abandon_s"],
+                float(conversations["end_s"]),
+                conversations.get("needs_agent"),
+            )
 
     shifts = _shifts(log, zone, interval_s)
     cal.shifts = shifts

@@ -40,7 +40,7 @@ from peakdesk.units import error_text, parse_duration_s, zone_info
     "out_dir",
     type=click.Path(file_okay=False),
     required=True,
-    help="Write scenario.toml, forecast.csv and calibration.json here.",
+    help="Write scenario.toml, forecast.csv, calibration.json and calibration.html here.",
 )
 @click.option(
     "--skip-bad-rows",
@@ -64,8 +64,10 @@ def calibrate_cmd(
     """Fit a scenario from a chat export in the import format `score` reads.
 
     Writes DIR/scenario.toml (validate, simulate and plan take it), its
-    DIR/forecast.csv, and DIR/calibration.json with every fitted quantity, its
-    estimate, interval and count, and each quantity left at a default with why.
+    DIR/forecast.csv, DIR/calibration.json with every fitted quantity, its
+    estimate, interval and count, and each quantity left at a default with why,
+    and DIR/calibration.html: the same with the surges, days and a figure per
+    fitted curve against its data.
     """
     import tomlkit
 
@@ -102,6 +104,11 @@ def calibrate_cmd(
                 "calibration.json says how each value was fitted.\n" + tomlkit.dumps(cal.scenario)
             )
         write_json(out / "calibration.json", cal.report() | {"log": log_csv, "rows": imported.rows})
+        from peakdesk.calibrate.html import write_calibration_report
+
+        write_calibration_report(
+            cal, out / "calibration.html", log_name=Path(log_csv).name, rows=imported.rows
+        )
     # The file must be a scenario: checked here, as `validate` would (a failure is a
     # calibration bug, reported as bad input rather than a traceback).
     with input_errors():
@@ -146,7 +153,9 @@ def calibrate_cmd(
             click.echo(
                 f"  {d.label:20s} {d.day}  {d.conversations:,} ({d.ratio:.2f}x a normal day)"
             )
-    click.echo(f"wrote scenario.toml, forecast.csv and calibration.json to {out_dir}/")
+    click.echo(
+        f"wrote scenario.toml, forecast.csv, calibration.json and calibration.html to {out_dir}/"
+    )
 
 
 def _read_conversations(path: Path) -> dict[str, Any]:
