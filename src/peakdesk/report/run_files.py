@@ -62,6 +62,7 @@ FIGURE_NAMES = (
     "plan-pools",
     "plan-shifts",
     "plan-frontier",
+    "clients",
 )
 
 _NAMES = frozenset(RUN_FILES) | {f"{n}.{ext}" for n in FIGURE_NAMES for ext in ("png", "svg")}
