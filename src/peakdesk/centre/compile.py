@@ -44,6 +44,7 @@ from peakdesk.scenario.schema import (
     Meta,
     Pool,
     Scenario,
+    SeatGroup,
     SubAccounts,
     Targets,
 )
@@ -228,7 +229,19 @@ def _compile(centre: Centre, shops: list[LoadedScenario], path: Path) -> LoadedS
         demand=Demand(profile="flat", volume_per_day=1.0),
         inquiry_types=types,
         pools=pools,
-        subaccounts=SubAccounts(count=centre.seats.count or MAX_SUBACCOUNTS),
+        subaccounts=SubAccounts(
+            count=centre.seats.count or MAX_SUBACCOUNTS,
+            # Each client's shop: the agents of its pools online log into it.
+            groups=[
+                SeatGroup(
+                    name=f"client {c.name!r}",
+                    pools=[p.name for p in pools if _serves(p, c.name)],
+                    count=c.seat_limit,
+                )
+                for c in clients
+                if c.seat_limit is not None and any(_serves(p, c.name) for p in pools)
+            ],
+        ),
         routing=centre.routing,
         simulation=centre.simulation,
         # Built as it is: each target was validated in its client's scenario, and a

@@ -83,6 +83,9 @@ class EngineConfig:
         Scheduled paid agent-hours per pool (shrinkage included: absent agents are paid).
     subaccounts
         Chat sub-accounts; an online agent holds one.
+    seat_groups
+        Further seats: ``(count, pools)``; an online agent of one of ``pools``
+        also holds one of ``count`` (a client shop's sub-accounts).
     policy
         Routing policy.
     pool_order
@@ -119,6 +122,7 @@ class EngineConfig:
     idle_close_s: float
     auto_greeting: bool
     patience_at_assignment: tuple[bool, ...] = ()
+    seat_groups: tuple[tuple[int, tuple[int, ...]], ...] = ()
 
     @property
     def n_agents(self) -> int:

@@ -351,6 +351,13 @@ class _Simulation:
         self.spells: list[tuple[int, float, float, float]] = []
         self.free_subaccounts = cfg.subaccounts
         self.subaccount_wait: deque[int] = deque()
+        # Seat groups (a client shop's sub-accounts): free seats, and each agent's groups.
+        self.group_free: list[int] = [count for count, _ in cfg.seat_groups]
+        self.cfg_has_groups = bool(cfg.seat_groups)
+        self.agent_groups: list[tuple[int, ...]] = [
+            tuple(g for g, (_, pools) in enumerate(cfg.seat_groups) if p in pools)
+            for p in self.apool
+        ]
         # pools
         self.pool_cap: list[int] = [p.max_concurrency for p in cfg.pools]
         pool_conc = [list(p.concurrency_multiplier) for p in cfg.pools]
@@ -1225,11 +1232,22 @@ class _Simulation:
             self.accepting[a] = True
             self._pull(a, now)
             self._refresh(a)
-        elif self.free_subaccounts > 0:
-            self.free_subaccounts -= 1
+        elif self._seat_free(a):
+            self._take_seats(a)
             self._go_online(a)
         else:
             self.subaccount_wait.append(a)
+
+    def _seat_free(self, a: int) -> bool:
+        """A sub-account, and a seat in each of the agent's groups, are free."""
+        return self.free_subaccounts > 0 and all(
+            self.group_free[g] > 0 for g in self.agent_groups[a]
+        )
+
+    def _take_seats(self, a: int) -> None:
+        self.free_subaccounts -= 1
+        for g in self.agent_groups[a]:
+            self.group_free[g] -= 1
 
     def _go_online(self, a: int) -> None:
         now = self.env.now
@@ -1248,13 +1266,28 @@ class _Simulation:
         self._refresh(a)
         now = self.env.now
         self.spells.append((a, self.online_since[a], now, self.segment_end[a]))
-        # Hand the sub-account to the first agent still waiting for one.
+        self.free_subaccounts += 1
+        for g in self.agent_groups[a]:
+            self.group_free[g] += 1
+        if not self.subaccount_wait:
+            return
+        # The freed seats go to the agents still waiting, in the order they came: the
+        # first whose seats are all free (without groups: the first still waiting).
+        # Agents no longer wanting to be online leave the line.
+        keep: deque[int] = deque()
         while self.subaccount_wait:
             b = self.subaccount_wait.popleft()
-            if self.want_online[b] and not self.online[b]:
+            if not self.want_online[b] or self.online[b]:
+                continue
+            if self._seat_free(b):
+                self._take_seats(b)
                 self._go_online(b)
-                return
-        self.free_subaccounts += 1
+                if not self.cfg_has_groups:
+                    break
+                continue
+            keep.append(b)
+        keep.extend(self.subaccount_wait)
+        self.subaccount_wait = keep
 
 
 def _ordered_pools(cfg: EngineConfig) -> list[int]:

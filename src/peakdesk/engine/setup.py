@@ -246,6 +246,12 @@ def config_from_instances(
         idle_close_s=math.inf if spec.routing.idle_close is None else spec.routing.idle_close,
         auto_greeting=spec.routing.auto_greeting,
         patience_at_assignment=tuple(t.patience_until == "assignment" for t in types),
+        # Given pools (the planner's requirement pool) are not the scenario's: no groups.
+        seat_groups=()
+        if pools is not None
+        else tuple(
+            (g.count, tuple(names.index(n) for n in g.pools)) for g in spec.subaccounts.groups
+        ),
     )
 
 

@@ -298,14 +298,12 @@ def cover_problem(inputs: PlanningInputs, agents: I64, pats: list[Pattern]) -> C
 
 
 def _client_seats(inputs: PlanningInputs, pool_of: I64) -> tuple[tuple[str, Any, float], ...]:
-    """A centre's clients' seat limits: agents online in the pools serving each."""
-    centre = inputs.loaded.centre
-    if centre is None:
-        return ()
+    """The scenario's seat groups (a centre client's shop): agents online in their pools."""
+    spec = inputs.spec
+    names = [p.name for p in spec.pools]
     return tuple(
-        (f"client {c.name!r}", np.isin(pool_of, c.pools), float(c.seat_limit))
-        for c in centre.clients
-        if c.seat_limit is not None and c.pools
+        (g.name, np.isin(pool_of, [names.index(n) for n in g.pools]), float(g.count))
+        for g in spec.subaccounts.groups
     )
 
 

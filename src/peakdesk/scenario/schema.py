@@ -882,12 +882,31 @@ class Pool(_Model):
         return sum(s.agents for s in self.shifts)
 
 
+class SeatGroup(_Model):
+    """Seats a set of pools shares besides the scenario's own: a shop's sub-accounts.
+
+    Every agent of these pools online holds one of ``count`` (on top of the
+    scenario's sub-account): an outsourcing centre's agents serving a client log
+    into that client's shop, whose platform gives it a limited number.  An agent
+    whose groups have no free seat waits, as for a sub-account.
+    """
+
+    name: str = Field(min_length=1, max_length=200)
+    pools: list[Name] = Field(min_length=1, max_length=MAX_ITEMS)
+    count: int = Field(ge=1, le=MAX_SUBACCOUNTS)
+
+
 class SubAccounts(_Model):
     """Chat seats: an online agent occupies one."""
 
     count: int = Field(ge=1, le=MAX_SUBACCOUNTS)
     platform_cap: int | None = Field(default=None, ge=1, le=MAX_SUBACCOUNTS)
     monthly_cost: float = Field(default=0.0, ge=0.0, le=MAX_MONTHLY_COST)
+    groups: list[SeatGroup] = Field(
+        default_factory=list,
+        max_length=MAX_ITEMS,
+        description="seats some pools also need (a client shop's sub-accounts)",
+    )
 
     @model_validator(mode="after")
     def _cap(self) -> SubAccounts:
@@ -1096,6 +1115,13 @@ class Scenario(_Model):
         if len(set(pools)) != len(pools):
             dup = next(k for k, n in enumerate(pools) if pools.index(n) != k)
             raise FieldProblem(f"pools[{dup}].name", f"pool names must be unique, got {pools}")
+        for g, group in enumerate(self.subaccounts.groups):
+            for j, name in enumerate(group.pools):
+                if name not in pools:
+                    raise FieldProblem(
+                        f"subaccounts.groups[{g}].pools[{j}]",
+                        f"no pool {name!r}; pools: {pools}",
+                    )
         kinds = {isinstance(t.share, PhaseShare) for t in self.inquiry_types}
         if len(kinds) > 1:
             raise FieldProblem(
