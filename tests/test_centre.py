@@ -434,3 +434,17 @@ def test_the_report_has_a_section_and_a_figure_per_client(tmp_path: Path) -> Non
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     tb = next(c for c in summary["clients"] if c["client"] == "tb")
     assert f"{tb['revenue']['mean']:,.0f}" in section
+
+
+def test_deadline_routing_takes_each_clients_reply_deadline(tmp_path: Path) -> None:
+    d = _two_zone_centre()
+    d["routing"] = {"queue_order": "deadline"}
+    d["clients"][0]["reply_deadline"] = "3min"  # Taobao's 3-minute rule
+    out = _bad(tmp_path, lambda x: x.update(copy.deepcopy(d)))
+    assert "clients[1].inquiry_types[0].reply_deadline" in out  # the Shopee shop has none
+    assert "needs every type's reply deadline" in out
+    d["clients"][1]["reply_deadline"] = "12h"  # Shopee's 12-hour CRR
+    centre = centre_from_data(d, tmp_path / "c.toml")
+    assert [t.reply_deadline for t in centre.spec.inquiry_types] == [180.0, 43200.0]
+    ev = simulate(centre, replications=1, keep_logs=False)
+    assert ev.replications[0].summary.conversations > 0

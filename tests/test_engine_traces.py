@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -282,3 +283,29 @@ def test_same_inputs_give_identical_logs(policy: str) -> None:
     b = run_dict(d, make_workload(arr, msgs))
     np.testing.assert_array_equal(a.reply_time_s, b.reply_time_s)
     np.testing.assert_array_equal(a.reply_agent, b.reply_agent)
+
+
+def test_deadline_order_takes_the_chat_nearest_its_deadline() -> None:
+    # One agent, one chat at a time, busy with a first chat (0-100).  A (type "slow",
+    # deadline 1 h) arrives at 0.5, B ("fast", deadline 3 min) at 5, C (slow) at 6.
+    # Oldest first: A, B, C.  Deadline order: B (due 185), then A (due 3600.5), then C.
+    def dict_for(order: str) -> dict[str, Any]:
+        d = base_dict(pools=[pool_dict(skills={"slow": 1.0, "fast": 1.0})])
+        q = d["inquiry_types"][0]
+        d["inquiry_types"] = [
+            q | {"name": "slow", "share": 0.5, "reply_deadline": "1h"},
+            q | {"name": "fast", "share": 0.5, "reply_deadline": "3min"},
+        ]
+        d["routing"] = {"queue_order": order}
+        return d
+
+    w = make_workload(
+        [0.0, 0.5, 5.0, 6.0],
+        [[(0, 100)], [(0, 10)], [(0, 10)], [(0, 10)]],
+        type_idx=[0, 0, 1, 0],
+        type_names=("slow", "fast"),
+    )
+    oldest = run_dict(dict_for("oldest"), w)
+    np.testing.assert_allclose(oldest.reply_time_s, [100, 110, 120, 130])
+    due = run_dict(dict_for("deadline"), w)
+    np.testing.assert_allclose(due.reply_time_s, [100, 120, 110, 130])

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,19 @@ def centre_from_data(data: dict[str, Any], path: Path | str) -> LoadedScenario:
         return _compile(centre, shops, p)
     except FieldProblem as exc:
         raise ScenarioError(p, [f"{exc.rel}: {exc}"]) from None
+    except ValidationError as exc:
+        # A check of the compiled scenario: name the client's field, not the compiled one.
+        where = [(k, j) for k, s in enumerate(shops) for j in range(len(s.spec.inquiry_types))]
+        problems = []
+        for e in exc.errors():
+            cause = (e.get("ctx") or {}).get("error")
+            rel = cause.rel if isinstance(cause, FieldProblem) else ""
+            m = re.match(r"inquiry_types\[(\d+)\](.*)", rel)
+            if m and int(m[1]) < len(where):
+                k, j = where[int(m[1])]
+                rel = f"clients[{k}].inquiry_types[{j}]{m[2]}"
+            problems.append(f"{rel or '(centre)'}: {cause if cause is not None else e['msg']}")
+        raise ScenarioError(p, problems) from None
 
 
 def _client_scenario(client: Client, k: int, centre_path: Path) -> LoadedScenario:
@@ -173,6 +187,8 @@ def _compile(centre: Centre, shops: list[LoadedScenario], path: Path) -> LoadedS
             update: dict[str, Any] = {"name": name, "skill": f"{client.name}{SEP}{t.skill_name}"}
             if client.priority is not None:
                 update["priority"] = client.priority
+            if client.reply_deadline is not None and t.reply_deadline is None:
+                update["reply_deadline"] = client.reply_deadline
             types.append(t.model_copy(update=update))
             idx.append(row)
             row += 1

@@ -56,6 +56,7 @@ from peakdesk.scenario.schema import (
     Name,
     PlanSettings,
     Pool,
+    PositiveDuration,
     Routing,
     Simulation,
     SubAccounts,
@@ -101,6 +102,11 @@ class Client(_Model):
     language: str | None = Field(default=None, description="the language its buyers write in")
     priority: int | None = Field(
         default=None, ge=0, description="queue priority of all its types (lower first)"
+    )
+    reply_deadline: PositiveDuration | None = Field(
+        default=None,
+        description="the reply time its platform counts (Taobao '3min', Shopee '12h'): with "
+        "routing.queue_order = 'deadline', the chat nearest its client's deadline goes first",
     )
     seat_limit: int | None = Field(
         default=None,

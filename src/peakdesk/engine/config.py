@@ -83,6 +83,9 @@ class EngineConfig:
         Scheduled paid agent-hours per pool (shrinkage included: absent agents are paid).
     subaccounts
         Chat sub-accounts; an online agent holds one.
+    type_deadline_s
+        Per inquiry type, added to a waiting chat's time in the queue order
+        (``routing.queue_order = "deadline"``: the soonest due first; empty: oldest).
     seat_groups
         Further seats: ``(count, pools)``; an online agent of one of ``pools``
         also holds one of ``count`` (a client shop's sub-accounts).
@@ -123,6 +126,7 @@ class EngineConfig:
     auto_greeting: bool
     patience_at_assignment: tuple[bool, ...] = ()
     seat_groups: tuple[tuple[int, tuple[int, ...]], ...] = ()
+    type_deadline_s: tuple[float, ...] = ()
 
     @property
     def n_agents(self) -> int:

@@ -413,11 +413,18 @@ class _Simulation:
         self.withdraw: list[bool] = list(cfg.withdraw_on_abandon)
         self.at_assign: list[bool] = list(cfg.patience_at_assignment or (False,) * n_types)
         self.any_at_assign = any(self.at_assign)
-        # Per pool, the queues it serves in type order:
-        # (queue, type priority, withdraw, patience until assignment).
-        self.pool_queues: list[list[tuple[deque[int], int, bool, bool]]] = [
+        # Per pool, the queues it serves in type order: (queue, type priority, withdraw,
+        # patience until assignment, reply deadline: 0 unless the order is "deadline").
+        deadline = list(cfg.type_deadline_s or (0.0,) * n_types)
+        self.pool_queues: list[list[tuple[deque[int], int, bool, bool, float]]] = [
             [
-                (self.queues[k], cfg.type_priority[k], self.withdraw[k], self.at_assign[k])
+                (
+                    self.queues[k],
+                    cfg.type_priority[k],
+                    self.withdraw[k],
+                    self.at_assign[k],
+                    deadline[k],
+                )
                 for k in types
             ]
             for types in self.pool_types
@@ -761,7 +768,7 @@ class _Simulation:
                 self.requeues.append((i, since, t))
 
     def _pull(self, a: int, now: float) -> None:
-        """Fill an agent's free slots from the queues (best priority, then oldest)."""
+        """Fill an agent's free slots from the queues (best priority, then oldest or due first)."""
         p = self.apool[a]
         cap = self.pool_cap[p]
         pool_queues = self.pool_queues[p]
@@ -771,14 +778,15 @@ class _Simulation:
             best: deque[int] | None = None
             best_prio = 0
             best_since = 0.0
-            for q, prio, withdraw, at_assign in pool_queues:
+            for q, prio, withdraw, at_assign, due in pool_queues:
                 if not q:
                     continue
                 if withdraw:
                     self._drop_expired(q, now, at_assign)
                     if not q:
                         continue
-                s = since[q[0]]
+                # Each queue is in arrival order, so its head is also its soonest due.
+                s = since[q[0]] + due
                 if best is None or prio < best_prio or (prio == best_prio and s < best_since):
                     best, best_prio, best_since = q, prio, s
             if best is None:

@@ -246,6 +246,9 @@ def config_from_instances(
         idle_close_s=math.inf if spec.routing.idle_close is None else spec.routing.idle_close,
         auto_greeting=spec.routing.auto_greeting,
         patience_at_assignment=tuple(t.patience_until == "assignment" for t in types),
+        type_deadline_s=tuple(float(t.reply_deadline or 0.0) for t in types)
+        if spec.routing.queue_order == "deadline"
+        else (),
         # Given pools (the planner's requirement pool) are not the scenario's: no groups.
         seat_groups=()
         if pools is not None

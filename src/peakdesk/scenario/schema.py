@@ -637,6 +637,13 @@ class InquiryType(_Model):
     wrap_up: Duration = Field(
         default=0.0, description="time the slot stays held after the final reply"
     )
+    reply_deadline: PositiveDuration | None = Field(
+        default=None,
+        description=(
+            "with routing.queue_order = 'deadline': the reply time its platform counts "
+            "(Taobao 3min): of the chats waiting, the one nearest its deadline is taken first"
+        ),
+    )
     answer_after_abandon: bool = Field(
         default=True,
         description=(
@@ -924,6 +931,13 @@ class Routing(_Model):
     pool_order: list[str] | None = Field(
         default=None, description="for pool_priority: pools in order (default: file order)"
     )
+    queue_order: Literal["oldest", "deadline"] = Field(
+        default="oldest",
+        description=(
+            "among waiting chats of equal priority: 'oldest' first, or 'deadline': the "
+            "soonest due (waiting since + its type's reply_deadline)"
+        ),
+    )
     auto_greeting: bool = Field(default=False, description="auto reply on arrival (kind 'auto')")
     idle_close: Duration | None = Field(
         default=None, description="close a conversation after this much buyer silence"
@@ -1115,6 +1129,14 @@ class Scenario(_Model):
         if len(set(pools)) != len(pools):
             dup = next(k for k, n in enumerate(pools) if pools.index(n) != k)
             raise FieldProblem(f"pools[{dup}].name", f"pool names must be unique, got {pools}")
+        if self.routing.queue_order == "deadline":
+            for k, t in enumerate(self.inquiry_types):
+                if t.reply_deadline is None:
+                    raise FieldProblem(
+                        f"inquiry_types[{k}].reply_deadline",
+                        "routing.queue_order = 'deadline' needs every type's reply deadline "
+                        "(the reply time its platform counts, e.g. '3min')",
+                    )
         for g, group in enumerate(self.subaccounts.groups):
             for j, name in enumerate(group.pools):
                 if name not in pools:
