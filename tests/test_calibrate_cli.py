@@ -289,3 +289,22 @@ def test_a_conversation_with_two_types_is_a_bad_row(tmp_path: Path) -> None:
     assert (
         "line 3" in res.output and "inquiry_type 'aftersale' differs from 'presale'" in res.output
     )
+
+
+def test_the_html_report_has_every_figure_and_quantity(calibrated: dict[str, Any]) -> None:
+    """Through the CLI: calibration.html beside the scenario, six figures, every quantity."""
+    out = calibrated["dir"] / "fit"
+    html = (out / "calibration.html").read_text(encoding="utf-8")
+    # Arrivals, messages, think time, writing time, patience, agents on shift.
+    assert html.count("data:image/png;base64,") == 6
+    for name in ("arrivals", "think_time", "compose", "patience", "agents_online"):
+        assert f'id="fig-{name}"' in html, name
+    for name in calibrated["report"]["quantities"]:
+        assert name in html, name
+    # Written atomically: nothing but the four files.
+    assert sorted(p.name for p in out.iterdir()) == [
+        "calibration.html",
+        "calibration.json",
+        "forecast.csv",
+        "scenario.toml",
+    ]

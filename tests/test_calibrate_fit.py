@@ -274,3 +274,19 @@ def test_a_hole_in_the_export_is_found() -> None:
         assert dt.timedelta(0) <= h.end - dt.datetime.fromtimestamp(cut1, zone)
         assert h.end - dt.datetime.fromtimestamp(cut1, zone) <= dt.timedelta(minutes=15)
         assert h.expected > 20
+
+
+def test_a_daylight_saving_day_labels_each_interval_with_its_own_clock() -> None:
+    # New York falls back on Sunday 1 Nov 2026 (01:00-02:00 twice): the day has 25 hours,
+    # 100 quarter-hours; a buyer at 10:05 local (15:05 UTC) is in the 10:00 interval.
+    zone = zone_info("America/New_York")
+    t = dt.datetime(2026, 11, 1, 15, 5, tzinfo=dt.UTC).timestamp()
+    log = MessageLog.from_arrays([0], [BUYER], [t])
+    prof = fit.arrivals(log, zone, 900.0)
+    assert len(prof.starts) == 100
+    k = int(np.flatnonzero(prof.count)[0])
+    assert prof.starts[k].hour == 10 and prof.starts[k].minute == 0
+    assert prof.starts[k].utcoffset() == dt.timedelta(hours=-5)
+    # The repeated hour shows both offsets, so the forecast rows stay unambiguous.
+    rows = prof.forecast_csv().splitlines()[1:]
+    assert len(set(r.split(",")[0] for r in rows)) == 100

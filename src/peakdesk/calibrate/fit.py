@@ -244,8 +244,12 @@ def arrivals(
         first_day, last_day = min(days[0], first_day), max(days[1], last_day)
     midnight = dt.datetime.combine(first_day, dt.time(0), tzinfo=zone)
     end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
-    n = round((end - midnight).total_seconds() / interval_s)
-    starts = tuple(midnight + dt.timedelta(seconds=k * interval_s) for k in range(n))
+    # Absolute time throughout: aware arithmetic in one zone is wall-clock arithmetic,
+    # which on a daylight-saving day would label intervals an hour off their counts.
+    n = round((end.timestamp() - midnight.timestamp()) / interval_s)
+    starts = tuple(
+        dt.datetime.fromtimestamp(midnight.timestamp() + k * interval_s, tz=zone) for k in range(n)
+    )
     # Bins by absolute time from local midnight (a DST day is 23 or 25 hours long).
     k = ((t - midnight.timestamp()) // interval_s).astype(np.int64)
     count = np.bincount(np.clip(k, 0, n - 1), minlength=n).astype(np.int64)

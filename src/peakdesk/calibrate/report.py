@@ -94,7 +94,9 @@ CAPTIONS: dict[str, tuple[str, str]] = {
         "The Kaplan-Meier estimate of P(patience > t), from every wait for a first reply: "
         "a buyer who left is an event, one answered first (or still waiting at the end of "
         "the export) is censored, as all we know is that their patience was longer. The "
-        "orange line is the exponential written (its 95% band shaded). The dashed line is "
+        "orange line is the exponential maximum-likelihood fit (its 95% band shaded): the "
+        "one written, with one inquiry type; with several, the fit of all buyers pooled, "
+        "each type's own being in the table. The dashed line is "
         "the mean wait of the buyers who left: biased low, because the patient buyers were "
         "answered before they could leave, and never used as the estimate.",
     ),
@@ -135,11 +137,6 @@ def _title(ax: Any, cal: Calibration, what: str, pad: float = 6.0) -> None:
     ax.set_title(f"{what} · {name}" if name else what, fontsize=10, pad=pad)
 
 
-def _zone(cal: Calibration) -> dt.tzinfo | None:
-    prof = cal.profile
-    return prof.starts[0].tzinfo if prof is not None and prof.starts else None
-
-
 def _local_num(times: Iterable[dt.datetime], zone: dt.tzinfo | None) -> F64:
     """Date numbers of the shop's wall clock (naive: matplotlib would draw aware ones in UTC)."""
     naive = [(t.astimezone(zone) if zone is not None else t).replace(tzinfo=None) for t in times]
@@ -147,17 +144,26 @@ def _local_num(times: Iterable[dt.datetime], zone: dt.tzinfo | None) -> F64:
 
 
 def _clock_axis(ax: Any, days: float) -> None:
-    """Ticks on the shop's clock: every 3 h for a day, 6 h up to 3 days, else daily."""
+    """Ticks on the shop's clock: every 3 hours for one day, else dates with their hours."""
     if days <= 1.0:
         ax.xaxis.set_major_locator(_dates.HourLocator(byhour=range(0, 24, 3)))
         ax.xaxis.set_major_formatter(_dates.DateFormatter("%H:%M"))
-    elif days <= 3.0:
-        ax.xaxis.set_major_locator(_dates.HourLocator(byhour=range(0, 24, 6)))
-        ax.xaxis.set_major_formatter(_dates.DateFormatter("%m-%d %H:%M"))
     else:
-        ax.xaxis.set_major_locator(_dates.AutoDateLocator(minticks=4, maxticks=16))
-        ax.xaxis.set_major_formatter(_dates.DateFormatter("%m-%d"))
+        # The date once where it changes, hours between: "11-11 00:00" on every tick
+        # would run into each other over a few days.
+        locator = _dates.AutoDateLocator(minticks=5, maxticks=14)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(
+            _dates.ConciseDateFormatter(
+                locator, formats=["%Y", "%m", "%m-%d", "%H:%M", "%H:%M", "%S.%f"], show_offset=False
+            )
+        )
     ax.tick_params(axis="x", labelsize=8)
+
+
+def _legend_below(ax: Any, ncol: int = 3) -> None:
+    """The legend under the axes: inside, it would hide the surges' labels or the data."""
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=ncol, frameon=False)
 
 
 def _interval_edges(prof: fit.ArrivalProfile) -> F64:
@@ -205,8 +211,9 @@ def _arrivals(cal: Calibration) -> Figure | None:
     for s in cal.surges:
         a, b = _local_num((s.start, s.end), zone)
         ax.axvspan(a, b, color="#fbd38d", alpha=0.55, lw=0)
+        # Beside the shading, not on it: a short spike would be hidden under its label.
         ax.text(
-            a,
+            b,
             0.97,
             f" {plain(s.label)}" + (f" ({s.ratio:.0f}x)" if math.isfinite(s.ratio) else ""),
             transform=ax.get_xaxis_transform(),
@@ -215,6 +222,8 @@ def _arrivals(cal: Calibration) -> Figure | None:
             ha="left",
             va="top",
             rotation=90,
+            # Readable over the steps it lies on.
+            bbox={"facecolor": "white", "alpha": 0.75, "lw": 0, "pad": 1.0},
         )
     busy = [d for d in cal.days if d.label != "normal"]
     for d in busy:
@@ -236,7 +245,7 @@ def _arrivals(cal: Calibration) -> Figure | None:
     ax.set_ylim(0.0, top * 1.08 + 1.0)
     ax.set_xlabel(_span_label(prof))
     ax.set_ylabel(f"conversations per {prof.interval_s / 60:g} min")
-    ax.legend(fontsize=8, loc="upper left", framealpha=0.9)
+    _legend_below(ax)
     _title(ax, cal, "Conversations arriving per interval", pad=16.0 if busy else 6.0)
     return fig
 
@@ -254,7 +263,7 @@ def _messages(cal: Calibration) -> Figure | None:
     mean = float(np.dot(values, shares))
     ax.axvline(mean, color=ORANGE, ls="--", lw=1.2, label=f"mean {mean:.2f} messages")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_xlabel("buyer messages in the conversation")
     ax.set_ylabel("share of conversations")
     ax.legend(fontsize=8)
@@ -288,22 +297,44 @@ def _think(cal: Calibration) -> Figure | None:
     ax = _axes(fig)
     ax.stairs(density, edges, fill=True, color="#a0aec0", label=f"observed ({gaps.size:,} gaps)")
     specs = _think_specs(cal)
-    t = np.linspace(0.0, top, 400)
-    styles = ("-", "--", ":", "-.")
-    for i, (tname, spec) in enumerate(specs):
-        if spec.get("dist") != "gamma":
-            continue  # "fixed": nothing was fitted, the histogram alone says what was seen
+    # From just above 0: a Gamma of CV > 1 has an infinite density at 0.
+    t = np.linspace(top * 1e-3, top, 400)
+    # "fixed" (nothing was fitted): the histogram alone says what was seen.
+    gammas = [(name, spec) for name, spec in specs if spec.get("dist") == "gamma"]
+    pdfs = []
+    for _, spec in gammas:
         mean, cv = parse_duration_s(str(spec["mean"])), float(spec["cv"])
         shape = 1.0 / cv**2
-        who = f"{plain(tname)}: " if len(specs) > 1 else ""
+        pdfs.append((mean, cv, stats.gamma.pdf(t, shape, scale=mean / shape)))
+    if len(specs) == 1 and pdfs:
+        mean, cv, pdf = pdfs[0]
+        ax.plot(
+            t, pdf, color=ORANGE, lw=1.5, label=f"Gamma written, mean {mean:.1f} s, CV {cv:.2f}"
+        )
+    elif pdfs:
+        # The histogram pools every type's gaps: what it should match is the types'
+        # Gammas mixed in proportion to the gaps each type showed, not any one of them.
+        n = np.array(
+            [float(cal.quantities.get(f"{name}.think_time", {}).get("n", 0)) for name, _ in gammas]
+        )
+        w = n / n.sum() if n.sum() > 0 else np.full(n.size, 1.0 / n.size)
         ax.plot(
             t,
-            stats.gamma.pdf(t, shape, scale=mean / shape),
-            color=ORANGE if i == 0 else GREEN,
-            ls=styles[i % len(styles)],
-            lw=1.5,
-            label=f"{who}Gamma written, mean {mean:.1f} s, CV {cv:.2f}",
+            sum(wi * pdf for wi, (_, _, pdf) in zip(w, pdfs, strict=True)),
+            color=ORANGE,
+            lw=1.6,
+            label="Gammas written, mixed by the types' gaps",
         )
+        styles = ("--", ":", "-.")
+        for i, ((name, _), wi, (mean, cv, pdf)) in enumerate(zip(gammas, w, pdfs, strict=True)):
+            ax.plot(
+                t,
+                wi * pdf,
+                color=GREEN,
+                ls=styles[i % len(styles)],
+                lw=1.0,
+                label=f"{plain(name)} ({wi:.0%} of gaps): mean {mean:.1f} s, CV {cv:.2f}",
+            )
     ax.set_xlim(0.0, top)
     ax.set_xlabel("seconds from a reply to the buyer's next message (to the 99th percentile)")
     ax.set_ylabel("density (per second)")
@@ -349,7 +380,9 @@ def _compose(cal: Calibration) -> Figure | None:
             marker="s",
             ms=4,
             lw=1.3,
-            label=f"written: {base.value:.1f} s x the pool's multiplier",
+            # With several types each writes its own 1-chat time; the pooled one stands in.
+            label=f"written: {base.value:.1f} s x the pool's multiplier"
+            + (" (pooled 1-chat time)" if len(cal.scenario.get("inquiry_types") or []) > 1 else ""),
         )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(bottom=0.0)
@@ -381,13 +414,16 @@ def _patience(cal: Calibration) -> Figure | None:
     t = np.linspace(0.0, t_max, 400)
     lowest = float(s_km.min())
     e = pat.exponential_mean
+    # With several types the curve pools every buyer, and so does this fit: each type's
+    # own mean (the one written) is in the quantities table.
+    many = len(cal.scenario.get("inquiry_types") or []) > 1
     if e is not None and e.value > 0:
         ax.plot(
             t,
             np.exp(-t / e.value),
             color=ORANGE,
             lw=1.4,
-            label=f"exponential, mean {e.value:.0f} s",
+            label=f"exponential{' (all types)' if many else ' written'}, mean {e.value:.0f} s",
         )
         if math.isfinite(e.low) and math.isfinite(e.high) and e.low > 0:
             ax.fill_between(
@@ -412,11 +448,10 @@ def _patience(cal: Calibration) -> Figure | None:
     # Zoomed on the range the curves cover: most buyers are answered long before they
     # would leave, so on a 0-1 axis the curves would be a flat line at the top.
     ax.set_ylim(max(0.0, lowest - 0.05), 1.01)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_xlabel("t: seconds waiting for the first reply")
     ax.set_ylabel("P(patience > t)")
     ax.legend(fontsize=8, loc="lower left")
-    many = len(cal.scenario.get("inquiry_types") or []) > 1
     _title(ax, cal, "Buyer patience from censored waits" + (" (all types)" if many else ""))
     return fig
 
@@ -562,6 +597,10 @@ def format_estimate(value: Any, unit: str) -> str:
 _COLUMNS = frozenset({"value", "low", "high", "n", "unit", "method", "found"})
 
 
+#: Name endings that are units (``km_median_s``: seconds), written after the value instead.
+_SUFFIX_UNITS = (("_s", "s"), ("_min", "min"))
+
+
 def _notes(q: Mapping[str, Any]) -> str:
     """A quantity's other facts (a CV, the Kaplan-Meier median, the bandwidths), in words."""
     parts: list[str] = []
@@ -573,14 +612,19 @@ def _notes(q: Mapping[str, Any]) -> str:
         key = str(raw)
         if key in _COLUMNS or key.startswith("per_interval_"):
             continue
+        unit = ""
+        for suffix, name in _SUFFIX_UNITS:
+            if key.endswith(suffix):
+                key, unit = key.removesuffix(suffix), f" {name}"
+                break
         label = key.replace("_", " ")
         if isinstance(v, str):
             parts.append(f"{label}: {v}")
         elif _is_number(v) or isinstance(v, bool):
-            parts.append(f"{label} {_num(v)}")
+            parts.append(f"{label} {_num(v)}{unit}")
         elif isinstance(v, list | tuple):
             if len(v) <= 12 and all(_is_number(x) for x in v):
-                parts.append(f"{label} [{', '.join(_num(x) for x in v)}]")
+                parts.append(f"{label} [{', '.join(_num(x) for x in v)}]{unit}")
             else:
                 parts.append(f"{label}: {len(v)} values")
     return "; ".join(parts)

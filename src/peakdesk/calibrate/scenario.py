@@ -124,9 +124,10 @@ def _shifts(log: MessageLog, zone: dt.tzinfo, interval_s: float) -> list[dict[st
         for d in np.unique(days).tolist():
             sel = t[days == d]
             day = dt.date.fromordinal(int(d))
-            midnight = dt.datetime.combine(day, dt.time(0), tzinfo=zone).timestamp()
-            start = math.floor((sel[0] - midnight) / interval_s) * interval_s
-            end = math.ceil((sel[-1] - midnight) / interval_s + 1e-9) * interval_s
+            # Shifts are written on the wall clock (a daylight-saving day included).
+            first, last = (_wall_s(float(x), zone) for x in (sel[0], sel[-1]))
+            start = math.floor(first / interval_s) * interval_s
+            end = math.ceil(last / interval_s + 1e-9) * interval_s
             end = min(max(end, start + interval_s), 86400.0)
             key = (day, int(start), int(end - start))
             out[key] = out.get(key, 0) + 1
@@ -177,7 +178,6 @@ def calibrate(
         Write the smoothed arrivals as the forecast (else the raw counts).
     """
     prof = fit.arrivals(log, zone, interval_s)
-    days = len(prof.starts) * interval_s / 86400.0
     cal = Calibration(
         scenario={},
         forecast_csv=prof.forecast_csv(smoothed=smooth),
@@ -352,7 +352,7 @@ def calibrate(
         "scenario": {"name": name, "description": "calibrated from a chat export"},
         "calendar": {
             "start": prof.starts[0].replace(tzinfo=None),
-            "horizon": f"{days:g}d",
+            "horizon": _dur(len(prof.starts) * interval_s),
             "timezone": timezone,
             "interval": f"{interval_s:g}s",
         },
@@ -362,6 +362,17 @@ def calibrate(
         "subaccounts": {"count": max(peak, 1)},
     }
     return cal
+
+
+def _wall_s(t: float, zone: dt.tzinfo) -> float:
+    """Seconds since local midnight on the wall clock of a POSIX time."""
+    local = dt.datetime.fromtimestamp(t, tz=zone)
+    return local.hour * 3600.0 + local.minute * 60.0 + local.second + local.microsecond / 1e6
+
+
+def _dur(seconds: float) -> str:
+    """A duration the scenario parser reads back: fixed-point seconds, never an exponent."""
+    return f"{seconds:.6f}".rstrip("0").rstrip(".") + "s"
 
 
 def _stayed(log: MessageLog, conversations: dict[str, Any] | None) -> Any:
@@ -384,7 +395,7 @@ def _peak_online(
         day = s["days"][0]
         h, m = (int(x) for x in s["start"].split(":"))
         t0 = dt.datetime.combine(day, dt.time(h, m), tzinfo=start.tzinfo)
-        k0 = int((t0 - start).total_seconds() // interval_s)
+        k0 = int((t0.timestamp() - start.timestamp()) // interval_s)
         k1 = k0 + math.ceil(float(s["length"][:-1]) / interval_s)
         on[max(k0, 0) : min(k1, n)] += int(s["agents"])
     return int(on.max(initial=0))
@@ -418,13 +429,13 @@ def _fit_type(
         cal.defaults[f"{prefix}messages_per_conversation"] = "1: the log has no buyer message"
     if think is not None and think.value > 0:
         cv = think_cv if math.isfinite(think_cv) and think_cv >= 1e-3 else 1.0
-        itype["think_time"] = {"dist": "gamma", "mean": f"{think.value!r}s", "cv": cv}
+        itype["think_time"] = {"dist": "gamma", "mean": _dur(think.value), "cv": cv}
         cal.quantities[f"{prefix}think_time"]["cv"] = cv
     else:
         itype["think_time"] = {"dist": "fixed", "value": "30s"}
         cal.defaults[f"{prefix}think_time"] = "30 s: no reply was followed by a buyer message"
     if base is not None and base.value > 0:
-        itype["compose_time"] = {"dist": "exponential", "mean": f"{base.value!r}s"}
+        itype["compose_time"] = {"dist": "exponential", "mean": _dur(base.value)}
         if prefix:
             _record(cal, f"{prefix}compose_time", base, "s")
     else:
@@ -447,7 +458,7 @@ def _fit_type(
             cal.patience = pat
         _record(cal, f"{prefix}patience_mean", pat.exponential_mean, "s")
         if pat.exponential_mean is not None:
-            itype["patience"] = {"dist": "exponential", "mean": f"{pat.exponential_mean.value!r}s"}
+            itype["patience"] = {"dist": "exponential", "mean": _dur(pat.exponential_mean.value)}
             cal.quantities[f"{prefix}patience_mean"]["km_median_s"] = pat.median_s
             cal.quantities[f"{prefix}patience_mean"]["naive_mean_of_departures_s"] = (
                 pat.naive_mean_s

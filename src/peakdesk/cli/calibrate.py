@@ -104,7 +104,7 @@ def calibrate_cmd(
                 "calibration.json says how each value was fitted.\n" + tomlkit.dumps(cal.scenario)
             )
         write_json(out / "calibration.json", cal.report() | {"log": log_csv, "rows": imported.rows})
-        from peakdesk.calibrate.html import write_calibration_report
+        from peakdesk.calibrate.report import write_calibration_report
 
         write_calibration_report(
             cal, out / "calibration.html", log_name=Path(log_csv).name, rows=imported.rows

@@ -91,7 +91,10 @@ def requirement_scenario(spec: Scenario) -> Scenario:
             "plan": ref.plan if ref.plan is not None else PlanShifts(),
         }
     )
-    return spec.model_copy(update={"pools": [pool]})
+    # The requirement is what the work needs, whatever seats there are: no seat groups
+    # (their pools are not this one).
+    seats = spec.subaccounts.model_copy(update={"groups": []})
+    return spec.model_copy(update={"pools": [pool], "subaccounts": seats})
 
 
 def writes_one_at_a_time(pool: PoolConfig) -> bool:
