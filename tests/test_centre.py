@@ -448,3 +448,18 @@ def test_deadline_routing_takes_each_clients_reply_deadline(tmp_path: Path) -> N
     assert [t.reply_deadline for t in centre.spec.inquiry_types] == [180.0, 43200.0]
     ev = simulate(centre, replications=1, keep_logs=False)
     assert ev.replications[0].summary.conversations > 0
+
+
+def test_clients_whose_names_share_a_prefix_are_told_apart(tmp_path: Path) -> None:
+    d = _two_zone_centre()
+    d["clients"][1]["name"] = "tb-x"
+    pool = d["pools"][0]
+    d["pools"] = [
+        dict(pool, name="A", skills={"tb": 1.0}),
+        dict(pool, name="B", skills={"tb-x": 1.0}),
+    ]
+    d["clients"][0]["seat_limit"] = 10
+    centre = centre_from_data(d, tmp_path / "c.toml")
+    assert centre.centre is not None
+    assert [c.pools for c in centre.centre.clients] == [(0,), (1,)]
+    assert [g.pools for g in centre.spec.subaccounts.groups] == [["A"]]

@@ -219,6 +219,7 @@ def _compile(centre: Centre, shops: list[LoadedScenario], path: Path) -> LoadedS
             )
         )
     pools = [_team_pool(p, k, centre, skills_of) for k, p in enumerate(centre.pools)]
+    compiled = {c: {f"{c}{SEP}{s}" for s in skills} for c, skills in skills_of.items()}
     served = {s for p in pools for s in p.skills}
     for k, (client, shop) in enumerate(zip(centre.clients, shops, strict=True)):
         for j, t in enumerate(shop.spec.inquiry_types):
@@ -251,11 +252,11 @@ def _compile(centre: Centre, shops: list[LoadedScenario], path: Path) -> LoadedS
             groups=[
                 SeatGroup(
                     name=f"client {c.name!r}",
-                    pools=[p.name for p in pools if _serves(p, c.name)],
+                    pools=[p.name for p in pools if _serves(p, compiled[c.name])],
                     count=c.seat_limit,
                 )
                 for c in clients
-                if c.seat_limit is not None and any(_serves(p, c.name) for p in pools)
+                if c.seat_limit is not None and any(_serves(p, compiled[c.name]) for p in pools)
             ],
         ),
         routing=centre.routing,
@@ -272,11 +273,7 @@ def _compile(centre: Centre, shops: list[LoadedScenario], path: Path) -> LoadedS
     clients = [
         dataclasses.replace(
             c,
-            pools=tuple(
-                j
-                for j, pl in enumerate(pools)
-                if any(s.startswith(f"{c.name}{SEP}") for s in pl.skills)
-            ),
+            pools=tuple(j for j, pl in enumerate(pools) if _serves(pl, compiled[c.name])),
         )
         for c in clients
     ]
@@ -291,9 +288,12 @@ def _compile(centre: Centre, shops: list[LoadedScenario], path: Path) -> LoadedS
     return LoadedScenario(spec=spec, path=path, centre=info)
 
 
-def _serves(pool: Pool, client: str) -> bool:
-    """Whether a compiled pool has a skill of ``client``."""
-    return any(s.startswith(f"{client}{SEP}") for s in pool.skills)
+def _serves(pool: Pool, skills: set[str]) -> bool:
+    """Whether a compiled pool has one of a client's compiled skills (``client-skill``).
+
+    By the set, not by prefix: clients ``tb`` and ``tb-x`` are told apart.
+    """
+    return any(s in skills for s in pool.skills)
 
 
 def _team_pool(pool: CentrePool, k: int, centre: Centre, skills_of: dict[str, set[str]]) -> Pool:
@@ -321,7 +321,7 @@ def _team_pool(pool: CentrePool, k: int, centre: Centre, skills_of: dict[str, se
     for c in centre.clients:
         speaks = pool.languages
         if speaks and c.language is not None and c.language not in speaks:
-            if any(s.startswith(f"{c.name}{SEP}") for s in out):
+            if any(f"{c.name}{SEP}{s}" in out for s in skills_of[c.name]):
                 raise FieldProblem(
                     f"pools[{k}].skills.{c.name}",
                     f"client {c.name!r} writes {c.language!r}; pool {pool.name!r} writes "
