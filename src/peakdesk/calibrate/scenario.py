@@ -331,6 +331,17 @@ def calibrate(
             )
 
     shifts = _shifts(log, zone, interval_s)
+    # Replies after the last day (an agent finishing its chats past midnight) would be a
+    # shift outside the horizon: that work is the drain of the day before.
+    last_day = prof.starts[-1].date()
+    beyond = [x for x in shifts if x["days"][0] > last_day]
+    if beyond:
+        shifts = [x for x in shifts if x["days"][0] <= last_day]
+        cal.defaults["shifts after the last day"] = (
+            f"{sum(x['agents'] for x in beyond)} agent-day(s) with replies only after the "
+            "log's last day left out: the agents finishing the day's chats (the engine "
+            "drains them)"
+        )
     cal.shifts = shifts
     pool: dict[str, Any] = {
         "name": "team",
@@ -343,8 +354,8 @@ def calibrate(
     cal.defaults["hourly_cost"] = "0: an export has no wages"
     cal.quantities["agents_seen"] = {
         "value": len(spans),
-        "n": len(shifts),
-        "method": "agent-days from first to last reply",
+        "n": sum(int(x["agents"]) for x in shifts),
+        "method": "agents replying; n = agent-days, each from its first reply to its last",
         "unit": "agents",
     }
     peak = _peak_online(shifts, prof.starts[0], interval_s, len(prof.starts))
