@@ -290,3 +290,20 @@ def test_a_daylight_saving_day_labels_each_interval_with_its_own_clock() -> None
     # The repeated hour shows both offsets, so the forecast rows stay unambiguous.
     rows = prof.forecast_csv().splitlines()[1:]
     assert len(set(r.split(",")[0] for r in rows)) == 100
+
+
+def test_no_reply_at_one_chat_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every back-to-back reply was written at 2 chats: that time stands in for 1 chat,
+    # and the calibration says so (it over-states the 1-chat time by the slowdown).
+    from peakdesk.calibrate import scenario as calib
+
+    est = fit.Estimate(22.0, 21.0, 23.0, 500, "t 95%")
+    monkeypatch.setattr(
+        calib.fit, "compose_by_chats", lambda _log: fit.ComposeByChats((1, 2), (None, est))
+    )
+    zone = zone_info("Asia/Shanghai")
+    t = dt.datetime(2026, 11, 10, 10, tzinfo=zone).timestamp() + np.arange(50.0) * 60
+    log = MessageLog.from_arrays(np.arange(50), np.full(50, BUYER), t)
+    cal = calib.calibrate(log, zone, timezone="Asia/Shanghai")
+    assert "the time at 2 chats stands in" in cal.defaults["compose_time at 1 chat"]
+    assert cal.scenario["inquiry_types"][0]["compose_time"]["mean"] == "22s"

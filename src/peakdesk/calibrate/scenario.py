@@ -268,6 +268,12 @@ def calibrate(
     if len(names) == 1:
         base = next((e for e in compose.mean if e is not None and e.value > 0), None)
         bases: list[fit.Estimate | None] = [base]
+        lowest = next((k for k, e in zip(compose.chats, compose.mean, strict=True) if e is base), 1)
+        if base is not None and lowest > 1:
+            cal.defaults["compose_time at 1 chat"] = (
+                f"no back-to-back reply at 1 chat held: the time at {lowest} chats stands in, "
+                "so the 1-chat writing time is over-stated by the slowdown up to that level"
+            )
         seen = [
             e.value / base.value if e is not None and base is not None else math.nan
             for e in compose.mean
