@@ -298,12 +298,14 @@ def calibrate(
         mult.append(max(mult[-1], float(ratio)))
 
     itypes = []
+    subs = []
     total = log.n_conversations
     table_types = _table_types(log, conversations, names, type_code)
     for t, tname in enumerate(names):
         prefix = "" if len(names) == 1 else f"{tname}."
         codes = np.flatnonzero(type_code == t)
-        sub = log if len(names) == 1 else _sub_log(log, codes)
+        sub = log if len(names) == 1 else log.of_conversations(type_code == t)
+        subs.append(sub)
         sub_stayed = None if stayed is None else stayed[codes]
         sub_conv = conversations
         if conversations is not None and len(names) > 1:
@@ -324,17 +326,10 @@ def calibrate(
             ) | {"unit": "share"}
         itypes.append({"name": tname, "share": share, **itype})
     if len(names) > 1:
-        cal.forecast_csv = _forecast_by_type(log, zone, interval_s, names, type_code, smooth, prof)
+        cal.forecast_csv = _forecast_by_type(subs, zone, interval_s, names, smooth, prof)
         if conversations is not None:
             # The report's survival curve: every buyer (each type's fit is in the table).
-            cal.patience = fit.patience(
-                conversations["arrival_s"],
-                conversations["first_human_reply_s"],
-                conversations["abandoned"],
-                conversations["abandon_s"],
-                float(conversations["end_s"]),
-                conversations.get("needs_agent"),
-            )
+            cal.patience = _patience_of(conversations)
 
     shifts = _shifts(log, zone, interval_s)
     # Replies after the last day (an agent finishing its chats past midnight) would be a
@@ -390,6 +385,18 @@ def _wall_s(t: float, zone: dt.tzinfo) -> float:
 def _dur(seconds: float) -> str:
     """A duration the scenario parser reads back: fixed-point seconds, never an exponent."""
     return f"{seconds:.6f}".rstrip("0").rstrip(".") + "s"
+
+
+def _patience_of(table: dict[str, Any]) -> fit.Patience:
+    """The censored patience fit of a conversation table (as ``calibrate`` takes it)."""
+    return fit.patience(
+        table["arrival_s"],
+        table["first_human_reply_s"],
+        table["abandoned"],
+        table["abandon_s"],
+        float(table["end_s"]),
+        table.get("needs_agent"),
+    )
 
 
 def _stayed(log: MessageLog, conversations: dict[str, Any] | None) -> Any:
@@ -463,14 +470,7 @@ def _fit_type(
         )
     itype["bot_resolve"] = float(bots.value) if bots is not None else 0.0
     if conversations is not None:
-        pat = fit.patience(
-            conversations["arrival_s"],
-            conversations["first_human_reply_s"],
-            conversations["abandoned"],
-            conversations["abandon_s"],
-            float(conversations["end_s"]),
-            conversations.get("needs_agent"),
-        )
+        pat = _patience_of(conversations)
         if cal.patience is None:
             cal.patience = pat
         _record(cal, f"{prefix}patience_mean", pat.exponential_mean, "s")
@@ -513,24 +513,6 @@ def _types(log: MessageLog) -> tuple[list[str], Any]:
     return names, np.array([index[g] for g in named], dtype=np.int64)
 
 
-def _sub_log(log: MessageLog, codes: Any) -> MessageLog:
-    """The conversations ``codes`` (sorted) of the log, numbered ``0 .. len - 1``."""
-    keep = np.isin(log.conversation, codes)
-    labels = log.conversation_labels
-    return MessageLog(
-        conversation=np.searchsorted(codes, log.conversation[keep]).astype(np.int64),
-        sender=log.sender[keep],
-        time_s=log.time_s[keep],
-        agent=log.agent[keep],
-        leave_message=log.leave_message[keep],
-        conversation_labels=None if labels is None else tuple(labels[c] for c in codes),
-        ordered=None if log.ordered is None else log.ordered[codes],
-        conversation_types=None
-        if log.conversation_types is None
-        else tuple(log.conversation_types[c] for c in codes),
-    )
-
-
 def _table_types(
     log: MessageLog, conversations: dict[str, Any] | None, names: list[str], type_code: Any
 ) -> Any:
@@ -559,19 +541,17 @@ def _table_subset(conversations: dict[str, Any], keep: Any) -> dict[str, Any]:
 
 
 def _forecast_by_type(
-    log: MessageLog,
+    subs: list[MessageLog],
     zone: dt.tzinfo,
     interval_s: float,
     names: list[str],
-    type_code: Any,
     smooth: bool,
     total: fit.ArrivalProfile,
 ) -> str:
-    """A forecast with one column per type (each smoothed on its own), and their sum."""
+    """A forecast with one column per type (each type's log smoothed on its own), and their sum."""
     span = (total.starts[0].date(), total.starts[-1].date())
     cols = []
-    for t in range(len(names)):
-        sub = _sub_log(log, np.flatnonzero(type_code == t))
+    for sub in subs:
         prof = fit.arrivals(sub, zone, interval_s, days=span)
         cols.append(prof.expected if smooth else prof.count.astype(np.float64))
     fmt = "{:.4f}" if smooth else "{:.0f}"
