@@ -25,6 +25,21 @@ from peakdesk.scenario.load import LoadedScenario
 #: Seconds in the contract month of ``monthly_fee``.
 MONTH_S = 30 * 86400.0
 
+#: The per-client figures as tables show them: label (``{cur}``: the centre's currency),
+#: key of :attr:`ClientAccount.figures`, and unit (``n`` count, ``%`` share, ``x`` hours,
+#: ``$`` money; :func:`peakdesk.report.text.fmt`'s codes).
+CLIENT_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("conversations", "conversations", "n"),
+    ("handled by a person", "handled", "n"),
+    ("abandonment", "abandoned_share", "%"),
+    ("writing hours", "writing_hours", "x"),
+    ("billable hours (allocated)", "billable_hours", "x"),
+    ("cost allocated ({cur})", "cost", "$"),
+    ("revenue ({cur})", "revenue", "$"),
+    ("penalties ({cur})", "penalties", "$"),
+    ("margin ({cur})", "margin", "$"),
+)
+
 
 @dataclass(frozen=True)
 class ClientAccount:
@@ -65,21 +80,8 @@ def client_accounts(loaded: LoadedScenario, ev: Evaluation) -> list[ClientAccoun
         if rep.work is None:
             raise ValueError("a run carries no work by type; simulate the centre again")
     for c in centre.clients:
-        rows: dict[str, list[float]] = {
-            k: []
-            for k in (
-                "conversations",
-                "handled",
-                "abandoned_share",
-                "writing_hours",
-                "billable_hours",
-                "cost",
-                "revenue",
-                "penalties",
-                "margin",
-                "targets_missed",
-            )
-        }
+        rows: dict[str, list[float]] = {k: [] for _, k, _ in CLIENT_ROWS}
+        rows["targets_missed"] = []
         met_all = []
         per_target: dict[str, list[bool]] = {}
         idx = list(c.types)

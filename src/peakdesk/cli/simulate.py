@@ -214,31 +214,22 @@ def _targets_table(ev: Evaluation, required: float) -> list[str]:
 
 def clients_table(loaded: LoadedScenario, ev: Evaluation) -> list[str]:
     """A centre's clients: conversations, targets, allocated cost, revenue, penalties, margin."""
-    from peakdesk.centre.accounts import client_accounts, unallocated_cost
+    from peakdesk.centre.accounts import CLIENT_ROWS, client_accounts, unallocated_cost
 
     accounts = client_accounts(loaded, ev)
     if not accounts:
         return []
     cur = loaded.spec.scenario.currency
     n = len(ev.replications)
-    rows = [
-        ("conversations", "conversations", "{:,.0f}"),
-        ("handled by a person", "handled", "{:,.0f}"),
-        ("abandonment", "abandoned_share", "{:.1%}"),
-        ("writing hours", "writing_hours", "{:,.1f}"),
-        ("billable hours (allocated)", "billable_hours", "{:,.1f}"),
-        (f"cost allocated ({cur})", "cost", "{:,.0f}"),
-        (f"revenue ({cur})", "revenue", "{:,.0f}"),
-        (f"penalties ({cur})", "penalties", "{:,.0f}"),
-        (f"margin ({cur})", "margin", "{:,.0f}"),
-    ]
+    # Counts and money to the unit, hours to a tenth, shares to a tenth of a percent.
+    form = {"n": "{:,.0f}", "%": "{:.1%}", "x": "{:,.1f}", "$": "{:,.0f}"}
     width = max(12, *(len(a.client) + 2 for a in accounts))
     lines = ["", f"clients (mean over {n} run{'s' * (n > 1)}; cost by handled agent time)"]
     lines.append(f"  {'':28s}" + "".join(f"{a.client:>{width}s}" for a in accounts))
-    for label, key, form in rows:
+    for label, key, unit in CLIENT_ROWS:
         lines.append(
-            f"  {label:28s}"
-            + "".join(f"{form.format(a.figures[key].mean):>{width}s}" for a in accounts)
+            f"  {label.format(cur=cur):28s}"
+            + "".join(f"{form[unit].format(a.figures[key].mean):>{width}s}" for a in accounts)
         )
     shown = ["n/a" if a.p_all_met != a.p_all_met else f"{a.p_all_met:.0%}" for a in accounts]
     lines.append(f"  {'P(all its targets met)':28s}" + "".join(f"{x:>{width}s}" for x in shown))

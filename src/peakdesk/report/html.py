@@ -417,6 +417,8 @@ def _guarantee_html(doc: dict[str, Any]) -> str:
 
 def _clients_section(run: RunData) -> str:
     """A centre's clients side by side: targets, work, allocated cost, revenue, margin."""
+    from peakdesk.centre.accounts import CLIENT_ROWS
+
     rows = run.summary.get("clients")
     if not rows:
         return ""
@@ -430,23 +432,12 @@ def _clients_section(run: RunData) -> str:
             text += f" [{fmt(low, unit)}, {fmt(high, unit)}]"
         return text
 
-    lines = [
-        ("conversations", "conversations", "n"),
-        ("handled by a person", "handled", "n"),
-        ("abandonment", "abandoned_share", "%"),
-        ("writing hours", "writing_hours", "x"),
-        ("billable hours (allocated)", "billable_hours", "x"),
-        (f"cost allocated ({cur})", "cost", "$"),
-        (f"revenue ({cur})", "revenue", "$"),
-        (f"penalties ({cur})", "penalties", "$"),
-        (f"margin ({cur})", "margin", "$"),
-    ]
     body = []
     body.append(
         ["clock", *[str(c.get("timezone", "")) for c in rows]],
     )
-    for label, key, unit in lines:
-        body.append([label, *[cell(c, key, unit) for c in rows]])
+    for label, key, unit in CLIENT_ROWS:
+        body.append([label.format(cur=cur), *[cell(c, key, unit) for c in rows]])
     body.append(
         [
             "P(all its targets met)",
