@@ -154,13 +154,9 @@ def _lower_bound(kept: int, runs: int, level: float) -> float:
 
 
 def _paid_hours(plan: Any) -> float:
-    return float(sum(len_h * n for len_h, n in _shift_hours(plan)))
-
-
-def _shift_hours(plan: Any) -> list[tuple[float, int]]:
-    return [
-        (pt.length_s / 3600.0, int(c)) for pt, c in zip(plan.patterns, plan.counts, strict=True)
-    ]
+    """The plan's paid agent-hours as its verification runs counted them (as its cost is)."""
+    assert plan.verification is not None
+    return float(plan.verification.estimates()["paid_agent_hours"].mean)
 
 
 def quote_addition(
