@@ -61,6 +61,24 @@ def base_dict(**over: Any) -> dict[str, Any]:
     return d
 
 
+def chat_shop(volume_per_day: float, agents: int) -> dict[str, Any]:
+    """A shop the calibration tests simulate and fit back: one type of 2.5 buyer messages
+    (geometric), 40 s think and 10 s writing (exponential), patience 2 min, 20% bots;
+    sequential agents holding 3 chats, 10% slower a chat, all day."""
+    d = base_dict()
+    d["demand"] = {"profile": "flat", "volume_per_day": volume_per_day}
+    t = d["inquiry_types"][0]
+    t["messages"] = {"dist": "geometric", "mean": 2.5}
+    t["think_time"] = {"dist": "exponential", "mean": "40s"}
+    t["compose_time"] = {"dist": "exponential", "mean": "10s"}
+    t["patience"] = {"dist": "exponential", "mean": "120s"}
+    t["bot_resolve"] = 0.2
+    p = d["pools"][0]
+    p.update(max_concurrency=3, slowdown_per_extra_chat=0.1, discipline="sequential")
+    p["shifts"] = [{"start": "00:00", "length": "24h", "agents": agents}]
+    return d
+
+
 def pool_dict(**over: Any) -> dict[str, Any]:
     """A one-agent pool for hand-built traces (type ``q``, concurrency 1, all day)."""
     p: dict[str, Any] = {

@@ -19,24 +19,13 @@ import tomlkit
 from click.testing import CliRunner
 from scipy import stats
 
-from conftest import base_dict
+from conftest import chat_shop
 from peakdesk.cli import main
 from peakdesk.scenario.load import load_scenario
 
 
 def _scenario() -> dict[str, Any]:
-    d = base_dict()
-    d["demand"] = {"profile": "flat", "volume_per_day": 6000}
-    t = d["inquiry_types"][0]
-    t["messages"] = {"dist": "geometric", "mean": 2.5}
-    t["think_time"] = {"dist": "exponential", "mean": "40s"}
-    t["compose_time"] = {"dist": "exponential", "mean": "10s"}
-    t["patience"] = {"dist": "exponential", "mean": "120s"}
-    t["bot_resolve"] = 0.2
-    p = d["pools"][0]
-    p.update(max_concurrency=3, slowdown_per_extra_chat=0.1, discipline="sequential")
-    p["shifts"] = [{"start": "00:00", "length": "24h", "agents": 4}]
-    return d
+    return chat_shop(6000, 4)
 
 
 def _covers(q: dict[str, Any], value: float) -> bool:

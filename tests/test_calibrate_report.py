@@ -27,7 +27,7 @@ import pytest
 import tomlkit
 from matplotlib.figure import Figure
 
-from conftest import base_dict, loaded
+from conftest import chat_shop, loaded
 from peakdesk.calibrate import report
 from peakdesk.calibrate.report import (
     agents_on_shift,
@@ -48,18 +48,7 @@ PNG = "data:image/png;base64,"
 
 def _shop() -> dict[str, Any]:
     """3,000 conversations a day on 2 sequential agents holding 3 chats, patience 2 min."""
-    d = base_dict()
-    d["demand"] = {"profile": "flat", "volume_per_day": 3000}
-    t = d["inquiry_types"][0]
-    t["messages"] = {"dist": "geometric", "mean": 2.5}
-    t["think_time"] = {"dist": "exponential", "mean": "40s"}
-    t["compose_time"] = {"dist": "exponential", "mean": "10s"}
-    t["patience"] = {"dist": "exponential", "mean": "120s"}
-    t["bot_resolve"] = 0.2
-    p = d["pools"][0]
-    p.update(max_concurrency=3, slowdown_per_extra_chat=0.1, discipline="sequential")
-    p["shifts"] = [{"start": "00:00", "length": "24h", "agents": 2}]
-    return d
+    return chat_shop(3000, 2)
 
 
 @pytest.fixture(scope="module")
