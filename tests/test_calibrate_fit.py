@@ -299,7 +299,7 @@ def test_no_reply_at_one_chat_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
 
     est = fit.Estimate(22.0, 21.0, 23.0, 500, "t 95%")
     monkeypatch.setattr(
-        calib.fit, "compose_by_chats", lambda _log: fit.ComposeByChats((1, 2), (None, est))
+        calib.fit, "compose_by_chats", lambda *_: fit.ComposeByChats((1, 2), (None, est))
     )
     zone = zone_info("Asia/Shanghai")
     t = dt.datetime(2026, 11, 10, 10, tzinfo=zone).timestamp() + np.arange(50.0) * 60

@@ -810,7 +810,7 @@ def compose_gaps(log: MessageLog) -> tuple[F64, I64, I64]:
     )
 
 
-def compose_by_chats(log: MessageLog) -> ComposeByChats:
+def compose_by_chats(log: MessageLog, gaps: tuple[F64, I64, I64] | None = None) -> ComposeByChats:
     """Writing time per reply from an agent's back-to-back replies, by chats held.
 
     For an agent who writes one reply at a time (``discipline = "sequential"``),
@@ -818,9 +818,10 @@ def compose_by_chats(log: MessageLog) -> ComposeByChats:
     when the buyer message it answers was already waiting as the first was sent:
     the agent went straight from one to the next.  Other gaps include idle time
     and are left out.  (Agents writing several replies at once, ``parallel``,
-    overlap their writing and this estimate does not apply.)
+    overlap their writing and this estimate does not apply.)  ``gaps``: the log's
+    :func:`compose_gaps`, when the caller has them already.
     """
-    g, lv, _ = compose_gaps(log)
+    g, lv, _ = compose_gaps(log) if gaps is None else gaps
     if not g.size:
         return ComposeByChats((), ())
     chats = tuple(range(1, int(lv.max()) + 1))

@@ -251,7 +251,10 @@ def calibrate(
             "early (and sent fewer messages) cannot be told apart, so the mean is low "
             "where buyers leave"
         )
-    compose = fit.compose_by_chats(log)
+    # One pass over the agents' replies serves both the pooled table and, with several
+    # types, the per-type model.
+    gaps = fit.compose_gaps(log)
+    compose = fit.compose_by_chats(log, gaps)
     cal.compose = compose
     for k, est in zip(compose.chats, compose.mean, strict=True):
         _record(cal, f"compose_time_at_{k}_chats", est, "s")
@@ -279,12 +282,12 @@ def calibrate(
             for e in compose.mean
         ]
     else:
-        gaps, chats, conv = fit.compose_gaps(log)
-        bases, by_chats = fit.compose_by_type(gaps, chats, type_code[conv], len(names))
+        gap_s, chats, conv = gaps
+        bases, by_chats = fit.compose_by_type(gap_s, chats, type_code[conv], len(names))
         seen = [float(x) for x in by_chats]
         cal.quantities["compose_model"] = {
             "value": len(names),
-            "n": int(gaps.size),
+            "n": int(gap_s.size),
             "method": "writing time = base per type x multiplier per chats held, two-way "
             "means (a type answered mostly at high load does not look slow)",
             "unit": "types",
