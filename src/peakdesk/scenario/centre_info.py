@@ -115,15 +115,6 @@ class CentreInfo:
     expected: F64
     day_groups: tuple[DayGroup, ...]
 
-    def client_of_type(self) -> tuple[str, ...]:
-        """Per inquiry type index, its client's name."""
-        n = sum(len(c.types) for c in self.clients)
-        out = [""] * n
-        for c in self.clients:
-            for t in c.types:
-                out[t] = c.name
-        return tuple(out)
-
     def client(self, name: str) -> ClientInfo:
         """The client named ``name`` (KeyError: none)."""
         for c in self.clients:
