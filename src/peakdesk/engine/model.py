@@ -103,7 +103,6 @@ import math
 from array import array
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -113,7 +112,8 @@ from simpy.events import NORMAL, Event
 
 from peakdesk.demand.workload import Workload
 from peakdesk.engine.config import EngineConfig
-from peakdesk.engine.log import REPLY_BOT, REPLY_HUMAN, ChatLog
+from peakdesk.engine.log import ChatLog
+from peakdesk.engine.recorder import Recorded, chat_log
 
 _NAN = math.nan
 _INF = math.inf
@@ -161,61 +161,23 @@ def run(
     ChatLog
         The message-level log.
     """
-    n_types = len(workload.type_names)
     env = simpy.Environment()
     sim = _Simulation(env, config, workload, progress)
     sim.schedule()
     env.run()
     if progress is not None:
         progress(1.0)
-    c = sim.finish()
+    recorded = sim.finish()
     del sim
-    return ChatLog(
-        workload=workload,
+    return chat_log(
+        recorded,
+        config,
+        workload,
         start=start,
         horizon_s=horizon_s,
-        msg_time_s=c.msg_time,
-        reply_time_s=c.reply_time,
-        reply_kind=c.reply_kind,
-        reply_agent=c.reply_agent,
-        reply_compose_s=c.reply_compose,
-        auto_reply_s=(
-            workload.arrival_s.copy()
-            if config.auto_greeting
-            else np.full(workload.n_conversations, np.nan)
-        ),
-        agent=c.agent,
-        assign_s=c.assign_time,
-        close_s=c.close_time,
-        abandoned=c.abandoned,
-        abandon_s=c.abandon_time,
-        idle_closed=c.idle_closed,
-        withdrawn=c.withdrawn,
-        hold_conversation=c.hold_conversation,
-        hold_agent=c.hold_agent,
-        hold_start_s=c.hold_start,
-        hold_end_s=c.hold_end,
-        agent_pool=config.agent_pool.astype(np.int32),
-        online_agent=np.asarray([s[0] for s in c.spells], dtype=np.int32),
-        online_start_s=np.asarray([s[1] for s in c.spells], dtype=np.float64),
-        online_end_s=np.asarray([s[2] for s in c.spells], dtype=np.float64),
-        pool_names=tuple(p.name for p in config.pools),
-        pool_max_concurrency=tuple(p.max_concurrency for p in config.pools),
-        paid_hours_by_pool=config.paid_hours_by_pool,
-        hourly_cost_by_pool=tuple(p.hourly_cost for p in config.pools),
-        subaccounts=config.subaccounts,
         subaccount_cost=subaccount_cost,
-        conversion_base=conversion_base or (0.0,) * n_types,
-        conversion_half_life_s=conversion_half_life_s or (_INF,) * n_types,
-        online_scheduled_end_s=np.asarray([s[3] for s in c.spells], dtype=np.float64),
-        requeue_conversation=c.requeue_conversation,
-        requeue_start_s=c.requeue_start,
-        requeue_end_s=c.requeue_end,
-        handed_back=c.handed_back,
-        pool_discipline=tuple(p.discipline for p in config.pools),
-        handback_writing_agent=c.aborted[:, 0].astype(np.int32),
-        handback_writing_start_s=np.ascontiguousarray(c.aborted[:, 1]),
-        handback_writing_end_s=np.ascontiguousarray(c.aborted[:, 2]),
+        conversion_base=conversion_base,
+        conversion_half_life_s=conversion_half_life_s,
     )
 
 
@@ -228,34 +190,6 @@ class _Call(Event):
     """
 
     _ok = True
-
-
-@dataclass
-class _Columns:
-    """What the run recorded, as numpy columns (see :class:`ChatLog`)."""
-
-    msg_time: F64
-    reply_time: F64
-    reply_kind: npt.NDArray[np.int8]
-    reply_agent: npt.NDArray[np.int32]
-    reply_compose: F64
-    agent: npt.NDArray[np.int32]
-    assign_time: F64
-    close_time: F64
-    abandoned: npt.NDArray[np.bool_]
-    abandon_time: F64
-    idle_closed: npt.NDArray[np.bool_]
-    withdrawn: npt.NDArray[np.bool_]
-    hold_conversation: npt.NDArray[np.int64]
-    hold_agent: npt.NDArray[np.int32]
-    hold_start: F64
-    hold_end: F64
-    spells: list[tuple[int, float, float, float]]
-    requeue_conversation: npt.NDArray[np.int64]
-    requeue_start: F64
-    requeue_end: F64
-    handed_back: npt.NDArray[np.int32]
-    aborted: F64
 
 
 def _compact(code: str, values: npt.NDArray[Any], dtype: type[np.generic]) -> array[Any]:
@@ -486,14 +420,8 @@ class _Simulation:
         d = t - now
         self.sched(ev, NORMAL, 0.0 if d < 0.0 else d)
 
-    def finish(self) -> _Columns:
-        """The recorded columns, with the bot conversations and the end of the run settled.
-
-        A buyer never answered whose patience ran out by the end has abandoned
-        (and, where the type withdraws abandoned chats, is withdrawn).  The
-        lists are released one by one as they are converted.
-        """
-        end = self.t_act
+    def finish(self) -> Recorded:
+        """What the loop recorded, as numpy columns (the lists released one by one)."""
         w = self.w
         n = w.n_conversations
         # Release the compact inputs: the workload's own arrays serve from here on.
@@ -502,19 +430,15 @@ class _Simulation:
         self.think = self.compose_base = self.patience = self.arrival = empty_f
         self.queued_since = empty_f
         self.msg_conv = self.human = self.queued_msg = self.offset = self.ctype = empty_i
-        first = w.msg_offset[:-1]
 
         reply_agent = np.fromiter(self.reply_agent, np.int32, len(self.reply_agent))
         self.reply_agent = []
-        reply_kind = np.where(reply_agent >= 0, REPLY_HUMAN, 0).astype(np.int8)
         msg_time = _floats(self.msg_time)
         self.msg_time = []
         reply_time = _floats(self.reply_time)
         self.reply_time = []
         reply_compose = _floats(self.reply_compose)
         self.reply_compose = []
-        # A reply a parallel agent was still writing holds its start time: not a compose time.
-        reply_compose[np.isnan(reply_time)] = np.nan
         agent = np.fromiter(self.conv_agent, np.int32, n)
         self.conv_agent = []
         holder = np.fromiter(self.holder, np.int32, n)
@@ -531,80 +455,36 @@ class _Simulation:
         idle_closed = np.frombuffer(self.idle_closed, dtype=np.uint8).astype(np.bool_)
         withdrawn = np.frombuffer(self.withdrawn, dtype=np.uint8).astype(np.bool_)
         self.abandoned = self.idle_closed = self.withdrawn = bytearray()
-
-        # Bot conversations: every message answered by the bot at once, no agent.
-        bots = np.flatnonzero(w.bot)
-        if bots.size:
-            j0 = w.msg_offset[bots]
-            count = w.msg_offset[bots + 1] - j0
-            t = w.arrival_s[bots].astype(np.float64)
-            for k in range(int(count.max(initial=0))):
-                sel = np.flatnonzero(count > k)
-                j = j0[sel] + k
-                t[sel] = t[sel] + w.think_s[j]
-                msg_time[j] = t[sel]
-                reply_time[j] = t[sel]
-                reply_kind[j] = REPLY_BOT
-            close_time[bots] = t
-
-        # Spells still open at the end, in conversation order.
         self._flush_holds()
-        still = np.flatnonzero(holder >= 0)
-        if still.size:
-            block = np.empty((still.size, 4))
-            block[:, 0] = still
-            block[:, 1] = holder[still]
-            block[:, 2] = hold_start_conv[still]
-            block[:, 3] = _NAN
-            self.hold_blocks.append(block)
         holds = np.concatenate([*self.hold_blocks, np.empty((0, 4))])
         self.hold_blocks = []
-
-        # Buyers still unanswered (or, with patience until assignment, never taken)
-        # whose patience ran out by the end.
-        expire = w.arrival_s + w.patience_s
-        waited = np.isnan(reply_time[first])
-        if self.any_at_assign:
-            at_assign = np.asarray(self.at_assign, dtype=np.bool_)[w.type_idx]
-            # (bot conversations are never taken: they waited for nobody)
-            waited = np.where(at_assign, np.isnan(assign_time) & ~w.bot, waited)
-        gone = waited & ~abandoned & (expire <= end)
-        abandoned |= gone
-        abandon_time[gone] = expire[gone]
-        withdraw_type = np.asarray(self.withdraw, dtype=np.bool_)[w.type_idx]
-        out = gone & withdraw_type & (agent < 0)
-        withdrawn |= out
-        close_time[out] = expire[out]
-
-        requeues = [*self.requeues, *((i, t0, _NAN) for i, t0 in self.requeued_at.items())]
-        requeues.sort()
-        rq = np.asarray(requeues, dtype=np.float64).reshape(-1, 3)
         handed = np.zeros(n, dtype=np.int32)
         if self.handed_back:
             handed[np.fromiter(self.handed_back, np.int64)] = np.fromiter(
                 self.handed_back.values(), np.int32
             )
-        return _Columns(
+        return Recorded(
+            end_s=self.t_act,
             msg_time=msg_time,
             reply_time=reply_time,
-            reply_kind=reply_kind,
             reply_agent=reply_agent,
             reply_compose=reply_compose,
             agent=agent,
+            holder=holder,
             assign_time=assign_time,
             close_time=close_time,
-            abandoned=abandoned,
+            hold_start=hold_start_conv,
             abandon_time=abandon_time,
+            abandoned=abandoned,
             idle_closed=idle_closed,
             withdrawn=withdrawn,
-            hold_conversation=holds[:, 0].astype(np.int64),
-            hold_agent=holds[:, 1].astype(np.int32),
-            hold_start=np.ascontiguousarray(holds[:, 2]),
-            hold_end=np.ascontiguousarray(holds[:, 3]),
-            spells=self.spells,
-            requeue_conversation=rq[:, 0].astype(np.int64),
-            requeue_start=np.ascontiguousarray(rq[:, 1]),
-            requeue_end=np.ascontiguousarray(rq[:, 2]),
+            holds=holds,
+            spell_agent=np.asarray([s[0] for s in self.spells], dtype=np.int32),
+            spell_start=np.asarray([s[1] for s in self.spells], dtype=np.float64),
+            spell_end=np.asarray([s[2] for s in self.spells], dtype=np.float64),
+            spell_sched=np.asarray([s[3] for s in self.spells], dtype=np.float64),
+            requeues_closed=self.requeues,
+            requeues_open=list(self.requeued_at.items()),
             handed_back=handed,
             aborted=np.asarray(self.aborted, dtype=np.float64).reshape(-1, 3),
         )

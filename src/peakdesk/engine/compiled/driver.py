@@ -1,0 +1,141 @@
+"""The compiled engine's Python side: build the arrays, run the kernel, build the log.
+
+The kernel (:func:`peakdesk.engine.compiled.loop.run_loop`) runs to the end, or,
+with a progress callback, stops every so many arrivals for this driver to
+report progress and call it again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import numpy as np
+
+from peakdesk.demand.workload import Workload
+from peakdesk.engine.compiled import events
+from peakdesk.engine.compiled.loop import run_loop
+from peakdesk.engine.compiled.refs import records_of, sim_of
+from peakdesk.engine.compiled.state import (
+    DONE,
+    EV_ARRIVAL,
+    EV_BOUND,
+    N_AB,
+    N_HOLD,
+    N_RQ,
+    N_SPELL,
+    T_ACT,
+    Engine,
+    Records,
+    build,
+)
+from peakdesk.engine.config import EngineConfig
+from peakdesk.engine.log import ChatLog
+from peakdesk.engine.recorder import Recorded, chat_log
+
+#: Arrivals between two progress reports.
+_EVERY = 1 << 16
+
+
+def play(
+    config: EngineConfig, workload: Workload, progress: Callable[[float], None] | None
+) -> tuple[Engine, Records]:
+    """Run the event loop to its end: the engine's arrays, and its records as grown."""
+    eng = build(config, workload)
+    sim = sim_of(eng)
+    inp = eng.inp
+    if inp.human.size:
+        events.push(sim, inp.arrival[inp.human[0]], EV_ARRIVAL, 0)
+    if inp.bound_time.size:
+        events.push(sim, inp.bound_time[0], EV_BOUND, 0)
+    n_human = int(inp.human.size)
+    step = _EVERY if progress is not None else n_human + 1
+    stop = step
+    while run_loop(sim, stop) != DONE:
+        if progress is not None:
+            progress(stop / n_human)
+        stop += step
+    return eng, records_of(sim)
+
+
+def recorded(eng: Engine, rec: Records) -> Recorded:
+    """What the kernel recorded, in the shape the shared recorder settles."""
+    conv, msg, ctr = eng.conv, eng.msg, eng.ctr
+    nh = int(ctr[N_HOLD])
+    holds = np.empty((nh, 4))
+    holds[:, 0] = rec.hold_conv[:nh]
+    holds[:, 1] = rec.hold_agent[:nh]
+    holds[:, 2] = rec.hold_from[:nh]
+    holds[:, 3] = rec.hold_to[:nh]
+    nr = int(ctr[N_RQ])
+    closed = list(
+        zip(
+            rec.rq_conv[:nr].tolist(),
+            rec.rq_start[:nr].tolist(),
+            rec.rq_end[:nr].tolist(),
+            strict=True,
+        )
+    )
+    still = np.flatnonzero(~np.isnan(conv.requeued_at))
+    still = still[np.argsort(conv.requeued_seq[still], kind="stable")]
+    open_ = list(zip(still.tolist(), conv.requeued_at[still].tolist(), strict=True))
+    ns = int(ctr[N_SPELL])
+    na = int(ctr[N_AB])
+    aborted = np.empty((na, 3))
+    aborted[:, 0] = rec.ab_agent[:na]
+    aborted[:, 1] = rec.ab_start[:na]
+    aborted[:, 2] = rec.ab_end[:na]
+    return Recorded(
+        end_s=float(eng.fctr[T_ACT]),
+        msg_time=msg.msg_time,
+        reply_time=msg.reply_time,
+        reply_agent=msg.reply_agent.astype(np.int32),
+        reply_compose=msg.reply_compose,
+        agent=conv.agent.astype(np.int32),
+        holder=conv.holder.astype(np.int32),
+        assign_time=conv.assign_time,
+        close_time=conv.close_time,
+        hold_start=conv.hold_start,
+        abandon_time=conv.abandon_time,
+        abandoned=conv.abandoned.astype(np.bool_),
+        idle_closed=conv.idle_closed.astype(np.bool_),
+        withdrawn=conv.withdrawn.astype(np.bool_),
+        holds=holds,
+        spell_agent=rec.spell_agent[:ns].astype(np.int32),
+        spell_start=rec.spell_start[:ns].copy(),
+        spell_end=rec.spell_end[:ns].copy(),
+        spell_sched=rec.spell_sched[:ns].copy(),
+        requeues_closed=closed,
+        requeues_open=open_,
+        handed_back=conv.handed_back.astype(np.int32),
+        aborted=aborted,
+    )
+
+
+def run(
+    config: EngineConfig,
+    workload: Workload,
+    *,
+    start: dt.datetime,
+    horizon_s: float,
+    subaccount_cost: float = 0.0,
+    conversion_base: tuple[float, ...] | None = None,
+    conversion_half_life_s: tuple[float, ...] | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> ChatLog:
+    """The compiled engine: same inputs and log as :func:`peakdesk.engine.model.run`."""
+    eng, records = play(config, workload, progress)
+    rec = recorded(eng, records)
+    del eng, records
+    if progress is not None:
+        progress(1.0)
+    return chat_log(
+        rec,
+        config,
+        workload,
+        start=start,
+        horizon_s=horizon_s,
+        subaccount_cost=subaccount_cost,
+        conversion_base=conversion_base,
+        conversion_half_life_s=conversion_half_life_s,
+    )
