@@ -41,7 +41,14 @@ def play(
     config: EngineConfig, workload: Workload, progress: Callable[[float], None] | None
 ) -> tuple[Engine, Records]:
     """Run the event loop to its end: the engine's arrays, and its records as grown."""
-    eng = build(config, workload)
+    return play_engine(build(config, workload), progress)
+
+
+def play_engine(
+    eng: Engine, progress: Callable[[float], None] | None
+) -> tuple[Engine, Records]:
+    """Run the event loop of engine arrays as :func:`build` makes them (or a test
+    changed them) to its end."""
     sim = sim_of(eng)
     inp = eng.inp
     if inp.human.size:
