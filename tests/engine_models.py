@@ -20,6 +20,7 @@ would part.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -44,7 +45,7 @@ def _time(draw: Any, hi: float, grid: float) -> float:
 @st.composite
 def _duration(draw: Any, lo: float, hi: float, grid: float) -> float:
     if draw(st.integers(0, 3)) > 0:
-        return grid * draw(st.integers(max(1, int(math.ceil(lo / grid))), int(hi // grid)))
+        return grid * draw(st.integers(max(1, math.ceil(lo / grid)), int(hi // grid)))
     return draw(st.floats(lo, hi, allow_nan=False, allow_infinity=False))
 
 
@@ -77,12 +78,10 @@ def _segments(draw: Any) -> list[tuple[float, float]]:
     t = draw(_time(HORIZON_S / 2, 300.0))
     for _ in range(draw(st.integers(1, 3))):
         length = draw(_duration(300.0, 5400.0, 300.0))
-        cuts = sorted(
-            draw(st.lists(_time(length, 60.0), min_size=0, max_size=2, unique=True))
-        )
+        cuts = sorted(draw(st.lists(_time(length, 60.0), min_size=0, max_size=2, unique=True)))
         pieces = [t, *(t + c for c in cuts if 0.0 < c < length), t + length]
         # A break is a gap after each cut; a cut without a gap is a back-to-back pair.
-        for a, b in zip(pieces[:-1], pieces[1:], strict=True):
+        for a, b in itertools.pairwise(pieces):
             gap = 0.0 if a == pieces[0] else draw(st.sampled_from([0.0, 60.0, 300.0]))
             if b > a + gap:
                 out.append((a + gap, b))
@@ -145,13 +144,19 @@ def workload(draw: Any, n_types: int) -> Workload:
     if n:
         think[offset[:-1]] = 0.0
     compose = np.asarray(
-        [draw(st.sampled_from([0.0, 15.0, 30.0, 60.0, 90.0, 45.5])) if draw(st.integers(0, 3))
-         else draw(st.floats(1.0, 200.0)) for _ in range(m)],
+        [
+            draw(st.sampled_from([0.0, 15.0, 30.0, 60.0, 90.0, 45.5]))
+            if draw(st.integers(0, 3))
+            else draw(st.floats(1.0, 200.0))
+            for _ in range(m)
+        ],
         dtype=np.float64,
     )
     patience = np.asarray(
-        [math.inf if draw(st.integers(0, 3)) == 0 else draw(_duration(15.0, 900.0, 15.0))
-         for _ in range(n)],
+        [
+            math.inf if draw(st.integers(0, 3)) == 0 else draw(_duration(15.0, 900.0, 15.0))
+            for _ in range(n)
+        ],
         dtype=np.float64,
     )
     return Workload(

@@ -97,9 +97,7 @@ def _hand_built() -> list[tuple[str, EngineConfig, Workload]]:
     from conftest import loaded as load_dict
     from test_agent_model_invariants import _hand_built as cases
 
-    return [
-        (name, build_config(load_dict(d).spec), w) for name, (d, w) in sorted(cases().items())
-    ]
+    return [(name, build_config(load_dict(d).spec), w) for name, (d, w) in sorted(cases().items())]
 
 
 @pytest.mark.parametrize("case", _hand_built(), ids=lambda c: c[0])
@@ -136,8 +134,13 @@ def test_the_comparison_catches_a_broken_engine() -> None:
     variant, differ from the reference in some (and the correct engine in none)."""
     caught = tried = 0
 
-    @settings(max_examples=60, derandomize=True, database=None, deadline=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=60,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(agent_model())
     def check(model: tuple[EngineConfig, Workload]) -> None:
         nonlocal caught, tried
@@ -152,4 +155,3 @@ def test_the_comparison_catches_a_broken_engine() -> None:
     check()
     assert tried >= 10
     assert caught >= tried // 4, (caught, tried)
-

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 from typing import Any
 
 import click
 
 from peakdesk import __version__
+from peakdesk.engine.engines import EngineFallbackWarning
 
 # Figures are written to files, never shown: no display needed on servers and in CI.
 # (Set here, not in the plotting modules, so notebooks keep their inline backend.)
@@ -37,3 +40,17 @@ class _Group(click.Group):
 @click.version_option(__version__, prog_name="peakdesk")
 def main() -> None:
     """peakdesk: plan chat customer-service staffing through peak events (Double-11)."""
+    _one_line_warnings()
+
+
+def _one_line_warnings() -> None:
+    """Show the engine fallback as one line on stderr, not Python's two-line warning."""
+    shown = warnings.showwarning
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, EngineFallbackWarning):
+            print(f"warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, *args, **kwargs)
+
+    warnings.showwarning = show

@@ -12,6 +12,7 @@ import numpy as np
 
 from peakdesk.cli.app import main
 from peakdesk.cli.common import (
+    ENGINE_OPTION,
     WORKERS_OPTION,
     fail,
     fmt_metric,
@@ -234,6 +235,7 @@ def _read_conversations(path: Path) -> dict[str, Any]:
 @click.option("--skip-bad-rows", is_flag=True, help="Leave bad rows of the log out (counted).")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @WORKERS_OPTION
+@ENGINE_OPTION
 def backtest_cmd(
     log_csv: str,
     scenario: str,
@@ -244,6 +246,7 @@ def backtest_cmd(
     skip_bad_rows: bool,
     as_json: bool,
     workers: int,
+    engine: str | None,
 ) -> None:
     """Set a log's own figures beside the simulation of a scenario, and say where they differ.
 
@@ -259,7 +262,7 @@ def backtest_cmd(
     from peakdesk.output import json_safe
     from peakdesk.rules.csvlog import ChatLogError, read_chat_log
 
-    loaded = load_checked(scenario)
+    loaded = load_checked(scenario, engine=engine)
     try:
         imported = read_chat_log(log_csv, skip_bad_rows=skip_bad_rows)
         conversations = _read_conversations(Path(conv_csv)) if conv_csv else None

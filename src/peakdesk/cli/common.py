@@ -55,19 +55,31 @@ def load_any(path: str) -> LoadedScenario:
     return centre_from_data(data, path) if is_centre(data) else scenario_from_data(data, path)
 
 
-def load_checked(path: str, *, size_limit: bool = True) -> LoadedScenario:
+def load_checked(
+    path: str, *, size_limit: bool = True, engine: str | None = None
+) -> LoadedScenario:
     """Load, validate and check that a scenario can run (exit 2 otherwise).
 
     ``size_limit=False`` (``--no-size-limit``) lets runs over the size limits
-    start (see :data:`peakdesk.experiment.checks.SIZE_LIMITS`).
+    start (see :data:`peakdesk.experiment.checks.SIZE_LIMITS`); ``engine``
+    (``--engine``) replaces the scenario's ``simulation.engine``.
     """
     from peakdesk.experiment.checks import check_runnable
 
     with input_errors():
-        loaded = load_any(path)
+        loaded = with_engine(load_any(path), engine)
         check_runnable(loaded, size_limit=size_limit)
         return loaded
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def with_engine(loaded: LoadedScenario, engine: str | None) -> LoadedScenario:
+    """The scenario with ``simulation.engine`` set to ``engine`` (unchanged for ``None``)."""
+    if engine is None:
+        return loaded
+    spec = loaded.spec
+    simulation = spec.simulation.model_copy(update={"engine": engine})
+    return loaded.with_spec(spec.model_copy(update={"simulation": simulation}))
 
 
 def count(n: int, noun: str) -> str:
@@ -120,6 +132,16 @@ SIZE_LIMIT_OPTION = click.option(
     help="Run even when the size estimate is over the limits (per replication: 20 million "
     "conversations, 200 million events, 2 million interval rows, 4 GiB of memory); "
     "absurd sizes (over a billion conversations) are refused all the same.",
+)
+
+
+ENGINE_OPTION = click.option(
+    "--engine",
+    "engine",
+    type=click.Choice(["compiled", "reference"]),
+    default=None,
+    help="The engine that plays the runs (default: the scenario's simulation.engine, "
+    "'compiled'); 'reference' is the simpy model the compiled one is proved equal to.",
 )
 
 

@@ -14,6 +14,7 @@ from peakdesk import __version__
 from peakdesk.cli.app import main
 from peakdesk.cli.common import (
     DASK_OPTION,
+    ENGINE_OPTION,
     SIZE_LIMIT_OPTION,
     WORKERS_OPTION,
     fail,
@@ -62,6 +63,7 @@ from peakdesk.scenario.schema import MAX_REPLICATIONS
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the tidy table as JSON on stdout.")
 @WORKERS_OPTION
+@ENGINE_OPTION
 @DASK_OPTION
 @SIZE_LIMIT_OPTION
 def compare_cmd(
@@ -73,6 +75,7 @@ def compare_cmd(
     out_dir: str | None,
     as_json: bool,
     workers: int,
+    engine: str | None,
     dask: str | None,
     no_size_limit: bool,
 ) -> None:
@@ -93,7 +96,7 @@ def compare_cmd(
         try:
             for path in scenarios:
                 # checked whole, like any scenario
-                loaded = load_checked(path, size_limit=not no_size_limit)
+                loaded = load_checked(path, size_limit=not no_size_limit, engine=engine)
                 if sets:
                     many = variants_from_sets(loaded, list(sets), include_base=with_base)
                     for _, v in many:

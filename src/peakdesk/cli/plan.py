@@ -14,6 +14,7 @@ import click
 from peakdesk.cli.app import main
 from peakdesk.cli.common import (
     DASK_OPTION,
+    ENGINE_OPTION,
     SIZE_LIMIT_OPTION,
     WORKERS_OPTION,
     count,
@@ -101,6 +102,7 @@ from peakdesk.scenario.schema import MAX_REPLICATIONS
     help="Runs per scanned plan (the same seeds for every plan).",
 )
 @WORKERS_OPTION
+@ENGINE_OPTION
 @DASK_OPTION
 @SIZE_LIMIT_OPTION
 def plan_cmd(
@@ -110,6 +112,7 @@ def plan_cmd(
     as_json: bool,
     quiet: bool,
     workers: int,
+    engine: str | None,
     dask: str | None,
     figures: bool,
     report: bool,
@@ -137,7 +140,7 @@ def plan_cmd(
 
     if (figures or report) and out_dir is None:
         fail("--figures and --report write into --out DIR; give --out")
-    loaded = load_checked(scenario, size_limit=not no_size_limit)
+    loaded = load_checked(scenario, size_limit=not no_size_limit, engine=engine)
     if not any(p.plan is not None for p in loaded.spec.pools):
         fail(f"{scenario}: no pool has a [pools.plan] table: nothing for the planner to choose")
     basis = None

@@ -11,12 +11,14 @@ import click
 from peakdesk.cli.app import main
 from peakdesk.cli.common import (
     DASK_OPTION,
+    ENGINE_OPTION,
     SIZE_LIMIT_OPTION,
     WORKERS_OPTION,
     fail,
     input_errors,
     load_checked,
     say_progress,
+    with_engine,
 )
 from peakdesk.output import json_safe
 from peakdesk.scenario.load import LoadedScenario
@@ -62,6 +64,7 @@ from peakdesk.scenario.schema import MAX_REPLICATIONS
 @click.option("--seed", type=click.IntRange(min=0), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print the quote as JSON on stdout.")
 @WORKERS_OPTION
+@ENGINE_OPTION
 @DASK_OPTION
 @SIZE_LIMIT_OPTION
 def quote_cmd(
@@ -74,6 +77,7 @@ def quote_cmd(
     seed: int | None,
     as_json: bool,
     workers: int,
+    engine: str | None,
     dask: str | None,
     no_size_limit: bool,
 ) -> None:
@@ -85,7 +89,7 @@ def quote_cmd(
     """
     from peakdesk.plan.quote import quote, with_team
 
-    loaded = load_checked(scenario, size_limit=not no_size_limit)
+    loaded = load_checked(scenario, size_limit=not no_size_limit, engine=engine)
     if loaded.centre is not None or add_file is not None:
         if loaded.centre is None:
             fail(f"{scenario}: --add is for centre files (a [centre] table); use --team")
@@ -170,7 +174,8 @@ def _quote_added(
     from peakdesk.experiment.checks import check_runnable
 
     with input_errors():
-        added = added_centre(scenario, add_file)
+        # the added centre plays on the engine the command was given
+        added = with_engine(added_centre(scenario, add_file), loaded.spec.simulation.engine)
         check_runnable(added)
         q = quote_addition(
             loaded,

@@ -12,6 +12,7 @@ import click
 from peakdesk.cli.app import main
 from peakdesk.cli.common import (
     DASK_OPTION,
+    ENGINE_OPTION,
     SIZE_LIMIT_OPTION,
     WORKERS_OPTION,
     count,
@@ -65,6 +66,7 @@ if TYPE_CHECKING:  # the simulator pulls in scipy.stats: import it only when sim
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @WORKERS_OPTION
+@ENGINE_OPTION
 @DASK_OPTION
 @SIZE_LIMIT_OPTION
 def simulate_cmd(
@@ -75,6 +77,7 @@ def simulate_cmd(
     all_logs: bool,
     as_json: bool,
     workers: int,
+    engine: str | None,
     dask: str | None,
     figures: bool,
     report: bool,
@@ -85,7 +88,7 @@ def simulate_cmd(
 
     if (all_logs or figures or report) and out_dir is None:
         fail("--all-logs, --figures and --report write into --out DIR; give --out")
-    loaded = load_checked(scenario, size_limit=not no_size_limit)
+    loaded = load_checked(scenario, size_limit=not no_size_limit, engine=engine)
     update, close = progress_bar("simulating")
     t0 = time.perf_counter()
     try:

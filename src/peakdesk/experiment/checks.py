@@ -50,6 +50,9 @@ BYTES_PER_INTERVAL_ROW = 500.0
 #: Per agent and per online segment of an agent (a shift piece between breaks).
 BYTES_PER_AGENT = 1000.0
 BYTES_PER_SEGMENT = 150.0
+#: Per agent and chat it can hold: the compiled engine's inbox, held chats and
+#: replies in progress (seven 8-byte arrays by the pool's concurrency cap).
+BYTES_PER_AGENT_SLOT = 64.0
 
 #: No run has more expected conversations, or agents' online segments (shift pieces
 #: between breaks, over the days), whatever the flags: ~0.5 TB and ~15 GB of memory.
@@ -210,6 +213,7 @@ def estimate_size(loaded: LoadedScenario) -> RunSize:
     human = [float(n) * (1.0 - t.bot_resolve) for n, t in zip(demand.by_type, types, strict=True)]
     human_msgs = [h * count_mean(t.messages) for h, t in zip(human, types, strict=True)]
     agents = sum(s.agents for p in spec.pools for s in p.shifts)
+    max_cap = max((p.max_concurrency for p in spec.pools), default=1)
     by_shift: dict[tuple[int, str], int] = {}
     for inst in fixed_instances(spec):
         key = (inst.pool, inst.group.rsplit("/", 1)[-1])
@@ -230,7 +234,8 @@ def estimate_size(loaded: LoadedScenario) -> RunSize:
         "messages": messages * BYTES_PER_MESSAGE,
         "intensity": demand.n_bins * (BYTES_PER_BIN + BYTES_PER_BIN_TYPE * len(types)),
         "interval_rows": rows * BYTES_PER_INTERVAL_ROW,
-        "agents": agents * BYTES_PER_AGENT + segments * BYTES_PER_SEGMENT,
+        "agents": agents * (BYTES_PER_AGENT + BYTES_PER_AGENT_SLOT * max_cap)
+        + segments * BYTES_PER_SEGMENT,
     }
     busiest = max(range(len(types)), key=per_type_msgs.__getitem__)
     return RunSize(

@@ -14,9 +14,9 @@ from peakdesk.demand.sample import Intensity, sample_workload
 from peakdesk.demand.sample import intensity as demand_intensity
 from peakdesk.engine.by_type import TypeWork, type_work
 from peakdesk.engine.config import EngineConfig
+from peakdesk.engine.engines import resolve, run
 from peakdesk.engine.intervals import IntervalTable, interval_table
 from peakdesk.engine.log import ChatLog
-from peakdesk.engine.model import run
 from peakdesk.engine.setup import Staffing, build_config, subaccount_cost
 from peakdesk.engine.summary import RunSummary, summarise
 from peakdesk.experiment.targets import (
@@ -210,6 +210,7 @@ class _Job:
     targets: tuple[Target, ...]
     history: dict[str, DailyHistory]
     measure: Callable[[ChatLog], Any] | None
+    engine: str = "compiled"
 
 
 def _replicate(job: _Job, r: int, progress: Callable[[float], None] | None = None) -> Replication:
@@ -218,6 +219,7 @@ def _replicate(job: _Job, r: int, progress: Callable[[float], None] | None = Non
     log = run(
         job.config,
         workload,
+        engine=job.engine,
         start=spec.calendar.start_aware,
         horizon_s=spec.calendar.horizon,
         subaccount_cost=subaccount_cost(spec),
@@ -308,6 +310,8 @@ def simulate(
         targets=tuple(targets),
         history=scenario_history(loaded) if targets else {},
         measure=measure,
+        # Resolved here, not in each worker: a fallback warns once.
+        engine=resolve(spec.simulation.engine),
     )
     numbers = list(range(first_replication, first_replication + n_rep))
     if dask is not None:

@@ -945,10 +945,18 @@ class Routing(_Model):
 
 
 class Simulation(_Model):
-    """Random seed and replications."""
+    """Random seed, replications and the engine that plays them."""
 
     seed: int = Field(default=1, ge=0, lt=2**128)
     replications: int = Field(default=1, ge=1, le=MAX_REPLICATIONS)
+    engine: Literal["compiled", "reference"] = Field(
+        default="compiled",
+        description=(
+            "'compiled' (numba; the first run on a machine compiles it, about 20 s, then "
+            "it is cached) or 'reference' (the simpy model it is proved equal to, bit for "
+            "bit; slower)"
+        ),
+    )
 
 
 class Targets(_Model):

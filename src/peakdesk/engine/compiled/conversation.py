@@ -16,12 +16,13 @@ from peakdesk.engine.compiled.state import (
     EV_REOPEN,
     N_OPEN_RQ,
     RQ_SEQ,
+    Int,
     Sim,
 )
 
 
 @kernel
-def close(sim: Sim, i: int, a: int, now: float) -> None:
+def close(sim: Sim, i: Int, a: Int, now: float) -> None:
     """Close conversation ``i`` held by agent ``a``: free the slot and refill it."""
     sim.close_time[i] = now
     records.hold(sim, i, a, sim.hold_start[i], now)
@@ -42,7 +43,7 @@ def close(sim: Sim, i: int, a: int, now: float) -> None:
 
 
 @kernel
-def replied(sim: Sim, a: int, j: int, now: float) -> None:
+def replied(sim: Sim, a: Int, j: Int, now: float) -> None:
     """Agent ``a`` sent the reply to message ``j``: what the buyer does next."""
     i = sim.msg_conv[j]
     sim.reply_time[j] = now
@@ -79,7 +80,7 @@ def replied(sim: Sim, a: int, j: int, now: float) -> None:
 
 
 @inline_kernel
-def requeued(sim: Sim, i: int, now: float) -> None:
+def requeued(sim: Sim, i: Int, now: float) -> None:
     """Conversation ``i`` waits in a queue again (a dict insertion in the reference)."""
     if sim.requeued_at[i] != sim.requeued_at[i]:
         seq = sim.ctr[RQ_SEQ]
@@ -90,7 +91,7 @@ def requeued(sim: Sim, i: int, now: float) -> None:
 
 
 @kernel
-def reopen(sim: Sim, j: int, now: float) -> None:
+def reopen(sim: Sim, j: Int, now: float) -> None:
     """The buyer of a closed chat writes message ``j``: it queues for an agent."""
     sim.msg_time[j] = now
     i = sim.msg_conv[j]

@@ -21,12 +21,13 @@ from peakdesk.engine.compiled.state import (
     EV_REPLY,
     I64,
     N_DIRTY,
+    Int,
     Sim,
 )
 
 
 @kernel
-def start(sim: Sim, a: int, j: int, i: int, now: float) -> None:
+def start(sim: Sim, a: Int, j: Int, i: Int, now: float) -> None:
     """Agent ``a`` starts the reply to message ``j`` of conversation ``i``."""
     sim.composing[a] = j
     p = sim.agent_pool[a]
@@ -41,7 +42,7 @@ def start(sim: Sim, a: int, j: int, i: int, now: float) -> None:
 
 
 @kernel
-def inbox_push(sim: Sim, a: int, t: float, j: int, msg_conv: I64) -> None:
+def inbox_push(sim: Sim, a: Int, t: float, j: Int, msg_conv: I64) -> None:
     """Queue message ``j`` (sent at ``t``) in agent ``a``'s inbox."""
     n = sim.inbox_n[a]
     keys = sim.inbox_key[a]
@@ -63,7 +64,7 @@ def inbox_push(sim: Sim, a: int, t: float, j: int, msg_conv: I64) -> None:
 
 
 @kernel
-def compose_next(sim: Sim, a: int, now: float) -> None:
+def compose_next(sim: Sim, a: Int, now: float) -> None:
     """Start on the oldest message in the inbox, skipping withdrawn chats."""
     keys = sim.inbox_key[a]
     ids = sim.inbox_msg[a]
@@ -81,7 +82,7 @@ def compose_next(sim: Sim, a: int, now: float) -> None:
 
 
 @inline_kernel
-def ps_touch(sim: Sim, a: int) -> None:
+def ps_touch(sim: Sim, a: Int) -> None:
     """Note that a parallel agent's load or replies changed (settled by :func:`ps_flush`)."""
     if sim.ps_is_dirty[a] == 0:
         sim.ps_is_dirty[a] = 1
@@ -91,7 +92,7 @@ def ps_touch(sim: Sim, a: int) -> None:
 
 
 @kernel
-def ps_add(sim: Sim, a: int, j: int, i: int, now: float) -> None:
+def ps_add(sim: Sim, a: Int, j: Int, i: Int, now: float) -> None:
     """A parallel agent starts on the reply to message ``j`` (conversation ``i``)."""
     p = sim.agent_pool[a]
     work = sim.compose_base[j] * sim.pool_factor[p, sim.ctype[i]]

@@ -44,9 +44,7 @@ def play(
     return play_engine(build(config, workload), progress)
 
 
-def play_engine(
-    eng: Engine, progress: Callable[[float], None] | None
-) -> tuple[Engine, Records]:
+def play_engine(eng: Engine, progress: Callable[[float], None] | None) -> tuple[Engine, Records]:
     """Run the event loop of engine arrays as :func:`build` makes them (or a test
     changed them) to its end."""
     sim = sim_of(eng)

@@ -14,14 +14,19 @@ compares ids.  The heap's arrays grow (double) when full.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
+import numpy.typing as npt
 
 from peakdesk.engine.compiled.jit import inline_kernel, kernel
-from peakdesk.engine.compiled.state import EID, N_EV, Sim
+from peakdesk.engine.compiled.state import EID, N_EV, Int, Sim
+
+T = TypeVar("T", bound=np.generic)
 
 
 @kernel
-def grown(a, size):  # type: ignore[no-untyped-def]
+def grown(a: npt.NDArray[T], size: Int) -> npt.NDArray[T]:
     """A copy of 1-D array ``a`` with room for ``size`` items."""
     out = np.empty(size, a.dtype)
     for k in range(a.size):  # (a loop: a slice copy compiles its shape checks)
@@ -39,7 +44,7 @@ def _make_room(sim: Sim) -> None:
 
 
 @kernel
-def push(sim: Sim, time: float, kind: int, val: int) -> int:
+def push(sim: Sim, time: float, kind: Int, val: Int) -> int:
     """Schedule an event at ``time``; its id."""
     eid = sim.ctr[EID]
     sim.ctr[EID] = eid + 1
@@ -62,7 +67,7 @@ def push(sim: Sim, time: float, kind: int, val: int) -> int:
     sim.ev_id[i] = eid
     sim.ev_kind[i] = kind
     sim.ev_val[i] = val
-    return eid
+    return int(eid)
 
 
 @kernel
@@ -105,7 +110,7 @@ def pop(sim: Sim) -> tuple[float, int, int, int]:
 
 
 @inline_kernel
-def at(sim: Sim, t: float, now: float, kind: int, val: int) -> int:
+def at(sim: Sim, t: float, now: float, kind: Int, val: Int) -> int:
     """Schedule at time ``t`` (or now, if ``t`` is past), as ``now + max(t - now, 0)``."""
     d = t - now
     if d < 0.0:

@@ -10,22 +10,28 @@ compiled engine walks the same order.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
 from peakdesk.engine.compiled.jit import inline_kernel, kernel
+from peakdesk.engine.compiled.state import F64, I64, Int
+
+#: A heap's payload column (float64 or int64).
+Payload = npt.NDArray[Any]
 
 #: The root's index (a numpy integer: numba compiles a function once per literal).
 _ROOT = np.int64(0)
 
 
 @inline_kernel
-def _less(k1: float, i1: int, k2: float, i2: int) -> bool:
-    return k1 < k2 or (k1 == k2 and i1 < i2)
+def _less(k1: float, i1: Int, k2: float, i2: Int) -> bool:
+    return bool(k1 < k2 or (k1 == k2 and i1 < i2))
 
 
 @kernel
-def _siftdown(keys, ids, pay, startpos: int, pos: int) -> None:  # type: ignore[no-untyped-def]
+def _siftdown(keys: F64, ids: I64, pay: Payload, startpos: Int, pos: Int) -> None:
     nk = keys[pos]
     ni = ids[pos]
     npay = pay[pos]
@@ -44,7 +50,7 @@ def _siftdown(keys, ids, pay, startpos: int, pos: int) -> None:  # type: ignore[
 
 
 @kernel
-def _siftup(keys, ids, pay, endpos: int, pos: int) -> None:  # type: ignore[no-untyped-def]
+def _siftup(keys: F64, ids: I64, pay: Payload, endpos: Int, pos: Int) -> None:
     startpos = pos
     nk = keys[pos]
     ni = ids[pos]
@@ -68,7 +74,7 @@ def _siftup(keys, ids, pay, endpos: int, pos: int) -> None:  # type: ignore[no-u
 
 
 @kernel
-def push(keys, ids, pay, n: int, key: float, ident: int, payload) -> None:  # type: ignore[no-untyped-def]
+def push(keys: F64, ids: I64, pay: Payload, n: Int, key: float, ident: Int, payload: Any) -> None:
     """``heapq.heappush`` onto a heap of ``n`` items (the caller counts ``n + 1``)."""
     keys[n] = key
     ids[n] = ident
@@ -77,7 +83,7 @@ def push(keys, ids, pay, n: int, key: float, ident: int, payload) -> None:  # ty
 
 
 @kernel
-def pop(keys, ids, pay, n: int):  # type: ignore[no-untyped-def]
+def pop(keys: F64, ids: I64, pay: Payload, n: Int) -> tuple[float, int, Any]:
     """``heapq.heappop`` from a heap of ``n >= 1`` items (the caller counts ``n - 1``)."""
     last = n - 1
     lk = keys[last]
@@ -96,21 +102,21 @@ def pop(keys, ids, pay, n: int):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def heapify(keys, ids, pay, n: int) -> None:  # type: ignore[no-untyped-def]
+def heapify(keys: F64, ids: I64, pay: Payload, n: Int) -> None:
     """``heapq.heapify`` on the first ``n`` items."""
     for i in range(n // 2 - 1, -1, -1):
         _siftup(keys, ids, pay, n, i)
 
 
 def as_list(
-    keys: npt.NDArray[np.float64], ids: npt.NDArray[np.int64], n: int
+    keys: npt.NDArray[np.float64], ids: npt.NDArray[np.int64], n: Int
 ) -> list[tuple[float, int]]:
     """The heap's items in array order (for tests against :mod:`heapq`)."""
     return [(float(keys[k]), int(ids[k])) for k in range(n)]
 
 
 @kernel
-def sort_pairs(keys, ids) -> None:  # type: ignore[no-untyped-def]
+def sort_pairs(keys: F64, ids: I64) -> None:
     """Sort parallel arrays in place by ``(key, id)`` (a bottom-up merge sort)."""
     n = keys.size
     ka = keys.copy()

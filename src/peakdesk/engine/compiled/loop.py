@@ -31,19 +31,20 @@ from peakdesk.engine.compiled.state import (
     N_EV,
     PAUSE,
     T_ACT,
+    Int,
     Sim,
 )
 
 
 @inline_kernel
-def _maybe_offline(sim: Sim, a: int, now: float) -> None:
+def _maybe_offline(sim: Sim, a: Int, now: float) -> None:
     """An agent past its segment end with nothing left logs off."""
     if sim.composing[a] < 0 and sim.want_online[a] == 0 and sim.load[a] == 0:
         seats.go_offline(sim, a, now)
 
 
 @inline_kernel
-def on_arrival(sim: Sim, k: int, now: float) -> None:
+def on_arrival(sim: Sim, k: Int, now: float) -> None:
     """The ``k``-th conversation needing an agent arrives."""
     human = sim.human
     arrival = sim.arrival
@@ -62,7 +63,7 @@ def on_arrival(sim: Sim, k: int, now: float) -> None:
 
 
 @inline_kernel
-def on_reply(sim: Sim, a: int, eid: int, now: float) -> None:
+def on_reply(sim: Sim, a: Int, eid: Int, now: float) -> None:
     """A sequential agent finished writing a reply (unless it was handed back)."""
     if eid != sim.reply_ev[a]:
         return  # a reply the agent handed back unfinished
@@ -78,7 +79,7 @@ def on_reply(sim: Sim, a: int, eid: int, now: float) -> None:
 
 
 @inline_kernel
-def on_ps_reply(sim: Sim, a: int, eid: int, now: float) -> None:
+def on_ps_reply(sim: Sim, a: Int, eid: Int, now: float) -> None:
     """A parallel agent's reply due first is done (unless superseded)."""
     if eid != sim.ps_ev[a]:
         return  # superseded: the agent was re-rated or handed back
@@ -98,7 +99,7 @@ def on_ps_reply(sim: Sim, a: int, eid: int, now: float) -> None:
 
 
 @inline_kernel
-def on_buyer(sim: Sim, j: int, now: float) -> None:
+def on_buyer(sim: Sim, j: Int, now: float) -> None:
     """The buyer of a held chat writes message ``j``."""
     i = sim.msg_conv[j]
     a = sim.holder[i]
@@ -119,7 +120,7 @@ def on_buyer(sim: Sim, j: int, now: float) -> None:
 
 
 @inline_kernel
-def on_close(sim: Sim, i: int, now: float) -> None:
+def on_close(sim: Sim, i: Int, now: float) -> None:
     """A wrap-up or an idle auto-close of conversation ``i`` is over."""
     a = sim.holder[i]
     if a < 0:
@@ -130,7 +131,7 @@ def on_close(sim: Sim, i: int, now: float) -> None:
 
 
 @inline_kernel
-def on_patience(sim: Sim, i: int, now: float) -> None:
+def on_patience(sim: Sim, i: Int, now: float) -> None:
     """The patience of a buyer whose first reply waits behind others runs out."""
     if sim.withdrawn[i] != 0:
         return
@@ -149,7 +150,7 @@ def on_patience(sim: Sim, i: int, now: float) -> None:
 
 
 @kernel
-def run_loop(sim: Sim, stop_arrival: int) -> int:
+def run_loop(sim: Sim, stop_arrival: Int) -> int:
     """Process events until none is left (``DONE``) or the next event is arrival
     number ``stop_arrival`` (``PAUSE``)."""
     while sim.ctr[N_EV] > 0:

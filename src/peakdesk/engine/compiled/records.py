@@ -12,12 +12,13 @@ from peakdesk.engine.compiled.state import (
     N_HOLD,
     N_RQ,
     N_SPELL,
+    Int,
     Sim,
 )
 
 
 @inline_kernel
-def hold(sim: Sim, i: int, a: int, start: float, end: float) -> None:
+def hold(sim: Sim, i: Int, a: Int, start: float, end: float) -> None:
     """A spell agent ``a`` held conversation ``i``."""
     k = sim.ctr[N_HOLD]
     if k == sim.hold_conv.size:
@@ -34,7 +35,7 @@ def hold(sim: Sim, i: int, a: int, start: float, end: float) -> None:
 
 
 @inline_kernel
-def requeue(sim: Sim, i: int, start: float, end: float) -> None:
+def requeue(sim: Sim, i: Int, start: float, end: float) -> None:
     """A wait in a queue after the first one, finished."""
     k = sim.ctr[N_RQ]
     if k == sim.rq_conv.size:
@@ -49,7 +50,7 @@ def requeue(sim: Sim, i: int, start: float, end: float) -> None:
 
 
 @inline_kernel
-def spell(sim: Sim, a: int, start: float, end: float, sched: float) -> None:
+def spell(sim: Sim, a: Int, start: float, end: float, sched: float) -> None:
     """An online spell of agent ``a`` (``sched``: the end of its last segment)."""
     k = sim.ctr[N_SPELL]
     if k == sim.spell_agent.size:
@@ -66,7 +67,7 @@ def spell(sim: Sim, a: int, start: float, end: float, sched: float) -> None:
 
 
 @inline_kernel
-def aborted(sim: Sim, a: int, start: float, end: float) -> None:
+def aborted(sim: Sim, a: Int, start: float, end: float) -> None:
     """Writing on a reply that a hand-back cut short."""
     k = sim.ctr[N_AB]
     if k == sim.ab_agent.size:
@@ -97,4 +98,4 @@ def cut_batch(sim: Sim, agents: I64) -> int:
         sim.cut_agents[ca + k] = agents[k]
     sim.ctr[N_CA] = ca + agents.size
     sim.ctr[N_CB] = nb + 1
-    return nb
+    return int(nb)

@@ -38,20 +38,20 @@ FIELDS: tuple[str, ...] = (*(f for g in GROUPS for f in g._fields), "ctr", "fctr
 
 
 @structref.register
-class SimType(types.StructRef):  # type: ignore[misc]
+class SimType(types.StructRef):
     """The numba type of the kernel's state."""
 
 
-class SimRef(structref.StructRefProxy):  # type: ignore[misc]
+class SimRef(structref.StructRefProxy):
     """The kernel's state, as Python holds it between calls of the kernel."""
 
 
-structref.define_proxy(SimRef, SimType, list(FIELDS))
+structref.define_proxy(SimRef, SimType, list(FIELDS))  # type: ignore[no-untyped-call]
 
 
 @kernel
 def _make(fields: Any) -> Sim:
-    return SimRef(*fields)
+    return SimRef(*fields)  # type: ignore[no-untyped-call]
 
 
 def sim_of(eng: Engine) -> Sim:

@@ -19,6 +19,7 @@ from peakdesk.engine.compiled.state import (
     EV_PATIENCE,
     N_OPEN_RQ,
     SEQ,
+    Int,
     Sim,
 )
 
@@ -26,7 +27,7 @@ from peakdesk.engine.compiled.state import (
 
 
 @inline_kernel
-def q_append(sim: Sim, typ: int, i: int) -> None:
+def q_append(sim: Sim, typ: Int, i: Int) -> None:
     """Put conversation ``i`` at the tail of its type's queue."""
     cap = sim.q_cap[typ]
     sim.q_buf[sim.q_off[typ] + (sim.q_head[typ] + sim.q_len[typ]) % cap] = i
@@ -34,7 +35,7 @@ def q_append(sim: Sim, typ: int, i: int) -> None:
 
 
 @inline_kernel
-def q_appendleft(sim: Sim, typ: int, i: int) -> None:
+def q_appendleft(sim: Sim, typ: Int, i: Int) -> None:
     """Put conversation ``i`` at the head of its type's queue."""
     cap = sim.q_cap[typ]
     h = (sim.q_head[typ] - 1) % cap
@@ -44,26 +45,26 @@ def q_appendleft(sim: Sim, typ: int, i: int) -> None:
 
 
 @inline_kernel
-def q_peek(sim: Sim, typ: int) -> int:
+def q_peek(sim: Sim, typ: Int) -> int:
     """The conversation at the head of a non-empty queue."""
-    return sim.q_buf[sim.q_off[typ] + sim.q_head[typ]]
+    return int(sim.q_buf[sim.q_off[typ] + sim.q_head[typ]])
 
 
 @inline_kernel
-def q_popleft(sim: Sim, typ: int) -> int:
+def q_popleft(sim: Sim, typ: Int) -> int:
     """Take the conversation at the head of a non-empty queue."""
     h = sim.q_head[typ]
     i = sim.q_buf[sim.q_off[typ] + h]
     sim.q_head[typ] = (h + 1) % sim.q_cap[typ]
     sim.q_len[typ] -= 1
-    return i
+    return int(i)
 
 
 # -- agents free to take a chat ------------------------------------------------------
 
 
 @kernel
-def refresh(sim: Sim, a: int) -> None:
+def refresh(sim: Sim, a: Int) -> None:
     """Re-index an agent after its load or state changed."""
     p = sim.agent_pool[a]
     load = sim.load[a]
@@ -95,7 +96,7 @@ def refresh(sim: Sim, a: int) -> None:
 
 
 @kernel
-def pick_agent(sim: Sim, typ: int) -> int:
+def pick_agent(sim: Sim, typ: Int) -> int:
     """The agent the policy gives a new conversation of this type, or -1."""
     best = -1
     best_key = 0.0
@@ -119,20 +120,20 @@ def pick_agent(sim: Sim, typ: int) -> int:
         if not found:
             continue
         if sim.by_priority:
-            return agents[0]
+            return int(agents[0])
         key = keys[0]
         if best < 0 or key < best_key or (key == best_key and seqs[0] < best_seq):
             best = agents[0]
             best_key = key
             best_seq = seqs[0]
-    return best
+    return int(best)
 
 
 # -- taking a chat ----------------------------------------------------------------------
 
 
 @inline_kernel
-def withdraw(sim: Sim, i: int) -> None:
+def withdraw(sim: Sim, i: Int) -> None:
     """The buyer gave up and the conversation is withdrawn unanswered (closed then)."""
     sim.withdrawn[i] = 1
     sim.abandoned[i] = 1
@@ -147,7 +148,7 @@ def withdraw(sim: Sim, i: int) -> None:
 
 
 @kernel
-def assign(sim: Sim, i: int, a: int, now: float) -> None:
+def assign(sim: Sim, i: Int, a: Int, now: float) -> None:
     """Give conversation ``i`` to agent ``a`` (the caller re-indexes the agent)."""
     sim.agent[i] = a
     sim.holder[i] = a
@@ -199,7 +200,7 @@ def assign(sim: Sim, i: int, a: int, now: float) -> None:
 
 
 @kernel
-def drop_expired(sim: Sim, typ: int, now: float, at_assign: bool) -> None:
+def drop_expired(sim: Sim, typ: Int, now: float, at_assign: bool) -> None:
     """Withdraw the buyers at the head of a queue whose patience ran out while queued.
 
     Only a first message, and not a chat taken once (patience until assignment)
@@ -222,7 +223,7 @@ def drop_expired(sim: Sim, typ: int, now: float, at_assign: bool) -> None:
 
 
 @inline_kernel
-def any_waiting(sim: Sim, p: int) -> bool:
+def any_waiting(sim: Sim, p: Int) -> bool:
     """Whether a queue the pool serves holds anything."""
     for idx in range(sim.pool_type_ptr[p], sim.pool_type_ptr[p + 1]):
         if sim.q_len[sim.pool_types[idx]] > 0:
@@ -231,7 +232,7 @@ def any_waiting(sim: Sim, p: int) -> bool:
 
 
 @kernel
-def pull(sim: Sim, a: int, now: float) -> None:
+def pull(sim: Sim, a: Int, now: float) -> None:
     """Fill an agent's free slots from the queues (best priority, then oldest or due first)."""
     p = sim.agent_pool[a]
     cap = sim.pool_cap[p]

@@ -13,12 +13,13 @@ from peakdesk.engine.compiled.jit import inline_kernel, kernel
 from peakdesk.engine.compiled.state import (
     FREE_SUB,
     WAIT_N,
+    Int,
     Sim,
 )
 
 
 @inline_kernel
-def seat_free(sim: Sim, a: int) -> bool:
+def seat_free(sim: Sim, a: Int) -> bool:
     """A sub-account, and a seat in each of the agent's groups, are free."""
     if sim.ctr[FREE_SUB] <= 0:
         return False
@@ -30,7 +31,7 @@ def seat_free(sim: Sim, a: int) -> bool:
 
 
 @inline_kernel
-def take_seats(sim: Sim, a: int) -> None:
+def take_seats(sim: Sim, a: Int) -> None:
     """Agent ``a`` takes its sub-account and group seats."""
     sim.ctr[FREE_SUB] -= 1
     p = sim.agent_pool[a]
@@ -39,7 +40,7 @@ def take_seats(sim: Sim, a: int) -> None:
 
 
 @kernel
-def go_online(sim: Sim, a: int, now: float) -> None:
+def go_online(sim: Sim, a: Int, now: float) -> None:
     """Agent ``a`` logs in (holding its seats) and takes what waits."""
     sim.online[a] = 1
     sim.accepting[a] = 1
@@ -49,7 +50,7 @@ def go_online(sim: Sim, a: int, now: float) -> None:
 
 
 @kernel
-def go_offline(sim: Sim, a: int, now: float) -> None:
+def go_offline(sim: Sim, a: Int, now: float) -> None:
     """Agent ``a`` logs off; its seats go to the agents waiting for them."""
     if sim.online[a] == 0:
         return
@@ -91,7 +92,7 @@ def go_offline(sim: Sim, a: int, now: float) -> None:
 
 
 @inline_kernel
-def join_line(sim: Sim, a: int) -> None:
+def join_line(sim: Sim, a: Int) -> None:
     """Agent ``a`` waits for a sub-account (or a group seat)."""
     n = sim.ctr[WAIT_N]
     sim.wait[n] = a

@@ -21,6 +21,7 @@ from peakdesk.engine.compiled.state import (
     I64,
     N_CB,
     T_ACT,
+    Int,
     Sim,
 )
 
@@ -36,7 +37,7 @@ def _clip01(x: float) -> float:
 
 
 @inline_kernel
-def detach(sim: Sim, a: int, now: float, back: I64, n_back: int) -> int:
+def detach(sim: Sim, a: Int, now: float, back: I64, n_back: Int) -> int:
     """Take agent ``a``'s chats off it; the ones to requeue are appended to ``back``.
 
     Returns the new count of ``back``.
@@ -122,7 +123,7 @@ def detach(sim: Sim, a: int, now: float, back: I64, n_back: int) -> int:
         n_back += 1
     sim.held_n[a] = 0
     sim.load[a] = 0
-    return n_back
+    return int(n_back)
 
 
 @kernel
@@ -134,7 +135,7 @@ def hand_back(sim: Sim, agents: I64, now: float) -> None:
     """
     cap = agents.size * sim.held.shape[1] + 1
     back = np.empty(cap, np.int64)
-    nb = np.int64(0)
+    nb: Int = np.int64(0)
     for a in agents:
         nb = detach(sim, a, now, back, nb)
     back = back[:nb].copy()
@@ -165,7 +166,7 @@ def hand_back(sim: Sim, agents: I64, now: float) -> None:
 
 
 @inline_kernel
-def segment_start(sim: Sim, a: int, now: float) -> None:
+def segment_start(sim: Sim, a: Int, now: float) -> None:
     """Agent ``a``'s segment starts: it logs in, or accepts again, or waits for a seat."""
     sim.want_online[a] = 1
     if sim.online[a] != 0:
@@ -182,7 +183,7 @@ def segment_start(sim: Sim, a: int, now: float) -> None:
 
 
 @inline_kernel
-def on_bound(sim: Sim, k: int, now: float) -> None:
+def on_bound(sim: Sim, k: Int, now: float) -> None:
     """The boundaries from number ``k`` at this instant: ends, then log-offs, then starts."""
     bt = sim.bound_time
     nbounds = bt.size
@@ -262,7 +263,7 @@ def on_bound(sim: Sim, k: int, now: float) -> None:
 
 
 @inline_kernel
-def on_cut(sim: Sim, k: int, eid: int, now: float) -> None:
+def on_cut(sim: Sim, k: Int, eid: Int, now: float) -> None:
     """A log-off grace ran out: the agents still draining under it hand back the rest."""
     s = sim.cut_start[k]
     n = sim.cut_len[k]

@@ -34,6 +34,10 @@ from peakdesk.engine.config import EngineConfig
 #: :mod:`peakdesk.engine.compiled.refs`).  One pointer per call, not one per array.
 Sim = Any
 
+#: An integer a kernel takes: a Python int, or a numpy one (numba compiles a function
+#: once per literal Python int, so constants are numpy integers).
+Int = int | np.signedinteger[Any]
+
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
