@@ -1,11 +1,12 @@
-"""The house has no circles: peakdesk's modules import each other without a cycle.
+"""The house has no circles and no stairs up: imports follow the layers of the architecture.
 
 Every ``import`` of a ``peakdesk`` module anywhere in a module (at the top, in a
 function, under ``TYPE_CHECKING``) is an edge, read from the source with
 :mod:`ast`; ``from peakdesk.a import b`` is an edge to ``peakdesk.a.b`` when that
 is a module, else to ``peakdesk.a``.  A function-level import that closes a
 circle hides a dependency both ways, so it counts too.  Every module must also
-import cleanly on its own.
+import cleanly on its own, and every edge between packages must go down the
+layers that ``docs/ARCHITECTURE.md`` lists (the line ``layers (lowest first):``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
 PACKAGE = SRC / "peakdesk"
 
 
@@ -102,8 +104,8 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 
 
 def test_the_graph_sees_function_level_imports() -> None:
-    # replicate imports the engine at the top; the CLI imports the planner in functions.
-    assert "peakdesk.engine.model" in GRAPH["peakdesk.experiment.replicate"]
+    # replicate imports the engines at the top; the CLI imports the planner in functions.
+    assert "peakdesk.engine.engines" in GRAPH["peakdesk.experiment.replicate"]
     assert "peakdesk.plan.search" in GRAPH["peakdesk.cli.plan"]
     assert len(MODULES) > 50
 
@@ -119,3 +121,47 @@ def test_run_dirs_know_every_figure_by_name() -> None:
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_every_module_imports_on_its_own(module: str) -> None:
     importlib.import_module(module)
+
+
+def _layers() -> dict[str, int]:
+    """Each package's layer (0 lowest) as docs/ARCHITECTURE.md lists them."""
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if x.startswith("layers (lowest first):"))
+    groups = line.split(":", 1)[1].split("|")
+    return {name: k for k, group in enumerate(groups) for name in group.split()}
+
+
+def _package(module: str) -> str:
+    """The top-level part a module belongs to (``peakdesk`` for the package root)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def test_every_package_has_a_layer() -> None:
+    layers = _layers()
+    missing = sorted({_package(m) for m in MODULES} - set(layers))
+    assert missing == [], f"packages with no layer in docs/ARCHITECTURE.md: {missing}"
+
+
+def test_imports_go_down_the_layers() -> None:
+    layers = _layers()
+    upward = sorted(
+        f"{m} -> {d}"
+        for m, deps in GRAPH.items()
+        for d in deps
+        if _package(m) != _package(d) and layers[_package(d)] >= layers[_package(m)]
+    )
+    assert upward == [], "imports up (or across) the layers:\n" + "\n".join(upward)
+
+
+def test_the_layer_check_sees_an_upward_import() -> None:
+    layers = _layers()
+    assert layers["rules"] < layers["engine"] < layers["experiment"] < layers["cli"]
+    assert layers[_package("peakdesk.demand.sample")] > layers[_package("peakdesk.scenario")]
+
+
+def test_the_two_engines_share_no_event_loop_code() -> None:
+    compiled = {m for m in MODULES if m.startswith("peakdesk.engine.compiled")}
+    assert compiled, "no compiled engine modules"
+    assert all("peakdesk.engine.model" not in GRAPH[m] for m in compiled)
+    assert not GRAPH["peakdesk.engine.model"] & compiled

@@ -10,12 +10,12 @@ import pytest
 
 from conftest import base_dict, loaded, make_workload
 from peakdesk.engine.intervals import end_time, interval_table
+from peakdesk.engine.kpis import agent_kpis, grouped_percentile, pool_kpis
 from peakdesk.engine.log import REPLY_HUMAN, ChatLog
 from peakdesk.engine.model import run
 from peakdesk.engine.setup import build_config
 from peakdesk.engine.summary import summarise
 from peakdesk.experiment.replicate import Evaluation, simulate
-from peakdesk.report.kpis import agent_kpis, grouped_percentile, pool_kpis
 from peakdesk.scenario import parse_scenario
 
 # -- the grouped percentile ------------------------------------------------

@@ -96,16 +96,6 @@ def iso_times(seconds: npt.NDArray[np.float64], start: dt.datetime) -> npt.NDArr
     return np.char.add(text, suffix)
 
 
-def agent_labels(log: ChatLog) -> npt.NDArray[np.str_]:
-    """A readable id per agent: ``<pool>-<n>`` with n counting within the pool."""
-    pools = np.asarray(log.pool_names)[log.agent_pool]
-    within = np.zeros(log.agent_pool.size, dtype=np.int64)
-    for p in range(len(log.pool_names)):
-        sel = np.flatnonzero(log.agent_pool == p)
-        within[sel] = np.arange(1, sel.size + 1)
-    return np.char.add(np.char.add(pools.astype(str), "-"), within.astype(str))
-
-
 def message_log_rows(log: ChatLog, conv_prefix: str = "c") -> dict[str, npt.NDArray[np.str_]]:
     """The log as rows of the import format: ``conversation_id, sender, timestamp, agent_id,
     inquiry_type``.
@@ -119,7 +109,7 @@ def message_log_rows(log: ChatLog, conv_prefix: str = "c") -> dict[str, npt.NDAr
     sent = ~np.isnan(log.msg_time_s)
     replied = ~np.isnan(log.reply_time_s)
     auto = ~np.isnan(log.auto_reply_s)
-    labels = agent_labels(log) if log.agent_pool.size else np.array([], dtype=str)
+    labels = log.agent_labels() if log.agent_pool.size else np.array([], dtype=str)
     n_b, n_r, n_a = int(sent.sum()), int(replied.sum()), int(auto.sum())
     t = np.concatenate((log.msg_time_s[sent], log.reply_time_s[replied], log.auto_reply_s[auto]))
     cid = np.concatenate((conv[sent], conv[replied], np.flatnonzero(auto)))

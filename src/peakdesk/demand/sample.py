@@ -26,8 +26,8 @@ from peakdesk.demand.profiles import (
     flat_weights,
     promo_weights,
 )
+from peakdesk.demand.streams import Streams
 from peakdesk.demand.workload import Workload
-from peakdesk.experiment.streams import Streams
 from peakdesk.scenario.centre_info import DayGroup
 from peakdesk.scenario.load import LoadedScenario
 from peakdesk.scenario.schema import Scenario, type_share

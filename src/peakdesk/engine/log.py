@@ -175,6 +175,15 @@ class ChatLog:
         out[has] = self.agent_pool[self.agent[has]]
         return out
 
+    def agent_labels(self) -> npt.NDArray[np.str_]:
+        """A readable id per agent: ``<pool>-<n>`` with n counting within the pool."""
+        pools = np.asarray(self.pool_names)[self.agent_pool]
+        within = np.zeros(self.agent_pool.size, dtype=np.int64)
+        for p in range(len(self.pool_names)):
+            sel = np.flatnonzero(self.agent_pool == p)
+            within[sel] = np.arange(1, sel.size + 1)
+        return np.char.add(np.char.add(pools.astype(str), "-"), within.astype(str))
+
     def conversion(self) -> tuple[B, B]:
         """Converted and lost-sale flags per conversation.
 

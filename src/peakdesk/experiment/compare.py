@@ -4,7 +4,7 @@ Variants are scenarios (files, or one file with ``--set`` changes); each is
 simulated on the same seed and the same replication numbers, so each
 replication meets the same buyers in every variant: the same arrival epochs,
 message counts, think and compose times, patience, bot outcomes and conversion
-draws (see :mod:`peakdesk.experiment.streams`).  Differences between variants
+draws (see :mod:`peakdesk.demand.streams`).  Differences between variants
 are then differences of strategy, not of luck, and the paired differences
 against the first variant (the baseline) have much narrower intervals than
 independent runs would give.

@@ -16,6 +16,7 @@ from peakdesk.engine.by_type import TypeWork, type_work
 from peakdesk.engine.config import EngineConfig
 from peakdesk.engine.engines import resolve, run
 from peakdesk.engine.intervals import IntervalTable, interval_table
+from peakdesk.engine.kpis import pool_kpis
 from peakdesk.engine.log import ChatLog
 from peakdesk.engine.setup import Staffing, build_config, subaccount_cost
 from peakdesk.engine.summary import RunSummary, summarise
@@ -27,7 +28,6 @@ from peakdesk.experiment.targets import (
     summarise_targets,
 )
 from peakdesk.experiment.workers import part_progress, run_tasks
-from peakdesk.report.kpis import pool_kpis
 from peakdesk.rules.series import DailyHistory
 from peakdesk.rules.targets import Target, TargetResult
 from peakdesk.scenario.load import LoadedScenario
@@ -52,7 +52,7 @@ class Replication:
     extra
         What a caller's ``measure`` function took from the log (planner statistics).
     pools
-        Per-pool KPIs of the run (:func:`peakdesk.report.kpis.pool_kpis`), kept
+        Per-pool KPIs of the run (:func:`peakdesk.engine.kpis.pool_kpis`), kept
         even when the log is not, so :meth:`Evaluation.pool_kpis` has every
         replication.
     work
@@ -151,7 +151,7 @@ class Evaluation:
         -------
         list of dict
             Tidy records, one per pool and measure, in pool order then the
-            column order of :func:`peakdesk.report.kpis.pool_kpis`: ``pool``,
+            column order of :func:`peakdesk.engine.kpis.pool_kpis`: ``pool``,
             ``measure``, ``mean``, ``low``, ``high`` (the Student-t interval, ``nan``
             with one replication) and ``n`` (replications with a value: a ratio
             with nothing to measure, e.g. the occupancy of a pool nobody staffed

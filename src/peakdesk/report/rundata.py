@@ -511,10 +511,9 @@ def _write_planned(out: Path, loaded: LoadedScenario, plan: Plan, written: list[
 
 def conversation_columns(log: ChatLog, replication: int) -> dict[str, npt.NDArray[Any]]:
     """One row per conversation: type, arrival, agent, pool, times, abandonment, conversion."""
-    from peakdesk.output import agent_labels
 
     w = log.workload
-    labels = agent_labels(log)
+    labels = log.agent_labels()
     converted, lost = log.conversion()
     pool_names = np.asarray((*log.pool_names, ""))
     agent = np.where(log.agent >= 0, labels[np.maximum(log.agent, 0)] if labels.size else "", "")
@@ -541,7 +540,7 @@ def conversation_columns(log: ChatLog, replication: int) -> dict[str, npt.NDArra
 
 def agent_columns(log: ChatLog) -> dict[str, npt.NDArray[Any]]:
     """Per-agent KPIs of one run as columns."""
-    from peakdesk.report.kpis import agent_kpis
+    from peakdesk.engine.kpis import agent_kpis
 
     return agent_kpis(log)
 

@@ -32,7 +32,6 @@ import numpy.typing as npt
 
 from peakdesk.engine.intervals import end_time, writing_spans
 from peakdesk.engine.log import REPLY_HUMAN, ChatLog
-from peakdesk.output import agent_labels
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -190,7 +189,7 @@ def agent_kpis(log: ChatLog) -> dict[str, np.ndarray]:
         ``agent`` (int)
             Agent number in the log (index of ``log.agent_pool``).
         ``agent_id`` (str)
-            Readable id ``<pool>-<n>`` (:func:`peakdesk.output.agent_labels`).
+            Readable id ``<pool>-<n>`` (:meth:`ChatLog.agent_labels`).
         ``pool`` (str)
             Pool name.
         ``online_h``
@@ -222,7 +221,7 @@ def agent_kpis(log: ChatLog) -> dict[str, np.ndarray]:
     )
     # "Online at least once": has an online spell (a zero-length one still counts).
     rows = np.flatnonzero(np.bincount(log.online_agent, minlength=n_agents) > 0)
-    labels = agent_labels(log) if n_agents else np.array([], dtype=str)
+    labels = log.agent_labels() if n_agents else np.array([], dtype=str)
     online_h = s.online_s / 3600.0
     table: dict[str, np.ndarray] = {
         "agent": rows.astype(np.int64),
