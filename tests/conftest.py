@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,14 @@ from peakdesk.demand.workload import Workload
 from peakdesk.engine.log import ChatLog
 from peakdesk.engine.model import run
 from peakdesk.engine.setup import build_config
+from peakdesk.experiment.replicate import Evaluation, simulate
 from peakdesk.scenario import LoadedScenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
+
+#: The two engines of the model (the oracle tests run on both).
+ENGINES = ("compiled", "reference")
 
 
 def base_dict(**over: Any) -> dict[str, Any]:
@@ -128,6 +133,17 @@ def make_workload(
         bot=np.asarray(bot or [False] * n, dtype=np.bool_),
         conversion_u=np.full(n, 0.5),
     )
+
+
+def on_engine(engine: str) -> Callable[..., Evaluation]:
+    """:func:`simulate` on the engine named (for tests run on both engines)."""
+
+    def run_on(loaded: LoadedScenario, **kwargs: Any) -> Evaluation:
+        spec = loaded.spec
+        sim = spec.simulation.model_copy(update={"engine": engine})
+        return simulate(loaded.with_spec(spec.model_copy(update={"simulation": sim})), **kwargs)
+
+    return run_on
 
 
 def run_dict(d: dict[str, Any], workload: Workload, staffing: Any = None) -> ChatLog:

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,14 +55,23 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from conftest import base_dict, loaded
+from conftest import ENGINES, base_dict, loaded, on_engine
 from oracles.forward_equations import Phase, forward_equations
 from oracles.parallel_chain import parallel_chain
 from oracles.sequential_chain import sequential_chain
 from peakdesk.analytic.chat import chat_metrics
 from peakdesk.engine.intervals import interval_table, level_integral
 from peakdesk.engine.log import ChatLog
-from peakdesk.experiment.replicate import simulate
+
+#: Replaced for each test by the one of its engine (see :func:`engine`).
+simulate = on_engine("compiled")
+
+
+@pytest.fixture(autouse=True, params=ENGINES)
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs on both engines: ``simulate`` plays the one of the test."""
+    monkeypatch.setattr(sys.modules[__name__], "simulate", on_engine(request.param))
+    return str(request.param)
 
 COMPOSE_S = 60.0
 WARMUP = 0.1

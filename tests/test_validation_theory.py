@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,11 +77,20 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from conftest import base_dict, loaded
+from conftest import ENGINES, base_dict, loaded, on_engine
 from peakdesk.analytic.erlang import erlang_a_metrics, erlang_c_metrics
 from peakdesk.engine.log import ChatLog
-from peakdesk.experiment.replicate import simulate
 from peakdesk.scenario.schema import InquiryType
+
+#: Replaced for each test by the one of its engine (see :func:`engine`).
+simulate = on_engine("compiled")
+
+
+@pytest.fixture(autouse=True, params=ENGINES)
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs on both engines: ``simulate`` plays the one of the test."""
+    monkeypatch.setattr(sys.modules[__name__], "simulate", on_engine(request.param))
+    return str(request.param)
 
 VECTORS = json.loads((Path(__file__).parent / "data" / "erlang_vectors.json").read_text())
 
