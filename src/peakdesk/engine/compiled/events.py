@@ -1,4 +1,4 @@
-"""The event queue: a binary heap on (time, id), as simpy orders its events.
+"""The event queue: a 4-ary heap on (time, id), as simpy orders its events.
 
 simpy schedules an event at ``now + delay`` with a running insertion number
 (``eid``) and processes events by (time, priority, eid); every event of the
@@ -9,7 +9,9 @@ computes a time ``t`` as the delay ``t - now`` (never negative) added back to
 
 An event is identified by its id: where the reference engine tells whether an
 event was superseded by the identity of its object, the compiled engine
-compares ids.  The heap's arrays grow (double) when full.
+compares ids.  An event's kind and value are packed into one integer
+(``value * KINDS + kind``), so a heap move copies three numbers; the heap's
+arrays grow (double) when full.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from peakdesk.engine.compiled.jit import inline_kernel, kernel
-from peakdesk.engine.compiled.state import EID, N_EV, Int, Sim
+from peakdesk.engine.compiled.state import EID, EV_ARRIVAL, KINDS, N_EV, Int, Sim
 
 T = TypeVar("T", bound=np.generic)
 
@@ -39,8 +41,7 @@ def _make_room(sim: Sim) -> None:
     size = 2 * sim.ev_time.size + 64
     sim.ev_time = grown(sim.ev_time, size)
     sim.ev_id = grown(sim.ev_id, size)
-    sim.ev_kind = grown(sim.ev_kind, size)
-    sim.ev_val = grown(sim.ev_val, size)
+    sim.ev_data = grown(sim.ev_data, size)
 
 
 @kernel
@@ -53,20 +54,20 @@ def push(sim: Sim, time: float, kind: Int, val: Int) -> int:
         _make_room(sim)
     sim.ctr[N_EV] = i + 1
     t_arr = sim.ev_time
+    e_arr = sim.ev_id
+    d_arr = sim.ev_data
     # A new id is the largest: a parent at the same time comes first.
     while i > 0:
-        parent = (i - 1) >> 1
+        parent = (i - 1) >> 2
         if t_arr[parent] <= time:
             break
         t_arr[i] = t_arr[parent]
-        sim.ev_id[i] = sim.ev_id[parent]
-        sim.ev_kind[i] = sim.ev_kind[parent]
-        sim.ev_val[i] = sim.ev_val[parent]
+        e_arr[i] = e_arr[parent]
+        d_arr[i] = d_arr[parent]
         i = parent
     t_arr[i] = time
-    sim.ev_id[i] = eid
-    sim.ev_kind[i] = kind
-    sim.ev_val[i] = val
+    e_arr[i] = eid
+    d_arr[i] = val * KINDS + kind
     return int(eid)
 
 
@@ -75,38 +76,50 @@ def pop(sim: Sim) -> tuple[float, int, int, int]:
     """Take the first event: (time, id, kind, value)."""
     t_arr = sim.ev_time
     e_arr = sim.ev_id
+    d_arr = sim.ev_data
     time = t_arr[0]
     eid = e_arr[0]
-    kind = sim.ev_kind[0]
-    val = sim.ev_val[0]
+    data = d_arr[0]
     n = sim.ctr[N_EV] - 1
     sim.ctr[N_EV] = n
     if n > 0:
         lt = t_arr[n]
         le = e_arr[n]
-        lk = sim.ev_kind[n]
-        lv = sim.ev_val[n]
+        ld = d_arr[n]
         i = 0
         while True:
-            c = 2 * i + 1
-            if c >= n:
+            first = 4 * i + 1
+            if first >= n:
                 break
-            r = c + 1
-            if r < n and (t_arr[r] < t_arr[c] or (t_arr[r] == t_arr[c] and e_arr[r] < e_arr[c])):
-                c = r
-            if t_arr[c] < lt or (t_arr[c] == lt and e_arr[c] < le):
-                t_arr[i] = t_arr[c]
-                e_arr[i] = e_arr[c]
-                sim.ev_kind[i] = sim.ev_kind[c]
-                sim.ev_val[i] = sim.ev_val[c]
+            # the earliest of the (up to four) children
+            c = first
+            ct = t_arr[c]
+            ce = e_arr[c]
+            last = min(first + 4, n)
+            for k in range(first + 1, last):
+                kt = t_arr[k]
+                if kt < ct or (kt == ct and e_arr[k] < ce):
+                    c = k
+                    ct = kt
+                    ce = e_arr[k]
+            if ct < lt or (ct == lt and ce < le):
+                t_arr[i] = ct
+                e_arr[i] = ce
+                d_arr[i] = d_arr[c]
                 i = c
             else:
                 break
         t_arr[i] = lt
         e_arr[i] = le
-        sim.ev_kind[i] = lk
-        sim.ev_val[i] = lv
-    return time, eid, kind, val
+        d_arr[i] = ld
+    return time, eid, data % KINDS, data // KINDS
+
+
+@kernel
+def next_is_arrival_from(sim: Sim, k: Int) -> bool:
+    """Whether the first event is an arrival of number ``k`` or later."""
+    data = sim.ev_data[0]
+    return bool(data % KINDS == EV_ARRIVAL and data // KINDS >= k)
 
 
 @inline_kernel

@@ -28,6 +28,7 @@ from peakdesk.engine.compiled.state import (
     EV_PS_REPLY,
     EV_REOPEN,
     EV_REPLY,
+    N_DIRTY,
     N_EV,
     PAUSE,
     T_ACT,
@@ -154,7 +155,7 @@ def run_loop(sim: Sim, stop_arrival: Int) -> int:
     """Process events until none is left (``DONE``) or the next event is arrival
     number ``stop_arrival`` (``PAUSE``)."""
     while sim.ctr[N_EV] > 0:
-        if sim.ev_kind[0] == EV_ARRIVAL and sim.ev_val[0] >= stop_arrival:
+        if events.next_is_arrival_from(sim, stop_arrival):
             return PAUSE
         now, eid, kind, val = events.pop(sim)
         if kind == EV_ARRIVAL:
@@ -180,5 +181,6 @@ def run_loop(sim: Sim, stop_arrival: Int) -> int:
         else:  # EV_CUT
             shift_end.on_cut(sim, val, eid, now)
         # The settle step.
-        discipline.ps_flush(sim, now)
+        if sim.ctr[N_DIRTY] > 0:
+            discipline.ps_flush(sim, now)
     return DONE

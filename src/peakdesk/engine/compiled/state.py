@@ -75,6 +75,8 @@ EV_CLOSE = np.int64(5)
 EV_PATIENCE = np.int64(6)
 EV_BOUND = np.int64(7)
 EV_CUT = np.int64(8)
+#: Event kinds there are room for in the packed (value, kind) of a queued event.
+KINDS = np.int64(16)
 
 # -- what the kernel returns -----------------------------------------------------
 DONE = 0
@@ -209,8 +211,7 @@ class Events(NamedTuple):
 
     ev_time: F64
     ev_id: I64
-    ev_kind: I64
-    ev_val: I64
+    ev_data: I64  # value * KINDS + kind
 
 
 class Records(NamedTuple):
@@ -438,8 +439,7 @@ def build(config: EngineConfig, w: Workload) -> Engine:
     ev = Events(
         ev_time=np.zeros(ev_cap),
         ev_id=np.zeros(ev_cap, np.int64),
-        ev_kind=np.zeros(ev_cap, np.int64),
-        ev_val=np.zeros(ev_cap, np.int64),
+        ev_data=np.zeros(ev_cap, np.int64),
     )
     hold_cap = n_human + 2 * na * max_cap + 64
     rq_cap = 64 + na * max_cap
