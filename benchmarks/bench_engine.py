@@ -85,13 +85,15 @@ import ciw
 import numpy as np
 import numpy.typing as npt
 import simpy
+from numba import njit
 from simpy.events import NORMAL, Event
 
 from peakdesk.demand.sample import sample_workload
 from peakdesk.demand.workload import Workload
 from peakdesk.engine.config import EngineConfig
-from peakdesk.engine.model import run
+from peakdesk.engine.engines import run
 from peakdesk.engine.setup import ShiftInstance, build_config, config_from_instances
+from peakdesk.experiment import replicate
 from peakdesk.scenario.load import LoadedScenario, load_scenario, parse_scenario
 
 F64 = npt.NDArray[np.float64]
@@ -150,6 +152,7 @@ class Row:
     max_dw_s: float = math.nan
     ratio_simpy: float = math.nan
     ratio_ciw: float = math.nan
+    ratio_ref: float = math.nan
 
 
 # ---------------------------------------------------------------------------
@@ -276,8 +279,8 @@ def mmc_workload(case: MMcCase) -> Workload:
     )
 
 
-def peakdesk_mmc_runner(case: MMcCase) -> Callable[[], F64]:
-    """A call that runs peakdesk's engine on the sample path and returns the waits."""
+def peakdesk_mmc_runner(case: MMcCase, engine: str) -> Callable[[], F64]:
+    """A call that runs one of peakdesk's engines on the sample path and returns the waits."""
     loaded = mmc_scenario(case)
     # One shift from 0 to well past the last arrival, so the queue drains before the
     # agents log off: longer than a scenario file allows (24 h), so built directly.
@@ -291,9 +294,10 @@ def peakdesk_mmc_runner(case: MMcCase) -> Callable[[], F64]:
     horizon = loaded.spec.calendar.horizon
 
     def go() -> F64:
-        log = run(cfg, w, start=start, horizon_s=horizon)
+        log = run(cfg, w, start=start, horizon_s=horizon, engine=engine)
         return np.asarray(log.assign_s - w.arrival_s, dtype=np.float64)
 
+    go()  # the compiled engine's first call in a process loads it from numba's cache
     return go
 
 
@@ -370,6 +374,47 @@ def simpy_floor(case: MMcCase) -> None:
     env.run()
 
 
+@njit(cache=True)
+def _fcfs_waits(arrival: F64, service: F64, c: int) -> F64:  # pragma: no cover - compiled
+    """FIFO waits of c identical servers: a heap of the times each server is free."""
+    free = np.zeros(c)
+    wait = np.empty(arrival.size)
+    for k in range(arrival.size):
+        start = max(arrival[k], free[0])
+        wait[k] = start - arrival[k]
+        done = start + service[k]
+        # the root (earliest free server) takes the customer: sift its new time down
+        i = 0
+        while True:
+            child = 2 * i + 1
+            if child >= c:
+                break
+            if child + 1 < c and free[child + 1] < free[child]:
+                child += 1
+            if free[child] < done:
+                free[i] = free[child]
+                i = child
+            else:
+                break
+        free[i] = done
+    return wait
+
+
+def compiled_floor(case: MMcCase) -> Callable[[], F64]:
+    """The FCFS waits of the sample path by the heap recursion, compiled with numba.
+
+    No events, no log: only what the queue needs.  The least a compiled engine can
+    spend on M/M/c, and the waits every simulator must agree with.
+    """
+    arrival, service = case.arrival_s, case.service_s
+    _fcfs_waits(arrival[:10], service[:10], case.c)  # compile (or load) first
+
+    def go() -> F64:
+        return _fcfs_waits(arrival, service, case.c)
+
+    return go
+
+
 def ciw_mmc(case: MMcCase) -> F64:
     """Ciw with ``Sequential`` distributions over the precomputed numbers.
 
@@ -406,10 +451,12 @@ def bench_mmc(n: int, repeats: int) -> tuple[list[Row], str]:
     """Rows of part (a) and a reference line with the M/M/c theory."""
     case = make_mmc(n)
     runners: dict[str, Callable[[], F64 | None]] = {
-        "peakdesk": peakdesk_mmc_runner(case),
+        "peakdesk compiled": peakdesk_mmc_runner(case, "compiled"),
+        "peakdesk reference": peakdesk_mmc_runner(case, "reference"),
         "simpy": lambda: simpy_mmc(case),
         "ciw": lambda: ciw_mmc(case),
         "simpy floor": lambda: simpy_floor(case),
+        "compiled floor": compiled_floor(case),
     }
     results: dict[str, tuple[Timing, F64 | None, float]] = {}
     for name, fn in runners.items():
@@ -424,9 +471,9 @@ def bench_mmc(n: int, repeats: int) -> tuple[list[Row], str]:
         if waits is not None:
             mean_w, p_w = wait_stats(waits)
             max_dw = float(np.max(np.abs(waits - ref)))
-        # Speed-ups over simpy and Ciw for peakdesk, and for the floor (what a model
-        # with no logic at all would reach on simpy's scheduler).
-        peer = name in ("peakdesk", "simpy floor")
+        # Speed-ups over simpy and Ciw for peakdesk, and for the floors (a model with
+        # no logic at all on simpy's scheduler; the bare queue recursion compiled).
+        peer = name.startswith("peakdesk") or name.endswith("floor")
         rows.append(
             Row(
                 name=f"(a) M/M/c {name}",
@@ -440,14 +487,21 @@ def bench_mmc(n: int, repeats: int) -> tuple[list[Row], str]:
                 max_dw_s=max_dw,
                 ratio_simpy=results["simpy"][0].wall_s / timing.wall_s if peer else math.nan,
                 ratio_ciw=results["ciw"][0].wall_s / timing.wall_s if peer else math.nan,
+                ratio_ref=results["peakdesk reference"][0].wall_s / timing.wall_s
+                if name == "peakdesk compiled"
+                else math.nan,
             )
         )
+    compiled = results["peakdesk compiled"][0].wall_s
+    floor = results["compiled floor"][0].wall_s
     a = case.rate * case.mean_service_s
     pc = erlang_c(case.c, a)
     theory = (
         f"M/M/{case.c}, rho={case.rho}, mean service {case.mean_service_s:g}s, "
         f"n={case.n}, seed {SEED}.  Erlang C theory: "
-        f"P(wait>0)={pc:.4f}, mean wait={pc / (case.c / case.mean_service_s - case.rate):.2f}s"
+        f"P(wait>0)={pc:.4f}, mean wait={pc / (case.c / case.mean_service_s - case.rate):.2f}s.  "
+        f"The compiled engine takes {compiled / floor:.1f}x the compiled floor's time "
+        "(its events, routing and message log over the bare recursion)."
     )
     return rows, theory
 
@@ -472,8 +526,21 @@ def double11_scenario() -> tuple[LoadedScenario, str]:
     return LoadedScenario(spec, SMALL_SHOP), f"{SMALL_SHOP.stem} x{k}"
 
 
+def _engine_row(
+    label: str, fn: Callable[[], Any], w: Workload, repeats: int, memory: bool
+) -> tuple[Row, float]:
+    """A row for an engine call on workload ``w`` (and its best wall time)."""
+    timing, log = best_time(fn, repeats)
+    sent = int(np.count_nonzero(~np.isnan(log.msg_time_s)))
+    human = ~w.bot & (log.agent >= 0)
+    mean_w, p_w = wait_stats(np.asarray(log.assign_s[human] - w.arrival_s[human]))
+    mib = peak_mib(fn) if memory else math.nan
+    row = Row(label, w.n_conversations, sent, timing.wall_s, timing.cpu_s, mib, mean_w, p_w)
+    return row, timing.wall_s
+
+
 def bench_double11(repeats: int) -> tuple[list[Row], str]:
-    """Rows of part (b): workload sampling and engine run, timed separately."""
+    """Rows of part (b): sampling, both engines on three agent models, a whole replication."""
     loaded, label = double11_scenario()
     spec = loaded.spec
     cfg = build_config(spec)
@@ -485,18 +552,6 @@ def bench_double11(repeats: int) -> tuple[list[Row], str]:
         return sample_workload(loaded, 0)
 
     t_sample, w = best_time(sample, repeats)
-    mib_sample = peak_mib(sample)
-
-    print(f"  {label} engine ...", file=sys.stderr, flush=True)
-
-    def engine() -> Any:
-        return run(cfg, w, start=start, horizon_s=horizon)
-
-    t_run, log = best_time(engine, repeats)
-    mib_run = peak_mib(engine)
-    sent = int(np.count_nonzero(~np.isnan(log.msg_time_s)))
-    human = ~w.bot & (log.agent >= 0)
-    mean_w, p_w = wait_stats(np.asarray(log.assign_s[human] - w.arrival_s[human]))
     rows = [
         Row(
             f"(b) {label} sample_workload",
@@ -504,59 +559,118 @@ def bench_double11(repeats: int) -> tuple[list[Row], str]:
             w.n_messages,
             t_sample.wall_s,
             t_sample.cpu_s,
-            mib_sample,
-        ),
-        Row(
-            f"(b) {label} engine run",
-            w.n_conversations,
-            sent,
-            t_run.wall_s,
-            t_run.cpu_s,
-            mib_run,
-            mean_w,
-            p_w,
-        ),
+            peak_mib(sample),
+        )
     ]
-    # The same buyers through the other agent models: every pool parallel (processor
-    # sharing, re-rated by chats held), and every pool handing chats back at shift end.
-    times = {"sequential, drain": t_run.wall_s}
+    # The scenario as written (sequential, drain), and the same buyers through the other
+    # agent models: every pool parallel, every pool handing chats back at shift end.
+    ratios = []
     for name, change in (
+        ("sequential, drain", {}),
         ("parallel", {"discipline": "parallel"}),
         ("hand_back", {"shift_end": "hand_back"}),
     ):
         variant = dataclasses.replace(
             cfg, pools=tuple(dataclasses.replace(pool, **change) for pool in cfg.pools)
         )
+        walls = {}
+        for engine in ("reference", "compiled"):
 
-        def engine_variant(variant: EngineConfig = variant) -> Any:
-            return run(variant, w, start=start, horizon_s=horizon)
+            def go(variant: EngineConfig = variant, engine: str = engine) -> Any:
+                return run(variant, w, start=start, horizon_s=horizon, engine=engine)
 
-        print(f"  {label} engine ({name}) ...", file=sys.stderr, flush=True)
-        t_var, log_var = best_time(engine_variant, repeats)
-        times[name] = t_var.wall_s
-        sent_var = int(np.count_nonzero(~np.isnan(log_var.msg_time_s)))
-        human_var = ~w.bot & (log_var.agent >= 0)
-        mean_v, p_v = wait_stats(np.asarray(log_var.assign_s[human_var] - w.arrival_s[human_var]))
+            print(f"  {label} {engine} engine ({name}) ...", file=sys.stderr, flush=True)
+            go()  # the compiled engine's first call loads it from numba's cache
+            row, walls[engine] = _engine_row(
+                f"(b) {label} {engine}, {name}", go, w, repeats, memory=not change
+            )
+            rows.append(row)
+        rows[-1] = dataclasses.replace(rows[-1], ratio_ref=walls["reference"] / walls["compiled"])
+        ratios.append(f"{name} {walls['reference'] / walls['compiled']:.1f}x")
+    # A whole replication: sample, engine, the targets scored, summary, intervals, KPIs.
+    walls = {}
+    for engine in ("reference", "compiled"):
+        job = replicate._Job(
+            loaded=loaded,
+            seed=spec.simulation.seed,
+            config=cfg,
+            intensity=replicate.demand_intensity(loaded),
+            conversion_base=tuple(
+                t.conversion.base if t.conversion else 0.0 for t in spec.inquiry_types
+            ),
+            conversion_half_life_s=tuple(
+                t.conversion.half_life if t.conversion else math.inf for t in spec.inquiry_types
+            ),
+            keep_logs=0,
+            targets=tuple(replicate.scenario_targets(loaded)),
+            history=replicate.scenario_history(loaded),
+            measure=None,
+            engine=engine,
+        )
+
+        def rep(job: replicate._Job = job) -> Any:
+            return replicate._replicate(job, 0)
+
+        print(f"  {label} whole replication ({engine}) ...", file=sys.stderr, flush=True)
+        rep()
+        timing, _ = best_time(rep, repeats)
+        walls[engine] = timing.wall_s
         rows.append(
             Row(
-                f"(b) {label} engine, {name}",
+                f"(b) {label} replication, {engine}",
                 w.n_conversations,
-                sent_var,
-                t_var.wall_s,
-                t_var.cpu_s,
+                w.n_messages,
+                timing.wall_s,
+                timing.cpu_s,
                 math.nan,
-                mean_v,
-                p_v,
             )
         )
-    ratios = ", ".join(f"{name} {times['sequential, drain'] / t:.2f}x" for name, t in times.items())
+    rows[-1] = dataclasses.replace(rows[-1], ratio_ref=walls["reference"] / walls["compiled"])
     note = (
-        f"speed against today's default (sequential, drain; above 1 is faster): {ratios}. "
+        f"compiled against reference (x ref, same buyers, same log to the bit): "
+        f"{', '.join(ratios)}; whole replication {walls['reference'] / walls['compiled']:.1f}x. "
         f"{label}: {w.n_conversations} conversations ({int(w.bot.sum())} bot), "
-        f"{sent} buyer messages sent of {w.n_messages} drawn, {cfg.n_agents} agents, "
+        f"{w.n_messages} buyer messages drawn, {cfg.n_agents} agents, "
         f"{cfg.subaccounts} sub-accounts, horizon {horizon / 86400:.1f} d"
     )
     return rows, note
+
+
+COLD = """
+import time, datetime as dt
+t0 = time.perf_counter()
+from peakdesk.engine.compiled import driver
+from peakdesk.scenario import load_scenario
+from peakdesk.demand.sample import sample_workload
+from peakdesk.engine.setup import build_config
+ld = load_scenario(%r)
+w = sample_workload(ld, 0)
+cal = ld.spec.calendar
+driver.run(build_config(ld.spec), w, start=cal.start_aware, horizon_s=cal.horizon)
+print(time.perf_counter() - t0)
+"""
+
+
+def bench_cold_start() -> str:
+    """The compiled engine's first run on a machine (an empty numba cache), then a second."""
+    import os
+    import subprocess
+    import tempfile
+
+    code = COLD % str(SMALL_SHOP)
+    out = []
+    with tempfile.TemporaryDirectory(prefix="peakdesk-numba-cache-") as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        for _ in range(2):
+            print("  compiled engine, cold / warm process ...", file=sys.stderr, flush=True)
+            res = subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+            )
+            out.append(float(res.stdout.strip().splitlines()[-1]))
+    return (
+        f"compiled engine on small-shop in a new process: {out[0]:.1f} s with an empty numba "
+        f"cache (the first run on a machine: compiles), {out[1]:.1f} s once cached"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -571,16 +685,17 @@ def _fmt(x: float, spec: str) -> str:
 def render(rows: list[Row]) -> str:
     """The result table as fixed-width text."""
     head = (
-        f"{'row':<38} {'n':>8} {'msgs':>8} {'wall s':>8} {'cpu s':>8} {'cust/s':>9} {'msg/s':>9} "
-        f"{'peak MiB':>8} {'x simpy':>7} {'x Ciw':>6} {'mean wait':>9} {'P(w>0)':>7} "
+        f"{'row':<44} {'n':>8} {'msgs':>8} {'wall s':>8} {'cpu s':>8} {'cust/s':>9} {'msg/s':>9} "
+        f"{'peak MiB':>8} {'x simpy':>7} {'x Ciw':>6} {'x ref':>6} {'mean wait':>9} {'P(w>0)':>7} "
         f"{'max|dw|':>8}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
-            f"{r.name:<38} {r.n:>8d} {r.messages:>8d} {r.wall_s:>8.3f} {r.cpu_s:>8.3f} "
+            f"{r.name:<44} {r.n:>8d} {r.messages:>8d} {r.wall_s:>8.3f} {r.cpu_s:>8.3f} "
             f"{r.n / r.wall_s:>9.0f} {r.messages / r.wall_s:>9.0f} {_fmt(r.peak_mib, '.1f'):>8} "
             f"{_fmt(r.ratio_simpy, '.2f'):>7} {_fmt(r.ratio_ciw, '.2f'):>6} "
+            f"{_fmt(r.ratio_ref, '.1f'):>6} "
             f"{_fmt(r.mean_wait_s, '.3f'):>9} {_fmt(r.p_wait, '.4f'):>7} "
             f"{_fmt(r.max_dw_s, '.1e'):>8}"
         )
@@ -598,6 +713,7 @@ def main(argv: list[str] | None = None) -> None:
 
     rows_a, theory = bench_mmc(n, repeats)
     rows_b, note = bench_double11(repeats)
+    cold = bench_cold_start()
     print(render(rows_a + rows_b))
     print()
     print(f"(a) {theory}")
@@ -606,9 +722,11 @@ def main(argv: list[str] | None = None) -> None:
         "(max|dw| = largest difference from simpy, seconds; only float rounding)."
     )
     print(f"(b) {note}")
+    print(f"(c) {cold}")
     print(
         f"wall = best of {repeats}; peak MiB = tracemalloc peak of one extra untimed run; "
-        f"x simpy / x Ciw = other wall / peakdesk wall (speed-up)."
+        f"x simpy / x Ciw / x ref = other wall / this row's wall (speed-up; x ref: the "
+        "reference engine's)."
     )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(
