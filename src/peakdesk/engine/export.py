@@ -50,6 +50,19 @@ def to_message_log(log: ChatLog) -> MessageLog:
     needs_agent = ~w.bot[conv[sent]]
     leave[:n_sent] = needs_agent & (agents_online_at(log, log.msg_time_s[sent]) == 0)
     converted, _ = log.conversion()
+    # The rows in their sorted order, as the engine knows it: a conversation's buyer
+    # message, then its reply, message after message, the greeting after the first
+    # message (after the first reply when that came at once); checked, not trusted.
+    first = w.msg_offset[:-1]
+    at_once = np.zeros(w.n_conversations, dtype=np.bool_)
+    at_once[:] = log.reply_time_s[first] == w.arrival_s
+    slot = np.concatenate(
+        (
+            6 * np.flatnonzero(sent),
+            6 * np.flatnonzero(replied) + 3,
+            6 * first[auto] + np.where(at_once[auto], 4, 2),
+        )
+    )
     return MessageLog.from_arrays(
         conversation=np.concatenate((conv[sent], conv[replied], np.flatnonzero(auto))),
         sender=sender,
@@ -60,4 +73,5 @@ def to_message_log(log: ChatLog) -> MessageLog:
         leave_message=leave,
         ordered=converted,
         conversation_types=tuple(np.asarray(w.type_names)[w.type_idx].tolist()),
+        order=np.argsort(slot, kind="stable"),
     )

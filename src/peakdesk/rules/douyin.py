@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from peakdesk.rules.calendar import DAY_S, in_clock_window, local_clock_s, local_day
 from peakdesk.rules.messages import MessageLog
-from peakdesk.rules.rounds import Rounds, bot_resolved, find_rounds, qualifying_replies
+from peakdesk.rules.rounds import Rounds, bot_resolved, rounds_of
 from peakdesk.rules.series import DailyHistory, MetricSeries, daily_series
 
 F64 = npt.NDArray[np.float64]
@@ -101,7 +101,7 @@ PRESETS: dict[str, DouyinRule] = {"default": DouyinRule()}
 def judged_rounds(log: MessageLog, rule: DouyinRule) -> Rounds:
     """The human-consultation rounds of sessions started in the window."""
     zone = ZoneInfo(rule.timezone)
-    rounds = find_rounds(log, qualifying_replies(log, bots_count=rule.bot_assist_counts))
+    rounds = rounds_of(log, bots_count=rule.bot_assist_counts)
     keep = in_clock_window(
         local_clock_s(rounds.conversation_start_s, zone),
         rule.session_start_s,

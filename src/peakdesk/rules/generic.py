@@ -43,7 +43,7 @@ import numpy.typing as npt
 
 from peakdesk.rules.calendar import local_day
 from peakdesk.rules.messages import MessageLog
-from peakdesk.rules.rounds import bot_resolved, find_rounds, qualifying_replies
+from peakdesk.rules.rounds import bot_resolved, rounds_of
 from peakdesk.rules.series import DailyHistory, MetricSeries, daily_series
 
 F64 = npt.NDArray[np.float64]
@@ -162,7 +162,7 @@ def score(
 
     # First human reply after each conversation's first buyer message = the reply
     # closing its first round (bot replies neither answer nor split a round).
-    rounds = find_rounds(log, qualifying_replies(log, bots_count=False))
+    rounds = rounds_of(log, bots_count=False)
     first = np.ones(rounds.n, dtype=np.bool_)
     first[1:] = rounds.conversation[1:] != rounds.conversation[:-1]
     conv = rounds.conversation[first]

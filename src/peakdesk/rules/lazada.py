@@ -46,7 +46,7 @@ import numpy.typing as npt
 
 from peakdesk.rules.calendar import DAY_S, day_number, local_seconds, local_to_posix
 from peakdesk.rules.messages import MessageLog
-from peakdesk.rules.rounds import Rounds, find_rounds, qualifying_replies
+from peakdesk.rules.rounds import Rounds, rounds_of
 from peakdesk.rules.series import DailyHistory, MetricSeries, daily_series
 
 F64 = npt.NDArray[np.float64]
@@ -179,7 +179,7 @@ class LazadaJudgement:
 
 def human_rounds(log: MessageLog) -> Rounds:
     """First-response conversations closed by human replies only (bots ignored)."""
-    return find_rounds(log, qualifying_replies(log, bots_count=False))
+    return rounds_of(log, bots_count=False)
 
 
 def working_seconds(time_s: F64, zone: ZoneInfo, start_s: float, end_s: float) -> F64:

@@ -13,7 +13,8 @@ the engine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -64,6 +65,9 @@ class MessageLog:
     conversation_labels: tuple[str, ...] | None = None
     ordered: npt.NDArray[np.bool_] | None = None
     conversation_types: tuple[str, ...] | None = None
+    #: What the rules derive from this log and use more than once (its rounds): kept
+    #: with the log, so two targets on one log split it into rounds once.
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_arrays(
@@ -76,8 +80,14 @@ class MessageLog:
         conversation_labels: tuple[str, ...] | None = None,
         ordered: npt.ArrayLike | None = None,
         conversation_types: tuple[str, ...] | None = None,
+        order: npt.NDArray[np.int64] | None = None,
     ) -> MessageLog:
-        """Build a log from unsorted columns (conversation codes must be dense ints)."""
+        """Build a log from unsorted columns (conversation codes must be dense ints).
+
+        ``order``, when the caller knows it, is the rows' sorted order (by
+        conversation, time, sender, then position); it is checked in one pass
+        and used if right, else the rows are sorted as without it.
+        """
         conv = np.asarray(conversation, dtype=np.int64)
         snd = np.asarray(sender, dtype=np.int8)
         t = np.asarray(time_s, dtype=np.float64)
@@ -91,7 +101,8 @@ class MessageLog:
             raise ValueError("all columns must have the same length")
         if np.isnan(t).any():
             raise ValueError("timestamps must be finite")
-        order = np.lexsort((snd, t, conv))
+        if order is None or not _sorts(order, conv, t, snd):
+            order = np.lexsort((snd, t, conv))
         return cls(
             conversation=conv[order],
             sender=snd[order],
@@ -161,3 +172,28 @@ class MessageLog:
             self.ordered,
             self.conversation_types,
         )
+
+
+def _sorts(order: npt.NDArray[np.int64], conv: I64, t: F64, snd: npt.NDArray[np.int8]) -> bool:
+    """Whether ``order`` is the stable sort of the rows by (conversation, time, sender)."""
+    n = conv.size
+    if order.size != n or (n and (order.min() < 0 or order.max() >= n)):
+        return False
+    seen = np.zeros(n, dtype=np.bool_)
+    seen[order] = True  # a permutation: every row once
+    if not seen.all():
+        return False
+    if n < 2:
+        return True
+    c, tt, ss, pos = conv[order], t[order], snd[order], order
+    a, b = slice(None, -1), slice(1, None)
+    # Each next row is after the previous one, or equal in every key and later in
+    # the input (stable).
+    after = (c[b] > c[a]) | (
+        (c[b] == c[a])
+        & (
+            (tt[b] > tt[a])
+            | ((tt[b] == tt[a]) & ((ss[b] > ss[a]) | ((ss[b] == ss[a]) & (pos[b] > pos[a]))))
+        )
+    )
+    return bool(after.all())

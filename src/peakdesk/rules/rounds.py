@@ -148,6 +148,19 @@ def find_rounds(log: MessageLog, qualifies: B) -> Rounds:
     )
 
 
+def rounds_of(log: MessageLog, *, bots_count: bool) -> Rounds:
+    """The log's rounds closed by human replies (and bot ones if ``bots_count``).
+
+    Kept with the log (:attr:`MessageLog.memo`): every rule scoring the same log
+    splits it once.
+    """
+    key = ("rounds", bool(bots_count))
+    found = log.memo.get(key)
+    if found is None:
+        found = log.memo[key] = find_rounds(log, qualifying_replies(log, bots_count=bots_count))
+    return found  # type: ignore[no-any-return]
+
+
 def bot_resolved(log: MessageLog) -> B:
     """Per conversation code: no human reply, and a bot answered every round.
 
@@ -159,6 +172,6 @@ def bot_resolved(log: MessageLog) -> B:
     n = log.n_conversations
     humans = np.bincount(log.conversation[log.sender == AGENT], minlength=n)
     bots = np.bincount(log.conversation[log.sender == BOT], minlength=n)
-    any_reply = find_rounds(log, qualifying_replies(log, bots_count=True))
+    any_reply = rounds_of(log, bots_count=True)
     open_rounds = np.bincount(any_reply.conversation[~any_reply.answered], minlength=n)
     return np.asarray((humans == 0) & (bots > 0) & (open_rounds == 0), dtype=np.bool_)

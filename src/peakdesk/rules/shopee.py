@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from peakdesk.rules.calendar import local_day
 from peakdesk.rules.messages import MessageLog
-from peakdesk.rules.rounds import find_rounds, qualifying_replies
+from peakdesk.rules.rounds import rounds_of
 from peakdesk.rules.series import DailyHistory, MetricSeries, daily_series, window_sum
 
 F64 = npt.NDArray[np.float64]
@@ -161,7 +161,7 @@ def find_items(log: MessageLog, rule: ShopeeRule = ShopeeRule()) -> ShopeeItems:
     steps is the largest number of items in one conversation (at most the
     log's span / 12 h + 1).
     """
-    rounds = find_rounds(log, qualifying_replies(log, bots_count=False))
+    rounds = rounds_of(log, bots_count=False)
     conv, open_s = rounds.conversation, rounds.open_s
     n = rounds.n
     opener = np.zeros(n, dtype=np.bool_)

@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from peakdesk.rules.calendar import DAY_S, in_clock_window, local_clock_s, local_day
 from peakdesk.rules.messages import BUYER, MessageLog
-from peakdesk.rules.rounds import bot_resolved, find_rounds, qualifying_replies
+from peakdesk.rules.rounds import bot_resolved, rounds_of
 from peakdesk.rules.series import DailyHistory, MetricSeries, daily_series
 
 F64 = npt.NDArray[np.float64]
@@ -142,7 +142,7 @@ def score(
     """
     zone = ZoneInfo(rule.timezone)
     hist = history or {}
-    rounds = find_rounds(log, qualifying_replies(log, bots_count=rule.bot_assist_counts))
+    rounds = rounds_of(log, bots_count=rule.bot_assist_counts)
     keep = in_clock_window(
         local_clock_s(rounds.open_s, zone), rule.window_start_s, rule.window_end_s
     )
