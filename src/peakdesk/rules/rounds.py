@@ -158,7 +158,7 @@ def rounds_of(log: MessageLog, *, bots_count: bool) -> Rounds:
     found = log.memo.get(key)
     if found is None:
         found = log.memo[key] = find_rounds(log, qualifying_replies(log, bots_count=bots_count))
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def bot_resolved(log: MessageLog) -> B:
