@@ -35,14 +35,27 @@ def level_integral(start: F64, end: F64, edges: F64) -> F64:
         ``F(T) = sum_i |[start_i, end_i) ∩ [-inf, T)|`` at each edge, in
         item-seconds.  ``diff(F) / diff(edges)`` is the time-weighted mean level
         in each bin.
+
+    Notes
+    -----
+    ``F(T) = sum_{start < T} (T - start) - sum_{end < T} (T - end)``: the counts
+    and sums of the bounds below each edge are cumulative sums of per-bin counts
+    and sums (each bound placed by a binary search among the edges, no sort of
+    the bounds).
     """
-    s = np.sort(start)
-    e = np.sort(end)
-    cs = np.concatenate(([0.0], np.cumsum(s)))
-    ce = np.concatenate(([0.0], np.cumsum(e)))
-    ks = np.searchsorted(s, edges, side="left")
-    ke = np.searchsorted(e, edges, side="left")
-    return np.asarray((ks * edges - cs[ks]) - (ke * edges - ce[ke]), dtype=np.float64)
+    ks, cs = _below(start, edges)
+    ke, ce = _below(end, edges)
+    return np.asarray((ks * edges - cs) - (ke * edges - ce), dtype=np.float64)
+
+
+def _below(x: F64, edges: F64) -> tuple[npt.NDArray[np.int64], F64]:
+    """For each edge: how many of ``x`` are below it, and their sum."""
+    m = edges.size
+    # bin b holds the x with edges[b - 1] <= x < edges[b] (b = 0: below the first edge)
+    b = np.searchsorted(edges, x, side="right")
+    count = np.bincount(b, minlength=m + 1)[:m]
+    total = np.bincount(b, weights=x, minlength=m + 1)[:m]
+    return np.cumsum(count), np.cumsum(total)
 
 
 def mean_level(start: F64, end: F64, edges: F64) -> F64:
@@ -51,13 +64,17 @@ def mean_level(start: F64, end: F64, edges: F64) -> F64:
 
 
 def peak_level(start: F64, end: F64) -> int:
-    """Maximum number of intervals open at once (an end at t closes before a start at t)."""
+    """Maximum number of intervals open at once (an end at t closes before a start at t).
+
+    The level just after the ``k``-th start (in time order) is ``k + 1`` starts
+    less the ends at or before it; the peak is reached just after some start.
+    """
     if start.size == 0:
         return 0
-    t = np.concatenate((end, start))
-    d = np.concatenate((-np.ones(end.size), np.ones(start.size)))
-    order = np.lexsort((d, t))
-    return int(np.max(np.cumsum(d[order]), initial=0))
+    s = np.sort(start)
+    e = np.sort(end)
+    closed = np.searchsorted(e, s, side="right")
+    return int(max(np.max(np.arange(1, s.size + 1) - closed), 0))
 
 
 @dataclass(frozen=True)
