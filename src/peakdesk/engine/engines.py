@@ -70,6 +70,15 @@ def _warn_once(why: str) -> None:
     )
 
 
+def warm(engine: str) -> None:
+    """Load the engine named into this process before forking workers (see
+    :func:`peakdesk.engine.compiled.driver.warm`); nothing for the reference."""
+    if resolve(engine) == "compiled":
+        from peakdesk.engine.compiled.driver import warm as warm_compiled
+
+        warm_compiled()
+
+
 def run(
     config: EngineConfig,
     workload: Workload,

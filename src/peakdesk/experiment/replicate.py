@@ -14,7 +14,7 @@ from peakdesk.demand.sample import Intensity, sample_workload
 from peakdesk.demand.sample import intensity as demand_intensity
 from peakdesk.engine.by_type import TypeWork, type_work
 from peakdesk.engine.config import EngineConfig
-from peakdesk.engine.engines import resolve, run
+from peakdesk.engine.engines import resolve, run, warm
 from peakdesk.engine.intervals import IntervalTable, interval_table
 from peakdesk.engine.kpis import pool_kpis
 from peakdesk.engine.log import ChatLog
@@ -322,6 +322,9 @@ def simulate(
             for k, r in enumerate(numbers)
         ]
     else:
+        # Forked workers share what this process has loaded: the compiled engine once
+        # here, not once per worker and per batch.
+        warm(job.engine)
         reps = run_parallel(job, numbers, workers, progress)
     return Evaluation(seed=seed, replications=tuple(reps))
 

@@ -29,7 +29,7 @@ from peakdesk.engine.compiled.state import (
     Records,
     build,
 )
-from peakdesk.engine.config import EngineConfig
+from peakdesk.engine.config import EngineConfig, PoolConfig
 from peakdesk.engine.log import ChatLog
 from peakdesk.engine.recorder import Recorded, chat_log
 
@@ -115,6 +115,49 @@ def recorded(eng: Engine, rec: Records) -> Recorded:
         handed_back=conv.handed_back.astype(np.int32),
         aborted=aborted,
     )
+
+
+def warm() -> None:
+    """Load the compiled engine into this process (from numba's cache; compiling if none).
+
+    Worker processes forked afterwards share it, instead of each loading it again
+    for every batch of runs.  A second call costs nothing.
+    """
+    global _WARM
+    if _WARM:
+        return
+    config = EngineConfig(
+        pools=(PoolConfig("p", (1.0,), (1.0,), 0.0),),
+        agent_pool=np.zeros(1, np.int32),
+        segment_agent=np.zeros(1, np.int32),
+        segment_start_s=np.zeros(1),
+        segment_end_s=np.ones(1),
+        paid_hours_by_pool=(0.0,),
+        subaccounts=1,
+        policy="least_loaded",
+        pool_order=(0,),
+        type_priority=(0,),
+        wrap_up_s=(0.0,),
+        withdraw_on_abandon=(False,),
+        idle_close_s=float("inf"),
+        auto_greeting=False,
+    )
+    one = Workload(
+        type_names=("q",),
+        arrival_s=np.zeros(1),
+        type_idx=np.zeros(1, np.int32),
+        msg_offset=np.arange(2, dtype=np.int64),
+        think_s=np.zeros(1),
+        compose_s=np.ones(1) * 0.5,
+        patience_s=np.full(1, np.inf),
+        bot=np.zeros(1, np.bool_),
+        conversion_u=np.ones(1),
+    )
+    recorded(*play(config, one, None))
+    _WARM = True
+
+
+_WARM = False
 
 
 def run(
