@@ -324,8 +324,10 @@ def _plan_lines(loaded: LoadedScenario, plan: Any, seconds: float) -> list[str]:
                 f"{k.replace('_', '-')} {v:.1f} s" for k, v in plan.time_s.items() if k != "total"
             )
         )
-    bad = plan.rejected_trim
-    if bad is not None:
+    taken = {id(r) for r in plan.rounds}
+    for bad in plan.trim_probes:
+        if id(bad) in taken:
+            continue
         lines.append(
             f"  trim x{bad.scale:.2f}: cost {bad.cost:,.0f}, every target kept in "
             f"{bad.p_all_met:.0%} of {bad.replications} runs ({bad.decision}): not taken"
@@ -358,17 +360,23 @@ def _number_list(
 def _frontier_lines(front: Any, spec_currency: str) -> list[str]:
     def row(p: Any) -> str:
         if p is None:
-            return "no scanned plan reaches it"
+            return "no scanned plan is accepted at it"
         return (
             f"{p.cost:>12,.0f} {spec_currency}  {p.headcount:>6d} agent-shifts  "
             f"{p.subaccounts:>5d} sub-accounts  P(all met) {p.p_all_met:.2f} "
-            f"[{p.low:.2f}, {p.high:.2f}]  scale {p.scale:.2f}"
+            f"[{p.low:.2f}, {p.high:.2f}] on {p.runs} runs, lower bound {p.lower:.3f}  "
+            f"scale {p.scale:.2f}"
         )
 
-    lines = ["", f"trade-offs ({front.runs} runs per scanned plan, seeds never used by the search)"]
+    lines = [
+        "",
+        f"trade-offs ({front.runs} runs per scanned plan and more where a level was "
+        "undecided, seeds never used by the search; a plan counts at a level when plan "
+        "would accept it there: its lower bound reaches the level)",
+    ]
     lines.append("  cost against required confidence")
     lines += [f"    {c:>5.0%}  {row(p)}" for c, p in front.levels]
     if front.by_chats:
-        lines.append(f"  chats per agent, every target in {front.required:.0%} of runs")
+        lines.append(f"  chats per agent, accepted at {front.required:.0%}")
         lines += [f"    {m:>5d}  {row(p)}" for m, p in front.by_chats]
     return lines

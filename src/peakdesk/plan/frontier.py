@@ -9,21 +9,23 @@ seeds for every scale so that scales differ by their staffing only.  From the
 scan:
 
 * the **confidence frontier**: for each required confidence ``c`` (e.g.
-  0.80-0.99), the cheapest scanned plan whose share of runs keeping every target
-  is at least ``c``.  Its cost never falls as ``c`` rises (the plans qualifying
-  for a higher ``c`` are a subset of those for a lower one);
+  0.80-0.99), the cheapest scanned plan that ``plan`` would accept at ``c``: the
+  one-sided lower bound (``plan.bound`` at ``plan.bound_level``) of its P(all
+  targets met) reaches ``c``.  Its cost never falls as ``c`` rises (the plans
+  qualifying for a higher ``c`` are a subset of those for a lower one);
 * the **chats table**: the same scan with every planned pool's concurrency cap
   set to 2, 3, ... chats: headcount, sub-accounts, cost and P(all met) of the
-  cheapest plan keeping every target in at least ``targets.confidence`` of the
-  runs.
+  cheapest plan accepted at ``targets.confidence``.
 
-The share is a point estimate on ``runs`` runs, shown with its 95%
-Clopper-Pearson interval: a frontier is for choosing, the guarantee of the
-chosen plan is ``plan``'s (run it at that confidence).  The scan starts at scale
-1 and walks in steps of ``step``: down while the plan still keeps every target in
-at least the lowest level asked (a smaller one would qualify for nothing), or up
-until it reaches the highest level (a larger one costs more and qualifies for
-nothing new), within :data:`SCALE_RANGE`.
+Each plan runs ``runs`` runs, then more in batches of ``runs`` while some level
+asked is neither accepted nor rejected by the bound (as ``plan`` verifies), up
+to ``plan.verify_cap``: a level that needs more runs than that (0.99 at a 95%
+bound needs 299 runs keeping every target) is reported as reached by no plan.
+The share is shown with its 95% Clopper-Pearson interval.  The scan starts at
+scale 1 and walks in steps of ``step``: down while the plan still keeps every
+target in at least the lowest level asked (a smaller one would qualify for
+nothing), or up until it is accepted at the highest level (a larger one costs
+more and qualifies for nothing new), within :data:`SCALE_RANGE`.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import numpy.typing as npt
 from peakdesk.engine.setup import seat_cost
 from peakdesk.experiment.targets import scenario_targets
 from peakdesk.plan.cover import solve_cover
-from peakdesk.plan.guarantee import interval
+from peakdesk.plan.guarantee import decide, interval, lower_bound
 from peakdesk.plan.inputs import PlanningInputs
 from peakdesk.plan.patterns import cover_problem, patterns
 from peakdesk.plan.requirement import seed_requirement
@@ -86,6 +88,9 @@ class ScanPoint:
         Runs, and runs keeping every target at once.
     p_all_met, low, high
         ``met / runs`` and its two-sided 95% Clopper-Pearson interval.
+    lower
+        The one-sided lower bound a plan is accepted on (``plan.bound`` at
+        ``plan.bound_level``).
     """
 
     chats: int | None
@@ -99,6 +104,7 @@ class ScanPoint:
     p_all_met: float
     low: float
     high: float
+    lower: float = math.nan
 
     @property
     def feasible(self) -> bool:
@@ -122,7 +128,7 @@ class Frontier:
     required
         ``targets.confidence``.
     runs
-        Runs per scanned plan.
+        Runs per scanned plan at first (more where a level is undecided).
     first_replication
         Replication number of the first run (the same for every plan).
     """
@@ -136,8 +142,8 @@ class Frontier:
 
 
 def cheapest(points: Sequence[ScanPoint], level: float) -> ScanPoint | None:
-    """The cheapest feasible plan keeping every target in at least ``level`` of its runs."""
-    ok = [p for p in points if p.feasible and p.runs and p.p_all_met >= level - 1e-12]
+    """The cheapest feasible plan accepted at ``level``: its lower bound reaches it."""
+    ok = [p for p in points if p.feasible and p.runs and p.lower >= level - 1e-12]
     return min(ok, key=lambda p: (p.cost, p.scale)) if ok else None
 
 
@@ -184,7 +190,6 @@ def frontier(
     say = progress or (lambda _m: None)
     if not 0.0 < step <= 0.5:
         raise ValueError(f"step must lie in (0, 0.5], got {step}")
-    top, bottom = max(levels), min(levels)
     points: list[ScanPoint] = []
     variants: list[tuple[int | None, LoadedScenario]] = [(None, loaded)]
     for c in chats:
@@ -200,7 +205,7 @@ def frontier(
         base, _ = refine(
             inputs, seed_requirement(inputs, alpha), alpha, seed, workers, dask, lambda _m: None
         )
-        points += _scan(inputs, base, m, step, runs, (bottom, top), seed, workers, dask, say)
+        points += _scan(inputs, base, m, step, runs, sorted(levels), seed, workers, dask, say)
     scanned = [p for p in points if p.chats is None]
     return Frontier(
         points=tuple(points),
@@ -221,7 +226,7 @@ def _scan(
     chats: int | None,
     step: float,
     runs: int,
-    levels: tuple[float, float],
+    levels: Sequence[float],
     seed: int,
     workers: int,
     dask: str | None,
@@ -231,7 +236,12 @@ def _scan(
     spec = inputs.spec
     settings = spec.plan
     pats = patterns(spec)
-    bottom, top = levels
+    bottom, top = min(levels), max(levels)
+
+    def undecided(met: int, n: int) -> bool:
+        return any(
+            decide(met, n, c, settings.bound_level, settings.bound) == "continue" for c in levels
+        )
 
     def at(scale: float) -> ScanPoint:
         req = np.ceil(scale * base - 1e-9).astype(np.int64)
@@ -245,8 +255,12 @@ def _scan(
             return ScanPoint(chats, scale, sol.status, math.nan, 0, 0, 0, 0, math.nan, 0.0, 1.0)
         cfg, seats = plan_config(spec, pats, sol.x)
         ev = run_plan(inputs, cfg, seed, runs, FRONTIER_OFFSET, workers, dask)
-        met = runs_met(ev)
-        low, high = interval(met, runs, HELD_OUT_LEVEL, "clopper_pearson")
+        met, n = runs_met(ev), runs
+        while undecided(met, n) and n < settings.verify_cap:
+            more = min(runs, settings.verify_cap - n)
+            extra = run_plan(inputs, cfg, seed, more, FRONTIER_OFFSET + n, workers, dask)
+            met, n = met + runs_met(extra), n + more
+        low, high = interval(met, n, HELD_OUT_LEVEL, "clopper_pearson")
         labour = sum(
             hours * pool.hourly_cost
             for pool, hours in zip(spec.pools, cfg.paid_hours_by_pool, strict=True)
@@ -258,22 +272,24 @@ def _scan(
             labour + seats * seat_cost(spec),
             int(sol.x.sum()),
             seats,
-            runs,
+            n,
             met,
-            met / runs,
+            met / n,
             low,
             high,
+            lower_bound(met, n, settings.bound_level, settings.bound),
         )
         say(
             f"  scale {scale:.2f}: cost {point.cost:,.0f}, {point.headcount} agent-shifts, "
-            f"{seats} sub-accounts, every target kept in {met} of {runs} runs"
+            f"{seats} sub-accounts, every target kept in {met} of {n} runs (lower "
+            f"{settings.bound_level:.0%} bound {point.lower:.3f})"
         )
         return point
 
     first = at(1.0)
     out = [first]
     if first.feasible:
-        down = first.p_all_met >= top
+        down = first.lower >= top
         k = 1
         while True:
             scale = round(1.0 - k * step if down else 1.0 + k * step, 6)
@@ -283,7 +299,7 @@ def _scan(
             out.append(point)
             if not point.feasible:
                 break  # a larger requirement is no easier to cover
-            if (point.p_all_met < bottom) if down else (point.p_all_met >= top):
+            if (point.p_all_met < bottom) if down else (point.lower >= top):
                 break
             k += 1
     return sorted(out, key=lambda p: p.scale)
@@ -304,6 +320,7 @@ def frontier_rows(front: Frontier) -> list[dict[str, object]]:
             "p_all_met": p.p_all_met,
             "low_95": p.low,
             "high_95": p.high,
+            "lower_bound": p.lower,
         }
         for p in front.points
     ]
@@ -322,6 +339,8 @@ def frontier_json(front: Frontier) -> dict[str, object]:
             "subaccounts": p.subaccounts,
             "p_all_met": p.p_all_met,
             "interval_95": [p.low, p.high],
+            "runs": p.runs,
+            "lower_bound": p.lower,
         }
 
     return {

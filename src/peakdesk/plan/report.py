@@ -148,6 +148,18 @@ def plan_json(loaded: LoadedScenario, plan: Plan) -> dict[str, Any]:
             if plan.rejected_trim is not None
             else None
         ),
+        "trim_probes": [
+            {
+                "scale": r.scale,
+                "cost": r.cost,
+                "p_all_met": r.p_all_met,
+                "replications": r.replications,
+                "lower_bound": r.lower,
+                "decision": r.decision,
+                "taken": any(r is k for k in plan.rounds),
+            }
+            for r in plan.trim_probes
+        ],
         "diagnosis": [d.describe() for d in plan.diagnosis],
         "trace": [
             {

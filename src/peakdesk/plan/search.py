@@ -20,8 +20,9 @@ Steps (2-4 repeat in rounds):
    on the days a target missed raised by the measured shortfall
    (:func:`shortfall_raise`), and the cover and verification repeat.
 
-An accepted plan is **trimmed** (its requirement scaled down by
-``plan.trim_step`` while the smaller plan is still accepted, :func:`_trim`),
+An accepted plan is **trimmed**: the smallest scale of its requirement (in
+steps of ``plan.trim_step``, down to half) whose plan is accepted under the same
+rule is found by bisection (:func:`_trim`),
 then run once more on held-out seeds that neither the refinement nor the
 verification used: the held-out share of runs keeping every target, with its
 interval, is the figure reported; a plan whose held-out share is below the
@@ -177,8 +178,10 @@ class Plan:
         The demand planned for when not the forecast's (``plan --margin`` or
         ``--quantile``, :mod:`peakdesk.plan.robust`); ``None``: the forecast.
     rejected_trim
-        The trimming round that was not accepted, which ended the trimming (the
-        plan is the last accepted round's; ``None``: no such round).
+        The closest trim below the plan's scale that was not accepted (the plan is
+        the last accepted round's; ``None``: no such trim).
+    trim_probes
+        Every requirement scale the trimming verified, in the order tried.
     seeds
         Replication numbers each stage used, ``stage -> (first, end)``
         (``refinement``, ``verification``, ``held_out``), all with ``base_seed``.
@@ -201,6 +204,7 @@ class Plan:
     held_out: HeldOut | None = None
     seat_price: SeatPrice | None = None
     rejected_trim: Round | None = None
+    trim_probes: tuple[Round, ...] = ()
     demand_basis: DemandBasis | None = None
     time_s: dict[str, float] = field(default_factory=dict)
     seeds: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -301,7 +305,8 @@ def search(
 
 def _timed(plan: Plan, clock: dict[str, float], t0: float) -> Plan:
     """The plan with its wall time by stage (seed and refinement from ``clock``)."""
-    rounds = [*plan.rounds, *([plan.rejected_trim] if plan.rejected_trim else [])]
+    kept = {id(r) for r in plan.rounds}
+    rounds = [*plan.rounds, *(r for r in plan.trim_probes if id(r) not in kept)]
     stages = {
         "seed": clock.get("seed", 0.0),
         "refinement": clock.get("refinement", 0.0),
@@ -470,7 +475,7 @@ def _search(
             plan, cfg = _trim(inputs, req, pats, plan, cfg, rounds, alpha, seed, workers, say, dask)
             seeds["verification"] = (
                 VERIFY_OFFSET,
-                VERIFY_OFFSET + max(r.replications for r in (*rounds, plan.rejected_trim) if r),
+                VERIFY_OFFSET + max(r.replications for r in (*rounds, *plan.trim_probes)),
             )
             plan = dataclasses.replace(plan, seeds=dict(seeds), base_seed=seed)
             tick = time.perf_counter()
@@ -595,38 +600,45 @@ def _trim(
     say: Callable[[str], None],
     dask: str | None,
 ) -> tuple[Plan, EngineConfig]:
-    """The cheapest accepted plan on the way down from an accepted requirement.
+    """The cheapest accepted plan below an accepted requirement, by bisection on its scale.
 
-    The requirement is scaled by ``1 - k * plan.trim_step``, ``k = 1, 2, ...``
-    (down to half), each scale covered and verified like a round, on the same
-    verification seeds, except that its first run missing a target ends it;
-    trimming stops at the first scale not accepted (or with no cheaper cover).
-    Rounds overshoot: the refinement staffs every interval to ``alpha`` and a
-    raise adds a whole measured shortfall, so the first accepted plan is often
-    dearer than it needs to be.  Choosing among several plans on the
-    same seeds favours the luckiest; the held-out check, on seeds none of them
-    saw, is what guards against that.
+    Rounds overshoot: the refinement staffs every interval to ``alpha`` and a raise
+    adds a whole measured shortfall, so the first accepted plan is often dearer than
+    it needs to be.  The requirement is scaled by ``1 - k * plan.trim_step`` down to
+    half; the search keeps the largest ``k`` known to fail and the smallest known to
+    pass (``k = 0``, the accepted round) and tries the one halfway, until they are
+    neighbours.  A try is covered, and verified under the round's own acceptance
+    rule (batches on the same verification seeds until the bound decides, up to the
+    cap): accepted and cheaper, it is the plan and the search goes lower; short or
+    undecided at the cap, it goes higher.  A cover no cheaper than the plan needs no
+    run: a smaller requirement that costs as much buys nothing, and the search goes
+    lower.  Choosing among several plans on the same seeds favours the luckiest;
+    the held-out check, on seeds none of them saw, is what guards against that.
     """
     step = inputs.spec.plan.trim_step
     settings = inputs.spec.plan
-    best, best_cfg, last = plan, cfg, req
-    k = 1
-    while step > 0 and 1.0 - k * step >= 0.5 - 1e-9:
+    best, best_cfg = plan, cfg
+    if step <= 0:
+        return best, best_cfg
+    # k = failed is the first step below half (never tried: it fails by definition)
+    passed, failed = 0, math.floor(0.5 / step + 1e-9) + 1
+    tried: list[Round] = []
+    while failed - passed > 1:
+        k = (passed + failed) // 2
         scale = round(1.0 - k * step, 6)
-        k += 1
         trial = np.ceil(scale * req - 1e-9).astype(np.int64)
-        if np.array_equal(trial, last):
-            continue
-        last = trial
         problem = cover_problem(inputs, trial, pats)
         sol = solve_cover(
             problem, time_limit_s=settings.milp_time_limit, mip_rel_gap=settings.milp_gap
         )
-        cheaper = sol.feasible and sol.cost < sum(best.labour_cost_by_pool.values()) - 1e-6
-        if not cheaper:
-            if sol.feasible:
-                continue  # the same cost at a smaller requirement: try the next scale
-            break
+        if not sol.feasible:
+            say(f"trimming: requirement x{scale:.2f}: no cover ({sol.status})")
+            failed = k
+            continue
+        if sol.cost >= sum(best.labour_cost_by_pool.values()) - 1e-6:
+            say(f"trimming: requirement x{scale:.2f} costs no less ({sol.cost:,.0f}): lower")
+            passed = k
+            continue
         say(
             f"trimming: requirement x{scale:.2f} (peak {int(trial.max())}), shift cover "
             f"{sol.status}, cost {sol.cost:,.0f}"
@@ -645,18 +657,23 @@ def _trim(
             [],
             say,
             dask,
-            strict=True,
         )
-        trial_rounds[-1] = dataclasses.replace(trial_rounds[-1], scale=scale)
-        if decision != "accept" or candidate.total_cost >= best.total_cost:
-            say(f"  not accepted: the x{scale:.2f} plan is kept out; trimming ends")
-            return dataclasses.replace(best, rejected_trim=trial_rounds[-1]), best_cfg
-        rounds[:] = trial_rounds
-        best = dataclasses.replace(
-            candidate, rounds=tuple(rounds), seat_price=seat_price(problem, sol)
-        )
-        best_cfg = candidate_cfg
-    return best, best_cfg
+        probe = dataclasses.replace(trial_rounds[-1], scale=scale)
+        tried.append(probe)
+        if decision == "accept" and candidate.total_cost < best.total_cost:
+            rounds[:] = [*trial_rounds[:-1], probe]
+            best = dataclasses.replace(
+                candidate, rounds=tuple(rounds), seat_price=seat_price(problem, sol)
+            )
+            best_cfg = candidate_cfg
+            passed = k
+        else:
+            say(f"  not accepted: the x{scale:.2f} plan is kept out")
+            failed = k
+    final = rounds[-1].scale
+    below = [r for r in tried if r.scale < final and r.decision != "accept"]
+    rejected = max(below, key=lambda r: r.scale) if below else None
+    return dataclasses.replace(best, rejected_trim=rejected, trim_probes=tuple(tried)), best_cfg
 
 
 def _same_worst_days(a: Round, b: Round) -> bool:
@@ -692,14 +709,10 @@ def _verify(
     steps: list[IsaStep],
     say: Callable[[str], None],
     dask: str | None = None,
-    strict: bool = False,
 ) -> tuple[Plan, Decision, EngineConfig]:
     """Simulate the round's shift plan on fresh seeds, batch by batch, and judge it.
 
     Returns the plan, the decision and the plan's engine config (for the held-out check).
-    ``strict`` (a trim): the first run missing a target rejects the plan; a trim
-    is worth verifying only while it keeps every target in every run, and after a
-    miss the bound would need about as many runs again to clear.
 
     Batches of ``plan.verify_replications`` are added until the bound decides
     (:func:`peakdesk.plan.guarantee.decide`) or ``plan.verify_cap`` runs are done.
@@ -736,9 +749,6 @@ def _verify(
             f"{settings.bound_level:.0%} bound {low:.3f} (required {required:.0%}): "
             + {"accept": "accepted", "reject": "short", "continue": "undecided"}[decision]
         )
-        if strict and decision == "continue" and met < n:
-            say("  a trim must keep every target in every run: short")
-            decision = "reject"
         if decision != "continue" or n >= settings.verify_cap:
             break
         # The next batch: at least the fewest further runs that could accept (all of
