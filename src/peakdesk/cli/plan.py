@@ -303,9 +303,9 @@ def _plan_lines(loaded: LoadedScenario, plan: Any, seconds: float) -> list[str]:
     if first:
         st = first[-1]
         lines.append(
-            f"  refinement: {len(first)} iterations, {st.outcome.replace('_', ' ')}, final "
-            f"largest change {st.max_change} agent(s)"
-            + (f", a cycle of {st.cycle}" if st.cycle else "")
+            f"  refinement: {len(first)} iterations on {sum(s.replications for s in first)} "
+            f"runs, {st.outcome.replace('_', ' ')}, final largest change {st.max_change} "
+            "agent(s)" + (f", a cycle of {st.cycle}" if st.cycle else "")
         )
     for r in plan.rounds:
         kept = (

@@ -201,4 +201,6 @@ def _refinement(plan: Plan) -> dict[str, Any] | None:
         "outcome": last.outcome,
         "final_max_change": last.max_change,
         "cycle": last.cycle,
+        "replications": [s.replications for s in steps],
+        "runs": sum(s.replications for s in steps),
     }

@@ -39,6 +39,7 @@ import numpy.typing as npt
 
 from peakdesk.engine.log import ChatLog
 from peakdesk.plan.inputs import Grid, PlanningInputs, writes_one_at_a_time
+from peakdesk.scenario.schema import REFINEMENT_GROWTH
 
 __all__ = ["Grid", "IsaStep", "iterate_requirement", "seed_requirement"]
 
@@ -254,6 +255,10 @@ class IsaStep:
         ``"not_converged"`` (stopped at the iteration cap).
     cycle
         Length of the cycle, iterations (0 unless ``outcome == "cycle"``).
+    replications
+        Runs this iteration simulated.
+    first_replication
+        Replication number of its first run.
     """
 
     iteration: int
@@ -262,6 +267,12 @@ class IsaStep:
     max_change: int
     outcome: str = "moving"
     cycle: int = 0
+    replications: int = 0
+    first_replication: int = 0
+
+
+#: The most an iteration's replications grow to, as a multiple of ``plan.replications``.
+MAX_GROWTH = REFINEMENT_GROWTH
 
 
 def iterate_requirement(
@@ -273,6 +284,7 @@ def iterate_requirement(
     max_iterations: int,
     seed: int,
     tolerance: int = 1,
+    grow: bool = True,
     workers: int = 1,
     on_step: Callable[[IsaStep], None] | None = None,
     dask: str | None = None,
@@ -292,7 +304,17 @@ def iterate_requirement(
     refinement's own seeds and 0.03-0.25 on fresh ones, benchmarks/isa_sinusoid.py);
     with fresh ones and the falling gain the iteration is a stochastic
     approximation that averages the buyers out.  Results stay reproducible: the
-    replication numbers are fixed by the iteration.
+    replication numbers follow from the iterations before.
+
+    The falling gain averages the noise of a few runs only slowly: near the fixed
+    point what moves the iterates is the sampling error of the measured need, and
+    no interval settles within ``tolerance`` until the gain has fallen below it.
+    So (``grow``) once an iteration moves the requirement no less than the one
+    before it (from the fourth on: the early steps shrink by the damping alone),
+    the iterations after it run twice as many replications, up to
+    :data:`MAX_GROWTH` x ``replications``: the measured need's error halves every
+    two doublings, and the refinement converges to the tolerance instead of
+    stopping at the iteration cap still moving.
 
     It stops when no interval moves by more than ``tolerance`` agents (the
     last update is returned: at a fixed point it equals its input); or when the
@@ -319,13 +341,15 @@ def iterate_requirement(
         report(step)
         return answer, steps
 
+    reps, first = replications, 0
+    previous_change: int | None = None
     for it in range(1, max_iterations + 1):
         seen.append(agents)
         ev = simulate(
             inputs.loaded,
             seed=seed,
-            replications=replications,
-            first_replication=(it - 1) * replications,
+            replications=reps,
+            first_replication=first,
             config=inputs.stacked_config(agents),
             intensity=inputs.intensity,
             keep_logs=False,
@@ -356,19 +380,42 @@ def iterate_requirement(
         nxt = target if it == 1 else agents + np.sign(gap) * ((np.abs(gap) + div - 1) // div)
         change = int(np.max(np.abs(nxt - agents), initial=0))
         if it > 1 and change <= tolerance:
-            step = IsaStep(it, agents, nxt, change, "converged")
+            step = IsaStep(
+                it, agents, nxt, change, "converged", replications=reps, first_replication=first
+            )
             return finish(step, nxt)
         back = next((j for j, old in enumerate(seen) if np.array_equal(old, nxt)), None)
         if back is not None and it > 1:
             cycle = seen[back:]
-            step = IsaStep(it, agents, nxt, change, "cycle", len(cycle))
+            step = IsaStep(
+                it,
+                agents,
+                nxt,
+                change,
+                "cycle",
+                len(cycle),
+                replications=reps,
+                first_replication=first,
+            )
             return finish(step, np.max(np.stack(cycle), axis=0))
         if it == max_iterations:
             # The last two iterates bracket the fixed point interval by interval
             # (they alternate around it), so keep the larger; verification decides.
-            step = IsaStep(it, agents, nxt, change, "not_converged")
+            step = IsaStep(
+                it, agents, nxt, change, "not_converged", replications=reps, first_replication=first
+            )
             return finish(step, np.maximum(agents, nxt))
-        report(IsaStep(it, agents, nxt, change))
+        report(IsaStep(it, agents, nxt, change, replications=reps, first_replication=first))
+        first += reps
+        if (
+            grow
+            and it >= 4
+            and previous_change is not None
+            and change >= previous_change
+            and reps < MAX_GROWTH * replications
+        ):
+            reps = min(2 * reps, MAX_GROWTH * replications)
+        previous_change = change
         agents = nxt
     return agents, steps  # max_iterations < 1: the generous start, no step
 

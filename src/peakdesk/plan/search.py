@@ -74,7 +74,8 @@ from peakdesk.scenario.schema import REFINEMENT_SEEDS, Scenario
 I64 = npt.NDArray[np.int64]
 
 #: Seeds of verification runs start here, past the refinement's replications
-#: (``replications x max_iterations <= REFINEMENT_SEEDS``, checked by the schema).
+#: (``replications x MAX_GROWTH x max_iterations <= REFINEMENT_SEEDS``, checked by
+#: the schema).
 VERIFY_OFFSET = REFINEMENT_SEEDS
 #: Seeds of the held-out check start here: past any verification (at most
 #: MAX_REPLICATIONS = 10,000 runs), never used by the search.
@@ -399,7 +400,9 @@ def _search(
     base, steps = refine(inputs, seed_req, alpha, seed, workers, dask, say)
     clock["refinement"] = clock.get("refinement", 0.0) + time.perf_counter() - tick
     # Fresh replication numbers each refinement iteration (plan.requirement).
-    seeds = {"refinement": (0, max(len(steps), 1) * settings.replications)}
+    seeds = {
+        "refinement": (0, steps[-1].first_replication + steps[-1].replications if steps else 0)
+    }
     rounds: list[Round] = []
     required = spec.targets.confidence
     has_targets = bool(scenario_targets(loaded))
@@ -573,8 +576,9 @@ def refine(
         workers=workers,
         dask=dask,
         on_step=lambda st: say(
-            f"  iteration {st.iteration}: peak {int(st.agents.max())} -> "
-            f"{int(st.next_agents.max())} agents, largest change {st.max_change}"
+            f"  iteration {st.iteration} ({st.replications} runs): peak "
+            f"{int(st.agents.max())} -> {int(st.next_agents.max())} agents, largest change "
+            f"{st.max_change}"
             + (f" ({_OUTCOME[st.outcome](st)})" if st.outcome != "moving" else "")
         ),
     )

@@ -53,6 +53,9 @@ MAX_MULTIPLIER = 1e4
 #: Replication numbers the planner's refinement may use, ``0 ..`` (the verification's
 #: start at this number).
 REFINEMENT_SEEDS = 100_000
+#: A refinement iteration's replications grow to at most this multiple of
+#: ``plan.replications`` (peakdesk.plan.requirement.MAX_GROWTH).
+REFINEMENT_GROWTH = 16
 MAX_FACTOR = 1e3
 #: Cost of one agent-hour, and of a month of sub-accounts, in the scenario's currency.
 MAX_HOURLY_COST = 1e9
@@ -1003,7 +1006,11 @@ class PlanSettings(_Model):
     """How ``peakdesk plan`` searches."""
 
     replications: int = Field(
-        default=3, ge=1, le=MAX_REPLICATIONS, description="replications per refinement iteration"
+        default=3,
+        ge=1,
+        le=MAX_REPLICATIONS,
+        description="replications per refinement iteration at first (doubled, up to 16x, "
+        "while the iterations stall at the noise of a few runs)",
     )
     verify_replications: int = Field(
         default=12,
@@ -1092,14 +1099,16 @@ class PlanSettings(_Model):
                 f"{cap} is below verify_replications = "
                 f"{self.verify_replications} (one batch); give at least that many",
             )
-        if self.replications * self.max_iterations > REFINEMENT_SEEDS:
-            # Each refinement iteration runs fresh replication numbers; they must stay
-            # below the verification's (peakdesk.plan.search.VERIFY_OFFSET).
+        if self.replications * REFINEMENT_GROWTH * self.max_iterations > REFINEMENT_SEEDS:
+            # Each refinement iteration runs fresh replication numbers, up to
+            # REFINEMENT_GROWTH x replications once it stalls; they must stay below the
+            # verification's (peakdesk.plan.search.VERIFY_OFFSET).
             raise FieldProblem(
                 "replications",
-                f"{self.replications} x max_iterations {self.max_iterations} = "
-                f"{self.replications * self.max_iterations:,} refinement runs; at most "
-                f"{REFINEMENT_SEEDS:,} (lower either)",
+                f"{self.replications} x {REFINEMENT_GROWTH} x max_iterations "
+                f"{self.max_iterations} = "
+                f"{self.replications * REFINEMENT_GROWTH * self.max_iterations:,} refinement "
+                f"runs at most; the limit is {REFINEMENT_SEEDS:,} (lower either)",
             )
         return self
 
