@@ -292,7 +292,7 @@ def test_refinement_converges_within_the_tolerance(tmp_path: Path) -> None:
     inputs = PlanningInputs.of(loaded)
     from peakdesk.plan.requirement import seed_requirement
 
-    alpha = search_mod.starting_alpha(loaded)
+    alpha = search_mod.starting_alpha(inputs)
     out, steps = iterate_requirement(
         inputs, seed_requirement(inputs, alpha), alpha, replications=2, max_iterations=20, seed=3
     )

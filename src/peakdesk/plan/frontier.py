@@ -201,7 +201,7 @@ def frontier(
         label = "as written" if m is None else f"{m} chats per agent"
         say(f"frontier, {label}: refining the requirement")
         inputs = PlanningInputs.of(variant)
-        alpha = starting_alpha(variant)
+        alpha = starting_alpha(inputs)
         base, _ = refine(
             inputs, seed_requirement(inputs, alpha), alpha, seed, workers, dask, lambda _m: None
         )

@@ -21,6 +21,8 @@ import numpy.typing as npt
 from peakdesk.demand.sample import Intensity, intensity
 from peakdesk.engine.config import EngineConfig, PoolConfig
 from peakdesk.engine.setup import ShiftInstance, config_from_instances, pool_configs
+from peakdesk.experiment.targets import scenario_targets
+from peakdesk.rules.targets import Target
 from peakdesk.scenario.load import LoadedScenario
 from peakdesk.scenario.schema import PlanShifts, Scenario
 
@@ -289,6 +291,8 @@ class PlanningInputs:
     capacity
         Per pool and inquiry type, one agent's work in reference agents
         (:func:`pool_capacity`).
+    targets
+        The scenario's targets, parsed once (a centre's with their client scope).
     """
 
     loaded: LoadedScenario
@@ -300,6 +304,7 @@ class PlanningInputs:
     work: OfferedWork
     type_share: F64
     capacity: F64
+    targets: tuple[Target, ...] = ()
 
     @classmethod
     def of(cls, loaded: LoadedScenario) -> PlanningInputs:
@@ -319,6 +324,7 @@ class PlanningInputs:
             work=offered_work(spec, inten, grid, pool),
             type_share=type_load_share(spec, inten, grid, pool),
             capacity=pool_capacity(spec, pool),
+            targets=tuple(scenario_targets(loaded)),
         )
 
     @property

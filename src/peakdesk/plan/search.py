@@ -46,7 +46,7 @@ from peakdesk.engine.config import EngineConfig
 from peakdesk.engine.intervals import peak_level
 from peakdesk.engine.setup import build_config, config_from_instances, seat_cost, subaccount_cost
 from peakdesk.experiment.replicate import Evaluation, simulate
-from peakdesk.experiment.targets import TargetSummary, scenario_targets
+from peakdesk.experiment.targets import TargetSummary
 from peakdesk.plan.cover import (
     CoverSolution,
     Diagnosis,
@@ -216,18 +216,52 @@ class Plan:
         """Labour and sub-accounts over the horizon."""
         return sum(self.labour_cost_by_pool.values()) + self.subaccount_cost
 
+    @classmethod
+    def without_plan(
+        cls,
+        status: str,
+        message: str,
+        grid: Grid,
+        pats: list[Pattern],
+        *,
+        requirement: I64 | None = None,
+        rounds: tuple[Round, ...] = (),
+        diagnosis: tuple[Diagnosis, ...] = (),
+        seeds: dict[str, tuple[int, int]] | None = None,
+        base_seed: int | None = None,
+    ) -> Plan:
+        """An answer with no plan in it (nothing covers): no agents, no cost, no runs."""
+        return cls(
+            status=status,
+            message=message,
+            grid=grid,
+            requirement=(
+                np.zeros(grid.n, dtype=np.int64) if requirement is None else requirement
+            ),
+            patterns=tuple(pats),
+            counts=np.zeros(len(pats), dtype=np.int64),
+            subaccounts=0,
+            labour_cost_by_pool={},
+            subaccount_cost=0.0,
+            verification=None,
+            rounds=rounds,
+            diagnosis=diagnosis,
+            seeds=dict(seeds or {}),
+            base_seed=base_seed,
+        )
 
-def starting_alpha(loaded: LoadedScenario) -> float:
+
+def starting_alpha(inputs: PlanningInputs) -> float:
     """The first round's ``alpha``: the scenario's setting, else from the strictest share target.
 
     A share target ``v`` (a rate to keep) starts at ``alpha = 1 - v``: having
     every slot busy for a share ``1 - v`` of the time lets some buyers wait,
     but not (for typical reply times) past the target's threshold.
     """
-    spec = loaded.spec
+    spec = inputs.spec
     if spec.plan.delay_probability is not None:
         return spec.plan.delay_probability
-    shares = [t.value for t in scenario_targets(loaded) if t.op == ">=" and 0 < t.value < 1]
+    shares = [t.value for t in inputs.targets if t.op == ">=" and 0 < t.value < 1]
     return float(np.clip(1.0 - max(shares), 0.02, 0.5)) if shares else 0.2
 
 
@@ -363,13 +397,13 @@ def _search(
     grid = inputs.grid
     pats = patterns(spec)
     days = sorted({pt.day for pt in pats})  # the cover's day indices
-    alpha = starting_alpha(loaded)
+    alpha = starting_alpha(inputs)
     beyond = _beyond_the_cap(inputs)
     if beyond is not None:
         # No staffing can hold the buyers under the cap: say so before any simulation.
         k = max(range(len(beyond.intervals)), key=lambda i: beyond.value[i])
         at = _interval_label(loaded, grid, beyond.intervals[k])
-        return Plan(
+        return Plan.without_plan(
             "infeasible",
             f"no staffing fits under the platform's cap of {beyond.limit[k]:.0f} "
             f"sub-account{'s' if beyond.limit[k] != 1 else ''}: "
@@ -377,15 +411,8 @@ def _search(
             "holding time, at the most any pool's agent can hold; in "
             f"{len(beyond.intervals)} intervals) before any waiting is allowed",
             grid,
-            np.zeros(grid.n, dtype=np.int64),
-            tuple(pats),
-            np.zeros(len(pats), dtype=np.int64),
-            0,
-            {},
-            0.0,
-            None,
-            (),
-            (beyond,),
+            pats,
+            diagnosis=(beyond,),
             base_seed=seed,
         )
     tick = time.perf_counter()
@@ -405,7 +432,7 @@ def _search(
     }
     rounds: list[Round] = []
     required = spec.targets.confidence
-    has_targets = bool(scenario_targets(loaded))
+    has_targets = bool(inputs.targets)
     best: Plan | None = None
     # Where a verified plan is short, the intervals that served buyers late on the days a
     # target missed get more agents, by the measured shortfall (the ISA fixed point is
@@ -441,19 +468,14 @@ def _search(
                     rounds,
                 )
             rounds.append(Round(rnd, alpha, tuple(steps), sol.status, math.nan, math.nan, ()))
-            return Plan(
+            return Plan.without_plan(
                 "infeasible",
                 "no shift plan covers the requirement: " + binding,
                 grid,
-                req,
-                tuple(pats),
-                np.zeros(len(pats), dtype=np.int64),
-                0,
-                {},
-                0.0,
-                None,
-                tuple(rounds),
-                sol.diagnosis,
+                pats,
+                requirement=req,
+                rounds=tuple(rounds),
+                diagnosis=sol.diagnosis,
                 seeds=seeds,
                 base_seed=seed,
             )
@@ -721,11 +743,11 @@ def _verify(
     Batches of ``plan.verify_replications`` are added until the bound decides
     (:func:`peakdesk.plan.guarantee.decide`) or ``plan.verify_cap`` runs are done.
     """
-    loaded, grid, spec = inputs.loaded, inputs.grid, inputs.spec
+    grid, spec = inputs.grid, inputs.spec
     settings = spec.plan
     cfg, subaccounts = plan_config(spec, pats, sol.x)
     required = spec.targets.confidence
-    has_targets = bool(scenario_targets(loaded))
+    has_targets = bool(inputs.targets)
     ev: Evaluation | None = None
     decision: Decision = "continue"
     batch = settings.verify_replications
@@ -804,7 +826,17 @@ def _verify(
     for t in summaries:
         say(f"    {t.target.text}: P(met) {t.p_met:.0%}, worst day {t.worst_mean:.4g}")
     plan = Plan(
-        "ok", "", grid, req, tuple(pats), sol.x, subaccounts, labour, sa_cost, ev, tuple(rounds)
+        status="ok",
+        message="",
+        grid=grid,
+        requirement=req,
+        patterns=tuple(pats),
+        counts=sol.x,
+        subaccounts=subaccounts,
+        labour_cost_by_pool=labour,
+        subaccount_cost=sa_cost,
+        verification=ev,
+        rounds=tuple(rounds),
     )
     return plan, decision, cfg
 
