@@ -26,7 +26,6 @@ import dataclasses
 import datetime as dt
 import math
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -40,7 +39,6 @@ from peakdesk.engine.intervals import peak_level
 from peakdesk.engine.setup import config_from_instances
 from peakdesk.experiment import replicate
 from peakdesk.experiment.replicate import simulate
-from peakdesk.plan import requirement as req_mod
 from peakdesk.plan.cover import solve_cover
 from peakdesk.plan.inputs import Grid, PlanningInputs
 from peakdesk.plan.patterns import cover_problem, instances_of, patterns
@@ -117,8 +115,8 @@ def _exact_measurement(
 ) -> list[I64]:
     """Replace the ISA's simulation by the exact stationary distribution of L.
 
-    ``PlanningInputs.stacked_config`` hands the staffing through unchanged and ``simulate``
-    returns, per interval, the interval's length spread over the stationary
+    ``PlanningInputs.stacked_config`` hands the staffing through unchanged and the runs
+    (``measure_runs``) return, per interval, the interval's length spread over the stationary
     number-in-system distribution of M/M/n(+M) with that interval's ``n``.
     Returns the list the staffings simulated are appended to.
     """
@@ -127,18 +125,17 @@ def _exact_measurement(
     def fake_config(_inputs: Any, agents: Any) -> I64:
         return np.asarray(agents, dtype=np.int64).copy()
 
-    def fake_simulate(_loaded: Any, *, config: I64, **_kw: Any) -> Any:
+    def fake_measure(_loaded: Any, _measure: Any, *, config: I64, **_kw: Any) -> Any:
         seen.append(config)
         pmfs = [_in_system_pmf(int(n), load, theta_over_mu) for n in config]
         width = max(p.size for p in pmfs)
         hist = np.zeros((grid.n, width))
         for k, p in enumerate(pmfs):
             hist[k, : p.size] = p * grid.interval_s
-        return SimpleNamespace(replications=(SimpleNamespace(extra=hist),))
+        return [hist]
 
     monkeypatch.setattr(PlanningInputs, "stacked_config", fake_config)
-    monkeypatch.setattr(replicate, "simulate", fake_simulate)
-    monkeypatch.setattr(req_mod, "simulate", fake_simulate, raising=False)  # if imported there
+    monkeypatch.setattr(replicate, "measure_runs", fake_measure)
     return seen
 
 

@@ -24,7 +24,6 @@ from scipy import stats
 from peakdesk.cli import main
 from peakdesk.experiment import replicate
 from peakdesk.experiment.replicate import simulate
-from peakdesk.plan import requirement as req_mod
 from peakdesk.plan import search as search_mod
 from peakdesk.plan.guarantee import (
     decide,
@@ -103,7 +102,13 @@ def _record(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int]]:
         calls.append((kw["seed"], kw.get("first_replication", 0), kw["replications"]))
         return simulate(loaded, **kw)
 
-    monkeypatch.setattr(replicate, "simulate", recording)  # the refinement's import
+    measured = replicate.measure_runs
+
+    def recording_measure(loaded: Any, measure: Any, **kw: Any) -> Any:
+        calls.append((kw["seed"], kw.get("first_replication", 0), kw["replications"]))
+        return measured(loaded, measure, **kw)
+
+    monkeypatch.setattr(replicate, "measure_runs", recording_measure)  # the refinement's
     monkeypatch.setattr(search_mod, "simulate", recording)
     return calls
 
@@ -259,16 +264,15 @@ def test_refinement_stops_on_a_cycle_with_the_max_of_it(monkeypatch: pytest.Monk
     def fake_config(_inputs: Any, agents: Any) -> Any:
         return np.asarray(agents, dtype=np.int64).copy()
 
-    def fake_simulate(_loaded: Any, *, config: Any, **_kw: Any) -> Any:
+    def fake_measure(_loaded: Any, _measure: Any, *, config: Any, **_kw: Any) -> Any:
         seen.append(config)
         hist = np.zeros((grid.n, 40))
         for k, n in enumerate(config.tolist()):
             hist[k, 8 if n >= 12 else 16] = grid.interval_s
-        return SimpleNamespace(replications=(SimpleNamespace(extra=hist),))
+        return [hist]
 
     monkeypatch.setattr(PlanningInputs, "stacked_config", fake_config)
-    monkeypatch.setattr(replicate, "simulate", fake_simulate)
-    monkeypatch.setattr(req_mod, "simulate", fake_simulate, raising=False)
+    monkeypatch.setattr(replicate, "measure_runs", fake_measure)
     from conftest import base_dict, loaded
 
     d = base_dict()
@@ -301,3 +305,19 @@ def test_refinement_converges_within_the_tolerance(tmp_path: Path) -> None:
     np.testing.assert_array_equal(out, last.next_agents)
     assert all(s.outcome == "moving" for s in steps[:-1])
     assert math.isfinite(float(out.sum()))
+
+
+def _closes(log: Any) -> float:
+    return float(np.nansum(log.close_s))
+
+
+def test_measured_runs_are_the_simulated_runs(tmp_path: Path) -> None:
+    """The refinement's runs (a measure and nothing else) play the same buyers on the
+    same seeds as simulate: the measure of each log is the same number."""
+    loaded = _tiny(tmp_path)
+    config = search_mod.build_config(loaded.spec)
+    kw = {"seed": 7, "replications": 3, "first_replication": 11}
+    ev = simulate(loaded, config=config, measure=_closes, keep_logs=False, **kw)  # type: ignore[arg-type]
+    got = replicate.measure_runs(loaded, _closes, config=config, **kw)  # type: ignore[arg-type]
+    assert got == [r.extra for r in ev.replications]
+    assert len(set(got)) == 3

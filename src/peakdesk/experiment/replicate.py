@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from scipy import stats
@@ -31,6 +31,8 @@ from peakdesk.experiment.workers import part_progress, run_tasks
 from peakdesk.rules.series import DailyHistory
 from peakdesk.rules.targets import Target, TargetResult
 from peakdesk.scenario.load import LoadedScenario
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -295,23 +297,13 @@ def simulate(
     spec = loaded.spec
     seed = spec.simulation.seed if seed is None else seed
     n_rep = spec.simulation.replications if replications is None else replications
-    types = spec.inquiry_types
-    targets = scenario_targets(loaded)
-    job = _Job(
-        loaded=loaded,
-        seed=seed,
-        config=config if config is not None else build_config(spec, staffing),
-        intensity=demand_intensity(loaded) if intensity is None else intensity,
-        conversion_base=tuple(t.conversion.base if t.conversion else 0.0 for t in types),
-        conversion_half_life_s=tuple(
-            t.conversion.half_life if t.conversion else math.inf for t in types
-        ),
+    job = _job(
+        loaded,
+        seed,
+        config if config is not None else build_config(spec, staffing),
+        intensity,
+        measure,
         keep_logs=first_replication + (n_rep if keep_logs is True else int(keep_logs)),
-        targets=tuple(targets),
-        history=scenario_history(loaded) if targets else {},
-        measure=measure,
-        # Resolved here, not in each worker: a fallback warns once.
-        engine=resolve(spec.simulation.engine),
     )
     numbers = list(range(first_replication, first_replication + n_rep))
     if dask is not None:
@@ -329,14 +321,97 @@ def simulate(
     return Evaluation(seed=seed, replications=tuple(reps))
 
 
+def _job(
+    loaded: LoadedScenario,
+    seed: int,
+    config: EngineConfig,
+    intensity: Intensity | None,
+    measure: Callable[[ChatLog], Any] | None,
+    *,
+    keep_logs: int,
+    scored: bool = True,
+) -> _Job:
+    spec = loaded.spec
+    types = spec.inquiry_types
+    targets = scenario_targets(loaded) if scored else []
+    return _Job(
+        loaded=loaded,
+        seed=seed,
+        config=config,
+        intensity=demand_intensity(loaded) if intensity is None else intensity,
+        conversion_base=tuple(t.conversion.base if t.conversion else 0.0 for t in types),
+        conversion_half_life_s=tuple(
+            t.conversion.half_life if t.conversion else math.inf for t in types
+        ),
+        keep_logs=keep_logs,
+        targets=tuple(targets),
+        history=scenario_history(loaded) if targets else {},
+        measure=measure,
+        # Resolved here, not in each worker: a fallback warns once.
+        engine=resolve(spec.simulation.engine),
+    )
+
+
+def _measured(job: _Job, r: int) -> Any:
+    """One replication's ``measure`` of its log, and nothing else."""
+    spec = job.loaded.spec
+    workload = sample_workload(job.loaded, r, seed=job.seed, inten=job.intensity)
+    log = run(
+        job.config,
+        workload,
+        engine=job.engine,
+        start=spec.calendar.start_aware,
+        horizon_s=spec.calendar.horizon,
+        subaccount_cost=subaccount_cost(spec),
+        conversion_base=job.conversion_base,
+        conversion_half_life_s=job.conversion_half_life_s,
+    )
+    assert job.measure is not None
+    return job.measure(log)
+
+
+def measure_runs(
+    loaded: LoadedScenario,
+    measure: Callable[[ChatLog], T],
+    *,
+    config: EngineConfig,
+    replications: int,
+    seed: int | None = None,
+    first_replication: int = 0,
+    workers: int = 1,
+    intensity: Intensity | None = None,
+    dask: str | None = None,
+) -> list[T]:
+    """``measure`` of each replication's log, and nothing else (no targets, tables or KPIs).
+
+    For a caller that reads one thing off each run (the planner's refinement reads
+    the number in system per interval): the same buyers and engine as
+    :func:`simulate` (same seeds, same logs), without the scoring each run of
+    ``simulate`` pays for.  ``measure`` must pickle when ``workers > 1``.
+    """
+    seed = loaded.spec.simulation.seed if seed is None else seed
+    job = _job(loaded, seed, config, intensity, measure, keep_logs=0, scored=False)
+    numbers = list(range(first_replication, first_replication + replications))
+    if dask is not None:
+        return run_on_dask(job, numbers, dask, fn=_measured)
+    if workers <= 1 or replications <= 1:
+        return [_measured(job, r) for r in numbers]
+    warm(job.engine)
+    return run_parallel(job, numbers, workers, fn=_measured)
+
+
 def run_parallel(
     job: _Job,
     numbers: list[int],
     workers: int,
     progress: Callable[[float], None] | None = None,
-) -> list[Replication]:
-    """Run replications in worker processes, in order; a lost worker's share is redone here."""
-    return run_tasks(_replicate, [(job, r) for r in numbers], workers, progress)
+    fn: Callable[[_Job, int], Any] | None = None,
+) -> list[Any]:
+    """Run replications in worker processes, in order; a lost worker's share is redone here.
+
+    ``fn`` (default :func:`_replicate`) is what each replication runs.
+    """
+    return run_tasks(fn or _replicate, [(job, r) for r in numbers], workers, progress)
 
 
 def run_on_dask(
@@ -344,7 +419,8 @@ def run_on_dask(
     numbers: list[int],
     address: str,
     progress: Callable[[float], None] | None = None,
-) -> list[Replication]:
+    fn: Callable[[_Job, int], Any] | None = None,
+) -> list[Any]:
     """Run replications on a Dask cluster, in order.
 
     The job is sent to the workers once; each replication is a task keyed by
@@ -355,8 +431,10 @@ def run_on_dask(
 
     with Client(address, set_as_default=False) as client:
         shared = client.scatter(job, broadcast=True)
-        futures = client.map(_replicate, [shared] * len(numbers), numbers, pure=False, retries=2)
-        results: dict[int, Replication] = {}
+        futures = client.map(
+            fn or _replicate, [shared] * len(numbers), numbers, pure=False, retries=2
+        )
+        results: dict[int, Any] = {}
         # In order: each result waits for its own task, the others run meanwhile.
         for r, fut in zip(numbers, futures, strict=True):
             results[r] = fut.result()

@@ -323,7 +323,7 @@ def iterate_requirement(
     ``max_iterations`` (the larger of the last two iterates).  The last step's
     :attr:`IsaStep.outcome` says which.
     """
-    from peakdesk.experiment.replicate import simulate
+    from peakdesk.experiment.replicate import measure_runs
 
     grid, pool = inputs.grid, inputs.requirement_pool
     slots = pool.max_concurrency
@@ -345,19 +345,17 @@ def iterate_requirement(
     previous_change: int | None = None
     for it in range(1, max_iterations + 1):
         seen.append(agents)
-        ev = simulate(
+        extras = measure_runs(
             inputs.loaded,
+            _Histogram(grid, writing),
             seed=seed,
             replications=reps,
             first_replication=first,
             config=inputs.stacked_config(agents),
             intensity=inputs.intensity,
-            keep_logs=False,
             workers=workers,
-            measure=_Histogram(grid, writing),
             dask=dask,
         )
-        extras = [r.extra for r in ev.replications]
         if writing:
             # Slots for the chats, and (one reply at a time) agents for the waiting replies.
             by_slots = agents_from_tail(pooled_tail([e[0] for e in extras]), slots, alpha)
@@ -365,7 +363,9 @@ def iterate_requirement(
             by_writing = agents_for_writing(pooled_pmf([e[1] for e in extras]), alpha, cap)
             need = np.maximum(by_slots, by_writing)
         else:
-            need = agents_from_tail(pooled_tail(extras), slots, alpha)
+            need = agents_from_tail(
+                pooled_tail([e for e in extras if isinstance(e, np.ndarray)]), slots, alpha
+            )
         target = np.minimum(need, 2 * agents + 5)
         # Damped after the first step: an under-staffed interval piles up a backlog
         # (buyers who gave up still wait for their answer), so the raw update
