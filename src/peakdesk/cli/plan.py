@@ -328,9 +328,13 @@ def _plan_lines(loaded: LoadedScenario, plan: Any, seconds: float) -> list[str]:
     for bad in plan.trim_probes:
         if id(bad) in taken:
             continue
+        verdict = {"reject": "short", "continue": "not shown within the cap"}.get(
+            bad.decision, bad.decision
+        )
         lines.append(
             f"  trim x{bad.scale:.2f}: cost {bad.cost:,.0f}, every target kept in "
-            f"{bad.p_all_met:.0%} of {bad.replications} runs ({bad.decision}): not taken"
+            f"{bad.p_all_met:.0%} of {bad.replications} runs, lower bound {bad.lower:.3f} "
+            f"({verdict}): not taken"
         )
     return lines
 
