@@ -1,0 +1,179 @@
+"""Routing: which agent takes a new chat, and which waiting chat a free slot takes.
+
+Agents free to take a chat are kept in one heap per pool of (key, entry number,
+agent), the key being the chats held (``least_loaded``) or the time of the last
+assignment (``longest_idle``); an entry is valid while it is the agent's latest,
+older ones are dropped lazily on lookup.  Waiting chats are kept in one FIFO
+queue per inquiry type; with a withdrawing type, buyers whose patience ran out
+while queued leave from its head.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+
+from peakdesk.engine.reference import discipline, events
+from peakdesk.engine.reference.state import INF, Simulation
+
+
+def pick_agent(sim: Simulation, typ: int) -> int:
+    """The agent the policy gives a new conversation of this type, or -1."""
+    best = -1
+    best_key = 0.0
+    best_seq = 0
+    avail = sim.avail
+    entry_seq = sim.entry_seq
+    for p in sim.type_pools[typ]:
+        h = avail[p]
+        while h:
+            top = h[0]
+            if entry_seq[top[2]] == top[1]:
+                break
+            heapq.heappop(h)
+        else:
+            continue
+        if sim.by_priority:
+            return top[2]
+        key = top[0]
+        if best < 0 or key < best_key or (key == best_key and top[1] < best_seq):
+            best, best_key, best_seq = top[2], key, top[1]
+    return best
+
+
+def refresh(sim: Simulation, a: int) -> None:
+    """Re-index an agent after its load or state changed (once its state is settled)."""
+    p = sim.apool[a]
+    load = sim.load[a]
+    if sim.accepting[a] and load < sim.pool_cap[p]:
+        seq = sim.seq + 1
+        sim.seq = seq
+        sim.entry_seq[a] = seq
+        key = sim.last_assign[a] if sim.longest_idle else load
+        heapq.heappush(sim.avail[p], (key, seq, a))
+    else:
+        sim.entry_seq[a] = -1
+
+
+def assign(sim: Simulation, i: int, a: int, now: float) -> None:
+    """Give conversation ``i`` to agent ``a`` (the caller re-indexes the agent)."""
+    sim.conv_agent[i] = a
+    sim.holder[i] = a
+    sim.hold_start[i] = now
+    assign_time = sim.assign_time
+    if assign_time[i] != assign_time[i]:  # keep the first assignment
+        assign_time[i] = now
+        if sim.any_at_assign and sim.at_assign[sim.ctype[i]]:
+            # Patience until assignment: a buyer taken too late has already left.
+            t_left = sim.arrival[i] + sim.patience[i]
+            if now > t_left:
+                sim.abandoned[i] = 1
+                sim.abandon_time[i] = t_left
+    if sim.requeued_at:
+        since = sim.requeued_at.pop(i, None)
+        if since is not None:
+            sim.requeues.append((i, since, now))
+    sim.load[a] += 1
+    sim.last_assign[a] = now
+    held = sim.held[a]
+    if held is not None:
+        held.add(i)
+    j = sim.queued_msg[i]
+    if sim.par[a]:
+        discipline.ps_add(sim, a, j, i, now)
+        return
+    inbox = sim.inbox[a]
+    composing = sim.composing
+    if composing[a] < 0:
+        if not inbox:
+            discipline.start(sim, a, j, i)
+            return
+        # Only inside a reply's handler: older messages wait in the inbox.
+        heapq.heappush(inbox, (sim.msg_time[j], j))
+        discipline.compose_next(sim, a)
+    else:
+        heapq.heappush(inbox, (sim.msg_time[j], j))
+    typ = sim.ctype[i]
+    if (
+        j == sim.offset[i]
+        and composing[a] != j
+        and sim.withdraw[typ]
+        and not sim.at_assign[typ]
+        and j not in sim.work_left
+    ):
+        patience = sim.patience[i]
+        if patience < INF:
+            # The first reply waits behind others: the buyer may still give up.
+            events.at(sim, sim.arrival[i] + patience, now, i, sim.cb_patience)
+
+
+def withdraw(sim: Simulation, i: int) -> None:
+    """The buyer gave up and the conversation is withdrawn unanswered (closed then)."""
+    sim.withdrawn[i] = 1
+    sim.abandoned[i] = 1
+    t = sim.arrival[i] + sim.patience[i]
+    sim.abandon_time[i] = t
+    sim.close_time[i] = t
+    if sim.requeued_at:
+        since = sim.requeued_at.pop(i, None)
+        if since is not None:
+            sim.requeues.append((i, since, t))
+
+
+def pull(sim: Simulation, a: int, now: float) -> None:
+    """Fill an agent's free slots from the queues (best priority, then oldest or due first)."""
+    p = sim.apool[a]
+    cap = sim.pool_cap[p]
+    pool_queues = sim.pool_queues[p]
+    since = sim.queued_since
+    load = sim.load
+    while load[a] < cap:
+        best: deque[int] | None = None
+        best_prio = 0
+        best_since = 0.0
+        for q, prio, withdraw, at_assign, due in pool_queues:
+            if not q:
+                continue
+            if withdraw:
+                drop_expired(sim, q, now, at_assign)
+                if not q:
+                    continue
+            # Each queue is in arrival order, so its head is also its soonest due.
+            s = since[q[0]] + due
+            if best is None or prio < best_prio or (prio == best_prio and s < best_since):
+                best, best_prio, best_since = q, prio, s
+        if best is None:
+            return
+        assign(sim, best.popleft(), a, now)
+
+
+def drop_expired(sim: Simulation, q: deque[int], now: float, at_assign: bool) -> None:
+    """Withdraw the buyers at the head of a queue whose patience ran out while queued.
+
+    Only a first message: a chat reopened after an idle close had its answer,
+    and its buyer's patience no longer applies; nor does it to a chat handed
+    back once taken (patience until assignment) or once its first reply was
+    begun.
+    """
+    arrival, patience = sim.arrival, sim.patience
+    queued_msg, offset = sim.queued_msg, sim.offset
+    withdrawn = sim.withdrawn
+    while q:
+        i = q[0]
+        if withdrawn[i]:
+            q.popleft()  # withdrawn while queued after a hand-back
+            continue
+        j = offset[i]
+        if queued_msg[i] != j or not arrival[i] + patience[i] < now:
+            return
+        if (sim.work_left or at_assign) and committed(sim, i, j, at_assign):
+            return
+        withdraw(sim, q.popleft())
+
+
+def committed(sim: Simulation, i: int, j: int, at_assign: bool) -> bool:
+    """Whether a queued buyer no longer gives up: taken once (patience until
+    assignment), or the first reply ``j`` was begun before a hand-back."""
+    if at_assign:
+        return sim.assign_time[i] == sim.assign_time[i]
+    return j in sim.work_left
