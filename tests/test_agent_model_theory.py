@@ -73,6 +73,7 @@ def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     monkeypatch.setattr(sys.modules[__name__], "simulate", on_engine(request.param))
     return str(request.param)
 
+
 COMPOSE_S = 60.0
 WARMUP = 0.1
 FAMILY = 0.01  # simultaneous miss probability over each test's checks

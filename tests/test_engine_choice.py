@@ -19,8 +19,7 @@ SMALL = str(SCENARIOS / "small-shop.toml")
 
 #: Runs the command line in a fresh interpreter where ``import numba`` fails.
 NO_NUMBA = (
-    "import sys; sys.modules['numba'] = None; "
-    "from peakdesk.cli import main; sys.exit(main())"
+    "import sys; sys.modules['numba'] = None; from peakdesk.cli import main; sys.exit(main())"
 )
 
 

@@ -92,6 +92,7 @@ def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     monkeypatch.setattr(sys.modules[__name__], "simulate", on_engine(request.param))
     return str(request.param)
 
+
 VECTORS = json.loads((Path(__file__).parent / "data" / "erlang_vectors.json").read_text())
 
 CONFIDENCE = 0.99

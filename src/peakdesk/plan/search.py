@@ -235,9 +235,7 @@ class Plan:
             status=status,
             message=message,
             grid=grid,
-            requirement=(
-                np.zeros(grid.n, dtype=np.int64) if requirement is None else requirement
-            ),
+            requirement=(np.zeros(grid.n, dtype=np.int64) if requirement is None else requirement),
             patterns=tuple(pats),
             counts=np.zeros(len(pats), dtype=np.int64),
             subaccounts=0,
