@@ -23,7 +23,6 @@ from peakdesk.cli.common import (
     output_errors,
     progress_bar,
 )
-from peakdesk.experiment.checks import scenario_warnings
 from peakdesk.output import json_safe, write_csv, write_json
 from peakdesk.scenario import LoadedScenario
 from peakdesk.scenario.schema import MAX_REPLICATIONS
@@ -116,6 +115,8 @@ def compare_cmd(
             "nothing to compare: give two or more scenario files, or --set PATH=V1,V2, "
             "or one --set with --with-base to set it beside the scenario as written"
         )
+    from peakdesk.experiment.checks import scenario_warnings
+
     for label, v in variants:
         for warning in scenario_warnings(v):
             click.echo(f"warning: {label}: {warning}", err=True)

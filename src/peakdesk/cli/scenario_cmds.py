@@ -12,7 +12,6 @@ from peakdesk.cli.common import (
     count,
     load_checked,
 )
-from peakdesk.experiment.checks import scenario_warnings
 from peakdesk.scenario import json_schema
 from peakdesk.scenario.schema import MAX_SUBACCOUNTS
 from peakdesk.units import format_duration
@@ -52,6 +51,8 @@ def validate(scenario: str, no_size_limit: bool) -> None:
             f"{count(heads, 'agent')} scheduled, {count(spec.subaccounts.count, 'sub-account')}, "
             f"horizon {format_duration(spec.calendar.horizon)}"
         )
+    from peakdesk.experiment.checks import scenario_warnings
+
     for warning in scenario_warnings(loaded):
         click.echo(f"warning: {warning}", err=True)
 
