@@ -30,7 +30,7 @@ from peakdesk.demand.streams import Streams
 from peakdesk.demand.workload import Workload
 from peakdesk.scenario.centre_info import DayGroup
 from peakdesk.scenario.load import LoadedScenario
-from peakdesk.scenario.schema import Scenario, type_share
+from peakdesk.scenario.schema import InquiryType, Scenario, type_share
 
 F64 = npt.NDArray[np.float64]
 
@@ -328,6 +328,25 @@ def _day_factors(spec: Scenario, inten: Intensity, rng: np.random.Generator) -> 
     return np.asarray(g[inv], dtype=np.float64)
 
 
+def _durations(
+    types: list[InquiryType],
+    attribute: str,
+    rng: np.random.Generator,
+    size: int,
+    type_of: npt.NDArray[np.int32] | None,
+) -> F64:
+    """One duration per item from its type's distribution ``attribute``, by inverse
+    transform of one uniform per item (``type_of`` None: every item is of the one type)."""
+    u = rng.random(size)
+    if type_of is None:
+        return duration_ppf(getattr(types[0], attribute), u)
+    out = np.empty(size)
+    for k, t in enumerate(types):
+        sel = type_of == k
+        out[sel] = duration_ppf(getattr(t, attribute), u[sel])
+    return out
+
+
 def sample_workload(
     loaded: LoadedScenario,
     replication: int,
@@ -380,16 +399,16 @@ def sample_workload(
     offset = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(n_msg, out=offset[1:])
     m = int(offset[-1])
-    msg_type = np.repeat(type_idx, n_msg)
+    types = spec.inquiry_types
+    # Each message's type (one type: every message is of it; the array is not needed).
+    msg_type = np.repeat(type_idx, n_msg) if len(types) > 1 else None
+    del n_msg
     first = offset[:-1]
-    think = np.empty(m)
-    compose = np.empty(m)
-    u_think = streams.get("think_time").random(m)
-    u_comp = streams.get("compose_time").random(m)
-    for k, t in enumerate(spec.inquiry_types):
-        sel = msg_type == k
-        think[sel] = duration_ppf(t.think_time, u_think[sel])
-        compose[sel] = duration_ppf(t.compose_time, u_comp[sel])
+    # One attribute at a time, its uniforms freed before the next (a run of a million
+    # conversations holds a few arrays of the messages' size at once, not six).
+    think = _durations(types, "think_time", streams.get("think_time"), m, msg_type)
+    compose = _durations(types, "compose_time", streams.get("compose_time"), m, msg_type)
+    del msg_type
     think[first] = 0.0
     patience = np.empty(n)
     u_pat = streams.get("patience").random(n)

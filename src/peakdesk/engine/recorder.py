@@ -44,9 +44,9 @@ class Recorded:
         the end, when the buyer left.
     abandoned, idle_closed, withdrawn
         Per conversation flags.
-    holds
-        Closed holding spells in the order they closed: (conversation, agent, start,
-        end) rows.
+    hold_conv, hold_agent, hold_start_s, hold_end_s
+        Closed holding spells in the order they closed: conversation, agent, start,
+        end.
     spell_agent, spell_start, spell_end, spell_sched
         Online spells in the order they ended (``spell_sched``: the end of the last
         segment the spell was scheduled for).
@@ -75,7 +75,10 @@ class Recorded:
     abandoned: B
     idle_closed: B
     withdrawn: B
-    holds: F64
+    hold_conv: npt.NDArray[np.int64] | npt.NDArray[np.int32]
+    hold_agent: npt.NDArray[np.int32]
+    hold_start_s: F64
+    hold_end_s: F64
     spell_agent: I32
     spell_start: F64
     spell_end: F64
@@ -127,14 +130,12 @@ def chat_log(
             reply_kind[j] = REPLY_BOT
         close_time[bots] = t
 
-    # Spells still open at the end, in conversation order.
+    # Spells still open at the end, after the closed ones, in conversation order.
     still = np.flatnonzero(holder >= 0)
-    block = np.empty((still.size, 4))
-    block[:, 0] = still
-    block[:, 1] = holder[still]
-    block[:, 2] = rec.hold_start[still]
-    block[:, 3] = math.nan
-    holds = np.concatenate([rec.holds.reshape(-1, 4), block])
+    hold_conversation = np.concatenate((rec.hold_conv, still)).astype(np.int64, copy=False)
+    hold_agent = np.concatenate((rec.hold_agent, holder[still])).astype(np.int32, copy=False)
+    hold_start_s = np.concatenate((rec.hold_start_s, rec.hold_start[still]))
+    hold_end_s = np.concatenate((rec.hold_end_s, np.full(still.size, math.nan)))
 
     # Buyers still unanswered (or, with patience until assignment, never taken)
     # whose patience ran out by the end.
@@ -176,10 +177,10 @@ def chat_log(
         abandon_s=abandon_time,
         idle_closed=rec.idle_closed,
         withdrawn=withdrawn,
-        hold_conversation=holds[:, 0].astype(np.int64),
-        hold_agent=holds[:, 1].astype(np.int32),
-        hold_start_s=np.ascontiguousarray(holds[:, 2]),
-        hold_end_s=np.ascontiguousarray(holds[:, 3]),
+        hold_conversation=hold_conversation,
+        hold_agent=hold_agent,
+        hold_start_s=hold_start_s,
+        hold_end_s=hold_end_s,
         agent_pool=config.agent_pool.astype(np.int32),
         online_agent=rec.spell_agent,
         online_start_s=rec.spell_start,

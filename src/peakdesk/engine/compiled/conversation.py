@@ -8,6 +8,8 @@ who left before the first reply sends nothing more.
 
 from __future__ import annotations
 
+import numpy as np
+
 from peakdesk.engine.compiled import discipline, events, records, routing
 from peakdesk.engine.compiled.jit import inline_kernel, kernel
 from peakdesk.engine.compiled.state import (
@@ -45,11 +47,11 @@ def close(sim: Sim, i: Int, a: Int, now: float) -> None:
 @kernel
 def replied(sim: Sim, a: Int, j: Int, now: float) -> None:
     """Agent ``a`` sent the reply to message ``j``: what the buyer does next."""
-    i = sim.msg_conv[j]
+    i = np.int64(sim.msg_conv[j])
     sim.reply_time[j] = now
     sim.reply_agent[j] = a
     sim.work_left[j] = float("nan")
-    t = sim.ctype[i]
+    t = np.int64(sim.ctype[i])
     if sim.type_at_assign[t] != 0:
         left = sim.abandoned[i] != 0
     else:
@@ -94,11 +96,11 @@ def requeued(sim: Sim, i: Int, now: float) -> None:
 def reopen(sim: Sim, j: Int, now: float) -> None:
     """The buyer of a closed chat writes message ``j``: it queues for an agent."""
     sim.msg_time[j] = now
-    i = sim.msg_conv[j]
+    i = np.int64(sim.msg_conv[j])
     sim.queued_msg[i] = j
     sim.queued_since[i] = now
     requeued(sim, i, now)
-    typ = sim.ctype[i]
+    typ = np.int64(sim.ctype[i])
     a = routing.pick_agent(sim, typ)
     if a < 0:
         routing.q_append(sim, typ, i)

@@ -19,7 +19,6 @@ from peakdesk.engine.compiled.jit import inline_kernel, kernel
 from peakdesk.engine.compiled.state import (
     EV_PS_REPLY,
     EV_REPLY,
-    I64,
     N_DIRTY,
     Int,
     Sim,
@@ -42,7 +41,7 @@ def start(sim: Sim, a: Int, j: Int, i: Int, now: float) -> None:
 
 
 @kernel
-def inbox_push(sim: Sim, a: Int, t: float, j: Int, msg_conv: I64) -> None:
+def inbox_push(sim: Sim, a: Int, t: float, j: Int) -> None:
     """Queue message ``j`` (sent at ``t``) in agent ``a``'s inbox."""
     n = sim.inbox_n[a]
     keys = sim.inbox_key[a]
@@ -53,7 +52,7 @@ def inbox_push(sim: Sim, a: Int, t: float, j: Int, msg_conv: I64) -> None:
         pay = sim.inbox_pay[a]
         k = 0
         for r in range(n):
-            if sim.withdrawn[msg_conv[ids[r]]] == 0:
+            if sim.withdrawn[sim.msg_conv[ids[r]]] == 0:
                 keys[k] = keys[r]
                 ids[k] = ids[r]
                 k += 1
@@ -73,7 +72,7 @@ def compose_next(sim: Sim, a: Int, now: float) -> None:
         n = sim.inbox_n[a]
         _, j, _ = heaps.pop(keys, ids, pay, n)
         sim.inbox_n[a] = n - 1
-        i = sim.msg_conv[j]
+        i = np.int64(sim.msg_conv[j])
         if sim.withdrawn[i] == 0:
             break
         if n - 1 == 0:

@@ -67,11 +67,6 @@ def recorded(eng: Engine, rec: Records) -> Recorded:
     """What the kernel recorded, in the shape the shared recorder settles."""
     conv, msg, ctr = eng.conv, eng.msg, eng.ctr
     nh = int(ctr[N_HOLD])
-    holds = np.empty((nh, 4))
-    holds[:, 0] = rec.hold_conv[:nh]
-    holds[:, 1] = rec.hold_agent[:nh]
-    holds[:, 2] = rec.hold_from[:nh]
-    holds[:, 3] = rec.hold_to[:nh]
     nr = int(ctr[N_RQ])
     closed = list(
         zip(
@@ -94,10 +89,10 @@ def recorded(eng: Engine, rec: Records) -> Recorded:
         end_s=float(eng.fctr[T_ACT]),
         msg_time=msg.msg_time,
         reply_time=msg.reply_time,
-        reply_agent=msg.reply_agent.astype(np.int32),
+        reply_agent=msg.reply_agent,
         reply_compose=msg.reply_compose,
-        agent=conv.agent.astype(np.int32),
-        holder=conv.holder.astype(np.int32),
+        agent=conv.agent,
+        holder=conv.holder,
         assign_time=conv.assign_time,
         close_time=conv.close_time,
         hold_start=conv.hold_start,
@@ -105,14 +100,17 @@ def recorded(eng: Engine, rec: Records) -> Recorded:
         abandoned=conv.abandoned.astype(np.bool_),
         idle_closed=conv.idle_closed.astype(np.bool_),
         withdrawn=conv.withdrawn.astype(np.bool_),
-        holds=holds,
-        spell_agent=rec.spell_agent[:ns].astype(np.int32),
+        hold_conv=rec.hold_conv[:nh],
+        hold_agent=rec.hold_agent[:nh],
+        hold_start_s=rec.hold_from[:nh],
+        hold_end_s=rec.hold_to[:nh],
+        spell_agent=rec.spell_agent[:ns].copy(),
         spell_start=rec.spell_start[:ns].copy(),
         spell_end=rec.spell_end[:ns].copy(),
         spell_sched=rec.spell_sched[:ns].copy(),
         requeues_closed=closed,
         requeues_open=open_,
-        handed_back=conv.handed_back.astype(np.int32),
+        handed_back=conv.handed_back,
         aborted=aborted,
     )
 

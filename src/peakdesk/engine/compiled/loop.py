@@ -8,6 +8,8 @@ events it schedules take the same ids.
 
 from __future__ import annotations
 
+import numpy as np
+
 from peakdesk.engine.compiled import (
     conversation,
     discipline,
@@ -52,9 +54,9 @@ def on_arrival(sim: Sim, k: Int, now: float) -> None:
     if k + 1 < human.size:
         # The arrival chain: one event in flight at a time.
         events.at(sim, arrival[human[k + 1]], now, EV_ARRIVAL, k + 1)
-    i = human[k]
+    i = np.int64(human[k])
     sim.msg_time[sim.offset[i]] = arrival[i]
-    typ = sim.ctype[i]
+    typ = np.int64(sim.ctype[i])
     a = routing.pick_agent(sim, typ)
     if a < 0:
         routing.q_append(sim, typ, i)
@@ -102,8 +104,8 @@ def on_ps_reply(sim: Sim, a: Int, eid: Int, now: float) -> None:
 @inline_kernel
 def on_buyer(sim: Sim, j: Int, now: float) -> None:
     """The buyer of a held chat writes message ``j``."""
-    i = sim.msg_conv[j]
-    a = sim.holder[i]
+    i = np.int64(sim.msg_conv[j])
+    a = np.int64(sim.holder[i])
     if a < 0:
         # Released at its agent's shift end while the buyer was thinking.
         conversation.reopen(sim, j, now)
@@ -115,7 +117,7 @@ def on_buyer(sim: Sim, j: Int, now: float) -> None:
     if sim.composing[a] < 0 and sim.inbox_n[a] == 0:
         discipline.start(sim, a, j, i, now)
     else:
-        discipline.inbox_push(sim, a, now, j, sim.msg_conv)
+        discipline.inbox_push(sim, a, now, j)
         if sim.composing[a] < 0:
             discipline.compose_next(sim, a, now)
 
@@ -123,7 +125,7 @@ def on_buyer(sim: Sim, j: Int, now: float) -> None:
 @inline_kernel
 def on_close(sim: Sim, i: Int, now: float) -> None:
     """A wrap-up or an idle auto-close of conversation ``i`` is over."""
-    a = sim.holder[i]
+    a = np.int64(sim.holder[i])
     if a < 0:
         return  # released at a hand-back before its wrap-up or idle close was due
     sim.fctr[T_ACT] = now
@@ -137,7 +139,7 @@ def on_patience(sim: Sim, i: Int, now: float) -> None:
     if sim.withdrawn[i] != 0:
         return
     j = sim.offset[i]
-    a = sim.holder[i]
+    a = np.int64(sim.holder[i])
     if sim.reply_time[j] == sim.reply_time[j] or sim.work_left[j] == sim.work_left[j]:
         return  # answered, or its reply was begun before a hand-back
     if a >= 0 and (sim.composing[a] == j or sim.agent_par[a] != 0):

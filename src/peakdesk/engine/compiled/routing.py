@@ -47,14 +47,14 @@ def q_appendleft(sim: Sim, typ: Int, i: Int) -> None:
 @inline_kernel
 def q_peek(sim: Sim, typ: Int) -> int:
     """The conversation at the head of a non-empty queue."""
-    return int(sim.q_buf[sim.q_off[typ] + sim.q_head[typ]])
+    return int(np.int64(sim.q_buf[sim.q_off[typ] + sim.q_head[typ]]))
 
 
 @inline_kernel
 def q_popleft(sim: Sim, typ: Int) -> int:
     """Take the conversation at the head of a non-empty queue."""
     h = sim.q_head[typ]
-    i = sim.q_buf[sim.q_off[typ] + h]
+    i = np.int64(sim.q_buf[sim.q_off[typ] + h])
     sim.q_head[typ] = (h + 1) % sim.q_cap[typ]
     sim.q_len[typ] -= 1
     return int(i)
@@ -153,7 +153,7 @@ def assign(sim: Sim, i: Int, a: Int, now: float) -> None:
     sim.agent[i] = a
     sim.holder[i] = a
     sim.hold_start[i] = now
-    typ = sim.ctype[i]
+    typ = np.int64(sim.ctype[i])
     if sim.assign_time[i] != sim.assign_time[i]:  # keep the first assignment
         sim.assign_time[i] = now
         if sim.any_at_assign and sim.type_at_assign[typ] != 0:
@@ -173,7 +173,7 @@ def assign(sim: Sim, i: Int, a: Int, now: float) -> None:
         n = sim.held_n[a]
         sim.held[a, n] = i
         sim.held_n[a] = n + 1
-    j = sim.queued_msg[i]
+    j = np.int64(sim.queued_msg[i])
     if sim.agent_par[a] != 0:
         discipline.ps_add(sim, a, j, i, now)
         return
@@ -182,10 +182,10 @@ def assign(sim: Sim, i: Int, a: Int, now: float) -> None:
             discipline.start(sim, a, j, i, now)
             return
         # Only inside a reply's handler: older messages wait in the inbox.
-        discipline.inbox_push(sim, a, sim.msg_time[j], j, sim.msg_conv)
+        discipline.inbox_push(sim, a, sim.msg_time[j], j)
         discipline.compose_next(sim, a, now)
     else:
-        discipline.inbox_push(sim, a, sim.msg_time[j], j, sim.msg_conv)
+        discipline.inbox_push(sim, a, sim.msg_time[j], j)
     if (
         j == sim.offset[i]
         and sim.composing[a] != j

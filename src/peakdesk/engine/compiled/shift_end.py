@@ -147,7 +147,7 @@ def hand_back(sim: Sim, agents: I64, now: float) -> None:
     heaps.sort_pairs(since, back)
     for k in range(nb - 1, -1, -1):
         i = back[k]
-        routing.q_appendleft(sim, sim.ctype[i], i)
+        routing.q_appendleft(sim, np.int64(sim.ctype[i]), i)
     for a in agents:
         seats.go_offline(sim, a, now)
     # The chats handed back go to agents free to take them, type by type.

@@ -40,6 +40,7 @@ Int = int | np.signedinteger[Any]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
 U8 = npt.NDArray[np.uint8]
 
 # -- scalar counters: ctr (int64) ----------------------------------------------
@@ -87,13 +88,13 @@ class Inputs(NamedTuple):
     """Read-only inputs: the workload, the agents, pools, types and boundaries."""
 
     arrival: F64
-    ctype: I64
+    ctype: I32
     offset: I64
     think: F64
     compose_base: F64
     patience: F64
-    msg_conv: I64
-    human: I64
+    msg_conv: I32  # int32: a run has fewer than 2**31 messages (checked in build)
+    human: I32
     # boundaries: (time, kind 0 end / 1 start, segment), sorted as the reference sorts them
     bound_time: F64
     bound_kind: I64
@@ -128,20 +129,20 @@ class Inputs(NamedTuple):
 class Convs(NamedTuple):
     """Per conversation."""
 
-    agent: I64  # the agent that took it last
-    holder: I64  # the agent holding it now, -1 if none
+    agent: I32  # the agent that took it last
+    holder: I32  # the agent holding it now, -1 if none
     assign_time: F64
     close_time: F64
     abandoned: U8
     abandon_time: F64
     idle_closed: U8
     withdrawn: U8
-    queued_msg: I64  # the message it waits in a queue with
+    queued_msg: I32  # the message it waits in a queue with
     queued_since: F64
     hold_start: F64
     requeued_at: F64  # nan: not waiting in a queue after its first wait
-    requeued_seq: I64  # insertion order of requeued_at
-    handed_back: I64
+    requeued_seq: I32  # insertion order of requeued_at
+    handed_back: I32
 
 
 class Msgs(NamedTuple):
@@ -149,7 +150,7 @@ class Msgs(NamedTuple):
 
     msg_time: F64
     reply_time: F64
-    reply_agent: I64
+    reply_agent: I32
     reply_compose: F64  # compose time; while a parallel agent writes it, its start
     work_left: F64  # nan: no hand-back cut its reply short
 
@@ -201,7 +202,7 @@ class Routes(NamedTuple):
     q_cap: I64
     q_head: I64
     q_len: I64
-    q_buf: I64
+    q_buf: I32
     group_free: I64
     wait: I64
 
@@ -217,18 +218,18 @@ class Events(NamedTuple):
 class Records(NamedTuple):
     """What the run recorded beyond the per-item columns."""
 
-    hold_conv: I64
-    hold_agent: I64
+    hold_conv: I32
+    hold_agent: I32
     hold_from: F64
     hold_to: F64
-    rq_conv: I64
+    rq_conv: I32
     rq_start: F64
     rq_end: F64
-    spell_agent: I64
+    spell_agent: I32
     spell_start: F64
     spell_end: F64
     spell_sched: F64
-    ab_agent: I64
+    ab_agent: I32
     ab_start: F64
     ab_end: F64
     cut_agents: I64
@@ -248,6 +249,10 @@ class Engine(NamedTuple):
     rec: Records
     ctr: I64
     fctr: F64
+
+
+class TooLarge(ValueError):
+    """A run the compiled engine's 32-bit indices cannot hold."""
 
 
 def _csr(rows: list[list[int]]) -> tuple[I64, I64]:
@@ -275,6 +280,11 @@ def build(config: EngineConfig, w: Workload) -> Engine:
     """The compiled engine's arrays for one run, as the reference engine starts it."""
     cfg = config
     n, m = w.n_conversations, w.n_messages
+    if m >= 2**31:
+        raise TooLarge(
+            f"{m:,} buyer messages in one run: the compiled engine indexes them with 32-bit "
+            "integers (at most 2,147,483,647)"
+        )
     nt = len(w.type_names)
     pools = cfg.pools
     np_ = len(pools)
@@ -312,13 +322,13 @@ def build(config: EngineConfig, w: Workload) -> Engine:
     deadline = tuple(cfg.type_deadline_s or (0.0,) * nt)
     inp = Inputs(
         arrival=np.ascontiguousarray(w.arrival_s, dtype=np.float64),
-        ctype=w.type_idx.astype(np.int64),
+        ctype=np.ascontiguousarray(w.type_idx, dtype=np.int32),
         offset=w.msg_offset.astype(np.int64),
         think=np.ascontiguousarray(w.think_s, dtype=np.float64),
         compose_base=np.ascontiguousarray(w.compose_s, dtype=np.float64),
         patience=np.ascontiguousarray(w.patience_s, dtype=np.float64),
-        msg_conv=w.message_conversation.astype(np.int64),
-        human=np.flatnonzero(~w.bot).astype(np.int64),
+        msg_conv=w.message_conversation.astype(np.int32),
+        human=np.flatnonzero(~w.bot).astype(np.int32),
         bound_time=np.ascontiguousarray(b_time[order]),
         bound_kind=np.ascontiguousarray(b_kind[order]),
         bound_seg=np.ascontiguousarray(b_seg[order]),
@@ -352,26 +362,26 @@ def build(config: EngineConfig, w: Workload) -> Engine:
     )
     nan_n = np.full(n, math.nan)
     conv = Convs(
-        agent=np.full(n, -1, np.int64),
-        holder=np.full(n, -1, np.int64),
+        agent=np.full(n, -1, np.int32),
+        holder=np.full(n, -1, np.int32),
         assign_time=nan_n.copy(),
         close_time=nan_n.copy(),
         abandoned=np.zeros(n, np.uint8),
         abandon_time=nan_n.copy(),
         idle_closed=np.zeros(n, np.uint8),
         withdrawn=np.zeros(n, np.uint8),
-        queued_msg=inp.offset[:-1].copy(),
+        queued_msg=inp.offset[:-1].astype(np.int32),
         queued_since=inp.arrival.copy(),
         hold_start=nan_n.copy(),
         requeued_at=nan_n,
-        requeued_seq=np.zeros(n, np.int64),
-        handed_back=np.zeros(n, np.int64),
+        requeued_seq=np.zeros(n, np.int32),
+        handed_back=np.zeros(n, np.int32),
     )
     nan_m = np.full(m, math.nan)
     msg = Msgs(
         msg_time=nan_m.copy(),
         reply_time=nan_m.copy(),
-        reply_agent=np.full(m, -1, np.int64),
+        reply_agent=np.full(m, -1, np.int32),
         reply_compose=nan_m.copy(),
         work_left=nan_m,
     )
@@ -429,7 +439,7 @@ def build(config: EngineConfig, w: Workload) -> Engine:
         q_cap=q_cap,
         q_head=np.zeros(nt, np.int64),
         q_len=np.zeros(nt, np.int64),
-        q_buf=np.zeros(int(q_cap.sum()), np.int64),
+        q_buf=np.zeros(int(q_cap.sum()), np.int32),
         group_free=np.asarray([c for c, _ in cfg.seat_groups], dtype=np.int64),
         # one entry per segment start at most
         wait=np.zeros(ns + 1, np.int64),
@@ -445,18 +455,18 @@ def build(config: EngineConfig, w: Workload) -> Engine:
     rq_cap = 64 + na * max_cap
     spell_cap = ns + na + 8
     rec = Records(
-        hold_conv=np.zeros(hold_cap, np.int64),
-        hold_agent=np.zeros(hold_cap, np.int64),
+        hold_conv=np.zeros(hold_cap, np.int32),
+        hold_agent=np.zeros(hold_cap, np.int32),
         hold_from=np.zeros(hold_cap),
         hold_to=np.zeros(hold_cap),
-        rq_conv=np.zeros(rq_cap, np.int64),
+        rq_conv=np.zeros(rq_cap, np.int32),
         rq_start=np.zeros(rq_cap),
         rq_end=np.zeros(rq_cap),
-        spell_agent=np.zeros(spell_cap, np.int64),
+        spell_agent=np.zeros(spell_cap, np.int32),
         spell_start=np.zeros(spell_cap),
         spell_end=np.zeros(spell_cap),
         spell_sched=np.zeros(spell_cap),
-        ab_agent=np.zeros(16, np.int64),
+        ab_agent=np.zeros(16, np.int32),
         ab_start=np.zeros(16),
         ab_end=np.zeros(16),
         cut_agents=np.zeros(na + 8, np.int64),
