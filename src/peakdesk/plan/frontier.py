@@ -46,6 +46,7 @@ from peakdesk.plan.patterns import cover_problem, patterns
 from peakdesk.plan.requirement import seed_requirement
 from peakdesk.plan.search import (
     HELD_OUT_LEVEL,
+    TRIM_FLOOR,
     plan_config,
     refine,
     run_plan,
@@ -63,7 +64,7 @@ DEFAULT_LEVELS = (0.80, 0.85, 0.90, 0.95, 0.99)
 #: Chats per agent of the default table.
 DEFAULT_CHATS = (2, 3, 4, 5, 6)
 #: Smallest and largest requirement scale the scan walks to.
-SCALE_RANGE = (0.30, 2.00)
+SCALE_RANGE = (TRIM_FLOOR, 2.00)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ Steps (2-4 repeat in rounds):
    (:func:`shortfall_raise`), and the cover and verification repeat.
 
 An accepted plan is **trimmed**: the smallest scale of its requirement (in
-steps of ``plan.trim_step``, down to half) whose plan is accepted under the same
+steps of ``plan.trim_step``, down to :data:`TRIM_FLOOR`) whose plan is accepted under the same
 rule is found by bisection (:func:`_trim`),
 then run once more on held-out seeds that neither the refinement nor the
 verification used: the held-out share of runs keeping every target, with its
@@ -80,6 +80,10 @@ VERIFY_OFFSET = REFINEMENT_SEEDS
 #: Seeds of the held-out check start here: past any verification (at most
 #: MAX_REPLICATIONS = 10,000 runs), never used by the search.
 HOLDOUT_OFFSET = 1_000_000
+#: The smallest scale of an accepted requirement the trimming tries (the refinement
+#: staffs every interval to ``alpha``, which for a loose target can be three times
+#: what it needs: a small shop at 80% within 3 minutes kept it at x0.35).
+TRIM_FLOOR = 0.30
 #: Two-sided level of the held-out interval reported beside the held-out share.
 HELD_OUT_LEVEL = 0.95
 
@@ -629,7 +633,7 @@ def _trim(
     Rounds overshoot: the refinement staffs every interval to ``alpha`` and a raise
     adds a whole measured shortfall, so the first accepted plan is often dearer than
     it needs to be.  The requirement is scaled by ``1 - k * plan.trim_step`` down to
-    half; the search keeps the largest ``k`` known to fail and the smallest known to
+    :data:`TRIM_FLOOR`; the search keeps the largest ``k`` known to fail and the smallest known to
     pass (``k = 0``, the accepted round) and tries the one halfway, until they are
     neighbours.  A try is covered, and verified under the round's own acceptance
     rule (batches on the same verification seeds until the bound decides, up to the
@@ -644,8 +648,8 @@ def _trim(
     best, best_cfg = plan, cfg
     if step <= 0:
         return best, best_cfg
-    # k = failed is the first step below half (never tried: it fails by definition)
-    passed, failed = 0, math.floor(0.5 / step + 1e-9) + 1
+    # k = failed is the first step below the floor (never tried: it fails by definition)
+    passed, failed = 0, math.floor((1.0 - TRIM_FLOOR) / step + 1e-9) + 1
     tried: list[Round] = []
     while failed - passed > 1:
         k = (passed + failed) // 2
