@@ -76,6 +76,26 @@ def test_a_billion_conversations_is_refused_even_with_no_size_limit(tmp_path: Pa
     _exit_2(res, path, "demand.volume_per_day", "at most 1,000,000,000")
 
 
+def test_a_run_past_the_compiled_engines_indices_names_the_field_and_the_way_out(
+    tmp_path: Path,
+) -> None:
+    """Half a billion conversations of five messages: under the hard limit, past the
+    compiled engine's 32-bit message indices; the reference engine may take it."""
+    five = {"dist": "fixed", "value": 5}
+    changes = {
+        "demand__volume_per_day": 1e9,
+        "calendar__horizon": "12h",
+        "inquiry_types__0__messages": five,
+        "inquiry_types__1__messages": five,
+    }
+    path = _tiny(tmp_path, **changes)
+    err = _exit_2(invoke(["validate", str(path), "--no-size-limit"]), path, "too large to run")
+    assert "demand.volume_per_day: ~2,500,000,000 buyer messages" in err
+    assert "32-bit" in err and "--engine reference" in err
+    ref = _tiny(tmp_path, "ref.toml", simulation__engine="reference", **changes)
+    assert invoke(["validate", str(ref), "--no-size-limit"]).exit_code == 0
+
+
 def test_speed_1e_9_is_refused_at_validation(tmp_path: Path) -> None:
     # Was: lazada-1111 with speed = 1e-9 on one pool validated, and simulate grew to
     # 10 GB in 30 s (agents draining chats whose replies take a thousand years).

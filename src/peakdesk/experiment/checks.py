@@ -57,6 +57,9 @@ BYTES_PER_AGENT_SLOT = 64.0
 #: No run has more expected conversations, or agents' online segments (shift pieces
 #: between breaks, over the days), whatever the flags: ~0.5 TB and ~15 GB of memory.
 MAX_CONVERSATIONS = 1e9
+#: Expected buyer messages the compiled engine takes in one run: its indices are 32-bit
+#: (2**31 - 1), less a margin for a draw above the expectation.
+COMPILED_MAX_MESSAGES = 0.9 * (2**31 - 1)
 MAX_SEGMENTS = 1e8
 
 
@@ -283,6 +286,19 @@ def hard_size_problems(size: RunSize) -> list[str]:
     return out
 
 
+def compiled_size_problems(size: RunSize) -> list[str]:
+    """Sizes past the compiled engine's 32-bit indices (:data:`COMPILED_MAX_MESSAGES`)."""
+    if size.messages <= COMPILED_MAX_MESSAGES:
+        return []
+    per_conv = size.messages / size.conversations if size.conversations > 0 else 0.0
+    field = size.messages_field if per_conv > 10.0 else size.volume_field
+    return [
+        f"{field}: ~{_n(size.messages)} buyer messages per replication; the compiled engine "
+        f"indexes them with 32-bit integers and takes at most {_n(COMPILED_MAX_MESSAGES)} "
+        "(with margin for the draw); lower it, or run with --engine reference"
+    ]
+
+
 def size_problems(size: RunSize, limits: SizeLimits = SIZE_LIMITS) -> list[str]:
     """A run over the limits, one line per field that drives it (empty: within them)."""
     spec_hint = "run with --no-size-limit to go ahead anyway"
@@ -419,6 +435,8 @@ def check_size(loaded: LoadedScenario, *, size_limit: bool = True) -> RunSize:
     """
     size = estimate_size(loaded)
     problems = hard_size_problems(size) or (size_problems(size) if size_limit else [])
+    if not problems and loaded.spec.simulation.engine == "compiled":
+        problems = compiled_size_problems(size)
     if problems:
         raise ScenarioError(loaded.path, problems, what="too large to run")
     return size
