@@ -10,8 +10,10 @@ by a Gamma(1/cv^2, cv^2) factor (a Gamma-Poisson, i.e. negative-binomial, day vo
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -321,11 +323,35 @@ def _day_factors(spec: Scenario, inten: Intensity, rng: np.random.Generator) -> 
     n_bins = inten.expected.shape[1]
     if cv <= 0.0:
         return np.ones(n_bins)
-    starts = _local_starts(spec, n_bins, inten.bin_s)
-    days = np.array([t.date().toordinal() for t in starts])
-    uniq, inv = np.unique(days, return_inverse=True)
-    g = rng.gamma(1.0 / cv**2, cv**2, size=uniq.size)
+    # (keyed by the local start and the zone's name: two aware datetimes of one instant
+    # in different zones compare equal, and their days differ)
+    cal = spec.calendar
+    n_days, inv = _bin_days(cal.start, cal.timezone, n_bins, inten.bin_s)
+    g = rng.gamma(1.0 / cv**2, cv**2, size=n_days)
     return np.asarray(g[inv], dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=16)
+def _bin_days(
+    start: dt.datetime, timezone: str, n_bins: int, bin_s: float
+) -> tuple[int, npt.NDArray[np.intp]]:
+    """The local days of the bins from local ``start`` in ``timezone``: how many, and
+    each bin's (0 = the first).
+
+    Every replication of a scenario needs the same: worked out once (the local time of
+    each of thousands of bins is the slow part), not per replication.
+    """
+    zone = ZoneInfo(timezone)
+    start_utc = start.replace(tzinfo=zone).astimezone(dt.UTC)
+    days = np.array(
+        [
+            (start_utc + dt.timedelta(seconds=b * bin_s)).astimezone(zone).date().toordinal()
+            for b in range(n_bins)
+        ]
+    )
+    uniq, inv = np.unique(days, return_inverse=True)
+    inv.setflags(write=False)
+    return int(uniq.size), inv
 
 
 def _durations(
