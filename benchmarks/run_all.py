@@ -3,10 +3,12 @@
 Each row runs in its own Python process so that its peak memory (``ru_maxrss``
 of that process) is its own.  Rows:
 
-* ``engine M/M/c`` and ``engine tmall``: ``bench_engine.py`` (with its peers,
-  simpy and Ciw, and the simpy floor, in the same run; see that script);
-* ``engine 1M conversations``: a flat scenario of about a million single- and
-  multi-message conversations over 7 days, engine only, with peak memory;
+* ``engine M/M/c`` and ``engine tmall``: ``bench_engine.py`` (both engines with
+  their peers, simpy and Ciw, and the two floors, in the same run; see that script);
+* ``1M conversations, compiled`` / ``reference``: a flat scenario of about a
+  million single- and multi-message conversations over 7 days, sampling and one
+  engine, with the process's peak memory (numba and its compiled code included
+  for the compiled engine);
 * ``scoring 1M messages``: ``bench_rules.py`` without the CSV row;
 * ``plan tmall``: ``peakdesk plan scenarios/tmall-double11.toml`` wall time.
 
@@ -33,8 +35,10 @@ import json, resource, time, datetime as dt
 from peakdesk.scenario import parse_scenario, LoadedScenario
 from peakdesk.demand.sample import sample_workload
 from peakdesk.engine.setup import build_config
-from peakdesk.engine.model import run
+from peakdesk.engine.engines import run
 from pathlib import Path
+import sys
+engine = sys.argv[1]
 d = {
  "scenario": {"name": "million"},
  "calendar": {"start": dt.datetime(2026, 11, 5), "horizon": "7d", "timezone": "Asia/Shanghai"},
@@ -51,7 +55,7 @@ d = {
 L = LoadedScenario(parse_scenario(d), Path("million.toml"))
 t0 = time.perf_counter(); w = sample_workload(L, 0); t1 = time.perf_counter()
 cal = L.spec.calendar
-log = run(build_config(L.spec), w, start=cal.start_aware, horizon_s=cal.horizon)
+log = run(build_config(L.spec), w, start=cal.start_aware, horizon_s=cal.horizon, engine=engine)
 t2 = time.perf_counter()
 print(json.dumps({"conversations": w.n_conversations, "sample_s": t1 - t0, "run_s": t2 - t1,
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -79,18 +83,19 @@ def main() -> None:
     rows: list[tuple[str, str]] = []
     out, _, _ = _run([PY, "benchmarks/bench_engine.py"])
     for line in out.splitlines():
-        if line.startswith(("(a) M/M/c", "(b) tmall-double11 engine", "(b) speed against")):
+        if line.startswith(("(a) ", "(b) tmall-double11", "(c) ")):
             rows.append(("bench_engine", line))
-    out, wall, _ = _run([PY, "-c", MILLION])
-    m = json.loads(out.strip().splitlines()[-1])
-    rows.append(
-        (
-            "engine 1M conversations",
-            f"{m['conversations']:,} conversations: sample {m['sample_s']:.1f} s, engine "
-            f"{m['run_s']:.1f} s ({m['conversations'] / m['run_s']:,.0f}/s), "
-            f"peak RSS {m['peak_mib']:,.0f} MiB",
+    for engine in ("compiled", "reference"):
+        out, wall, _ = _run([PY, "-c", MILLION, engine])
+        m = json.loads(out.strip().splitlines()[-1])
+        rows.append(
+            (
+                f"1M conversations, {engine}",
+                f"{m['conversations']:,} conversations: sample {m['sample_s']:.1f} s, engine "
+                f"{m['run_s']:.1f} s ({m['conversations'] / m['run_s']:,.0f}/s), "
+                f"peak RSS {m['peak_mib']:,.0f} MiB",
+            )
         )
-    )
     out, _, _ = _run([PY, "benchmarks/bench_rules.py", "--no-csv"])
     rows += [("scoring", line) for line in out.splitlines() if line.startswith(("log:", "all"))]
     if not args.skip_plan:
