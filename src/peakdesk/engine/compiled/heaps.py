@@ -108,13 +108,6 @@ def heapify(keys: F64, ids: I64, pay: Payload, n: Int) -> None:
         _siftup(keys, ids, pay, n, i)
 
 
-def as_list(
-    keys: npt.NDArray[np.float64], ids: npt.NDArray[np.int64], n: Int
-) -> list[tuple[float, int]]:
-    """The heap's items in array order (for tests against :mod:`heapq`)."""
-    return [(float(keys[k]), int(ids[k])) for k in range(n)]
-
-
 @kernel
 def sort_pairs(keys: F64, ids: I64) -> None:
     """Sort parallel arrays in place by ``(key, id)`` (a bottom-up merge sort)."""
