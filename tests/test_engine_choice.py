@@ -88,3 +88,20 @@ def test_the_fallback_warns_once_in_python(monkeypatch: pytest.MonkeyPatch) -> N
         engines.compiled_unavailable.cache_clear()
         engines._warn_once.cache_clear()
     assert engines.resolve("compiled") == "compiled"
+
+
+def test_a_ctrl_c_while_the_engine_compiles_is_acted_on_after() -> None:
+    """numba loses a KeyboardInterrupt raised inside LLVM's callbacks (the run went
+    on): the compile holds Ctrl-C and raises it once the block is done."""
+    import os
+    import signal
+
+    from peakdesk.engine.compiled.driver import _interrupt_after
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with _interrupt_after():
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append("the block ran to its end")
+    assert done == ["the block ran to its end"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

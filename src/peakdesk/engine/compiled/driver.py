@@ -7,8 +7,11 @@ report progress and call it again.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -119,11 +122,39 @@ def warm() -> None:
     """Load the compiled engine into this process (from numba's cache; compiling if none).
 
     Worker processes forked afterwards share it, instead of each loading it again
-    for every batch of runs.  A second call costs nothing.
+    for every batch of runs.  A second call costs nothing.  A Ctrl-C while numba
+    compiles would be lost inside LLVM's callbacks (printed and ignored, the run
+    going on): it is held until the engine is loaded, then acted on.
     """
     global _WARM
     if _WARM:
         return
+    with _interrupt_after():
+        _load()
+    _WARM = True
+
+
+@contextlib.contextmanager
+def _interrupt_after() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) until the block ends, then hand it to the handler before."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    before = signal.signal(signal.SIGINT, lambda signum, _frame: got.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+    if got:
+        if callable(before):
+            before(signal.SIGINT, None)
+        elif before == signal.SIG_DFL:
+            raise KeyboardInterrupt
+
+
+def _load() -> None:
+    """One tiny run, which loads (or compiles) every function a run calls."""
     config = EngineConfig(
         pools=(PoolConfig("p", (1.0,), (1.0,), 0.0),),
         agent_pool=np.zeros(1, np.int32),
@@ -152,7 +183,6 @@ def warm() -> None:
         conversion_u=np.ones(1),
     )
     recorded(*play(config, one, None))
-    _WARM = True
 
 
 _WARM = False
@@ -170,6 +200,7 @@ def run(
     progress: Callable[[float], None] | None = None,
 ) -> ChatLog:
     """The compiled engine: same inputs and log as :func:`peakdesk.engine.model.run`."""
+    warm()
     eng, records = play(config, workload, progress)
     rec = recorded(eng, records)
     del eng, records
