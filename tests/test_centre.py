@@ -378,7 +378,8 @@ def _plannable(tmp: Path) -> Path:
 
 def test_quote_one_more_shop(tmp_path: Path) -> None:
     centre = _plannable(tmp_path)
-    shop = _shop(600.0)
+    # (a shop of 600 a day fits in the planned team's own hours: no marginal cost)
+    shop = _shop(3000.0)
     shop["calendar"]["timezone"] = "Asia/Manila"
     shop["calendar"]["horizon"] = "1d"
     client = {
@@ -417,6 +418,28 @@ def test_quote_one_more_shop(tmp_path: Path) -> None:
         assert res.exit_code == 2 and expect in res.output, res.output
     res = runner.invoke(main, ["quote", str(centre), "--team", str(add)])
     assert res.exit_code == 2 and "--add CLIENT.toml" in res.output
+
+
+def test_a_shop_the_planned_team_takes_within_its_hours_costs_nothing_more(
+    tmp_path: Path,
+) -> None:
+    centre = _plannable(tmp_path)
+    shop = _shop(600.0)
+    shop["calendar"]["timezone"] = "Asia/Manila"
+    shop["calendar"]["horizon"] = "1d"
+    client = {
+        "name": "lz",
+        "price_per_conversation": 15.0,
+        "served_by": {"shared": 1.0},
+        **{k: shop[k] for k in ("calendar", "demand", "inquiry_types")},
+        "targets": {"require": ["lazada.response_rate >= 0.85"]},
+    }
+    add = _write(tmp_path, client, "lz.toml")
+    res = CliRunner().invoke(main, ["quote", str(centre), "--add", str(add), "-r", "10"])
+    assert res.exit_code == 0, res.output
+    # both plans are the team's smallest (2 agents): the shop fits in its hours
+    assert "7,500 PHP without, 7,500 PHP with: marginal cost 0 PHP" in res.output
+    assert "no marginal agent-hour" in res.output and "nan" not in res.output
 
 
 def test_the_report_has_a_section_and_a_figure_per_client(tmp_path: Path) -> None:

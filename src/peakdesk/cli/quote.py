@@ -229,7 +229,12 @@ def _quote_added(
         f"planned: {q.base_cost:,.0f} {cur} without, {q.with_cost:,.0f} {cur} with: "
         f"marginal cost {q.marginal_cost:,.0f} {cur}"
     )
-    click.echo(
-        f"price at {q.margin:.0%} margin: {q.price_per_conversation:,.2f} {cur} per conversation, "
+    per_hour = (
         f"{q.price_per_hour:,.2f} {cur} per marginal agent-hour"
+        if q.price_per_hour == q.price_per_hour
+        else "no marginal agent-hour (the planned team takes it within the hours it has)"
+    )
+    click.echo(
+        f"price at {q.margin:.0%} margin: {q.price_per_conversation:,.2f} {cur} per "
+        f"conversation, {per_hour}"
     )
