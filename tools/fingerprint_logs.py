@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python tools/fingerprint_logs.py > before.txt
+    .venv/bin/python tools/fingerprint_logs.py > before.txt   # [--engine compiled]
     # ... change the engine or the planner's plumbing ...
     .venv/bin/python tools/fingerprint_logs.py > after.txt && diff before.txt after.txt
 
@@ -83,12 +83,22 @@ def fingerprint(log: ChatLog) -> tuple[str, list[str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="variant names to run (default all)")
+    parser.add_argument(
+        "--engine",
+        choices=("reference", "compiled"),
+        default="reference",
+        help="the engine that plays the runs (default the reference, the specification; "
+        "the compiled one must print the same)",
+    )
     args = parser.parse_args(argv)
     for name, path, sets in VARIANTS:
         if args.only and name not in args.only:
             continue
         file = ROOT / path
         loaded = sweep(read_raw(file), sets, file=file)[0][1] if sets else load_scenario(file)
+        spec = loaded.spec
+        sim = spec.simulation.model_copy(update={"engine": args.engine})
+        loaded = loaded.with_spec(spec.model_copy(update={"simulation": sim}))
         ev = simulate(loaded, replications=2, keep_logs=2, workers=1)
         for r, log in enumerate(rep.log for rep in ev.replications):
             assert log is not None

@@ -1,18 +1,17 @@
 """State of the compiled engine: plain numpy arrays, grouped by concept.
 
 The compiled engine keeps every piece of state the reference engine
-(:mod:`peakdesk.engine.model`) keeps, as arrays a numba kernel can read and
-write: one :class:`typing.NamedTuple` per concept (the inputs, the
+(:mod:`peakdesk.engine.reference.state`) keeps, as arrays a numba kernel can
+read and write: one :class:`typing.NamedTuple` per concept (the inputs, the
 conversations, the messages, the agents, routing and seats, the event queue,
 the records), and two small arrays of scalar counters (``ctr``, ``fctr``)
 indexed by the constants below.  Nothing here imports numba: the arrays are
-built and grown in Python, between calls of the kernel.
+built in Python (:func:`build`).
 
-Each group is built in Python as a :class:`typing.NamedTuple` of numpy arrays
-and handed to the kernel as a numba *structref* holding the same arrays (see
-:mod:`peakdesk.engine.compiled.refs`): a function receives one pointer per group
-rather than every array, which keeps compiling fast, and the kernel can replace
-a full buffer by a larger one.  The records and the event queue have no size
+The groups are handed to the kernel as one numba *structref* holding the same
+arrays (see :mod:`peakdesk.engine.compiled.refs`): a function receives one
+pointer rather than every array, which keeps compiling fast, and the kernel can
+replace a full buffer by a larger one.  The records and the event queue have no size
 known up front (a chat can be reopened or handed back any number of times), so
 they grow when full; the avail heaps and the inboxes are compacted in place
 instead (their live entries are bounded).
