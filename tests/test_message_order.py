@@ -100,3 +100,48 @@ def test_rounds_are_split_once_per_log() -> None:
     assert first.n == 2 and first.answered.tolist() == [True, False]
     # a log made from it (shifted) has its own
     assert rounds_of(log.shifted(10.0), bots_count=False) is not first
+
+
+def _bot_resolved_by_rounds(log: MessageLog) -> np.ndarray:
+    """The definition: no human reply, a bot reply, and no round left unanswered."""
+    from peakdesk.rules.rounds import find_rounds, qualifying_replies
+
+    n = log.n_conversations
+    humans = np.bincount(log.conversation[log.sender == AGENT], minlength=n)
+    bots = np.bincount(log.conversation[log.sender == BOT], minlength=n)
+    rounds = find_rounds(log, qualifying_replies(log, bots_count=True))
+    open_rounds = np.bincount(rounds.conversation[~rounds.answered], minlength=n)
+    return (humans == 0) & (bots > 0) & (open_rounds == 0)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_bot_resolved_is_the_rounds_definition(seed: int) -> None:
+    """Conversations of alternating buyer messages and replies (a bot, an agent or a
+    greeting, sometimes none at the end), and random interleavings: the fast reading
+    equals the definition by rounds."""
+    from peakdesk.rules.rounds import bot_resolved
+
+    rng = np.random.default_rng(seed)
+    conv, sender, time = [], [], []
+    for c in range(int(rng.integers(1, 40))):
+        t = 0.0
+        for _ in range(int(rng.integers(1, 6))):
+            kind = int(rng.integers(0, 5))
+            if seed % 3 == 0:  # random order of senders, not only alternating
+                conv.append(c)
+                sender.append(int(rng.choice([BUYER, AGENT, BOT, AUTO])))
+                time.append(t)
+                t += float(rng.integers(0, 3))
+                continue
+            conv.append(c)
+            sender.append(BUYER)
+            time.append(t)
+            t += float(rng.integers(0, 3))
+            if kind > 0:
+                conv.append(c)
+                sender.append([AGENT, BOT, AUTO, BOT][kind - 1])
+                time.append(t)
+                t += float(rng.integers(1, 3))
+    log = MessageLog.from_arrays(conversation=conv, sender=sender, time_s=time)
+    assert np.array_equal(bot_resolved(log), _bot_resolved_by_rounds(log))
+    assert bot_resolved(log) is bot_resolved(log)  # kept with the log

@@ -7,6 +7,7 @@ simulated on it faces exactly the same buyers (common random numbers).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,13 +76,17 @@ class Workload:
         """Planned buyer messages of each conversation."""
         return np.diff(self.msg_offset)
 
-    @property
+    @functools.cached_property
     def message_conversation(self) -> I64:
-        """Conversation index of each flat message."""
-        return np.repeat(np.arange(self.n_conversations, dtype=np.int64), np.diff(self.msg_offset))
+        """Conversation index of each flat message (worked out once, read-only)."""
+        out = np.repeat(np.arange(self.n_conversations, dtype=np.int64), np.diff(self.msg_offset))
+        out.setflags(write=False)
+        return out
 
-    @property
+    @functools.cached_property
     def message_index(self) -> I64:
-        """Position of each flat message within its conversation (0 = first)."""
+        """Position of each flat message within its conversation (0 = first; worked out once)."""
         n_msg = np.diff(self.msg_offset)
-        return np.arange(self.n_messages, dtype=np.int64) - np.repeat(self.msg_offset[:-1], n_msg)
+        out = np.arange(self.n_messages, dtype=np.int64) - np.repeat(self.msg_offset[:-1], n_msg)
+        out.setflags(write=False)
+        return out

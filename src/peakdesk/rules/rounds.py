@@ -164,14 +164,32 @@ def rounds_of(log: MessageLog, *, bots_count: bool) -> Rounds:
 def bot_resolved(log: MessageLog) -> B:
     """Per conversation code: no human reply, and a bot answered every round.
 
+    Buyer messages and replies alternate within a conversation, so every round but
+    its last is answered, and the last is when a bot or human reply comes after
+    the conversation's last buyer message.  Kept with the log
+    (:attr:`MessageLog.memo`).
+
     Returns
     -------
     numpy.ndarray of bool
         Length ``log.n_conversations``.
     """
+    found = log.memo.get("bot_resolved")
+    if found is not None:
+        return found  # type: ignore[no-any-return]
     n = log.n_conversations
-    humans = np.bincount(log.conversation[log.sender == AGENT], minlength=n)
-    bots = np.bincount(log.conversation[log.sender == BOT], minlength=n)
-    any_reply = rounds_of(log, bots_count=True)
-    open_rounds = np.bincount(any_reply.conversation[~any_reply.answered], minlength=n)
-    return np.asarray((humans == 0) & (bots > 0) & (open_rounds == 0), dtype=np.bool_)
+    conv, sender = log.conversation, log.sender
+    humans = np.bincount(conv[sender == AGENT], minlength=n)
+    bots = np.bincount(conv[sender == BOT], minlength=n)
+    out = np.zeros(n, dtype=np.bool_)
+    if conv.size:
+        pos = np.arange(conv.size, dtype=np.int64)
+        starts = np.flatnonzero(np.concatenate(([True], conv[1:] != conv[:-1])))
+        last_buyer = np.maximum.reduceat(np.where(sender == BUYER, pos, -1), starts)
+        reply = (sender == AGENT) | (sender == BOT)
+        last_reply = np.maximum.reduceat(np.where(reply, pos, -1), starts)
+        answered = np.ones(n, dtype=np.bool_)
+        answered[conv[starts]] = last_buyer < last_reply
+        out = (humans == 0) & (bots > 0) & answered
+    log.memo["bot_resolved"] = out
+    return out

@@ -326,7 +326,8 @@ def build(config: EngineConfig, w: Workload) -> Engine:
         think=np.ascontiguousarray(w.think_s, dtype=np.float64),
         compose_base=np.ascontiguousarray(w.compose_s, dtype=np.float64),
         patience=np.ascontiguousarray(w.patience_s, dtype=np.float64),
-        msg_conv=w.message_conversation.astype(np.int32),
+        # (int32 straight: the workload's cached int64 column would stay in memory)
+        msg_conv=np.repeat(np.arange(n, dtype=np.int32), np.diff(w.msg_offset)),
         human=np.flatnonzero(~w.bot).astype(np.int32),
         bound_time=np.ascontiguousarray(b_time[order]),
         bound_kind=np.ascontiguousarray(b_kind[order]),
