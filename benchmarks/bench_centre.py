@@ -39,7 +39,7 @@ from typing import Any
 
 from peakdesk.centre.compile import centre_from_data
 from peakdesk.demand.sample import intensity, sample_workload
-from peakdesk.engine.model import run
+from peakdesk.engine.engines import run  # the compiled engine (the default), as simulate uses
 from peakdesk.engine.setup import build_config, subaccount_cost
 from peakdesk.experiment.replicate import simulate
 from peakdesk.scenario.load import LoadedScenario
