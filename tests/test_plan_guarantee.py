@@ -108,8 +108,15 @@ def _record(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int]]:
         calls.append((kw["seed"], kw.get("first_replication", 0), kw["replications"]))
         return measured(loaded, measure, **kw)
 
+    scored = replicate.score_runs
+
+    def recording_score(loaded: Any, **kw: Any) -> Any:
+        calls.append((kw["seed"], kw.get("first_replication", 0), kw["replications"]))
+        return scored(loaded, **kw)
+
     monkeypatch.setattr(replicate, "measure_runs", recording_measure)  # the refinement's
     monkeypatch.setattr(search_mod, "simulate", recording)
+    monkeypatch.setattr(search_mod, "score_runs", recording_score)  # the held-out check's
     return calls
 
 
@@ -322,3 +329,22 @@ def test_measured_runs_are_the_simulated_runs(tmp_path: Path) -> None:
     got = replicate.measure_runs(loaded, _closes, config=config, **kw)  # type: ignore[arg-type]
     assert got == [r.extra for r in ev.replications]
     assert len(set(got)) == 3
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_scored_runs_are_the_simulated_runs_targets(tmp_path: Path, workers: int) -> None:
+    """The held-out check's and frontier's runs (targets only) are simulate's runs:
+    the same target results, run by run, in process or in workers."""
+    # Staffed near the target, so that runs differ in what they score.
+    shifts = '[[pools.shifts]]\nname = "all"\nstart = "00:00"\nlength = "24h"\nagents = 5\n'
+    loaded = _tiny(tmp_path, TINY.replace("[subaccounts]", shifts + "\n[subaccounts]"))
+    config = search_mod.build_config(loaded.spec)
+    kw = {"seed": 5, "replications": 4, "first_replication": 1_000_000}
+    ev = simulate(loaded, config=config, keep_logs=False, **kw)  # type: ignore[arg-type]
+    got = replicate.score_runs(loaded, config=config, workers=workers, **kw)  # type: ignore[arg-type]
+    want = [r.targets for r in ev.replications]
+    assert [[(t.target.text, t.met, t.worst, t.final) for t in g] for g in got] == [
+        [(t.target.text, t.met, t.worst, t.final) for t in w] for w in want
+    ]
+    assert got[0] and len({tuple(t.worst for t in g) for g in got}) > 1
+    assert search_mod.runs_met(got) == search_mod.runs_met(ev)

@@ -49,8 +49,8 @@ from peakdesk.plan.search import (
     TRIM_FLOOR,
     plan_config,
     refine,
-    run_plan,
     runs_met,
+    score_plan,
     starting_alpha,
     with_chats,
 )
@@ -255,11 +255,11 @@ def _scan(
             say(f"  scale {scale:.2f}: no cover ({sol.status})")
             return ScanPoint(chats, scale, sol.status, math.nan, 0, 0, 0, 0, math.nan, 0.0, 1.0)
         cfg, seats = plan_config(spec, pats, sol.x)
-        ev = run_plan(inputs, cfg, seed, runs, FRONTIER_OFFSET, workers, dask)
-        met, n = runs_met(ev), runs
+        met = runs_met(score_plan(inputs, cfg, seed, runs, FRONTIER_OFFSET, workers, dask))
+        n = runs
         while undecided(met, n) and n < settings.verify_cap:
             more = min(runs, settings.verify_cap - n)
-            extra = run_plan(inputs, cfg, seed, more, FRONTIER_OFFSET + n, workers, dask)
+            extra = score_plan(inputs, cfg, seed, more, FRONTIER_OFFSET + n, workers, dask)
             met, n = met + runs_met(extra), n + more
         low, high = interval(met, n, HELD_OUT_LEVEL, "clopper_pearson")
         labour = sum(

@@ -99,9 +99,12 @@ def level_histogram(start: F64, end: F64, grid: Grid) -> F64:
     """
     horizon_end = grid.edges_s[-1]
     end = np.where(np.isnan(end), max(horizon_end, float(np.nanmax(end, initial=0.0))), end)
-    times = np.concatenate((start, end, grid.edges_s))
-    delta = np.concatenate((np.ones(start.size), -np.ones(end.size), np.zeros(grid.n + 1)))
-    order = np.lexsort((delta, times))  # at equal times, leave before arrive
+    # At equal times: leave, then the interval edge, then arrive (a stable sort keeps
+    # this order of the blocks; it is the order of sorting by (time, delta), and
+    # twice as fast as lexsort on the Tmall scenario's 340k reply waits).
+    times = np.concatenate((end, grid.edges_s, start))
+    delta = np.concatenate((-np.ones(end.size), np.zeros(grid.n + 1), np.ones(start.size)))
+    order = np.argsort(times, kind="stable")
     times, delta = times[order], delta[order]
     level = np.cumsum(delta)
     dur = np.diff(times)

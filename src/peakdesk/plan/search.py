@@ -36,7 +36,7 @@ import dataclasses
 import datetime as dt
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,8 +45,8 @@ import numpy.typing as npt
 from peakdesk.engine.config import EngineConfig
 from peakdesk.engine.intervals import peak_level
 from peakdesk.engine.setup import build_config, config_from_instances, seat_cost, subaccount_cost
-from peakdesk.experiment.replicate import Evaluation, simulate
-from peakdesk.experiment.targets import TargetSummary
+from peakdesk.experiment.replicate import Evaluation, score_runs, simulate
+from peakdesk.experiment.targets import TargetSummary, summarise_targets
 from peakdesk.plan.cover import (
     CoverSolution,
     Diagnosis,
@@ -68,6 +68,7 @@ from peakdesk.plan.planned import planned_scenario
 from peakdesk.plan.requirement import IsaStep, iterate_requirement, seed_requirement
 from peakdesk.plan.robust import DemandBasis
 from peakdesk.rules.calendar import day_date
+from peakdesk.rules.targets import TargetResult
 from peakdesk.scenario.load import LoadedScenario
 from peakdesk.scenario.schema import REFINEMENT_SEEDS, Scenario
 
@@ -878,9 +879,37 @@ def run_plan(
     )
 
 
-def runs_met(ev: Evaluation) -> int:
-    """Replications keeping every target at once."""
-    return sum(all(t.met for t in r.targets) for r in ev.replications)
+def score_plan(
+    inputs: PlanningInputs,
+    cfg: EngineConfig,
+    seed: int,
+    replications: int,
+    first: int,
+    workers: int,
+    dask: str | None,
+) -> list[tuple[TargetResult, ...]]:
+    """Target results of replications ``first ..`` of a plan: :func:`run_plan`'s, scored only.
+
+    For the runs whose only use is how many kept the targets (held-out check,
+    frontier scan): no interval tables, summaries or KPIs.
+    """
+    return score_runs(
+        inputs.loaded,
+        seed=seed,
+        replications=replications,
+        config=cfg,
+        workers=workers,
+        dask=dask,
+        intensity=inputs.intensity,
+        first_replication=first,
+    )
+
+
+def runs_met(runs: Evaluation | Iterable[Sequence[TargetResult]]) -> int:
+    """Replications keeping every target at once (of an evaluation, or of scored runs)."""
+    if isinstance(runs, Evaluation):
+        runs = (r.targets for r in runs.replications)
+    return sum(all(t.met for t in targets) for targets in runs)
 
 
 def _held_out_check(
@@ -902,9 +931,9 @@ def _held_out_check(
     if n == 0:
         return _with_status(plan, "ok", accepted + "; no held-out check (holdout 0)")
     say(f"held-out check: the accepted plan on {n} runs with seeds the search never used")
-    ev = run_plan(inputs, cfg, seed, n, HOLDOUT_OFFSET, workers, dask)
+    scored = score_plan(inputs, cfg, seed, n, HOLDOUT_OFFSET, workers, dask)
     check = held_out(
-        runs_met(ev),
+        runs_met(scored),
         n,
         required=required,
         level=HELD_OUT_LEVEL,
@@ -916,7 +945,7 @@ def _held_out_check(
     say(f"  {check.describe()}")
     if check.passed:
         return _with_status(plan, "ok", f"{accepted}; {check.describe()}")
-    worst = min(ev.targets(), key=lambda t: t.p_met)
+    worst = min(summarise_targets([list(t) for t in scored]), key=lambda t: t.p_met)
     return _with_status(
         plan,
         "not_met",
