@@ -153,3 +153,30 @@ def test_a_frontier_needs_targets(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["plan", str(_tiny(tmp_path, text)), "--frontier", "-q"])
     assert res.exit_code == 2
     assert "--frontier needs targets" in res.output + res.stderr
+
+
+def test_the_plans_refinement_is_the_frontiers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``plan --frontier`` hands the plan's refined requirement to the scan: the scan
+    is the one the frontier gets by refining itself, and refines nothing more."""
+    import numpy as np
+
+    from peakdesk.plan import frontier as frontier_mod
+    from peakdesk.plan.search import search
+    from peakdesk.scenario import load_scenario
+
+    loaded = load_scenario(_tiny(tmp_path, BUSIER))
+    plan = search(loaded, workers=1, holdout=0)
+    assert plan.refined is not None and plan.refined.shape == plan.requirement.shape
+    kw: dict[str, Any] = {"chats": (), "runs": 6, "levels": (0.5, 0.8)}
+    own = frontier_mod.frontier(loaded, **kw)
+
+    def no_refinement(*_a: Any, **_k: Any) -> Any:
+        raise AssertionError("the frontier refined again")
+
+    monkeypatch.setattr(frontier_mod, "refine", no_refinement)
+    reused = frontier_mod.frontier(loaded, refined=plan.refined, **kw)
+    assert reused == own and len(own.points) >= 2
+    with pytest.raises(ValueError, match="one value per planning interval"):
+        frontier_mod.frontier(loaded, refined=np.zeros(3, dtype=np.int64), **kw)

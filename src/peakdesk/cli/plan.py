@@ -194,6 +194,7 @@ def plan_cmd(
             workers=workers,
             dask=dask,
             progress=say,
+            refined=plan.refined,  # the same scenario and seed: no second refinement
         )
         data["frontier"] = frontier_json(front)
         seconds = time.perf_counter() - t0

@@ -193,6 +193,11 @@ class Plan:
         (``refinement``, ``verification``, ``held_out``), all with ``base_seed``.
     base_seed
         The base seed of every simulation of the search.
+    refined
+        The refined requirement of the scenario as given (the refinement's answer,
+        before any raise or trim); ``None`` when no refinement ran.  ``plan
+        --frontier`` starts its scan of the scenario as written from it instead of
+        refining again (same scenario and seeds: the same answer).
     """
 
     status: str
@@ -215,6 +220,7 @@ class Plan:
     time_s: dict[str, float] = field(default_factory=dict)
     seeds: dict[str, tuple[int, int]] = field(default_factory=dict)
     base_seed: int | None = None
+    refined: I64 | None = None
 
     @property
     def total_cost(self) -> float:
@@ -306,11 +312,11 @@ def search(
         loaded = loaded.with_spec(loaded.spec.model_copy(update={"plan": settings}))
     t0 = time.perf_counter()
     clock: dict[str, float] = {}
-    plan = _timed(
-        _search(loaded, workers=workers, seed=seed, progress=progress, dask=dask, clock=clock),
-        clock,
-        t0,
+    refined: list[I64] = []  # the scenario's refined requirement, when it was refined
+    found = _search(
+        loaded, workers=workers, seed=seed, progress=progress, dask=dask, clock=clock, keep=refined
     )
+    plan = dataclasses.replace(_timed(found, clock, t0), refined=refined[0] if refined else None)
     capped = plan.status == "infeasible" and any(d.kind == "subaccount_cap" for d in plan.diagnosis)
     if not capped:
         return plan
@@ -333,11 +339,14 @@ def search(
     caps = ", ".join(
         f"{p.name} {p.max_concurrency}" for p in traded.spec.pools if p.plan is not None
     )
-    return _with_status(
-        second,
-        second.status,
-        f"{second.message}; the sub-account cap binds at the scenario's concurrency, so "
-        f"this plan has agents hold one more chat each ({caps})",
+    return dataclasses.replace(
+        _with_status(
+            second,
+            second.status,
+            f"{second.message}; the sub-account cap binds at the scenario's concurrency, so "
+            f"this plan has agents hold one more chat each ({caps})",
+        ),
+        refined=plan.refined,  # the scenario's own (as given), not the traded one's
     )
 
 
@@ -390,7 +399,9 @@ def _search(
     progress: Callable[[str], None] | None,
     dask: str | None = None,
     clock: dict[str, float] | None = None,
+    keep: list[I64] | None = None,
 ) -> Plan:
+    """The search of :func:`search` on one scenario; ``keep`` gets the refined requirement."""
     clock = {} if clock is None else clock
     spec = loaded.spec
     settings = spec.plan
@@ -429,6 +440,8 @@ def _search(
     tick = time.perf_counter()
     base, steps = refine(inputs, seed_req, alpha, seed, workers, dask, say)
     clock["refinement"] = clock.get("refinement", 0.0) + time.perf_counter() - tick
+    if keep is not None:
+        keep.append(base)
     # Fresh replication numbers each refinement iteration (plan.requirement).
     seeds = {
         "refinement": (0, steps[-1].first_replication + steps[-1].replications if steps else 0)
