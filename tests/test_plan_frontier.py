@@ -132,6 +132,37 @@ def test_chats_table_and_outputs(scanned: dict[str, Any]) -> None:
     assert 'id="fig-plan-frontier"' in html
 
 
+def test_the_walk_goes_both_ways_from_scale_1(scanned: dict[str, Any]) -> None:
+    """Down while the plans still reach the lowest level's share; up until one is
+    accepted at the highest level (0.95 here: 59 runs, within the 120-run cap)."""
+    bottom, top = 0.5, 0.95
+    for chats in ("", "1", "2"):
+        rows = sorted(
+            (r for r in scanned["rows"] if r["chats"] == chats), key=lambda r: float(r["scale"])
+        )
+        first = next(r for r in rows if float(r["scale"]) == 1.0)
+        if first["cover_status"] not in ("optimal", "time_limit"):
+            continue
+        low_end, high_end = rows[0], rows[-1]
+        if _lower(int(first["met"]), int(first["runs"])) >= bottom:
+            assert float(low_end["scale"]) < 1.0, chats
+            assert (
+                int(low_end["met"]) / int(low_end["runs"]) < bottom
+                or float(low_end["scale"]) < 0.3 + 0.05 + 1e-9
+            ), chats
+        else:
+            assert float(low_end["scale"]) == 1.0, chats
+        if _lower(int(first["met"]), int(first["runs"])) < top:
+            assert float(high_end["scale"]) > 1.0, chats
+            assert (
+                high_end["cover_status"] not in ("optimal", "time_limit")
+                or _lower(int(high_end["met"]), int(high_end["runs"])) >= top
+                or float(high_end["scale"]) > 2.0 - 0.05 - 1e-9
+            ), chats
+        else:
+            assert float(high_end["scale"]) == 1.0, chats
+
+
 @pytest.mark.parametrize(
     ("args", "allowed"),
     [
@@ -178,5 +209,63 @@ def test_the_plans_refinement_is_the_frontiers(
     monkeypatch.setattr(frontier_mod, "refine", no_refinement)
     reused = frontier_mod.frontier(loaded, refined=plan.refined, **kw)
     assert reused == own and len(own.points) >= 2
+    # A level no plan can be shown to reach within plan.verify_cap runs (0.999 at a 95%
+    # bound needs 2,995) is said once, reached by nothing, and changes nothing else.
+    lines: list[str] = []
+    more = {**kw, "levels": (0.5, 0.8, 0.999)}
+    beyond = frontier_mod.frontier(loaded, refined=plan.refined, progress=lines.append, **more)
+    assert beyond.points == own.points
+    assert beyond.levels[:2] == own.levels and beyond.levels[2] == (0.999, None)
+    assert sum("99.9% needs 2995 runs" in line for line in lines) == 1
     with pytest.raises(ValueError, match="one value per planning interval"):
         frontier_mod.frontier(loaded, refined=np.zeros(3, dtype=np.int64), **kw)
+
+
+def test_the_walk_goes_down_and_up_when_scale_1_reaches_some_levels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scale 1 accepted at 0.5 and rejected at 0.95: the scan walks down for cheaper
+    plans at 0.5 and up for a plan at 0.95.  The runs are scored by a stand-in that
+    reads the staffing: 90% of runs keep every target at scale 1's agents, 40% with
+    fewer, all with more."""
+    import numpy as np
+
+    from peakdesk.plan import frontier as frontier_mod
+    from peakdesk.scenario import load_scenario
+
+    loaded = load_scenario(_tiny(tmp_path, BUSIER))
+    first: list[int] = []
+
+    def scored(_inputs: Any, cfg: Any, _seed: int, runs: int, *_a: Any) -> tuple[int, int]:
+        first.append(cfg.n_agents) if not first else None
+        return cfg.n_agents, runs
+
+    def met(result: tuple[int, int]) -> int:
+        agents, runs = result
+        share = 0.9 if agents == first[0] else (0.4 if agents < first[0] else 1.0)
+        return int(share * runs)
+
+    monkeypatch.setattr(frontier_mod, "score_plan", scored)
+    monkeypatch.setattr(frontier_mod, "runs_met", met)
+    refined = np.full(_intervals(loaded), 4, dtype=np.int64)
+    front = frontier_mod.frontier(loaded, refined=refined, chats=(), runs=20, levels=(0.5, 0.95))
+    points = front.points
+    one = next(p for p in points if p.scale == 1.0)
+    # Runs were added until both levels were decided for it (the upper bound below 0.95).
+    assert one.p_all_met == 0.9 and 0.5 <= one.lower < 0.95 and one.runs > 20
+    low, high = points[0], points[-1]
+    assert low.scale < 1.0 and low.p_all_met == 0.4  # down until below 0.5's share
+    assert all(p.p_all_met == 0.9 for p in points if low.scale < p.scale <= 1.0)
+    assert high.scale > 1.0 and high.lower >= 0.95  # up until accepted
+    assert all(p.lower < 0.95 for p in points[:-1])
+    levels = dict(front.levels)
+    assert levels[0.95] == high
+    cheapest_half = min((p for p in points if p.p_all_met == 0.9), key=lambda p: p.cost)
+    assert levels[0.5] is not None and levels[0.5].cost == cheapest_half.cost
+
+
+def _intervals(loaded: Any) -> int:
+    """Planning intervals of a scenario."""
+    from peakdesk.plan.inputs import PlanningInputs
+
+    return int(PlanningInputs.of(loaded).grid.n)

@@ -19,13 +19,15 @@ scan:
 
 Each plan runs ``runs`` runs, then more in batches of ``runs`` while some level
 asked is neither accepted nor rejected by the bound (as ``plan`` verifies), up
-to ``plan.verify_cap``: a level that needs more runs than that (0.99 at a 95%
-bound needs 299 runs keeping every target) is reported as reached by no plan.
-The share is shown with its 95% Clopper-Pearson interval.  The scan starts at
-scale 1 and walks in steps of ``step``: down while the plan still keeps every
-target in at least the lowest level asked (a smaller one would qualify for
-nothing), or up until it is accepted at the highest level (a larger one costs
-more and qualifies for nothing new), within :data:`SCALE_RANGE`.
+to ``plan.verify_cap``.  A level that needs more runs than that (0.99 at a 95%
+bound needs 299 runs keeping every target) is reached by no plan: it is said
+once, reported as reached by no plan, and neither adds runs nor steers the
+walk.  The share is shown with its 95% Clopper-Pearson interval.  The scan
+starts at scale 1 and walks in steps of ``step``, within :data:`SCALE_RANGE`:
+down, when scale 1 is accepted at some level, while the plan still keeps every
+target in at least the lowest level's share of runs (a smaller one would
+qualify for nothing); and up, when scale 1 is not accepted at the highest
+level, until a plan is (a larger one costs more and qualifies for nothing new).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ import numpy.typing as npt
 from peakdesk.engine.setup import seat_cost
 from peakdesk.experiment.targets import scenario_targets
 from peakdesk.plan.cover import solve_cover
-from peakdesk.plan.guarantee import decide, interval, lower_bound
+from peakdesk.plan.guarantee import decide, interval, lower_bound, runs_to_accept
 from peakdesk.plan.inputs import PlanningInputs
 from peakdesk.plan.patterns import cover_problem, patterns
 from peakdesk.plan.requirement import seed_requirement
@@ -198,6 +200,17 @@ def frontier(
     say = progress or (lambda _m: None)
     if not 0.0 < step <= 0.5:
         raise ValueError(f"step must lie in (0, 0.5], got {step}")
+    settings = loaded.spec.plan
+    cap = settings.verify_cap
+    most = lower_bound(cap, cap, settings.bound_level, settings.bound)  # every run kept all
+    reachable = sorted(c for c in levels if c <= most + 1e-12)
+    for c in sorted(set(levels) - set(reachable)):
+        need = runs_to_accept(c, settings.bound_level, settings.bound)
+        say(
+            f"frontier: {c * 100:.4g}% needs {need} runs keeping every target at the "
+            f"{settings.bound_level:.0%} bound, more than plan.verify_cap "
+            f"({settings.verify_cap}): no plan is shown to reach it"
+        )
     points: list[ScanPoint] = []
     variants: list[tuple[int | None, LoadedScenario]] = [(None, loaded)]
     for c in chats:
@@ -222,7 +235,8 @@ def frontier(
             base, _ = refine(
                 inputs, seed_requirement(inputs, alpha), alpha, seed, workers, dask, lambda _m: None
             )
-        points += _scan(inputs, base, m, step, runs, sorted(levels), seed, workers, dask, say)
+        if reachable:
+            points += _scan(inputs, base, m, step, runs, reachable, seed, workers, dask, say)
     scanned = [p for p in points if p.chats is None]
     return Frontier(
         points=tuple(points),
@@ -249,7 +263,10 @@ def _scan(
     dask: str | None,
     say: Callable[[str], None],
 ) -> list[ScanPoint]:
-    """The walk from scale 1 (module docstring), as points in ascending scale."""
+    """The walk from scale 1 (module docstring), as points in ascending scale.
+
+    ``levels`` are the levels a plan can reach within ``plan.verify_cap`` runs.
+    """
     spec = inputs.spec
     settings = spec.plan
     pats = patterns(spec)
@@ -305,8 +322,13 @@ def _scan(
 
     first = at(1.0)
     out = [first]
-    if first.feasible:
-        down = first.lower >= top
+    if not first.feasible:
+        return out
+    # Down, for the cheaper plans of the levels scale 1 reaches; up, for the levels it
+    # does not.  Both, when scale 1 reaches some levels and not others.
+    for down in (True, False):
+        if (first.lower < bottom) if down else (first.lower >= top):
+            continue
         k = 1
         while True:
             scale = round(1.0 - k * step if down else 1.0 + k * step, 6)
