@@ -469,8 +469,9 @@ class Hole:
     start, end
         Local times of the first empty minute and of the next arrival.
     expected
-        Arrivals the hour before and the hour after predict for it (the lower
-        of their two rates times its length).
+        Arrivals predicted for it by the lowest of: the hour before, the hour
+        after, the half hours either side, and the same clock window on each
+        other day of the export (:func:`holes`).
     """
 
     start: dt.datetime
@@ -481,16 +482,32 @@ class Hole:
 def holes(profile: ArrivalProfile) -> list[Hole]:
     """Stretches of the export with no arrivals that chance does not explain.
 
-    A run of at least :data:`HOLE_MIN` empty minutes is a hole when, at the
-    lower of the rates of the hour before and the hour after it, no arrival at all has a
-    probability ``exp(-expected)`` below :data:`SURGE_ALPHA` over the runs
-    tested (Bonferroni): a gap in the export, a clock jump, an outage of the
-    chat tool.  The forecast holds zero there; the planner must know.
+    A run of at least :data:`HOLE_MIN` empty minutes is a hole when even the
+    lowest prediction for it makes no arrival at all unlikely:
+    ``exp(-expected)`` below :data:`SURGE_ALPHA` over the places such a run
+    could lie (the export's length over the run's, Bonferroni): a gap in the
+    export, a clock jump, an outage of the chat tool.  The forecast holds zero
+    there; the planner must know.
+
+    The prediction is the lowest of the hour and the half hour on each side
+    and the same clock window on every other day of the export.  A night
+    trough is a valley: its bottom is quieter than the hours around it, so
+    the sides alone cried wolf (8-13% of simulated logs of the shipped
+    profiles with no gap, 30-100% of deep-valley ones); the same hours of
+    another day are quiet too, while a gap in the export happens on one day.
+    With a one-day export that comparison is missing and a quiet night cannot
+    be told from a gap: nothing is looked for (:func:`can_find_holes`).
     """
+    if not can_find_holes(profile):
+        return []
     c = profile.minute_count
     per_min = 60.0 / profile.bin_s
     shortest = max(1, round(HOLE_MIN * per_min))
     hour = max(1, round(60 * per_min))
+    half = max(1, hour // 2)
+    # Whole days in bins (a daylight-saving day shifts the other days' window by an
+    # hour: the comparison is of quiet hours, which an hour's shift does not undo).
+    day = round(1440 * per_min)
     empty = np.concatenate(([0], (c == 0).astype(np.int8), [0]))
     edges = np.flatnonzero(np.diff(empty))
     runs = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
@@ -498,11 +515,19 @@ def holes(profile: ArrivalProfile) -> list[Hole]:
     out = []
     t0 = profile.starts[0]
     for a, b in runs:
-        # The lower of the two sides: a surge just after (a midnight opening) or a
-        # wave just before does not make a quiet stretch a hole.
-        expected = min(float(c[max(0, a - hour) : a].mean()), float(c[b : b + hour].mean()))
-        expected *= b - a
-        if expected > -math.log(SURGE_ALPHA / len(runs)):
+        n = b - a
+        # The lower side: a surge just after (a midnight opening) or a wave just
+        # before does not make a quiet stretch a hole.
+        sides = (c[max(0, a - hour) : a], c[b : b + hour], c[max(0, a - half) : a], c[b : b + half])
+        predicted = [float(x.mean()) * n for x in sides if x.size]
+        predicted += [
+            float(c[a + k * day : b + k * day].sum())
+            for k in range(-(a // day), (c.size - b) // day + 1)
+            if k != 0
+        ]
+        expected = min(predicted)
+        places = max(len(runs), c.size / n)
+        if expected > -math.log(SURGE_ALPHA / places):
             out.append(
                 Hole(
                     (t0 + dt.timedelta(seconds=a * profile.bin_s)).astimezone(t0.tzinfo),
@@ -511,6 +536,11 @@ def holes(profile: ArrivalProfile) -> list[Hole]:
                 )
             )
     return out
+
+
+def can_find_holes(profile: ArrivalProfile) -> bool:
+    """Whether the export is long enough for :func:`holes`: at least two days."""
+    return profile.minute_count.size * profile.bin_s >= 2 * 86400.0
 
 
 def day_levels(profile: ArrivalProfile) -> list[DayLevel]:

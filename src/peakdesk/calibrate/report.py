@@ -731,7 +731,7 @@ def _holes_html(cal: Calibration) -> str:
         [f"{h.start:%m-%d %H:%M}", _when(h.end, h.start), f"{h.expected:.0f}"] for h in cal.holes
     ]
     return "<h2>Holes in the arrivals</h2>" + _table(
-        ["from", "to", "arrivals the hours around predict"], rows
+        ["from", "to", "arrivals predicted (at least)"], rows
     )
 
 

@@ -188,8 +188,14 @@ def calibrate(
     )
     for h in cal.holes:
         cal.warnings.append(
-            f"no arrival {h.start:%m-%d %H:%M}-{h.end:%H:%M} where the hours around predict "
-            f"{h.expected:.0f}: a gap in the export or a clock jump? The forecast holds 0 there"
+            f"no arrival {h.start:%m-%d %H:%M}-{h.end:%H:%M} where the hours around and the "
+            f"same hours of the other days predict at least {h.expected:.0f}: a gap in the "
+            "export or a clock jump? The forecast holds 0 there"
+        )
+    if not fit.can_find_holes(prof):
+        cal.defaults["holes"] = (
+            "not looked for: with under two days of export a quiet night cannot be told "
+            "from a gap in the export (the same hours of another day are the comparison)"
         )
     cal.quantities["arrivals"] = {
         "value": int(prof.count.sum()),
