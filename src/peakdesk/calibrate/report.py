@@ -39,7 +39,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 from scipy import stats
 
 from peakdesk import __version__
-from peakdesk.calibrate import fit
+from peakdesk.calibrate import fit, spells
 from peakdesk.calibrate.scenario import Calibration
 from peakdesk.output import atomic_write
 from peakdesk.report.figures import BLUE, GREEN, GREY, ORANGE, RED, plain
@@ -102,8 +102,9 @@ CAPTIONS: dict[str, tuple[str, str]] = {
     ),
     "agents_online": (
         "Agents on the shifts written",
-        "Agents on the fixed shifts written into the pool, per interval: each agent on each "
-        "day from its first reply to its last, rounded out to the interval. These are the "
+        "Agents on the fixed shifts written into the pool, per interval: each agent's spells "
+        "online, from a first reply to a last (across midnight; split by 2 hours without a "
+        "reply), rounded out to the interval, breaks counted as on shift. These are the "
         "people the export shows working, not a recommendation: plan the staffing with "
         "peakdesk plan.",
     ),
@@ -468,21 +469,7 @@ def agents_on_shift(cal: Calibration) -> F64:
     prof = cal.profile
     if prof is None or not prof.starts:
         return np.zeros(0)
-    zone = prof.starts[0].tzinfo
-    n = len(prof.starts)
-    t0 = prof.starts[0].timestamp()
-    on = np.zeros(n)
-    for s in cal.shifts:
-        h, m = (int(x) for x in str(s["start"]).split(":"))
-        length = parse_duration_s(str(s["length"]))
-        for day in s["days"]:
-            # Absolute seconds (timestamps), as the arrivals are binned: an aware
-            # difference within one zone would be wall-clock time across a DST change.
-            begin = dt.datetime.combine(day, dt.time(h, m), tzinfo=zone).timestamp()
-            k0 = math.floor((begin - t0) / prof.interval_s + 1e-9)
-            k1 = math.ceil((begin + length - t0) / prof.interval_s - 1e-9)
-            on[max(k0, 0) : max(min(k1, n), 0)] += float(s["agents"])
-    return on
+    return spells.on_shift(cal.shifts, prof.starts, prof.interval_s)
 
 
 def _online(cal: Calibration) -> Figure | None:

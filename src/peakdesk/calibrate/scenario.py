@@ -18,9 +18,10 @@
   any agent held, whose slowdown per chat is the fitted writing time by chats
   held over the 1-chat one (with several types: one multiplicative model,
   :func:`peakdesk.calibrate.fit.compose_by_type`; kept non-decreasing), writing
-  one reply at a time, and whose fixed shifts are the agents seen online: each
-  agent on each local day from its first reply to its last, rounded out to the
-  interval;
+  one reply at a time, and whose fixed shifts are the agents' spells online
+  (:mod:`peakdesk.calibrate.spells`: from a first reply to a last, across
+  midnight, with the breaks where work passed the agent by), rounded out to the
+  interval, the same spell on several days one shift with its dates;
 * sub-accounts: the peak of agents online.
 
 Every quantity goes into the calibration report with its estimate, interval and
@@ -40,7 +41,7 @@ import numpy as np
 from scipy import stats
 
 from peakdesk.binomial import wilson_bounds
-from peakdesk.calibrate import fit
+from peakdesk.calibrate import fit, spells
 from peakdesk.rules.messages import AGENT, MessageLog
 
 
@@ -110,40 +111,6 @@ class Calibration:
 def _record(cal: Calibration, name: str, est: fit.Estimate | None, unit: str) -> None:
     if est is not None:
         cal.quantities[name] = asdict(est) | {"unit": unit}
-
-
-def _shifts(log: MessageLog, zone: dt.tzinfo, interval_s: float) -> list[dict[str, Any]]:
-    """Each agent on each local day, from its first reply to its last, as a fixed shift."""
-    rep = (log.sender == AGENT) & (log.agent >= 0)
-    out: dict[tuple[dt.date, int, int], int] = {}
-    for a in np.unique(log.agent[rep]).tolist():
-        t = np.sort(log.time_s[rep & (log.agent == a)])
-        days = np.array(
-            [dt.datetime.fromtimestamp(float(x), tz=zone).date().toordinal() for x in t]
-        )
-        for d in np.unique(days).tolist():
-            sel = t[days == d]
-            day = dt.date.fromordinal(int(d))
-            # Shifts are written on the wall clock (a daylight-saving day included).
-            first, last = (_wall_s(float(x), zone) for x in (sel[0], sel[-1]))
-            start = math.floor(first / interval_s) * interval_s
-            end = math.ceil(last / interval_s + 1e-9) * interval_s
-            end = min(max(end, start + interval_s), 86400.0)
-            key = (day, int(start), int(end - start))
-            out[key] = out.get(key, 0) + 1
-    shifts = []
-    for (day, start, length), n in sorted(out.items()):
-        h, m = divmod(start // 60, 60)
-        shifts.append(
-            {
-                "name": f"seen {day:%m-%d} {h:02d}:{m:02d}",
-                "start": f"{h:02d}:{m:02d}",
-                "length": f"{length}s",
-                "agents": n,
-                "days": [day],
-            }
-        )
-    return shifts
 
 
 def calibrate(
@@ -340,17 +307,14 @@ def calibrate(
             # The report's survival curve: every buyer (each type's fit is in the table).
             cal.patience = _patience_of(conversations)
 
-    shifts = _shifts(log, zone, interval_s)
-    # Replies after the last day (an agent finishing its chats past midnight) would be a
-    # shift outside the horizon: that work is the drain of the day before.
-    last_day = prof.starts[-1].date()
-    beyond = [x for x in shifts if x["days"][0] > last_day]
+    found = spells.spells(log)
+    # Spells starting after the last day (an agent finishing its chats past midnight)
+    # would be shifts outside the horizon: that work is the drain of the day before.
+    shifts, beyond = spells.shifts(found, zone, interval_s, prof.starts[-1].date())
     if beyond:
-        shifts = [x for x in shifts if x["days"][0] <= last_day]
         cal.defaults["shifts after the last day"] = (
-            f"{sum(x['agents'] for x in beyond)} agent-day(s) with replies only after the "
-            "log's last day left out: the agents finishing the day's chats (the engine "
-            "drains them)"
+            f"{beyond} spell(s) starting only after the log's last day left out: the "
+            "agents finishing the day's chats (the engine drains them)"
         )
     cal.shifts = shifts
     pool: dict[str, Any] = {
@@ -364,11 +328,15 @@ def calibrate(
     cal.defaults["hourly_cost"] = "0: an export has no wages"
     cal.quantities["agents_seen"] = {
         "value": len(spans),
-        "n": sum(int(x["agents"]) for x in shifts),
-        "method": "agents replying; n = agent-days, each from its first reply to its last",
+        "n": len(found),
+        "method": "agents replying; n = spells online, each from its first reply to its last "
+        f"(across midnight), split by {spells.SPLIT_S / 3600:g} h without a reply, with a "
+        f"break where {spells.EVIDENCE}+ chats passed the agent in {spells.BREAK_MIN_S / 60:g}+ "
+        "min without one",
         "unit": "agents",
+        "breaks": sum(len(x.breaks) for x in found),
     }
-    peak = _peak_online(shifts, prof.starts[0], interval_s, len(prof.starts))
+    peak = int(spells.on_shift(shifts, prof.starts, interval_s).max(initial=0))
     cal.scenario = {
         "scenario": {"name": name, "description": "calibrated from a chat export"},
         "calendar": {
@@ -383,12 +351,6 @@ def calibrate(
         "subaccounts": {"count": max(peak, 1)},
     }
     return cal
-
-
-def _wall_s(t: float, zone: dt.tzinfo) -> float:
-    """Seconds since local midnight on the wall clock of a POSIX time."""
-    local = dt.datetime.fromtimestamp(t, tz=zone)
-    return local.hour * 3600.0 + local.minute * 60.0 + local.second + local.microsecond / 1e6
 
 
 def _dur(seconds: float) -> str:
@@ -417,21 +379,6 @@ def _stayed(log: MessageLog, conversations: dict[str, Any] | None) -> Any:
         return None
     gone = {i for i, g in zip(ids, conversations["abandoned"], strict=True) if g}
     return np.array([label not in gone for label in log.conversation_labels], dtype=np.bool_)
-
-
-def _peak_online(
-    shifts: list[dict[str, Any]], start: dt.datetime, interval_s: float, n: int
-) -> int:
-    """Peak agents on shift over the intervals."""
-    on = np.zeros(n, dtype=np.int64)
-    for s in shifts:
-        day = s["days"][0]
-        h, m = (int(x) for x in s["start"].split(":"))
-        t0 = dt.datetime.combine(day, dt.time(h, m), tzinfo=start.tzinfo)
-        k0 = int((t0.timestamp() - start.timestamp()) // interval_s)
-        k1 = k0 + math.ceil(float(s["length"][:-1]) / interval_s)
-        on[max(k0, 0) : min(k1, n)] += int(s["agents"])
-    return int(on.max(initial=0))
 
 
 def _fit_type(
