@@ -12,6 +12,7 @@ import numpy as np
 
 from peakdesk.cli.app import main
 from peakdesk.cli.common import (
+    COLUMNS_OPTION,
     ENGINE_OPTION,
     WORKERS_OPTION,
     fail,
@@ -19,6 +20,7 @@ from peakdesk.cli.common import (
     input_errors,
     load_checked,
     output_errors,
+    read_log,
 )
 from peakdesk.units import error_text, parse_duration_s, zone_info
 
@@ -48,6 +50,7 @@ from peakdesk.units import error_text, parse_duration_s, zone_info
     is_flag=True,
     help="Leave bad rows of the log out (counted and reported) instead of stopping.",
 )
+@COLUMNS_OPTION
 @click.option(
     "--raw-forecast",
     is_flag=True,
@@ -60,6 +63,7 @@ def calibrate_cmd(
     interval: str,
     out_dir: str,
     skip_bad_rows: bool,
+    columns_toml: str | None,
     raw_forecast: bool,
 ) -> None:
     """Fit a scenario from a chat export in the import format `score` reads.
@@ -74,13 +78,13 @@ def calibrate_cmd(
 
     from peakdesk.calibrate.scenario import calibrate
     from peakdesk.output import atomic_write, write_json
-    from peakdesk.rules.csvlog import ChatLogError, read_chat_log
+    from peakdesk.rules.csvlog import ChatLogError
     from peakdesk.scenario.load import load_scenario
 
     try:
         zone = zone_info(tz)
         step = parse_duration_s(interval)
-        imported = read_chat_log(log_csv, skip_bad_rows=skip_bad_rows)
+        imported = read_log(log_csv, skip_bad_rows=skip_bad_rows, columns_toml=columns_toml)
         conversations = _read_conversations(Path(conv_csv)) if conv_csv else None
         cal = calibrate(
             imported.log,
@@ -233,6 +237,7 @@ def _read_conversations(path: Path) -> dict[str, Any]:
     " conversation_id matches the log's.",
 )
 @click.option("--skip-bad-rows", is_flag=True, help="Leave bad rows of the log out (counted).")
+@COLUMNS_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @WORKERS_OPTION
 @ENGINE_OPTION
@@ -244,6 +249,7 @@ def backtest_cmd(
     seed: int | None,
     conv_csv: str | None,
     skip_bad_rows: bool,
+    columns_toml: str | None,
     as_json: bool,
     workers: int,
     engine: str | None,
@@ -260,11 +266,11 @@ def backtest_cmd(
 
     from peakdesk.calibrate.backtest import backtest
     from peakdesk.output import json_safe
-    from peakdesk.rules.csvlog import ChatLogError, read_chat_log
+    from peakdesk.rules.csvlog import ChatLogError
 
     loaded = load_checked(scenario, engine=engine)
     try:
-        imported = read_chat_log(log_csv, skip_bad_rows=skip_bad_rows)
+        imported = read_log(log_csv, skip_bad_rows=skip_bad_rows, columns_toml=columns_toml)
         conversations = _read_conversations(Path(conv_csv)) if conv_csv else None
         rows = backtest(
             imported.log,

@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,6 +15,9 @@ from peakdesk.demand.forecast_csv import ForecastError
 from peakdesk.report.text import fmt
 from peakdesk.rules.history import HistoryError
 from peakdesk.scenario import LoadedScenario, ScenarioError
+
+if TYPE_CHECKING:
+    from peakdesk.rules.csvlog import ImportedLog
 
 EXIT_BAD_INPUT = 2
 
@@ -113,6 +117,33 @@ def progress_bar(total_label: str) -> tuple[Callable[[float], None], Callable[[]
         bar.__exit__(None, None, None)
 
     return update, close
+
+
+COLUMNS_OPTION = click.option(
+    "--columns",
+    "columns_toml",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Column map (TOML) for an export in its own format: its column names, sender "
+    "values and time format (e.g. Chinese headers, day-first dates, epoch milliseconds); "
+    "see docs/EXPORTS.md.",
+)
+
+
+def read_log(log_csv: str, *, skip_bad_rows: bool, columns_toml: str | None) -> ImportedLog:
+    """The chat log, read through the column map when one is given.
+
+    A column map that cannot be used exits 2 naming its file and field.
+    """
+    from peakdesk.rules.csvlog import read_chat_log
+    from peakdesk.scenario.export_columns import read_export_columns
+
+    try:
+        columns = read_export_columns(columns_toml) if columns_toml else None
+    except ScenarioError as exc:
+        fail(str(exc))
+        raise AssertionError("unreachable") from None
+    return read_chat_log(log_csv, skip_bad_rows=skip_bad_rows, columns=columns)
 
 
 WORKERS_OPTION = click.option(

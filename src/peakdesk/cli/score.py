@@ -10,8 +10,10 @@ import click
 
 from peakdesk.cli.app import main
 from peakdesk.cli.common import (
+    COLUMNS_OPTION,
     fail,
     fmt_metric,
+    read_log,
 )
 from peakdesk.output import json_safe
 from peakdesk.rules.history import HistoryError
@@ -60,6 +62,7 @@ from peakdesk.units import error_text, zone_info
     "a ratings export (buyer_id, timestamp, description, service, logistics[, order_id]"
     "[, default]), scored with Taobao/Tmall's DSR.",
 )
+@COLUMNS_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 def score_cmd(
     log_csv: str,
@@ -69,6 +72,7 @@ def score_cmd(
     history_csv: str | None,
     skip_bad_rows: bool,
     metric: str,
+    columns_toml: str | None,
     as_json: bool,
 ) -> None:
     """Score a chat log exported from a seller back-office with a platform's own rule.
@@ -76,10 +80,11 @@ def score_cmd(
     LOG_CSV has the columns conversation_id, sender (buyer/agent/bot),
     timestamp (ISO 8601 with offset) and optionally agent_id, ordered,
     leave_message, inquiry_type (read by calibrate; the rules ignore it).
+    An export in its own format is read through --columns.
     """
     from peakdesk.experiment.checks import history_metric_problem
     from peakdesk.rules import registry
-    from peakdesk.rules.csvlog import ChatLogError, read_chat_log
+    from peakdesk.rules.csvlog import ChatLogError
     from peakdesk.rules.history import read_history_csv
 
     if metric == "dsr":
@@ -100,7 +105,7 @@ def score_cmd(
             if history_csv
             else None
         )
-        imported = read_chat_log(log_csv, skip_bad_rows=skip_bad_rows)
+        imported = read_log(log_csv, skip_bad_rows=skip_bad_rows, columns_toml=columns_toml)
     except (KeyError, ValueError, ChatLogError, HistoryError) as exc:
         fail(error_text(exc))
         return

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from peakdesk.rules.messages import AGENT, AUTO, BOT, BUYER, MessageLog
-from peakdesk.units import not_utf8
+from peakdesk.units import not_utf8, zone_info
 
 REQUIRED = ("conversation_id", "sender", "timestamp")
 OPTIONAL = ("agent_id", "ordered", "leave_message", "inquiry_type")
@@ -84,17 +84,79 @@ class ImportedLog:
         return dict(Counter(b.reason.split(":")[0] for b in self.skipped))
 
 
-def _parse_time(text: str) -> float | str:
-    """POSIX seconds, or the reason the text is not a usable timestamp."""
+@dataclass(frozen=True)
+class ExportColumns:
+    """How a back-office export's own columns map onto the import format.
+
+    Read from a small TOML file by :func:`peakdesk.scenario.export_columns.read_export_columns`.
+
+    Attributes
+    ----------
+    columns
+        Import-format name -> the export's header (a name left out keeps its own).
+        Export columns not named here are ignored.
+    senders
+        The export's sender values (compared without case or surrounding space)
+        -> ``buyer``, ``agent``, ``bot`` or ``auto``; empty keeps the standard names.
+    time_format
+        ``iso`` (ISO 8601), ``epoch_s``, ``epoch_ms`` or a ``strptime`` pattern
+        (``%d/%m/%Y %H:%M:%S`` for day-first dates).
+    timezone
+        IANA zone of times written without a UTC offset, or ``None``.
+    source
+        The file the mapping came from (named in errors).
+    """
+
+    columns: dict[str, str] = field(default_factory=dict)
+    senders: dict[str, str] = field(default_factory=dict)
+    time_format: str = "iso"
+    timezone: str | None = None
+    source: str = ""
+
+    def rename(self) -> dict[str, str]:
+        """The export's header -> the import-format name, for every column used."""
+        return {export: own for own, export in self.columns.items()}
+
+
+def _parse_time(text: str, time_format: str = "iso", zone: dt.tzinfo | None = None) -> float | str:
+    """POSIX seconds, or the reason the text is not a usable timestamp.
+
+    Parameters
+    ----------
+    text
+        The cell.
+    time_format
+        ``iso``, ``epoch_s``, ``epoch_ms`` or a ``strptime`` pattern.
+    zone
+        The zone of times with no UTC offset (``None``: such a time is an error).
+    """
     s = text.strip()
     if not s:
         return "empty timestamp"
+    if time_format in {"epoch_s", "epoch_ms"}:
+        try:
+            posix = float(s) / (1000.0 if time_format == "epoch_ms" else 1.0)
+        except ValueError:
+            return f"unreadable timestamp {s!r} (expected {time_format}: a number)"
+        if not FIRST_TIME_S <= posix < END_TIME_S:
+            return f"timestamp {s!r} is out of range for {time_format}; times must lie in 2000-2099"
+        return posix
     try:
-        t = dt.datetime.fromisoformat(s.replace("Z", "+00:00") if s.endswith("Z") else s)
+        if time_format == "iso":
+            t = dt.datetime.fromisoformat(s.replace("Z", "+00:00") if s.endswith("Z") else s)
+        else:
+            t = dt.datetime.strptime(s, time_format)
     except ValueError:
-        return f"unreadable timestamp {s!r} (use ISO 8601, e.g. 2026-11-11T00:00:05+08:00)"
+        want = (
+            "ISO 8601, e.g. 2026-11-11T00:00:05+08:00"
+            if time_format == "iso"
+            else f"the format {time_format!r}"
+        )
+        return f"unreadable timestamp {s!r} (use {want})"
     if t.tzinfo is None or t.utcoffset() is None:
-        return f"timestamp {s!r} has no UTC offset (e.g. +08:00); the zone is ambiguous"
+        if zone is None:
+            return f"timestamp {s!r} has no UTC offset (e.g. +08:00); the zone is ambiguous"
+        t = t.replace(tzinfo=zone)
     posix = t.timestamp()
     if not FIRST_TIME_S <= posix < END_TIME_S:
         return f"timestamp {s!r} is out of range; times must lie in 2000-2099"
@@ -115,8 +177,12 @@ def read_table(
     required: tuple[str, ...],
     optional: tuple[str, ...],
     error: type[ChatLogError],
+    rename: dict[str, str] | None = None,
 ) -> tuple[list[str], dict[str, int], list[list[str]]]:
     """A CSV export's header, column positions and rows, its columns checked.
+
+    With ``rename`` (the export's header -> import name) the export's columns are
+    read under their import names and every other column is ignored.
 
     Raises ``error`` (a :class:`ChatLogError`) for an unreadable or empty file, a
     file that is not UTF-8 CSV, or a missing, unknown or repeated column.
@@ -135,19 +201,29 @@ def read_table(
             raise error(p, [], header=not_utf8(p)) from None
         except csv.Error as exc:
             raise error(p, [], header=f"line 1: not a CSV text file: {exc}") from None
+        if rename is not None:
+            own = {v: k for k, v in rename.items()}
+            # The export's columns under their import names; the rest left aside.
+            header = [
+                rename.get(h, h if h not in own and h in required + optional else "")
+                for h in header
+            ]
         missing = [c for c in required if c not in header]
-        unknown = [c for c in header if c not in required + optional]
-        twice = sorted({c for c in header if header.count(c) > 1})
+        unknown = [c for c in header if c and c not in required + optional]
+        twice = sorted({c for c in header if c and header.count(c) > 1})
         if missing or unknown or twice:
             parts = []
-            if missing:
+            if missing and rename is not None:
+                named = [repr(own.get(c, c)) + f" ({c})" for c in missing]
+                parts.append(f"missing column(s) {', '.join(named)} of the column map")
+            elif missing:
                 parts.append(f"missing column(s) {missing}")
             if unknown:
                 parts.append(f"unknown column(s) {unknown}")
             if twice:
                 parts.append(f"column(s) {twice} given twice")
             raise error(p, [], header="; ".join(parts) + f"; allowed: {list(required + optional)}")
-        col = {name: header.index(name) for name in header}
+        col = {name: header.index(name) for name in header if name}
         try:
             rows = list(reader)
         except UnicodeDecodeError:
@@ -157,7 +233,9 @@ def read_table(
     return header, col, rows
 
 
-def read_chat_log(path: Path | str, *, skip_bad_rows: bool = False) -> ImportedLog:
+def read_chat_log(
+    path: Path | str, *, skip_bad_rows: bool = False, columns: ExportColumns | None = None
+) -> ImportedLog:
     """Read a chat log CSV.
 
     Parameters
@@ -166,6 +244,9 @@ def read_chat_log(path: Path | str, *, skip_bad_rows: bool = False) -> ImportedL
         The CSV file (UTF-8, a BOM is fine).
     skip_bad_rows
         Leave bad rows out (and report them) instead of stopping.
+    columns
+        How the export's own columns, sender values and times map onto the
+        import format (``None``: the file is in the import format).
 
     Raises
     ------
@@ -173,7 +254,17 @@ def read_chat_log(path: Path | str, *, skip_bad_rows: bool = False) -> ImportedL
         A missing column, an unreadable file, or bad rows without ``skip_bad_rows``.
     """
     p = Path(path)
-    header, col, rows = read_table(p, REQUIRED, OPTIONAL, ChatLogError)
+    cmap = columns or ExportColumns()
+    header, col, rows = read_table(
+        p, REQUIRED, OPTIONAL, ChatLogError, None if columns is None else cmap.rename()
+    )
+    senders_in = (
+        {k.strip().lower(): _SENDERS[v] for k, v in cmap.senders.items()}
+        if cmap.senders
+        else _SENDERS
+    )
+    allowed_senders = ", ".join(sorted(cmap.senders) if cmap.senders else _SENDERS)
+    zone = zone_info(cmap.timezone) if cmap.timezone else None
 
     bad: list[BadRow] = []
     conv_ids: list[str] = []
@@ -201,11 +292,11 @@ def read_chat_log(path: Path | str, *, skip_bad_rows: bool = False) -> ImportedL
         if not cid:
             bad.append(BadRow(n, "empty conversation_id"))
             continue
-        sender = _SENDERS.get(row[isd].strip().lower())
+        sender = senders_in.get(row[isd].strip().lower())
         if sender is None:
-            bad.append(BadRow(n, f"unknown sender {row[isd]!r}; allowed: buyer, agent, bot, auto"))
+            bad.append(BadRow(n, f"unknown sender {row[isd]!r}; allowed: {allowed_senders}"))
             continue
-        t = _parse_time(row[it])
+        t = _parse_time(row[it], cmap.time_format, zone)
         if isinstance(t, str):
             bad.append(BadRow(n, t))
             continue
