@@ -43,6 +43,7 @@ from scipy import stats
 from peakdesk.binomial import wilson_bounds
 from peakdesk.calibrate import fit, spells
 from peakdesk.rules.messages import AGENT, MessageLog
+from peakdesk.scenario.load import parse_scenario
 
 
 @dataclass
@@ -325,6 +326,13 @@ def calibrate(
         "discipline": "sequential",
         "shifts": shifts,
     }
+    if not shifts:
+        # Nobody replied: a pool needs shifts or a plan table, so the planner is asked.
+        pool["plan"] = {}
+        cal.defaults["shifts"] = (
+            "none seen (no agent replied in the export): the pool gets a [pools.plan] "
+            "table, so `peakdesk plan` chooses its shifts; `simulate` needs shifts"
+        )
     cal.defaults["hourly_cost"] = "0: an export has no wages"
     cal.quantities["agents_seen"] = {
         "value": len(spans),
@@ -350,6 +358,9 @@ def calibrate(
         "pools": [pool],
         "subaccounts": {"count": max(peak, 1)},
     }
+    # Checked by the schema here, not only by the command reading the file back: a
+    # fitted value the schema refuses is a bug to name, never a file left behind.
+    parse_scenario(cal.scenario, f"<calibrated {name}>")
     return cal
 
 
