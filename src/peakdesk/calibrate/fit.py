@@ -760,22 +760,33 @@ class ComposeByChats:
     mean: tuple[Estimate | None, ...]
 
 
-def held_spans(log: MessageLog) -> dict[int, tuple[F64, F64]]:
+def held_spans(
+    log: MessageLog, taken: F64 | None = None, closed: F64 | None = None
+) -> dict[int, tuple[F64, F64]]:
     """Per agent, the sorted starts and ends of the chats it held.
 
-    A chat is held from the agent's first reply in it to the conversation's last
-    message.  (The log does not show when an agent took a chat; before its first
-    reply the agent was writing it, or it waited behind the agent's others.)
+    A chat is held from when the agent took it until it closed.  ``taken`` and
+    ``closed`` (per conversation code, POSIX seconds, NaN unknown) are those
+    times where a conversation table has them (a session export's access and
+    end times).  Otherwise the agent's first reply in it and the conversation's
+    last message stand in: that misses the time a chat taken under a backlog
+    waited behind the agent's others before its first reply (and a buyer who
+    left from the agent's inbox before any reply), so the count reads low when
+    agents are busiest.
     """
     n_conv = log.n_conversations
     last = np.full(n_conv, -np.inf)
     np.maximum.at(last, log.conversation, log.time_s)
+    if closed is not None:
+        last = np.where(np.isfinite(closed), closed, last)
     is_reply = (log.sender == AGENT) & (log.agent >= 0)
     out = {}
     for a in np.unique(log.agent[is_reply]).tolist():
         sel = is_reply & (log.agent == a)
         first = np.full(n_conv, np.inf)
         np.minimum.at(first, log.conversation[sel], log.time_s[sel])
+        if taken is not None:
+            first = np.fmin(first, taken)
         mine = np.unique(log.conversation[sel])
         out[int(a)] = (np.sort(first[mine]), np.sort(last[mine]))
     return out
@@ -795,8 +806,17 @@ def held_while_writing(spans: tuple[F64, F64], begin: F64, sent: F64) -> I64:
     )
 
 
-def compose_gaps(log: MessageLog) -> tuple[F64, I64, I64]:
+#: Take times within this of a reply's start count as before it, seconds (rounding).
+TAKEN_SLACK_S = 0.002
+
+
+def compose_gaps(
+    log: MessageLog, taken: F64 | None = None, closed: F64 | None = None
+) -> tuple[F64, I64, I64]:
     """Writing times of back-to-back replies (see :func:`compose_by_chats`).
+
+    ``taken``, ``closed``: when each conversation was taken and closed, as for
+    :func:`held_spans`.
 
     Returns
     -------
@@ -817,7 +837,7 @@ def compose_gaps(log: MessageLog) -> tuple[F64, I64, I64]:
         prev_buyer[i] = run
         if not np.isnan(last_buyer[i]):
             run = last_buyer[i]
-    spans = held_spans(log)
+    spans = held_spans(log, taken, closed)
     gaps: list[F64] = []
     levels: list[I64] = []
     convs: list[I64] = []
@@ -828,7 +848,12 @@ def compose_gaps(log: MessageLog) -> tuple[F64, I64, I64]:
         asked = prev_buyer[idx]
         back_to_back = asked[1:] <= t[:-1]
         gaps.append((t[1:] - t[:-1])[back_to_back])
-        levels.append(held_while_writing(spans[int(a)], t[:-1][back_to_back], t[1:][back_to_back]))
+        begin, sent = t[:-1][back_to_back], t[1:][back_to_back]
+        # With take times the load is read when the writing began (the engine fixes the
+        # writing time then; a chat taken meanwhile did not slow it), allowing for the
+        # export's millisecond rounding of a chat taken at that very instant.
+        upto = sent if taken is None else begin + TAKEN_SLACK_S
+        levels.append(held_while_writing(spans[int(a)], begin, upto))
         convs.append(conv[idx[1:][back_to_back]])
     if not gaps:
         return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)

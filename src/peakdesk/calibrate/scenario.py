@@ -42,7 +42,7 @@ from scipy import stats
 
 from peakdesk.binomial import wilson_bounds
 from peakdesk.calibrate import fit, spells
-from peakdesk.rules.messages import AGENT, MessageLog
+from peakdesk.rules.messages import AGENT, BUYER, MessageLog
 from peakdesk.scenario.load import parse_scenario
 
 
@@ -227,14 +227,23 @@ def calibrate(
         )
     # One pass over the agents' replies serves both the pooled table and, with several
     # types, the per-type model.
-    gaps = fit.compose_gaps(log)
+    table_times = _taken(log, conversations)
+    taken, closed = table_times if table_times is not None else (None, None)
+    if taken is None:
+        cal.defaults["chats held"] = (
+            "counted from each chat's first reply: the export does not say when an agent "
+            "took a chat (give --conversations with conversation_id and assign_s), so under "
+            "a backlog chats taken but not yet answered are missed and the slowdown by chats "
+            "held reads flat"
+        )
+    gaps = fit.compose_gaps(log, taken, closed)
     compose = fit.compose_by_chats(log, gaps)
     cal.compose = compose
     for k, est in zip(compose.chats, compose.mean, strict=True):
         _record(cal, f"compose_time_at_{k}_chats", est, "s")
 
     names, type_code = _types(log)
-    spans = fit.held_spans(log)
+    spans = fit.held_spans(log, taken, closed)
     most = 1
     rep = (log.sender == AGENT) & (log.agent >= 0)
     for a, sp in spans.items():
@@ -379,6 +388,37 @@ def _patience_of(table: dict[str, Any]) -> fit.Patience:
         float(table["end_s"]),
         table.get("needs_agent"),
     )
+
+
+def _taken(log: MessageLog, conversations: dict[str, Any] | None) -> tuple[Any, Any] | None:
+    """Per conversation code of the log, when an agent took it and when it closed (POSIX s).
+
+    From the conversation table's ``assign_s`` and ``close_s`` by
+    ``conversation_id`` (None without them).  The table counts seconds on its own
+    clock: it is put on the log's by the median gap between the log's first buyer
+    message and the table's ``arrival_s``.
+    """
+    if conversations is None or log.conversation_labels is None:
+        return None
+    ids, assign = conversations.get("conversation_id"), conversations.get("assign_s")
+    if ids is None or assign is None:
+        return None
+    row = {label: k for k, label in enumerate(ids)}
+    code = np.array([row.get(label, -1) for label in log.conversation_labels], dtype=np.int64)
+    found = code >= 0
+    if not found.any():
+        return None
+    first = np.full(log.n_conversations, np.nan)
+    buyer = log.sender == BUYER
+    np.fmin.at(first, log.conversation[buyer], log.time_s[buyer])
+    shift = np.nanmedian(first[found] - np.asarray(conversations["arrival_s"])[code[found]])
+    out = []
+    for column in (assign, conversations.get("close_s")):
+        times = np.full(log.n_conversations, np.nan)
+        if column is not None:
+            times[found] = np.asarray(column, dtype=np.float64)[code[found]] + shift
+        out.append(times)
+    return out[0], out[1]
 
 
 def _stayed(log: MessageLog, conversations: dict[str, Any] | None) -> Any:

@@ -33,8 +33,9 @@ from peakdesk.units import error_text, parse_duration_s, zone_info
     type=click.Path(dir_okay=False),
     default=None,
     help="Conversation table (arrival_s, first_human_reply_s, abandoned, abandon_s, close_s;"
-    " optional bot, conversation_id, type), e.g. a run directory's conversations-r0.csv:"
-    " buyers who left, for patience.",
+    " optional bot, conversation_id, type, assign_s), e.g. a run directory's"
+    " conversations-r0.csv: buyers who left, for patience; with conversation_id and assign_s"
+    " (when an agent took the chat) chats count as held from then.",
 )
 @click.option("--tz", "tz", default="Asia/Shanghai", show_default=True, help="The shop's clock.")
 @click.option("--interval", default="15min", show_default=True, help="Forecast interval.")
@@ -174,9 +175,12 @@ def _read_conversations(path: Path) -> dict[str, Any]:
     bot: list[bool] = []
     ids: list[str] = []
     types: list[str] = []
+    assign: list[float] = []
     with fh:
         reader = csv.DictReader(fh)
         typed = "type" in (reader.fieldnames or [])
+        # When an agent took the chat (a session export's access time, 接入时间).
+        assigned = "assign_s" in (reader.fieldnames or [])
         missing = [c for c in need if c not in (reader.fieldnames or [])]
         if missing:
             raise ValueError(f"{path}: missing column(s) {missing}; needed: {list(need)}")
@@ -185,6 +189,14 @@ def _read_conversations(path: Path) -> dict[str, Any]:
             bot.append((row.get("bot") or "0").strip() in {"1", "true", "True"})
             ids.append((row.get("conversation_id") or "").strip())
             types.append((row.get("type") or "").strip())
+            if assigned:
+                text = (row.get("assign_s") or "").strip()
+                try:
+                    assign.append(float(text) if text else math.nan)
+                except ValueError:
+                    raise ValueError(
+                        f"{path}: line {line}: assign_s must be seconds, got {text!r}"
+                    ) from None
             for c in need:
                 text = (row.get(c) or "").strip()
                 if c == "abandoned":
@@ -210,6 +222,8 @@ def _read_conversations(path: Path) -> dict[str, Any]:
         "needs_agent": ~np.asarray(bot, dtype=np.bool_),
         "conversation_id": ids if any(ids) else None,
         "type": types if typed else None,
+        "assign_s": np.asarray(assign, dtype=np.float64) if assigned else None,
+        "close_s": arr["close_s"],
         "end_s": float(close.max()) if close.size else float(np.nanmax(arr["arrival_s"])),
     }
 
