@@ -806,6 +806,158 @@ def held_while_writing(spans: tuple[F64, F64], begin: F64, sent: F64) -> I64:
     )
 
 
+def answered(log: MessageLog) -> F64:
+    """Per message, the time of the last buyer message before it in its conversation.
+
+    For a reply, the buyer message it answers (NaN: none).  The log is sorted by
+    conversation, then time.
+    """
+    n = log.n_messages
+    last = np.maximum.accumulate(np.where(log.sender == BUYER, np.arange(n), -1))
+    prev = np.full(n, -1, dtype=np.int64)
+    prev[1:] = last[:-1]
+    same = prev >= 0
+    same[same] = log.conversation[prev[same]] == log.conversation[same]
+    out = np.full(n, np.nan)
+    out[same] = log.time_s[prev[same]]
+    return out
+
+
+def _follow_ups(log: MessageLog, asked: F64) -> npt.NDArray[np.bool_]:
+    """Agent replies that answer a buyer message after the conversation's first."""
+    first = np.full(log.n_conversations, np.inf)
+    buyer = log.sender == BUYER
+    np.minimum.at(first, log.conversation[buyer], log.time_s[buyer])
+    reply = (log.sender == AGENT) & (log.agent >= 0)
+    return np.asarray(reply & np.isfinite(asked) & (asked > first[log.conversation]))
+
+
+#: The share of overtakes above which agents are taken to write in parallel.
+OVERTAKE_SHARE = 0.02
+
+
+@dataclass(frozen=True)
+class Discipline:
+    """How the agents work their chats, read from the order of their replies.
+
+    Attributes
+    ----------
+    name
+        ``sequential`` or ``parallel`` (the pool's ``discipline``).
+    pairs
+        Pairs of an agent's consecutive replies that both answer a follow-up
+        buyer message (one in a chat the agent already held).
+    overtakes
+        Of them, the pairs whose later reply answers the older message.
+    """
+
+    name: str
+    pairs: int
+    overtakes: int
+
+    @property
+    def share(self) -> float:
+        """Overtakes per pair (NaN without pairs)."""
+        return self.overtakes / self.pairs if self.pairs else math.nan
+
+
+def discipline(log: MessageLog) -> Discipline:
+    """Whether the agents write one reply at a time or all at once.
+
+    An agent writing one reply at a time takes the oldest waiting message of the
+    chats it holds: of two follow-up messages waiting together, the older is
+    answered first, so its replies never overtake (only a chat handed back or
+    reopened breaks the rule).  Writing all at once (processor sharing), the
+    shorter reply finishes first whatever the order the messages came in, and
+    overtakes are common.  More than :data:`OVERTAKE_SHARE` of the pairs
+    overtaking reads as ``parallel``.
+    """
+    asked = answered(log)
+    follow = _follow_ups(log, asked)
+    reply = (log.sender == AGENT) & (log.agent >= 0)
+    pairs = overtakes = 0
+    for a in np.unique(log.agent[reply]).tolist():
+        idx = np.flatnonzero(reply & (log.agent == a))
+        idx = idx[np.argsort(log.time_s[idx], kind="stable")]
+        f, q = follow[idx], asked[idx]
+        both = f[:-1] & f[1:]
+        pairs += int(both.sum())
+        overtakes += int((both & (q[1:] < q[:-1])).sum())
+    share = overtakes / pairs if pairs else 0.0
+    return Discipline("parallel" if share > OVERTAKE_SHARE else "sequential", pairs, overtakes)
+
+
+def parallel_writes(
+    log: MessageLog, taken: F64 | None = None, closed: F64 | None = None
+) -> tuple[F64, I64, I64]:
+    """Writing times of agents who write all their replies at once (``parallel``).
+
+    Writing in parallel, the gap between two replies is not a writing time: every
+    waiting reply progresses together, each at the rate of the chats held
+    (``1 / multiplier[k - 1]``), however many are being written.  A reply to a
+    follow-up message (its chat held, so its writing starts as the message
+    arrives) was written from the message to the reply, at the rates of the
+    chats held along the way.  Each is returned as its writing time at the chats
+    held when it began (as :func:`compose_gaps` returns): the stretches at other
+    loads rescaled by the multipliers, which are found by iterating (mean time
+    by starting load over the 1-chat mean, from all-ones).  Taking each whole
+    stretch at the starting load would count a chat taken meanwhile (slower)
+    as slowness of the load it began at.
+    """
+    asked = answered(log)
+    follow = _follow_ups(log, asked)
+    spans = held_spans(log, taken, closed)
+    pieces: list[tuple[list[int], list[float]]] = []
+    start_level: list[int] = []
+    convs: list[int] = []
+    for a in np.unique(log.agent[follow]).tolist():
+        starts, ends = spans[int(a)]
+        idx = np.flatnonzero(follow & (log.agent == a))
+        for i in idx.tolist():
+            b, e = float(asked[i]), float(log.time_s[i])
+            # The load changes inside (b, e): chats taken or closed then.
+            cuts = np.concatenate(
+                (
+                    starts[
+                        np.searchsorted(starts, b, "right") : np.searchsorted(starts, e, "left")
+                    ],
+                    ends[np.searchsorted(ends, b, "right") : np.searchsorted(ends, e, "left")],
+                )
+            )
+            edges = np.concatenate(([b], np.sort(cuts), [e]))
+            at = edges[:-1] + TAKEN_SLACK_S
+            load = np.maximum(
+                np.searchsorted(starts, at, "right") - np.searchsorted(ends, at, "right"), 1
+            )
+            pieces.append((load.tolist(), np.diff(edges).tolist()))
+            start_level.append(int(load[0]))
+            convs.append(int(log.conversation[i]))
+    if not pieces:
+        return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    level = np.asarray(start_level, dtype=np.int64)
+    top = max(max(lv) for lv, _ in pieces)
+    mult = np.ones(top + 1)
+    for _ in range(PARALLEL_ITERATIONS):
+        gap = np.array(
+            [
+                sum(d * mult[k0] / mult[k] for k, d in zip(lv, dur, strict=True))
+                for (lv, dur), k0 in zip(pieces, start_level, strict=True)
+            ]
+        )
+        mean = np.array(
+            [gap[level == k].mean() if (level == k).any() else np.nan for k in range(top + 1)]
+        )
+        base = next((m for m in mean[1:] if np.isfinite(m) and m > 0), None)
+        if base is None:
+            break
+        mult = np.where(np.isfinite(mean) & (mean > 0), mean / base, 1.0)
+    return gap, level, np.asarray(convs, dtype=np.int64)
+
+
+#: Rounds of the multiplier iteration of :func:`parallel_writes` (it settles in a few).
+PARALLEL_ITERATIONS = 6
+
+
 #: Take times within this of a reply's start count as before it, seconds (rounding).
 TAKEN_SLACK_S = 0.002
 
@@ -825,18 +977,8 @@ def compose_gaps(
         held while writing it (at least 1), and the conversation code it answered.
     """
     is_reply = (log.sender == AGENT) & (log.agent >= 0)
-    # The buyer message each reply answers: the last buyer message before it in its
-    # conversation (the log is sorted by conversation, then time).
-    last_buyer = np.where(log.sender == BUYER, log.time_s, np.nan)
-    prev_buyer = np.full(log.n_messages, np.nan)
+    prev_buyer = answered(log)
     conv = log.conversation
-    run = np.nan
-    for i in range(log.n_messages):
-        if i == 0 or conv[i] != conv[i - 1]:
-            run = np.nan
-        prev_buyer[i] = run
-        if not np.isnan(last_buyer[i]):
-            run = last_buyer[i]
     spans = held_spans(log, taken, closed)
     gaps: list[F64] = []
     levels: list[I64] = []

@@ -17,8 +17,12 @@
 * one pool ``team`` with every type's skill, whose concurrency is the most chats
   any agent held, whose slowdown per chat is the fitted writing time by chats
   held over the 1-chat one (with several types: one multiplicative model,
-  :func:`peakdesk.calibrate.fit.compose_by_type`; kept non-decreasing), writing
-  one reply at a time, and whose fixed shifts are the agents' spells online
+  :func:`peakdesk.calibrate.fit.compose_by_type`; kept non-decreasing), whose
+  discipline is read from the order of the replies
+  (:func:`peakdesk.calibrate.fit.discipline`: one reply at a time never answers
+  the older of two waiting follow-ups second), the writing times read under it
+  (back-to-back replies one at a time, from a follow-up to its reply in parallel), and
+  whose fixed shifts are the agents' spells online
   (:mod:`peakdesk.calibrate.spells`: from a first reply to a last, across
   midnight, with the breaks where work passed the agent by), rounded out to the
   interval, the same spell on several days one shift with its dates;
@@ -236,7 +240,30 @@ def calibrate(
             "a backlog chats taken but not yet answered are missed and the slowdown by chats "
             "held reads flat"
         )
-    gaps = fit.compose_gaps(log, taken, closed)
+    # The discipline first: under processor sharing the gap between two replies is not
+    # a writing time, so the writing times are read another way.
+    disc = fit.discipline(log)
+    lo, hi = (
+        wilson_bounds(disc.overtakes, disc.pairs, float(stats.norm.ppf(0.975)))
+        if disc.pairs
+        else (math.nan, math.nan)
+    )
+    cal.quantities["overtake_share"] = {
+        "value": disc.share if disc.pairs else 0.0,
+        "low": lo,
+        "high": hi,
+        "n": disc.pairs,
+        "overtakes": disc.overtakes,
+        "discipline": disc.name,
+        "method": "pairs of an agent's consecutive replies to follow-up messages whose later "
+        "reply answers the older message (never, one reply at a time); Wilson 95%; over "
+        f"{fit.OVERTAKE_SHARE:.0%} is written as discipline = parallel",
+        "unit": "share",
+    }
+    if not disc.pairs:
+        cal.defaults["discipline"] = "sequential: no agent answered two follow-ups in a row"
+    writes = fit.parallel_writes if disc.name == "parallel" else fit.compose_gaps
+    gaps = writes(log, taken, closed)
     compose = fit.compose_by_chats(log, gaps)
     cal.compose = compose
     for k, est in zip(compose.chats, compose.mean, strict=True):
@@ -332,7 +359,7 @@ def calibrate(
         "skills": {n: 1.0 for n in names},
         "max_concurrency": most,
         "compose_multiplier_by_concurrency": mult,
-        "discipline": "sequential",
+        "discipline": disc.name,
         "shifts": shifts,
     }
     if not shifts:
