@@ -743,6 +743,80 @@ def patience(
     )
 
 
+#: Buyers who left after being taken that "first_reply" patience must show before
+#: "assignment" can be told from it: none seen where this many were expected.
+SEMANTICS_EXPECTED = 5.0
+#: Buyers who left needed before "none of them was answered" reads as withdrawal.
+WITHDRAWN_MIN = 10
+
+
+@dataclass(frozen=True)
+class PatienceRule:
+    """When a buyer's patience stops running, and what becomes of a buyer who left.
+
+    Attributes
+    ----------
+    until
+        ``first_reply`` (the buyer waits for a person's answer) or ``assignment``
+        (only until an agent takes the chat): the type's ``patience_until``.
+    left_after_take
+        Buyers who left after an agent had taken their chat (impossible under
+        ``assignment``).
+    expected_after_take
+        How many ``first_reply`` patience of the fitted mean would have left
+        after the take (NaN without take times).
+    answer_after_abandon
+        Whether a buyer who left is still answered (silent abandonment) or the
+        chat is withdrawn: no buyer who left got a reply, of at least
+        :data:`WITHDRAWN_MIN`.
+    left, left_answered
+        Buyers who left, and of them those answered anyway.
+    """
+
+    until: str
+    left_after_take: int
+    expected_after_take: float
+    answer_after_abandon: bool
+    left: int
+    left_answered: int
+
+
+def patience_rule(
+    arrival_s: F64,
+    taken_s: F64 | None,
+    first_reply_s: F64,
+    abandoned: npt.NDArray[np.bool_],
+    abandon_s: F64,
+    mean_s: float | None,
+) -> PatienceRule:
+    """Read the patience semantics from a conversation table (seconds on one clock).
+
+    Patience until ``assignment`` ends when an agent takes the chat, so no buyer
+    leaves after that; patience until the ``first_reply`` keeps running while a
+    taken chat waits behind the agent's others, and with ``mean_s`` (the
+    ``first_reply`` fit) about ``sum(1 - exp(-wait_after_take / mean_s))``
+    buyers leave then.  None seen where at least :data:`SEMANTICS_EXPECTED`
+    were expected (a chance below ``exp(-5)``) reads as ``assignment``; any
+    seen reads as ``first_reply``; too few expected keeps ``first_reply`` (it
+    cannot be told).  Without take times it stays ``first_reply``.
+    """
+    gone = np.asarray(abandoned, dtype=np.bool_)
+    replied = np.isfinite(np.asarray(first_reply_s, dtype=np.float64))
+    left, answered_anyway = int(gone.sum()), int((gone & replied).sum())
+    silent = not (left >= WITHDRAWN_MIN and answered_anyway == 0)
+    if taken_s is None or mean_s is None or not mean_s > 0:
+        return PatienceRule("first_reply", 0, math.nan, silent, left, answered_anyway)
+    take = np.asarray(taken_s, dtype=np.float64)
+    ab = np.asarray(abandon_s, dtype=np.float64)
+    after = int((gone & np.isfinite(take) & (ab > take + TAKEN_SLACK_S)).sum())
+    # Buyers still there when taken, and how long they then waited for the reply.
+    stay = np.isfinite(take) & replied & ~(gone & (ab <= take))
+    wait = np.maximum(np.asarray(first_reply_s, dtype=np.float64)[stay] - take[stay], 0.0)
+    expected = float(np.sum(1.0 - np.exp(-wait / mean_s)))
+    until = "assignment" if after == 0 and expected >= SEMANTICS_EXPECTED else "first_reply"
+    return PatienceRule(until, after, expected, silent, left, answered_anyway)
+
+
 @dataclass(frozen=True)
 class ComposeByChats:
     """Agent writing time per reply, by the number of chats the agent held.

@@ -243,6 +243,13 @@ def calibrate(
     # The discipline first: under processor sharing the gap between two replies is not
     # a writing time, so the writing times are read another way.
     disc = fit.discipline(log)
+    if conversations is not None and taken is not None:
+        conversations = {
+            **conversations,
+            "first_reply_start_s": _first_reply_start(
+                log, conversations, taken, disc.name == "parallel"
+            ),
+        }
     lo, hi = (
         wilson_bounds(disc.overtakes, disc.pairs, float(stats.norm.ppf(0.975)))
         if disc.pairs
@@ -405,11 +412,25 @@ def _dur(seconds: float) -> str:
     return f"{seconds:.6f}".rstrip("0").rstrip(".") + "s"
 
 
-def _patience_of(table: dict[str, Any]) -> fit.Patience:
-    """The censored patience fit of a conversation table (as ``calibrate`` takes it)."""
+def _patience_of(
+    table: dict[str, Any], until: str = "first_reply", withdrawn: bool = False
+) -> fit.Patience:
+    """The censored patience fit of a conversation table (as ``calibrate`` takes it).
+
+    A buyer's patience is censored where it stops running: at the first reply;
+    with ``until = "assignment"`` when an agent took the chat (``assign_s``); a
+    ``withdrawn`` chat's buyer (who leaves while no reply is begun) when its first
+    reply was begun (``first_reply_start_s``, where known).
+    """
+    stop = table["first_human_reply_s"]
+    if until == "assignment":
+        stop = table["assign_s"]
+    elif withdrawn and table.get("first_reply_start_s") is not None:
+        begun = np.asarray(table["first_reply_start_s"], dtype=np.float64)
+        stop = np.where(np.isfinite(begun), np.fmin(begun, stop), stop)
     return fit.patience(
         table["arrival_s"],
-        table["first_human_reply_s"],
+        stop,
         table["abandoned"],
         table["abandon_s"],
         float(table["end_s"]),
@@ -417,18 +438,17 @@ def _patience_of(table: dict[str, Any]) -> fit.Patience:
     )
 
 
-def _taken(log: MessageLog, conversations: dict[str, Any] | None) -> tuple[Any, Any] | None:
-    """Per conversation code of the log, when an agent took it and when it closed (POSIX s).
+def _table_rows(log: MessageLog, conversations: dict[str, Any] | None) -> tuple[Any, float] | None:
+    """Each log conversation's row in the conversation table (-1: none), and the clock shift.
 
-    From the conversation table's ``assign_s`` and ``close_s`` by
-    ``conversation_id`` (None without them).  The table counts seconds on its own
-    clock: it is put on the log's by the median gap between the log's first buyer
-    message and the table's ``arrival_s``.
+    The table counts seconds on its own clock: it is put on the log's (POSIX) by
+    the median gap between the log's first buyer message and the table's
+    ``arrival_s``.  None without ``conversation_id`` in the table or ids in the log.
     """
     if conversations is None or log.conversation_labels is None:
         return None
-    ids, assign = conversations.get("conversation_id"), conversations.get("assign_s")
-    if ids is None or assign is None:
+    ids = conversations.get("conversation_id")
+    if ids is None:
         return None
     row = {label: k for k, label in enumerate(ids)}
     code = np.array([row.get(label, -1) for label in log.conversation_labels], dtype=np.int64)
@@ -438,14 +458,62 @@ def _taken(log: MessageLog, conversations: dict[str, Any] | None) -> tuple[Any, 
     first = np.full(log.n_conversations, np.nan)
     buyer = log.sender == BUYER
     np.fmin.at(first, log.conversation[buyer], log.time_s[buyer])
-    shift = np.nanmedian(first[found] - np.asarray(conversations["arrival_s"])[code[found]])
+    shift = float(np.nanmedian(first[found] - np.asarray(conversations["arrival_s"])[code[found]]))
+    return code, shift
+
+
+def _taken(log: MessageLog, conversations: dict[str, Any] | None) -> tuple[Any, Any] | None:
+    """Per conversation code of the log, when an agent took it and when it closed (POSIX s).
+
+    From the conversation table's ``assign_s`` and ``close_s`` by
+    ``conversation_id`` (None without them), on the log's clock.
+    """
+    rows = _table_rows(log, conversations)
+    if rows is None or conversations is None or conversations.get("assign_s") is None:
+        return None
+    code, shift = rows
+    found = code >= 0
     out = []
-    for column in (assign, conversations.get("close_s")):
+    for column in (conversations["assign_s"], conversations.get("close_s")):
         times = np.full(log.n_conversations, np.nan)
         if column is not None:
             times[found] = np.asarray(column, dtype=np.float64)[code[found]] + shift
         out.append(times)
     return out[0], out[1]
+
+
+def _first_reply_start(
+    log: MessageLog, conversations: dict[str, Any], taken: Any, parallel: bool
+) -> Any:
+    """When each table row's first reply was begun, on the table's clock (NaN: not known).
+
+    A buyer who sees the agent typing waits for it: a withdrawn chat's patience
+    stops there.  Writing all at once, an agent begins a chat's reply when it
+    takes it; one reply at a time, when it has also sent the reply before.
+    """
+    rows = _table_rows(log, conversations)
+    if rows is None:
+        return None
+    code, shift = rows
+    reply = (log.sender == AGENT) & (log.agent >= 0)
+    idx = np.flatnonzero(reply)
+    idx = idx[np.lexsort((log.time_s[idx], log.agent[idx]))]
+    # The agent's reply before each reply (NaN for its first).
+    before = np.full(idx.size, np.nan)
+    same = log.agent[idx][1:] == log.agent[idx][:-1]
+    before[1:][same] = log.time_s[idx][:-1][same]
+    first = np.full(log.n_conversations, np.inf)
+    start = np.full(log.n_conversations, np.nan)
+    for k, i in enumerate(idx.tolist()):
+        c = int(log.conversation[i])
+        if log.time_s[i] < first[c]:
+            first[c] = log.time_s[i]
+            start[c] = before[k]
+    begun = taken if parallel else np.fmax(taken, start)
+    out = np.full(len(conversations["arrival_s"]), np.nan)
+    found = code >= 0
+    out[code[found]] = begun[found] - shift
+    return out
 
 
 def _stayed(log: MessageLog, conversations: dict[str, Any] | None) -> Any:
@@ -505,6 +573,40 @@ def _fit_type(
     itype["bot_resolve"] = float(bots.value) if bots is not None else 0.0
     if conversations is not None:
         pat = _patience_of(conversations)
+        rule = fit.patience_rule(
+            conversations["arrival_s"],
+            conversations.get("assign_s"),
+            conversations["first_human_reply_s"],
+            conversations["abandoned"],
+            conversations["abandon_s"],
+            None if pat.exponential_mean is None else pat.exponential_mean.value,
+        )
+        if rule.until == "assignment" or not rule.answer_after_abandon:
+            pat = _patience_of(conversations, rule.until, not rule.answer_after_abandon)
+        itype["patience_until"] = rule.until
+        itype["answer_after_abandon"] = rule.answer_after_abandon
+        cal.quantities[f"{prefix}left_after_take"] = {
+            "value": rule.left_after_take,
+            "n": rule.left,
+            "expected_if_first_reply": rule.expected_after_take,
+            "patience_until": rule.until,
+            "answered_after_leaving": rule.left_answered,
+            "answer_after_abandon": rule.answer_after_abandon,
+            "method": "buyers who left after an agent took the chat: none where "
+            f"{fit.SEMANTICS_EXPECTED:g}+ were expected reads as patience until assignment; "
+            f"none of {fit.WITHDRAWN_MIN}+ who left answered reads as withdrawn chats",
+            "unit": "buyers",
+        }
+        if conversations.get("assign_s") is None:
+            cal.defaults[f"{prefix}patience_until"] = (
+                "first_reply: without assign_s in the conversation table a buyer's wait for "
+                "an agent cannot be told from the wait for its reply"
+            )
+        elif rule.until == "first_reply" and rule.left_after_take == 0:
+            cal.defaults[f"{prefix}patience_until"] = (
+                f"first_reply: too few buyers waited after being taken "
+                f"({rule.expected_after_take:.1f} would have left) to tell it from assignment"
+            )
         if cal.patience is None:
             cal.patience = pat
         _record(cal, f"{prefix}patience_mean", pat.exponential_mean, "s")
