@@ -297,3 +297,50 @@ def test_the_html_report_has_every_figure_and_quantity(calibrated: dict[str, Any
         "forecast.csv",
         "scenario.toml",
     ]
+
+
+def test_backtest_draws_the_fitted_values_and_names_what_moves(
+    calibrated: dict[str, Any], tmp_path: Path
+) -> None:
+    """With the calibration report each run draws the fitted values from their intervals."""
+    tmp = calibrated["dir"]
+    base = [
+        "backtest",
+        str(tmp / "run" / "messages-r0.csv"),
+        "--scenario",
+        str(tmp / "fit" / "scenario.toml"),
+        "--conversations",
+        str(tmp / "run" / "conversations-r0.csv"),
+        "-r",
+        "20",
+        "--seed",
+        "3",
+        "--json",
+    ]
+    runner = CliRunner()
+    plain = runner.invoke(main, base)
+    drawn = runner.invoke(main, [*base, "--calibration", str(tmp / "fit" / "calibration.json")])
+    assert plain.exit_code == 0 and drawn.exit_code == 0, drawn.output
+    p = {(f["figure"], f["day"]): f for f in json.loads(plain.stdout)["figures"]}
+    d = {(f["figure"], f["day"]): f for f in json.loads(drawn.stdout)["figures"]}
+    assert p.keys() == d.keys()
+    assert all(f["moves_with"] is None for f in p.values())
+    # Buyers leave more the slower the agents are drawn to write (and the less patient
+    # they are drawn): the abandonment moves with the writing time, with it.
+    left = d[("abandoned_share", None)]
+    assert left["moves_with"]["quantity"] == "compose_time", left
+    assert left["moves_with"]["rho"] >= 0.4
+    # The patience's uncertainty (about 10% either way on one day) widens its range.
+    width = {
+        k: f["sim_high"] - f["sim_low"]
+        for k, f in (("plain", p[("abandoned_share", None)]), ("drawn", left))
+    }
+    assert width["drawn"] > 1.5 * width["plain"], width
+    text = runner.invoke(
+        main, [*base[:-1], "--calibration", str(tmp / "fit" / "calibration.json")]
+    ).stdout
+    assert "fitted values drawn from their intervals" in text and "compose_time (+" in text
+    bad = tmp_path / "c.json"
+    bad.write_text("{}", encoding="utf-8")
+    res = runner.invoke(main, [*base, "--calibration", str(bad)])
+    assert res.exit_code == 2 and "no 'quantities' table" in res.output + res.stderr

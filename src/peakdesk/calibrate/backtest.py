@@ -17,22 +17,33 @@ the same share of each run against the other runs (leave one out), which is
 what a log drawn from the model gives; a log far below that band is not the
 model's, even when each day's peak is.  A figure outside its range says where
 the model is not the shop.
+
+With the calibration's report (``calibration.json``), each run draws the fitted
+values from their own uncertainty before it is simulated: per inquiry type the
+think time, writing time and patience means (lognormal, matching their 95%
+intervals) and the bot share (normal, kept in [0, 1)).  The runs' range then
+holds what the fit does not know as well as simulation noise, and each figure
+names the fitted quantity it moves with most (Spearman's rank correlation over
+the runs, shown from |rho| >= :data:`MOVES_WITH_RHO`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy import stats
 
 from peakdesk.engine.export import to_message_log
 from peakdesk.experiment.replicate import simulate
 from peakdesk.rules import registry
 from peakdesk.rules.messages import AGENT, BUYER, MessageLog
-from peakdesk.scenario.load import LoadedScenario
+from peakdesk.scenario.load import LoadedScenario, scenario_from_data
+from peakdesk.scenario.overrides import apply_settings, read_raw
 
 F64 = npt.NDArray[np.float64]
 
@@ -54,6 +65,10 @@ class Comparison:
         2.5th, 50th and 97.5th percentile over the runs.
     runs
         Runs with a value for this figure.
+    moves_with
+        With fitted values drawn: the drawn quantity this figure moves with
+        most, and Spearman's rho over the runs (None: none reaches
+        :data:`MOVES_WITH_RHO`, or nothing drawn).
     """
 
     figure: str
@@ -63,6 +78,7 @@ class Comparison:
     sim_median: float
     sim_high: float
     runs: int
+    moves_with: tuple[str, float] | None = None
 
     @property
     def inside(self) -> bool:
@@ -191,11 +207,16 @@ def backtest(
     seed: int | None = None,
     workers: int = 1,
     conversations: dict[str, Any] | None = None,
+    calibration: Mapping[str, Any] | None = None,
 ) -> list[Comparison]:
     """The log's figures beside the scenario's simulated runs (module docstring).
 
     Parameters
     ----------
+    calibration
+        The ``quantities`` of the scenario's calibration report: each run draws
+        the fitted values from their intervals (the scenario must be a file,
+        as ``calibrate`` writes it; runs are then simulated one by one).
     conversations
         The log's conversation table (as ``peakdesk calibrate --conversations``
         reads it: ``abandoned``, ``needs_agent``, optional ``conversation_id``
@@ -209,16 +230,18 @@ def backtest(
     observed, log_backlog = _figures(log, name, rule, zone, ends)
     if conversations is not None:
         observed |= abandonment(*_table_arrivals(log, conversations), zone)
-    ev = simulate(
-        loaded,
-        seed=loaded.spec.simulation.seed if seed is None else seed,
-        replications=replications,
-        keep_logs=True,
-        workers=workers,
-    )
+    base_seed = loaded.spec.simulation.seed if seed is None else seed
+    drawn: list[dict[str, float]] = []
+    if calibration is None:
+        ev = simulate(
+            loaded, seed=base_seed, replications=replications, keep_logs=True, workers=workers
+        )
+        reps = list(ev.replications)
+    else:
+        reps, drawn = _drawn_runs(loaded, calibration, replications, base_seed)
     runs: list[Figures] = []
     backlogs = []
-    for r in ev.replications:
+    for r in reps:
         assert r.log is not None
         figs, bl = _figures(to_message_log(r.log), name, rule, zone, ends)
         if conversations is not None:
@@ -231,11 +254,15 @@ def backtest(
         backlogs.append(bl)
     out = []
     for key, value in sorted(observed.items(), key=lambda kv: (kv[0][0], kv[0][1] or dt.date.min)):
-        sims = np.array([run[key] for run in runs if key in run])
+        has = [i for i, run in enumerate(runs) if key in run]
+        sims = np.array([runs[i][key] for i in has])
         if not sims.size:
             continue
         lo, med, hi = np.percentile(sims, [2.5, 50.0, 97.5])
-        out.append(Comparison(key[0], key[1], value, float(lo), float(med), float(hi), sims.size))
+        moves = _moves_with(sims, [drawn[i] for i in has]) if drawn else None
+        out.append(
+            Comparison(key[0], key[1], value, float(lo), float(med), float(hi), sims.size, moves)
+        )
     if ends.size and len(backlogs) >= 3:
         table = np.array(backlogs)
         # What a log drawn from the model scores: each run against the others.
@@ -277,3 +304,84 @@ def _table_arrivals(
             if k is not None:
                 arrival[j] = first[k]
     return arrival, gone
+
+
+#: A figure is said to move with a drawn quantity from this rank correlation.
+MOVES_WITH_RHO = 0.4
+_Z95 = 1.959963984540054
+
+
+def _draw(q: Mapping[str, Any], rng: np.random.Generator, *, share: bool) -> float | None:
+    """One draw of a fitted quantity from its 95% interval, or None without one."""
+    value, low, high = q.get("value"), q.get("low"), q.get("high")
+    if not all(isinstance(x, int | float) and np.isfinite(x) for x in (value, low, high)):
+        return None
+    assert isinstance(value, int | float) and isinstance(low, int | float)
+    assert isinstance(high, int | float)
+    if share:
+        x = rng.normal(value, (high - low) / (2 * _Z95))
+        return float(min(max(x, 0.0), 0.999))
+    if not 0.0 < low <= value <= high:
+        return None
+    return float(value * np.exp(rng.normal(0.0, (np.log(high) - np.log(low)) / (2 * _Z95))))
+
+
+def _drawn_settings(
+    raw: Mapping[str, Any], quantities: Mapping[str, Any], rng: np.random.Generator
+) -> tuple[list[tuple[tuple[str | int, ...], Any]], dict[str, float]]:
+    """The settings of one run's drawn fitted values, and the values by quantity name."""
+    types = [t["name"] for t in raw.get("inquiry_types", [])]
+    settings: list[tuple[tuple[str | int, ...], Any]] = []
+    drawn: dict[str, float] = {}
+    for k, itype in enumerate(raw.get("inquiry_types", [])):
+        prefix = "" if len(types) == 1 else f"{types[k]}."
+        base = quantities.get(f"{prefix}compose_time") or (
+            quantities.get("compose_time_at_1_chats") if not prefix else None
+        )
+        fields = (
+            (f"{prefix}think_time", ("think_time", "mean"), False),
+            (f"{prefix}compose_time", ("compose_time", "mean"), False),
+            (f"{prefix}patience_mean", ("patience", "mean"), False),
+            (f"{prefix}bot_share", ("bot_resolve",), True),
+        )
+        for name, path, share in fields:
+            q = base if name.endswith("compose_time") else quantities.get(name)
+            if q is None or (path[0] != "bot_resolve" and "mean" not in itype.get(path[0], {})):
+                continue
+            x = _draw(q, rng, share=share)
+            if x is None:
+                continue
+            drawn[name] = x
+            settings.append((("inquiry_types", k, *path), x if share else f"{x:.6f}s"))
+    return settings, drawn
+
+
+def _drawn_runs(
+    loaded: LoadedScenario, quantities: Mapping[str, Any], replications: int, seed: int
+) -> tuple[list[Any], list[dict[str, float]]]:
+    """One run per draw of the fitted values (module docstring)."""
+    raw = read_raw(loaded.path)
+    rng = np.random.default_rng([seed, 0xD4A3])
+    reps, drawn = [], []
+    for r in range(replications):
+        settings, values = _drawn_settings(raw, quantities, rng)
+        variant = scenario_from_data(apply_settings(raw, settings, file=loaded.path), loaded.path)
+        ev = simulate(variant, seed=seed + r, replications=1, keep_logs=True)
+        reps.append(ev.replications[0])
+        drawn.append(values)
+    return reps, drawn
+
+
+def _moves_with(sims: F64, drawn: list[dict[str, float]]) -> tuple[str, float] | None:
+    """The drawn quantity a figure's runs rank with most, if any reaches MOVES_WITH_RHO."""
+    best: tuple[str, float] | None = None
+    if sims.size < 5 or np.ptp(sims) == 0:
+        return None
+    for name in sorted(set().union(*drawn)):
+        x = np.array([d.get(name, np.nan) for d in drawn])
+        if np.isnan(x).any() or np.ptp(x) == 0:
+            continue
+        rho = float(stats.spearmanr(x, sims).statistic)
+        if abs(rho) >= MOVES_WITH_RHO and (best is None or abs(rho) > abs(best[1])):
+            best = (name, rho)
+    return best

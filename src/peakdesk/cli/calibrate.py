@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,20 @@ def calibrate_cmd(
     )
 
 
+def _read_quantities(path: Path) -> dict[str, Any]:
+    """The fitted quantities of a calibration report, or ValueError naming the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a calibration report (JSON): {exc}") from None
+    quantities = data.get("quantities") if isinstance(data, dict) else None
+    if not isinstance(quantities, dict):
+        raise ValueError(f"{path}: no 'quantities' table: not the calibration.json of calibrate")
+    return quantities
+
+
 def _read_conversations(path: Path) -> dict[str, Any]:
     """The columns patience needs from a conversation table, or ValueError naming the line."""
     need = ("arrival_s", "first_human_reply_s", "abandoned", "abandon_s", "close_s")
@@ -252,6 +267,14 @@ def _read_conversations(path: Path) -> dict[str, Any]:
 )
 @click.option("--skip-bad-rows", is_flag=True, help="Leave bad rows of the log out (counted).")
 @COLUMNS_OPTION
+@click.option(
+    "--calibration",
+    "calibration_json",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The calibration.json calibrate wrote with the scenario: each run draws the fitted "
+    "values from their intervals, and each figure names the one it moves with.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @WORKERS_OPTION
 @ENGINE_OPTION
@@ -264,6 +287,7 @@ def backtest_cmd(
     conv_csv: str | None,
     skip_bad_rows: bool,
     columns_toml: str | None,
+    calibration_json: str | None,
     as_json: bool,
     workers: int,
     engine: str | None,
@@ -286,6 +310,7 @@ def backtest_cmd(
     try:
         imported = read_log(log_csv, skip_bad_rows=skip_bad_rows, columns_toml=columns_toml)
         conversations = _read_conversations(Path(conv_csv)) if conv_csv else None
+        quantities = _read_quantities(Path(calibration_json)) if calibration_json else None
         rows = backtest(
             imported.log,
             loaded,
@@ -294,6 +319,7 @@ def backtest_cmd(
             seed=seed,
             workers=workers,
             conversations=conversations,
+            calibration=quantities,
         )
     except (KeyError, ValueError, ChatLogError) as exc:
         fail(error_text(exc))
@@ -317,6 +343,9 @@ def backtest_cmd(
                                 "sim_high": r.sim_high,
                                 "runs": r.runs,
                                 "inside": r.inside,
+                                "moves_with": None
+                                if r.moves_with is None
+                                else {"quantity": r.moves_with[0], "rho": r.moves_with[1]},
                             }
                             for r in rows
                         ],
@@ -327,14 +356,17 @@ def backtest_cmd(
             )
         )
         return
+    drawn = ", fitted values drawn from their intervals" if calibration_json else ""
     click.echo(
-        f"{log_csv} against {scenario} ({replications} runs): {len(rows) - len(outside)} of "
-        f"{len(rows)} figures inside the runs' middle 95%"
+        f"{log_csv} against {scenario} ({replications} runs{drawn}): "
+        f"{len(rows) - len(outside)} of {len(rows)} figures inside the runs' middle 95%"
     )
-    click.echo(f"  {'figure':28s} {'day':10s} {'log':>10s} {'runs 2.5-97.5%':>24s}")
+    moves = " moves with (Spearman rho)" if calibration_json else ""
+    click.echo(f"  {'figure':28s} {'day':10s} {'log':>10s} {'runs 2.5-97.5%':>24s}{moves}")
     for r in rows:
         flag = "" if r.inside else "  OUTSIDE"
+        with_ = f"  {r.moves_with[0]} ({r.moves_with[1]:+.2f})" if r.moves_with else ""
         click.echo(
             f"  {r.figure:28s} {r.day.isoformat() if r.day else 'all':10s} {r.log_value:10.4g}"
-            f" [{r.sim_low:10.4g}, {r.sim_high:10.4g}]{flag}"
+            f" [{r.sim_low:10.4g}, {r.sim_high:10.4g}]{flag}{with_}"
         )
