@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 import tomlkit
+from scipy import stats
 
 from conftest import base_dict, loaded
 from peakdesk.calibrate import spells
@@ -125,6 +126,12 @@ def test_a_shop_across_midnight_with_breaks_and_a_morning_backlog(
     # The same spell on several days is one shift with its dates.
     assert any(len(s["days"]) >= 2 for s in fitted["pools"][0]["shifts"])
     assert cal.quantities["agents_seen"]["breaks"] >= DAYS * 5
+    # An agent away with chats open leaves its buyers waiting through the break: that
+    # gap is not a writing time (each 20 s writing time inside its 99.9% interval).
+    z = stats.norm.ppf(0.9995) / stats.norm.ppf(0.975)
+    for k in (1, 2, 3):
+        est = cal.quantities[f"compose_time_at_{k}_chats"]
+        assert abs(est["value"] - 20.0) <= (est["high"] - est["low"]) / 2 * z, (k, est)
 
 
 @pytest.mark.parametrize("seed", [0, 2])

@@ -987,6 +987,8 @@ def parallel_writes(
     for a in np.unique(log.agent[follow]).tolist():
         starts, ends = spans[int(a)]
         idx = np.flatnonzero(follow & (log.agent == a))
+        # A reply AWAY_S or more after its message: the agent was away meanwhile.
+        idx = idx[log.time_s[idx] - asked[idx] < AWAY_S]
         for i in idx.tolist():
             b, e = float(asked[i]), float(log.time_s[i])
             # The load changes inside (b, e): chats taken or closed then.
@@ -1032,6 +1034,10 @@ def parallel_writes(
 PARALLEL_ITERATIONS = 6
 
 
+#: A writing time this long or longer is an absence (a break with chats open), seconds:
+#: a buyer left waiting 10 minutes was not being written to (compare
+#: :data:`peakdesk.calibrate.spells.BREAK_MIN_S`).
+AWAY_S = 600.0
 #: Take times within this of a reply's start count as before it, seconds (rounding).
 TAKEN_SLACK_S = 0.002
 
@@ -1062,7 +1068,8 @@ def compose_gaps(
         idx = idx[np.argsort(log.time_s[idx], kind="stable")]
         t = log.time_s[idx]
         asked = prev_buyer[idx]
-        back_to_back = asked[1:] <= t[:-1]
+        # A buyer left waiting AWAY_S or more was not being written to: the agent was away.
+        back_to_back = (asked[1:] <= t[:-1]) & (t[1:] - t[:-1] < AWAY_S)
         gaps.append((t[1:] - t[:-1])[back_to_back])
         begin, sent = t[:-1][back_to_back], t[1:][back_to_back]
         # With take times the load is read when the writing began (the engine fixes the
