@@ -271,12 +271,6 @@ def calibrate(
         cal.defaults["discipline"] = "sequential: no agent answered two follow-ups in a row"
     writes = fit.parallel_writes if disc.name == "parallel" else fit.compose_gaps
     gaps = writes(log, taken, closed)
-    compose = fit.compose_by_chats(log, gaps)
-    cal.compose = compose
-    for k, est in zip(compose.chats, compose.mean, strict=True):
-        _record(cal, f"compose_time_at_{k}_chats", est, "s")
-
-    names, type_code = _types(log)
     spans = fit.held_spans(log, taken, closed)
     most = 1
     rep = (log.sender == AGENT) & (log.agent >= 0)
@@ -285,6 +279,15 @@ def calibrate(
         if t.size:
             most = max(most, int(fit.held_while_writing(sp, t, t).max()))
     most = min(most, 50)
+    # A writing time read at more chats than any agent held at a reply is a take
+    # within the export's rounding of the writing's start: it counts at the most.
+    gaps = (gaps[0], np.minimum(gaps[1], most), gaps[2])
+    compose = fit.compose_by_chats(log, gaps)
+    cal.compose = compose
+    for k, est in zip(compose.chats, compose.mean, strict=True):
+        _record(cal, f"compose_time_at_{k}_chats", est, "s")
+
+    names, type_code = _types(log)
     if len(names) == 1:
         base = next((e for e in compose.mean if e is not None and e.value > 0), None)
         bases: list[fit.Estimate | None] = [base]
