@@ -16,11 +16,13 @@ from typing import Any
 import numpy as np
 import pytest
 import tomlkit
+from click.testing import CliRunner
 from scipy import stats
 
 from conftest import base_dict, loaded
 from peakdesk.calibrate import spells
 from peakdesk.calibrate.scenario import calibrate
+from peakdesk.cli import main
 from peakdesk.engine.export import to_message_log
 from peakdesk.engine.setup import build_config
 from peakdesk.experiment.replicate import simulate
@@ -195,3 +197,72 @@ def test_a_quiet_gap_is_not_a_break_and_work_passing_by_is() -> None:
     )
     (only,) = spells.spells(log2)
     assert len(only.breaks) == 1  # three buyers waited 12-15 min in the gap 30 s-1500 s
+
+
+def test_a_sessions_export_gives_the_rota_itself(tmp_path: Path) -> None:
+    # The night shop's log-ins and log-outs (the engine's own online segments, as a
+    # back-office sessions export) through the CLI: the calibrated scenario's agents
+    # online equal the rota's minute by minute (nothing read from replies), breaks
+    # and the evening across midnight included.
+    d = _shop(3000.0, NIGHT)
+    spec = loaded(d).spec
+    ev = simulate(loaded(d), seed=4, replications=1, keep_logs=True)
+    chat = ev.replications[0].log
+    assert chat is not None
+    cfg = build_config(spec)
+    t0 = chat.start.timestamp()
+    labels = chat.agent_labels()
+    zone = zone_info(ZONE)
+    rows = ["agent_id,login,logout"]
+    for a, s, e in zip(cfg.segment_agent, cfg.segment_start_s, cfg.segment_end_s, strict=True):
+        if e <= 0 or s >= DAYS * 86400:
+            continue
+        s, e = max(s, 0.0), min(e, DAYS * 86400.0)
+        iso = [dt.datetime.fromtimestamp(t0 + x, zone).isoformat() for x in (s, e)]
+        rows.append(f"{labels[a]},{iso[0]},{iso[1]}")
+    (tmp_path / "sessions.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (tmp_path / "log.csv").write_text(_log_csv(to_message_log(chat), labels), encoding="utf-8")
+    res = CliRunner().invoke(
+        main,
+        [
+            "calibrate",
+            str(tmp_path / "log.csv"),
+            "--sessions",
+            str(tmp_path / "sessions.csv"),
+            "--out",
+            str(tmp_path / "fit"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    got = _online_per_minute(load_scenario(tmp_path / "fit" / "scenario.toml").spec)
+    truth = _online_per_minute(spec)
+    n = DAYS * 1440
+    assert np.array_equal(got[:n], truth[:n]), np.flatnonzero(got[:n] != truth[:n])[:10]
+    # A sessions file with a log-out before its log-in: exit 2 with the line.
+    (tmp_path / "bad.csv").write_text(
+        "agent_id,login,logout\na,2026-11-10T10:00:00+08:00,2026-11-10T09:00:00+08:00\n",
+        encoding="utf-8",
+    )
+    res = CliRunner().invoke(
+        main,
+        [
+            "calibrate",
+            str(tmp_path / "log.csv"),
+            "--sessions",
+            str(tmp_path / "bad.csv"),
+            "--out",
+            str(tmp_path / "fit2"),
+        ],
+    )
+    assert res.exit_code == 2 and "line 2: logout before login" in res.output + res.stderr
+
+
+def _log_csv(log: MessageLog, labels: Any) -> str:
+    """A message log in the import format (agent ids by label)."""
+    names = {BUYER: "buyer", AGENT: "agent", 2: "bot", 3: "auto"}
+    zone = zone_info(ZONE)
+    out = ["conversation_id,sender,timestamp,agent_id"]
+    for c, snd, t, a in zip(log.conversation, log.sender, log.time_s, log.agent, strict=True):
+        stamp = dt.datetime.fromtimestamp(float(t), zone).isoformat(timespec="milliseconds")
+        out.append(f"c{c},{names[int(snd)]},{stamp},{labels[a] if a >= 0 else ''}")
+    return "\n".join(out) + "\n"

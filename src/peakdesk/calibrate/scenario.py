@@ -46,6 +46,7 @@ from scipy import stats
 
 from peakdesk.binomial import wilson_bounds
 from peakdesk.calibrate import fit, spells
+from peakdesk.rules.csvlog import Session
 from peakdesk.rules.messages import AGENT, BUYER, MessageLog
 from peakdesk.scenario.load import parse_scenario
 
@@ -127,6 +128,7 @@ def calibrate(
     conversations: dict[str, Any] | None = None,
     name: str = "calibrated",
     smooth: bool = True,
+    sessions: list[Session] | None = None,
 ) -> Calibration:
     """Fit a scenario from a message log (module docstring).
 
@@ -148,6 +150,9 @@ def calibrate(
         The scenario's name.
     smooth
         Write the smoothed arrivals as the forecast (else the raw counts).
+    sessions
+        The agents' log-ins and log-outs (a back-office sessions export): the
+        shifts are read from them instead of from the replies.
     """
     prof = fit.arrivals(log, zone, interval_s)
     cal = Calibration(
@@ -354,10 +359,13 @@ def calibrate(
             # The report's survival curve: every buyer (each type's fit is in the table).
             cal.patience = _patience_of(conversations)
 
-    found = spells.spells(log)
+    # A sessions export says when agents were logged in; otherwise their replies do.
+    found = spells.spells(log) if sessions is None else spells.from_sessions(sessions)
     # Spells starting after the last day (an agent finishing its chats past midnight)
     # would be shifts outside the horizon: that work is the drain of the day before.
-    shifts, beyond = spells.shifts(found, zone, interval_s, prof.starts[-1].date())
+    shifts, beyond = spells.shifts(
+        found, zone, interval_s, prof.starts[-1].date(), 60.0 if sessions else spells.BREAK_GRID_S
+    )
     if beyond:
         cal.defaults["shifts after the last day"] = (
             f"{beyond} spell(s) starting only after the log's last day left out: the "
@@ -383,7 +391,10 @@ def calibrate(
     cal.quantities["agents_seen"] = {
         "value": len(spans),
         "n": len(found),
-        "method": "agents replying; n = spells online, each from its first reply to its last "
+        "method": "agents' sessions export: n = spells online, sessions under "
+        f"{spells.SPLIT_S / 3600:g} h apart one spell with breaks between"
+        if sessions is not None
+        else "agents replying; n = spells online, each from its first reply to its last "
         f"(across midnight), split by {spells.SPLIT_S / 3600:g} h without a reply, with a "
         f"break where {spells.EVIDENCE}+ chats passed the agent in {spells.BREAK_MIN_S / 60:g}+ "
         "min without one",

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from peakdesk.rules.csvlog import Session
 from peakdesk.rules.messages import AGENT, BOT, BUYER, MessageLog
 from peakdesk.units import parse_duration_s
 
@@ -151,6 +152,43 @@ def _pieces(agent: int, t: F64, pause: npt.NDArray[np.bool_], longest_s: float) 
     return out
 
 
+def from_sessions(sessions: list[Session], *, longest_s: float = 86400.0) -> list[Spell]:
+    """Spells from an agent sessions export instead of the replies.
+
+    Where a back-office exports log-ins and log-outs (or online status spans),
+    they say when an agent was online without reading it from its replies.  One
+    agent's sessions less than :data:`SPLIT_S` apart are one spell, the gaps
+    between them its breaks; a spell is cut at ``longest_s``.  Agents are
+    numbered by id in sorted order.
+    """
+    by_agent: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for x in sessions:
+        by_agent[x.agent_id].append((x.login_s, x.logout_s))
+    out: list[Spell] = []
+    for code, agent in enumerate(sorted(by_agent)):
+        spans = sorted(by_agent[agent])
+        merged = [list(spans[0])]
+        for a, b in spans[1:]:
+            # Overlapping or touching sessions (two devices, a reconnect) are one.
+            if a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        group: list[list[float]] = [merged[0]]
+        for a, b in merged[1:]:
+            if a - group[-1][1] >= SPLIT_S or b - group[0][0] > longest_s:
+                out.append(_session_spell(code, group))
+                group = []
+            group.append([a, b])
+        out.append(_session_spell(code, group))
+    return out
+
+
+def _session_spell(agent: int, group: list[list[float]]) -> Spell:
+    breaks = tuple((group[k][1], group[k + 1][0]) for k in range(len(group) - 1))
+    return Spell(agent, group[0][0], group[-1][1], breaks, 0)
+
+
 def _wall_s(t: float, zone: dt.tzinfo) -> float:
     """Seconds since local midnight on the wall clock of a POSIX time."""
     local = dt.datetime.fromtimestamp(t, tz=zone)
@@ -163,7 +201,11 @@ def _clock(seconds: float) -> str:
 
 
 def shifts(
-    found: list[Spell], zone: dt.tzinfo, interval_s: float, last_day: dt.date
+    found: list[Spell],
+    zone: dt.tzinfo,
+    interval_s: float,
+    last_day: dt.date,
+    break_grid_s: float = BREAK_GRID_S,
 ) -> tuple[list[dict[str, Any]], int]:
     """The spells as fixed shifts (scenario TOML data), and the spells left out.
 
@@ -180,6 +222,9 @@ def shifts(
         The grid the shift starts and ends are rounded to, seconds.
     last_day
         The export's last local day.
+    break_grid_s
+        The grid breaks are written on, seconds (a sessions export's log-outs
+        are exact: a minute).
     """
     per_day: dict[tuple[float, float, tuple[tuple[float, float], ...]], dict[dt.date, int]] = (
         defaultdict(lambda: defaultdict(int))
@@ -203,9 +248,9 @@ def shifts(
         for b0, b1 in s.breaks:
             # The last reply before (drained, so round it) and the first after (the
             # agent was back by then) on a 5-minute grid, so a daily break repeats.
-            after = round((b0 - origin) / BREAK_GRID_S) * BREAK_GRID_S
-            until = math.floor((b1 - origin) / BREAK_GRID_S) * BREAK_GRID_S
-            if until - after >= BREAK_GRID_S and 0.0 < after and until < length:
+            after = round((b0 - origin) / break_grid_s) * break_grid_s
+            until = math.floor((b1 - origin) / break_grid_s) * break_grid_s
+            if until - after >= break_grid_s and 0.0 < after and until < length:
                 breaks.append((after, until - after))
         per_day[(clock, length, tuple(breaks))][day] += 1
     out = []

@@ -54,6 +54,14 @@ from peakdesk.units import error_text, parse_duration_s, zone_info
 )
 @COLUMNS_OPTION
 @click.option(
+    "--sessions",
+    "sessions_csv",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Agent sessions export (agent_id, login, logout; ISO 8601 with offset): the shifts "
+    "are read from the log-ins instead of from the replies.",
+)
+@click.option(
     "--raw-forecast",
     is_flag=True,
     help="Write the raw counts per interval as the forecast, not the smoothed curve.",
@@ -66,6 +74,7 @@ def calibrate_cmd(
     out_dir: str,
     skip_bad_rows: bool,
     columns_toml: str | None,
+    sessions_csv: str | None,
     raw_forecast: bool,
 ) -> None:
     """Fit a scenario from a chat export in the import format `score` reads.
@@ -80,7 +89,7 @@ def calibrate_cmd(
 
     from peakdesk.calibrate.scenario import calibrate
     from peakdesk.output import atomic_write, write_json
-    from peakdesk.rules.csvlog import ChatLogError
+    from peakdesk.rules.csvlog import ChatLogError, read_sessions_csv
     from peakdesk.scenario.load import load_scenario
 
     try:
@@ -88,6 +97,7 @@ def calibrate_cmd(
         step = parse_duration_s(interval)
         imported = read_log(log_csv, skip_bad_rows=skip_bad_rows, columns_toml=columns_toml)
         conversations = _read_conversations(Path(conv_csv)) if conv_csv else None
+        sessions = read_sessions_csv(sessions_csv) if sessions_csv else None
         cal = calibrate(
             imported.log,
             zone,
@@ -96,6 +106,7 @@ def calibrate_cmd(
             conversations=conversations,
             name=Path(log_csv).stem,
             smooth=not raw_forecast,
+            sessions=sessions,
         )
     except (ValueError, ChatLogError) as exc:
         fail(error_text(exc))

@@ -386,3 +386,51 @@ def read_chat_log(
         else tuple(type_of.get(str(c), "") for c in labels[kept_labels].tolist()),
     )
     return ImportedLog(log=log, rows=n_rows, skipped=sorted(bad, key=lambda b: b.line))
+
+
+#: Columns of an agent sessions export (log-ins and log-outs, or "online" status spans).
+SESSION_COLUMNS = ("agent_id", "login", "logout")
+
+
+@dataclass(frozen=True)
+class Session:
+    """One agent's stretch logged in: its id and POSIX seconds from and to."""
+
+    agent_id: str
+    login_s: float
+    logout_s: float
+
+
+def read_sessions_csv(path: Path | str) -> list[Session]:
+    """Read an agent sessions export: ``agent_id, login, logout`` (ISO 8601 with offset).
+
+    Raises
+    ------
+    ChatLogError
+        An unreadable file, a missing column, or bad rows (an empty id, a time
+        that cannot be read, a log-out before its log-in), with line numbers.
+    """
+    p = Path(path)
+    header, col, rows = read_table(p, SESSION_COLUMNS, (), ChatLogError)
+    out: list[Session] = []
+    bad: list[BadRow] = []
+    width = len(header)
+    for n, row in enumerate(rows, start=2):
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if len(row) != width:
+            bad.append(BadRow(n, f"wrong number of fields: {len(row)} for {width} columns"))
+            continue
+        agent = row[col["agent_id"]].strip()
+        t0, t1 = _parse_time(row[col["login"]]), _parse_time(row[col["logout"]])
+        if not agent:
+            bad.append(BadRow(n, "empty agent_id"))
+        elif isinstance(t0, str) or isinstance(t1, str):
+            bad.append(BadRow(n, t0 if isinstance(t0, str) else str(t1)))
+        elif t1 < t0:
+            bad.append(BadRow(n, "logout before login"))
+        else:
+            out.append(Session(agent, t0, t1))
+    if bad:
+        raise ChatLogError(p, bad)
+    return out
