@@ -294,13 +294,17 @@ def calibrate(
 
     names, type_code = _types(log)
     if len(names) == 1:
-        base = next((e for e in compose.mean if e is not None and e.value > 0), None)
+        # The base: the lowest level read from enough writing times (a handful at 1
+        # chat on a busy shop would scale every other level by its noise).
+        usable = [e for e in compose.mean if e is not None and e.value > 0]
+        base = next((e for e in usable if e.n >= MIN_LEVEL_REPLIES), usable[0] if usable else None)
         bases: list[fit.Estimate | None] = [base]
         lowest = next((k for k, e in zip(compose.chats, compose.mean, strict=True) if e is base), 1)
         if base is not None and lowest > 1:
             cal.defaults["compose_time at 1 chat"] = (
-                f"no back-to-back reply at 1 chat held: the time at {lowest} chats stands in, "
-                "so the 1-chat writing time is over-stated by the slowdown up to that level"
+                f"fewer than {MIN_LEVEL_REPLIES} back-to-back replies at 1 chat held: the time "
+                f"at {lowest} chats stands in, so the 1-chat writing time is over-stated by "
+                "the slowdown up to that level"
             )
         seen = [
             e.value / base.value if e is not None and base is not None else math.nan
@@ -319,11 +323,24 @@ def calibrate(
             "multiplier_by_chats": seen,
         }
     # The pool's slowdown per chat held: unseen levels keep the one below, and it
-    # never falls (a faster agent at more chats is noise).
+    # never falls (a faster agent at more chats is noise).  A level read from fewer
+    # than MIN_LEVEL_REPLIES writing times keeps the one below too: on a small shop
+    # a handful at 2 chats put the slowdown at x2.3 (exponential writing times: the
+    # mean of 10 is within +-60% at 95%).
+    counts = {k: e.n for k, e in zip(compose.chats, compose.mean, strict=True) if e is not None}
     mult = [1.0]
+    thin = []
     for k in range(2, most + 1):
         ratio = seen[k - 1] if k - 1 < len(seen) and math.isfinite(seen[k - 1]) else mult[-1]
+        if 0 < counts.get(k, 0) < MIN_LEVEL_REPLIES:
+            thin.append(f"{k} chats ({counts[k]})")
+            ratio = mult[-1]
         mult.append(max(mult[-1], float(ratio)))
+    if thin:
+        cal.defaults["compose_multiplier (few replies)"] = (
+            f"the level below kept at {', '.join(thin)}: fewer than {MIN_LEVEL_REPLIES} "
+            "writing times read there"
+        )
 
     itypes = []
     subs = []
@@ -641,6 +658,9 @@ def _fit_type(
             )
     return itype
 
+
+#: Writing times a chats-held level needs before its slowdown is written.
+MIN_LEVEL_REPLIES = 30
 
 #: The name of conversations without a type in a log that has types.
 UNTYPED = "untyped"
