@@ -1074,9 +1074,13 @@ def compose_gaps(
         begin, sent = t[:-1][back_to_back], t[1:][back_to_back]
         # With take times the load is read when the writing began (the engine fixes the
         # writing time then; a chat taken meanwhile did not slow it), allowing for the
-        # export's millisecond rounding of a chat taken at that very instant.
-        upto = sent if taken is None else begin + TAKEN_SLACK_S
-        levels.append(held_while_writing(spans[int(a)], begin, upto))
+        # export's millisecond rounding of a chat taken, or closed by the reply before,
+        # at that very instant.
+        if taken is None:
+            levels.append(held_while_writing(spans[int(a)], begin, sent))
+        else:
+            at = begin + TAKEN_SLACK_S
+            levels.append(held_while_writing(spans[int(a)], at, at))
         convs.append(conv[idx[1:][back_to_back]])
     if not gaps:
         return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
