@@ -1151,8 +1151,31 @@ def compose_by_type(
             mult /= mult[0]
     seen = np.array([(chats == k).any() for k in range(1, k_max + 1)])
     mult = np.where(seen, mult, np.nan)
+    # The bases are 1-chat writing times: every reply at k chats is scaled to one chat
+    # by a multiplier read against the 1-chat replies, so their noise (often a few
+    # hundred replies beside thousands at full load) is in every base.  Its relative
+    # error is added to each base's own in quadrature.
+    one = chats == 1
+    anchor = 0.0
+    if one.sum() >= 2:
+        ratio = gaps[one] / base[type_code[one]]
+        anchor = float(ratio.std(ddof=1) / ratio.mean() / math.sqrt(one.sum()))
     out: list[Estimate | None] = []
     for t in range(n_types):
         sel = type_code == t
-        out.append(_mean(gaps[sel] / mult[chats[sel] - 1]) if sel.sum() >= 2 else None)
+        if sel.sum() < 2:
+            out.append(None)
+            continue
+        own = _mean(gaps[sel] / mult[chats[sel] - 1])
+        if anchor > 0 and math.isfinite(own.low):
+            z = float(stats.t.ppf(0.5 + LEVEL / 2, own.n - 1))
+            rel = math.hypot((own.high - own.value) / z / own.value, anchor)
+            own = Estimate(
+                own.value,
+                own.value * (1 - z * rel),
+                own.value * (1 + z * rel),
+                own.n,
+                "t 95%, with the 1-chat multiplier's error",
+            )
+        out.append(own)
     return out, mult
