@@ -346,7 +346,9 @@ def _drawn_settings(
         )
         for name, path, share in fields:
             q = base if name.endswith("compose_time") else quantities.get(name)
-            if q is None or (path[0] != "bot_resolve" and "mean" not in itype.get(path[0], {})):
+            if not isinstance(q, Mapping) or (
+                path[0] != "bot_resolve" and "mean" not in itype.get(path[0], {})
+            ):
                 continue
             x = _draw(q, rng, share=share)
             if x is None:
@@ -365,6 +367,8 @@ def _drawn_runs(
     reps, drawn = [], []
     for r in range(replications):
         settings, values = _drawn_settings(raw, quantities, rng)
+        # The engine the scenario was loaded with (``--engine`` overrides the file's).
+        settings.append((("simulation", "engine"), loaded.spec.simulation.engine))
         variant = scenario_from_data(apply_settings(raw, settings, file=loaded.path), loaded.path)
         ev = simulate(variant, seed=seed + r, replications=1, keep_logs=True)
         reps.append(ev.replications[0])

@@ -512,6 +512,10 @@ def holes(profile: ArrivalProfile) -> list[Hole]:
     edges = np.flatnonzero(np.diff(empty))
     runs = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
     runs = [(a, b) for a, b in runs if b - a >= shortest and a > 0 and b < c.size]
+    # The export's own span: before its first arrival or after its last it says nothing
+    # (an export that starts at 14:00 is not quiet at 09:00 of its first day).
+    seen = np.flatnonzero(c)
+    first, last = (int(seen[0]), int(seen[-1]) + 1) if seen.size else (0, 0)
     out = []
     t0 = profile.starts[0]
     for a, b in runs:
@@ -523,7 +527,7 @@ def holes(profile: ArrivalProfile) -> list[Hole]:
         predicted += [
             float(c[a + k * day : b + k * day].sum())
             for k in range(-(a // day), (c.size - b) // day + 1)
-            if k != 0
+            if k != 0 and first <= a + k * day and b + k * day <= last
         ]
         expected = min(predicted)
         places = max(len(runs), c.size / n)
@@ -898,12 +902,22 @@ def answered(log: MessageLog) -> F64:
 
 
 def _follow_ups(log: MessageLog, asked: F64) -> npt.NDArray[np.bool_]:
-    """Agent replies that answer a buyer message after the conversation's first."""
+    """Agent replies that answer a buyer message after the conversation's first.
+
+    Only the first reply to each buyer message: a second bubble to a buyer who has
+    not written again answers nothing new (the log is sorted by conversation, then
+    time).
+    """
     first = np.full(log.n_conversations, np.inf)
     buyer = log.sender == BUYER
     np.minimum.at(first, log.conversation[buyer], log.time_s[buyer])
     reply = (log.sender == AGENT) & (log.agent >= 0)
-    return np.asarray(reply & np.isfinite(asked) & (asked > first[log.conversation]))
+    n = log.n_messages
+    last_buyer = np.maximum.accumulate(np.where(buyer, np.arange(n), -1))
+    human_before = np.full(n, -1, dtype=np.int64)
+    human_before[1:] = np.maximum.accumulate(np.where(reply, np.arange(n), -1))[:-1]
+    fresh = human_before < last_buyer
+    return np.asarray(reply & fresh & np.isfinite(asked) & (asked > first[log.conversation]))
 
 
 #: The share of overtakes above which agents are taken to write in parallel.
@@ -1059,6 +1073,8 @@ def compose_gaps(
     is_reply = (log.sender == AGENT) & (log.agent >= 0)
     prev_buyer = answered(log)
     conv = log.conversation
+    if taken is not None and not np.isfinite(taken).any():
+        taken = None  # an empty take-time column: no take times
     spans = held_spans(log, taken, closed)
     gaps: list[F64] = []
     levels: list[I64] = []

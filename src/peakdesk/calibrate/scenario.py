@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import asdict, dataclass, field
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -236,6 +238,15 @@ def calibrate(
         )
     # One pass over the agents' replies serves both the pooled table and, with several
     # types, the per-type model.
+    if conversations is not None and conversations.get("conversation_id") is not None:
+        rows = _table_rows(log, conversations)
+        matched = 0 if rows is None else int((rows[0] >= 0).sum())
+        if matched < 0.5 * log.n_conversations:
+            cal.warnings.append(
+                f"the conversation table's conversation_id matches {matched} of the log's "
+                f"{log.n_conversations} conversations: buyers who left and take times are "
+                "read only for those (is it the same export?)"
+            )
     table_times = _taken(log, conversations)
     taken, closed = table_times if table_times is not None else (None, None)
     if taken is None:
@@ -346,7 +357,14 @@ def calibrate(
     subs = []
     total = log.n_conversations
     table_types = _table_types(log, conversations, names, type_code)
-    for t, tname in enumerate(names):
+    labels = _scenario_names(names)
+    renamed = [f"{a!r} -> {b}" for a, b in zip(names, labels, strict=True) if a != b]
+    if renamed:
+        cal.defaults["inquiry type names"] = (
+            f"{', '.join(renamed)}: a scenario name is letters, digits, '_' and '-', "
+            "starting with a letter or '_'"
+        )
+    for t, tname in enumerate(labels):
         prefix = "" if len(names) == 1 else f"{tname}."
         codes = np.flatnonzero(type_code == t)
         sub = log if len(names) == 1 else log.of_conversations(type_code == t)
@@ -371,12 +389,16 @@ def calibrate(
             ) | {"unit": "share"}
         itypes.append({"name": tname, "share": share, **itype})
     if len(names) > 1:
-        cal.forecast_csv = _forecast_by_type(subs, zone, interval_s, names, smooth, prof)
+        cal.forecast_csv = _forecast_by_type(subs, zone, interval_s, labels, smooth, prof)
         if conversations is not None:
             # The report's survival curve: every buyer (each type's fit is in the table).
             cal.patience = _patience_of(conversations)
 
     # A sessions export says when agents were logged in; otherwise their replies do.
+    if sessions is not None:
+        # A session still open when the export was taken ends with the log.
+        end = float(log.time_s.max()) if log.n_messages else 0.0
+        sessions = [replace(x, logout_s=min(x.logout_s, max(end, x.login_s))) for x in sessions]
     found = spells.spells(log) if sessions is None else spells.from_sessions(sessions)
     # Spells starting after the last day (an agent finishing its chats past midnight)
     # would be shifts outside the horizon: that work is the drain of the day before.
@@ -391,7 +413,7 @@ def calibrate(
     cal.shifts = shifts
     pool: dict[str, Any] = {
         "name": "team",
-        "skills": {n: 1.0 for n in names},
+        "skills": {n: 1.0 for n in labels},
         "max_concurrency": most,
         "compose_multiplier_by_concurrency": mult,
         "discipline": disc.name,
@@ -400,9 +422,10 @@ def calibrate(
     if not shifts:
         # Nobody replied: a pool needs shifts or a plan table, so the planner is asked.
         pool["plan"] = {}
+        why = "the sessions export is empty" if sessions is not None else "no agent replied"
         cal.defaults["shifts"] = (
-            "none seen (no agent replied in the export): the pool gets a [pools.plan] "
-            "table, so `peakdesk plan` chooses its shifts; `simulate` needs shifts"
+            f"none seen ({why}): the pool gets a [pools.plan] table, so `peakdesk plan` "
+            "chooses its shifts; `simulate` needs shifts"
         )
     cal.defaults["hourly_cost"] = "0: an export has no wages"
     cal.quantities["agents_seen"] = {
@@ -504,6 +527,8 @@ def _taken(log: MessageLog, conversations: dict[str, Any] | None) -> tuple[Any, 
         return None
     code, shift = rows
     found = code >= 0
+    if not np.isfinite(np.asarray(conversations["assign_s"], dtype=np.float64)[code[found]]).any():
+        return None  # the column is there but empty: no take times
     out = []
     for column in (conversations["assign_s"], conversations.get("close_s")):
         times = np.full(log.n_conversations, np.nan)
@@ -585,7 +610,8 @@ def _fit_type(
         itype["messages"] = {"dist": "fixed", "value": 1}
         cal.defaults[f"{prefix}messages_per_conversation"] = "1: the log has no buyer message"
     if think is not None and think.value > 0:
-        cv = think_cv if math.isfinite(think_cv) and think_cv >= 1e-3 else 1.0
+        # The schema's range (a buyer back after a month makes a cv of hundreds).
+        cv = min(think_cv, 100.0) if math.isfinite(think_cv) and think_cv >= 1e-3 else 1.0
         itype["think_time"] = {"dist": "gamma", "mean": _dur(think.value), "cv": cv}
         cal.quantities[f"{prefix}think_time"]["cv"] = cv
     else:
@@ -593,8 +619,9 @@ def _fit_type(
         cal.defaults[f"{prefix}think_time"] = "30 s: no reply was followed by a buyer message"
     if base is not None and base.value > 0:
         itype["compose_time"] = {"dist": "exponential", "mean": _dur(base.value)}
-        if prefix:
-            _record(cal, f"{prefix}compose_time", base, "s")
+        # The base written (with one type: the lowest level read from enough replies),
+        # which the backtest draws from.
+        _record(cal, f"{prefix}compose_time", base, "s")
     else:
         itype["compose_time"] = {"dist": "exponential", "mean": "60s"}
         cal.defaults[f"{prefix}compose_time"] = (
@@ -634,9 +661,14 @@ def _fit_type(
                 "an agent cannot be told from the wait for its reply"
             )
         elif rule.until == "first_reply" and rule.left_after_take == 0:
+            why = (
+                f"({rule.expected_after_take:.1f} would have left)"
+                if math.isfinite(rule.expected_after_take)
+                else "(no buyer left, so no patience to weigh it with)"
+            )
             cal.defaults[f"{prefix}patience_until"] = (
-                f"first_reply: too few buyers waited after being taken "
-                f"({rule.expected_after_take:.1f} would have left) to tell it from assignment"
+                f"first_reply: too few buyers waited after being taken {why} to tell it from "
+                "assignment"
             )
         if cal.patience is None:
             cal.patience = pat
@@ -664,6 +696,28 @@ MIN_LEVEL_REPLIES = 30
 
 #: The name of conversations without a type in a log that has types.
 UNTYPED = "untyped"
+
+
+def _scenario_names(names: list[str]) -> list[str]:
+    """The export's type labels as scenario names (``1`` -> ``type_1``, ``a b`` -> ``a_b``).
+
+    Numeric codes and labels with spaces or dots are common in exports; a name
+    taken twice gets a suffix.
+    """
+    out: list[str] = []
+    for raw in names:
+        # The schema's characters: letters, marks and digits of any script, '_' and '-'.
+        kept = "".join(
+            c if c in "_-" or unicodedata.category(c)[0] in "LMN" else " " for c in raw.strip()
+        )
+        name = re.sub(r"\s+", "_", kept.strip()) or "type"
+        if not (name[0] == "_" or unicodedata.category(name[0]).startswith("L")):
+            name = f"type_{name}"
+        base, k = name, 2
+        while name in out:
+            name, k = f"{base}_{k}", k + 1
+        out.append(name)
+    return out
 
 
 def _types(log: MessageLog) -> tuple[list[str], Any]:

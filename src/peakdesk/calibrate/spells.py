@@ -174,6 +174,15 @@ def from_sessions(sessions: list[Session], *, longest_s: float = 86400.0) -> lis
                 merged[-1][1] = max(merged[-1][1], b)
             else:
                 merged.append([a, b])
+        # A session longer than a spell may be (a sub-account kept logged in round
+        # the clock) is cut into pieces, as a spell of replies is.
+        pieces = []
+        for a, b in merged:
+            while b - a > longest_s:
+                pieces.append([a, a + longest_s])
+                a += longest_s
+            pieces.append([a, b])
+        merged = pieces
         group: list[list[float]] = [merged[0]]
         for a, b in merged[1:]:
             if a - group[-1][1] >= SPLIT_S or b - group[0][0] > longest_s:
@@ -239,9 +248,11 @@ def shifts(
         # To the nearest interval: a first reply comes a moment after the log-in and a
         # drained last reply a moment after the shift end, either side of the grid.
         clock = round(wall / interval_s) * interval_s
-        origin = s.start_s - (wall - clock)
         if clock >= 86400.0:
-            clock, day = clock - 86400.0, day + dt.timedelta(days=1)
+            # Rounded to midnight: the spell belongs to its own day (the last day's
+            # would otherwise fall outside the horizon).
+            clock = math.floor(wall / interval_s) * interval_s
+        origin = s.start_s - (wall - clock)
         length = round((s.end_s - origin) / interval_s) * interval_s
         length = min(max(length, interval_s), 86400.0)
         breaks = []

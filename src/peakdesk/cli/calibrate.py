@@ -23,6 +23,7 @@ from peakdesk.cli.common import (
     output_errors,
     read_log,
 )
+from peakdesk.scenario import ScenarioError
 from peakdesk.units import error_text, parse_duration_s, zone_info
 
 
@@ -108,7 +109,7 @@ def calibrate_cmd(
             smooth=not raw_forecast,
             sessions=sessions,
         )
-    except (ValueError, ChatLogError) as exc:
+    except (ValueError, ChatLogError, ScenarioError) as exc:
         fail(error_text(exc))
         return
     out = Path(out_dir)

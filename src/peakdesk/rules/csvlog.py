@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,9 @@ class BadRow:
 class ChatLogError(ValueError):
     """A log that cannot be read; lists the bad rows with their line numbers."""
 
+    #: What to do about bad rows (empty: nothing to offer).
+    hint = "use --skip-bad-rows to leave them out and count them"
+
     def __init__(self, path: Path, problems: list[BadRow], *, header: str | None = None) -> None:
         self.path = path
         self.problems = problems
@@ -56,8 +60,8 @@ class ChatLogError(ValueError):
         lines += [f"  line {p.line}: {p.reason}" for p in problems[:SHOW_BAD_ROWS]]
         if len(problems) > SHOW_BAD_ROWS:
             lines.append(f"  ... and {len(problems) - SHOW_BAD_ROWS} more")
-        if problems:
-            lines.append("  (use --skip-bad-rows to leave them out and count them)")
+        if problems and self.hint:
+            lines.append(f"  ({self.hint})")
         super().__init__("\n".join(lines))
 
 
@@ -201,14 +205,18 @@ def read_table(
             raise error(p, [], header=not_utf8(p)) from None
         except csv.Error as exc:
             raise error(p, [], header=f"line 1: not a CSV text file: {exc}") from None
+        mapped_missing: list[str] = []
         if rename is not None:
             own = {v: k for k, v in rename.items()}
+            # Every column the map names must be there (a typo would drop it silently).
+            mapped_missing = [v for k, v in rename.items() if k not in header]
             # The export's columns under their import names; the rest left aside.
             header = [
                 rename.get(h, h if h not in own and h in required + optional else "")
                 for h in header
             ]
         missing = [c for c in required if c not in header]
+        missing += [c for c in mapped_missing if c not in missing]
         unknown = [c for c in header if c and c not in required + optional]
         twice = sorted({c for c in header if c and header.count(c) > 1})
         if missing or unknown or twice:
@@ -401,17 +409,28 @@ class Session:
     logout_s: float
 
 
+class SessionsError(ChatLogError):
+    """A sessions export that cannot be read (every row is needed: no skipping)."""
+
+    hint = "fix them: a sessions export is read whole"
+
+
 def read_sessions_csv(path: Path | str) -> list[Session]:
     """Read an agent sessions export: ``agent_id, login, logout`` (ISO 8601 with offset).
 
+    Other columns (a status, a device) are ignored.  An empty ``logout`` is a
+    session still open when the export was taken (``inf``: the caller ends it).
+
     Raises
     ------
-    ChatLogError
+    SessionsError
         An unreadable file, a missing column, or bad rows (an empty id, a time
         that cannot be read, a log-out before its log-in), with line numbers.
     """
     p = Path(path)
-    header, col, rows = read_table(p, SESSION_COLUMNS, (), ChatLogError)
+    header, col, rows = read_table(
+        p, SESSION_COLUMNS, (), SessionsError, {c: c for c in SESSION_COLUMNS}
+    )
     out: list[Session] = []
     bad: list[BadRow] = []
     width = len(header)
@@ -422,7 +441,8 @@ def read_sessions_csv(path: Path | str) -> list[Session]:
             bad.append(BadRow(n, f"wrong number of fields: {len(row)} for {width} columns"))
             continue
         agent = row[col["agent_id"]].strip()
-        t0, t1 = _parse_time(row[col["login"]]), _parse_time(row[col["logout"]])
+        t0 = _parse_time(row[col["login"]])
+        t1 = _parse_time(row[col["logout"]]) if row[col["logout"]].strip() else math.inf
         if not agent:
             bad.append(BadRow(n, "empty agent_id"))
         elif isinstance(t0, str) or isinstance(t1, str):
@@ -432,5 +452,5 @@ def read_sessions_csv(path: Path | str) -> list[Session]:
         else:
             out.append(Session(agent, t0, t1))
     if bad:
-        raise ChatLogError(p, bad)
+        raise SessionsError(p, bad)
     return out

@@ -107,6 +107,12 @@ class _Time(_Model):
                     f"{self.format!r} is neither one of {list(NAMED_FORMATS)} nor a strptime "
                     "pattern (e.g. '%d/%m/%Y %H:%M:%S' for 11/11/2026 20:00:05)",
                 )
+            if "%Z" in self.format:
+                raise FieldProblem(
+                    "format",
+                    "%Z (a zone name such as CST or UTC) is read without its offset by Python: "
+                    "use %z for an offset (+0800) or give the zone as timestamp.timezone",
+                )
             sample = dt.datetime(2026, 11, 11, 20, 0, 5, tzinfo=dt.UTC)
             try:
                 dt.datetime.strptime(sample.strftime(self.format), self.format)
