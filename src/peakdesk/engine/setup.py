@@ -226,6 +226,7 @@ def config_from_instances(
                     seg_agent.append(people[k])
                     seg_start.append(s0)
                     seg_end.append(e0)
+    seg_agent, seg_start, seg_end = _merge_overlaps(seg_agent, seg_start, seg_end)
     order = np.argsort(np.asarray(seg_start), kind="stable")
     names = [p.name for p in pool_cfgs]
     pool_order = [n for n in (spec.routing.pool_order or names) if n in names]
@@ -256,6 +257,37 @@ def config_from_instances(
             (g.count, tuple(names.index(n) for n in g.pools)) for g in spec.subaccounts.groups
         ),
     )
+
+
+def _merge_overlaps(
+    agent: list[int], start: list[float], end: list[float]
+) -> tuple[list[int], list[float], list[float]]:
+    """One agent's overlapping online segments as one (order of first appearance kept).
+
+    A person works one shift at a time, but one rota can overlap itself: a 24-hour
+    shift every day is 25 hours long in absolute time on the day the clocks go
+    forward (its next instance starts an hour before it ends), and the engine
+    would log the agent off at the first segment's end although the second has
+    begun.  Segments that only touch stay as they are (the engine carries on).
+    """
+    by_agent: dict[int, list[int]] = {}
+    for k, a in enumerate(agent):
+        by_agent.setdefault(a, []).append(k)
+    drop: set[int] = set()
+    new_end = list(end)
+    for ks in by_agent.values():
+        ks.sort(key=lambda k: start[k])
+        keep = ks[0]
+        for k in ks[1:]:
+            if start[k] < new_end[keep]:
+                new_end[keep] = max(new_end[keep], new_end[k])
+                drop.add(k)
+            else:
+                keep = k
+    if not drop:
+        return agent, start, end
+    kept = [k for k in range(len(agent)) if k not in drop]
+    return [agent[k] for k in kept], [start[k] for k in kept], [new_end[k] for k in kept]
 
 
 def cut_span(pieces: list[tuple[float, float]], lo: float, hi: float) -> list[tuple[float, float]]:
