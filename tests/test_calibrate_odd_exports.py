@@ -206,3 +206,40 @@ def test_the_drawn_backtest_keeps_the_engine_asked_for(tmp_path: Path) -> None:
     finally:
         bt.simulate = real  # type: ignore[assignment]
     assert seen == ["reference", "reference"]
+
+
+def test_the_column_maps_zone_is_the_shops_clock(tmp_path: Path) -> None:
+    # Naive New York times read through a map with timezone America/New_York: without
+    # --tz the calibrated scenario runs on New York's clock, the 09:00 agent at 09:00.
+    rows = []
+    for i in range(8):
+        rows += [(f"c{i}", "buyer", f"2026-11-11 09:{i:02d}:00", "")]
+        rows += [(f"c{i}", "agent", f"2026-11-11 09:{i:02d}:30", "a1")]
+    log = _csv(tmp_path / "l.csv", rows, "id,who,when,staff")
+    cmap = tmp_path / "m.toml"
+    cmap.write_text(
+        '[columns]\nconversation_id = "id"\nsender = "who"\ntimestamp = "when"\n'
+        'agent_id = "staff"\n[timestamp]\nformat = "%Y-%m-%d %H:%M:%S"\n'
+        'timezone = "America/New_York"\n',
+        encoding="utf-8",
+    )
+    code, out = _calibrate(str(log), "--columns", str(cmap), "--out", str(tmp_path / "o"))
+    assert code == 0, out
+    spec = load_scenario(tmp_path / "o" / "scenario.toml").spec
+    assert spec.calendar.timezone == "America/New_York"
+    assert spec.pools[0].shifts[0].start == 9 * 3600
+
+
+def test_a_buyer_who_left_without_a_time_is_named_by_line(tmp_path: Path) -> None:
+    rows = [
+        ("c0", "buyer", "2026-11-11T10:00:00+08:00", ""),
+        ("c0", "agent", "2026-11-11T10:01:00+08:00", "a"),
+    ]
+    log = _csv(tmp_path / "l.csv", rows, "conversation_id,sender,timestamp,agent_id")
+    table = _csv(
+        tmp_path / "c.csv",
+        [("c0", "0", "60", "0", "", "60"), ("c1", "5", "", "1", "", "")],
+        "conversation_id,arrival_s,first_human_reply_s,abandoned,abandon_s,close_s",
+    )
+    code, out = _calibrate(str(log), "--conversations", str(table), "--out", str(tmp_path / "o"))
+    assert code == 2 and "line 3: abandoned = 1 needs abandon_s" in out

@@ -39,7 +39,12 @@ from peakdesk.units import error_text, parse_duration_s, zone_info
     " conversations-r0.csv: buyers who left, for patience; with conversation_id and assign_s"
     " (when an agent took the chat) chats count as held from then.",
 )
-@click.option("--tz", "tz", default="Asia/Shanghai", show_default=True, help="The shop's clock.")
+@click.option(
+    "--tz",
+    "tz",
+    default=None,
+    help="The shop's clock (default: the --columns map's timezone, else Asia/Shanghai).",
+)
 @click.option("--interval", default="15min", show_default=True, help="Forecast interval.")
 @click.option(
     "--out",
@@ -70,7 +75,7 @@ from peakdesk.units import error_text, parse_duration_s, zone_info
 def calibrate_cmd(
     log_csv: str,
     conv_csv: str | None,
-    tz: str,
+    tz: str | None,
     interval: str,
     out_dir: str,
     skip_bad_rows: bool,
@@ -94,6 +99,8 @@ def calibrate_cmd(
     from peakdesk.scenario.load import load_scenario
 
     try:
+        if tz is None:
+            tz = _map_zone(columns_toml) or "Asia/Shanghai"
         zone = zone_info(tz)
         step = parse_duration_s(interval)
         imported = read_log(log_csv, skip_bad_rows=skip_bad_rows, columns_toml=columns_toml)
@@ -177,6 +184,18 @@ def calibrate_cmd(
     )
 
 
+def _map_zone(columns_toml: str | None) -> str | None:
+    """The column map's timezone (the shop's clock its times are written in), if any."""
+    if not columns_toml:
+        return None
+    from peakdesk.scenario.export_columns import read_export_columns
+
+    try:
+        return read_export_columns(columns_toml).timezone
+    except ScenarioError:
+        return None  # read_log says what is wrong with the map
+
+
 def _read_quantities(path: Path) -> dict[str, Any]:
     """The fitted quantities of a calibration report, or ValueError naming the file."""
     try:
@@ -240,6 +259,13 @@ def _read_conversations(path: Path) -> dict[str, Any]:
                         f"{path}: line {line}: {c} must be seconds, got {text!r}"
                     ) from None
     arr = {c: np.asarray(v, dtype=np.float64) for c, v in cols.items()}
+    # A buyer who left needs the time: the patience fit has nothing to censor it at.
+    blank = np.flatnonzero((arr["abandoned"] > 0) & ~np.isfinite(arr["abandon_s"]))
+    if blank.size:
+        raise ValueError(
+            f"{path}: line {int(blank[0]) + 2}: abandoned = 1 needs abandon_s (when the buyer "
+            f"left), got none ({blank.size} such row(s))"
+        )
     close = arr["close_s"][np.isfinite(arr["close_s"])]
     return {
         "arrival_s": arr["arrival_s"],
