@@ -155,6 +155,10 @@ def test_simulate_prints_a_table() -> None:
     assert res.exit_code == 0, res.output
     assert "95% CI" in res.stdout
     assert "conversations" in res.stdout
+    # The header's time is what the user waited, beside the simulation's share of it.
+    m = re.search(r"\(([\d.]+) s simulating; ([\d.]+) s since the command started", res.stdout)
+    assert m is not None, res.stdout.splitlines()[0]
+    assert float(m.group(2)) >= float(m.group(1))
 
 
 def test_simulate_out_writes_consistent_files(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import warnings
 from typing import Any
 
@@ -25,6 +26,8 @@ class _Group(click.Group):
     """The command group; a Ctrl-C ends a command with a sentence, not a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        # When the command began: a command's timings say how long the user waited.
+        ctx.meta["peakdesk.started"] = time.perf_counter()
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:

@@ -115,9 +115,12 @@ def simulate_cmd(
         return
     spec = loaded.spec
     n_rep = len(ev.replications)
+    started = click.get_current_context().meta.get("peakdesk.started", t0)
+    waited = time.perf_counter() - started
     click.echo(
         f"{spec.scenario.name}: seed {ev.seed}, {n_rep} replication{'s' * (n_rep > 1)}, "
-        f"{time.strftime('%H:%M:%S')} ({seconds:.1f} s)"
+        f"{time.strftime('%H:%M:%S')} ({seconds:.1f} s simulating; {waited:.1f} s since the "
+        "command started: loading, engine and files)"
     )
     for line in _summary_table(ev, spec.scenario.currency):
         click.echo(line)
