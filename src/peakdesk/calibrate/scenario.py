@@ -236,8 +236,6 @@ def calibrate(
             "early (and sent fewer messages) cannot be told apart, so the mean is low "
             "where buyers leave"
         )
-    # One pass over the agents' replies serves both the pooled table and, with several
-    # types, the per-type model.
     if conversations is not None and conversations.get("conversation_id") is not None:
         rows = _table_rows(log, conversations)
         matched = 0 if rows is None else int((rows[0] >= 0).sum())
@@ -285,6 +283,8 @@ def calibrate(
     }
     if not disc.pairs:
         cal.defaults["discipline"] = "sequential: no agent answered two follow-ups in a row"
+    # One pass over the agents' replies serves both the pooled table and, with several
+    # types, the per-type model.
     writes = fit.parallel_writes if disc.name == "parallel" else fit.compose_gaps
     gaps = writes(log, taken, closed)
     spans = fit.held_spans(log, taken, closed)
