@@ -61,6 +61,16 @@ def parse_duration_s(text: str) -> float:
     return total
 
 
+def format_clock(seconds: float) -> str:
+    """Seconds after local midnight as ``"HH:MM"`` (``"HH:MM:SS"`` when not a whole minute).
+
+    The form a scenario's ``start`` reads back exactly.
+    """
+    s = round(seconds)
+    h, m, sec = s // 3600, s % 3600 // 60, s % 60
+    return f"{h:02d}:{m:02d}" + (f":{sec:02d}" if sec else "")
+
+
 def format_duration(seconds: float) -> str:
     """Format seconds compactly for people (``"45s"``, ``"3.5min"``, ``"2.1h"``)."""
     if seconds != seconds:  # NaN

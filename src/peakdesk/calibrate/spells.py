@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from peakdesk.rules.csvlog import Session
 from peakdesk.rules.messages import AGENT, BOT, BUYER, MessageLog
-from peakdesk.units import parse_duration_s
+from peakdesk.units import format_clock, parse_duration_s
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -204,11 +204,6 @@ def _wall_s(t: float, zone: dt.tzinfo) -> float:
     return local.hour * 3600.0 + local.minute * 60.0 + local.second + local.microsecond / 1e6
 
 
-def _clock(seconds: float) -> str:
-    h, m = divmod(int(seconds) // 60, 60)
-    return f"{h:02d}:{m:02d}"
-
-
 def shifts(
     found: list[Spell],
     zone: dt.tzinfo,
@@ -271,8 +266,8 @@ def shifts(
             by_count[n].append(day)
         for n, dates in sorted(by_count.items(), key=lambda x: x[1][0]):
             shift: dict[str, Any] = {
-                "name": f"seen {_clock(clock)} for {length / 3600:g}h",
-                "start": _clock(clock),
+                "name": f"seen {format_clock(clock)} for {length / 3600:g}h",
+                "start": format_clock(clock),
                 "length": f"{length:g}s",
                 "agents": n,
                 "days": dates,

@@ -28,15 +28,9 @@ import numpy.typing as npt
 
 from peakdesk.plan.patterns import Pattern
 from peakdesk.scenario.schema import Break, Pool, Scenario, Shift
+from peakdesk.units import format_clock
 
 I64 = npt.NDArray[np.int64]
-
-
-def _clock(seconds: float) -> str:
-    """Seconds after local midnight as ``"HH:MM"`` (or ``"HH:MM:SS"``)."""
-    s = round(seconds)
-    h, m, sec = s // 3600, s % 3600 // 60, s % 60
-    return f"{h:02d}:{m:02d}" + (f":{sec:02d}" if sec else "")
 
 
 def _duration(seconds: float) -> str:
@@ -68,8 +62,8 @@ def planned_shifts(spec: Scenario, pats: Sequence[Pattern], counts: I64) -> dict
         out.setdefault(pt.pool, []).append(
             Shift.model_validate(
                 {
-                    "name": f"plan {pt.day:%m-%d} {_clock(clock)} {pt.length_s / 3600:g}h",
-                    "start": _clock(clock),
+                    "name": f"plan {pt.day:%m-%d} {format_clock(clock)} {pt.length_s / 3600:g}h",
+                    "start": format_clock(clock),
                     "length": _duration(pt.length_s),
                     "agents": int(n),
                     "days": [pt.day],
@@ -106,7 +100,7 @@ def _shift_table(shift: Shift) -> Any:
 
     t = tomlkit.table()
     t["name"] = shift.name
-    t["start"] = _clock(shift.start)
+    t["start"] = format_clock(shift.start)
     t["length"] = _duration(shift.length)
     t["agents"] = shift.agents
     if shift.days is not None:
