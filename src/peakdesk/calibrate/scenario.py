@@ -236,8 +236,8 @@ def calibrate(
             "early (and sent fewer messages) cannot be told apart, so the mean is low "
             "where buyers leave"
         )
+    rows = _table_rows(log, conversations)
     if conversations is not None and conversations.get("conversation_id") is not None:
-        rows = _table_rows(log, conversations)
         matched = 0 if rows is None else int((rows[0] >= 0).sum())
         if matched < 0.5 * log.n_conversations:
             cal.warnings.append(
@@ -245,7 +245,7 @@ def calibrate(
                 f"{log.n_conversations} conversations: buyers who left and take times are "
                 "read only for those (is it the same export?)"
             )
-    table_times = _taken(log, conversations)
+    table_times = _taken(log, conversations, rows)
     taken, closed = table_times if table_times is not None else (None, None)
     if taken is None:
         cal.defaults["chats held"] = (
@@ -257,11 +257,11 @@ def calibrate(
     # The discipline first: under processor sharing the gap between two replies is not
     # a writing time, so the writing times are read another way.
     disc = fit.discipline(log)
-    if conversations is not None and taken is not None:
+    if conversations is not None and taken is not None and rows is not None:
         conversations = {
             **conversations,
             "first_reply_start_s": _first_reply_start(
-                log, conversations, taken, disc.name == "parallel"
+                log, conversations, taken, disc.name == "parallel", rows
             ),
         }
     lo, hi = (
@@ -516,13 +516,15 @@ def _table_rows(log: MessageLog, conversations: dict[str, Any] | None) -> tuple[
     return code, shift
 
 
-def _taken(log: MessageLog, conversations: dict[str, Any] | None) -> tuple[Any, Any] | None:
+def _taken(
+    log: MessageLog, conversations: dict[str, Any] | None, rows: tuple[Any, float] | None
+) -> tuple[Any, Any] | None:
     """Per conversation code of the log, when an agent took it and when it closed (POSIX s).
 
     From the conversation table's ``assign_s`` and ``close_s`` by
-    ``conversation_id`` (None without them), on the log's clock.
+    ``conversation_id`` (None without them), on the log's clock; ``rows`` is
+    :func:`_table_rows`.
     """
-    rows = _table_rows(log, conversations)
     if rows is None or conversations is None or conversations.get("assign_s") is None:
         return None
     code, shift = rows
@@ -539,17 +541,19 @@ def _taken(log: MessageLog, conversations: dict[str, Any] | None) -> tuple[Any, 
 
 
 def _first_reply_start(
-    log: MessageLog, conversations: dict[str, Any], taken: Any, parallel: bool
+    log: MessageLog,
+    conversations: dict[str, Any],
+    taken: Any,
+    parallel: bool,
+    rows: tuple[Any, float],
 ) -> Any:
     """When each table row's first reply was begun, on the table's clock (NaN: not known).
 
     A buyer who sees the agent typing waits for it: a withdrawn chat's patience
     stops there.  Writing all at once, an agent begins a chat's reply when it
     takes it; one reply at a time, when it has also sent the reply before.
+    ``rows`` is :func:`_table_rows`.
     """
-    rows = _table_rows(log, conversations)
-    if rows is None:
-        return None
     code, shift = rows
     reply = (log.sender == AGENT) & (log.agent >= 0)
     idx = np.flatnonzero(reply)
@@ -558,13 +562,12 @@ def _first_reply_start(
     before = np.full(idx.size, np.nan)
     same = log.agent[idx][1:] == log.agent[idx][:-1]
     before[1:][same] = log.time_s[idx][:-1][same]
-    first = np.full(log.n_conversations, np.inf)
+    # Each conversation's first reply: the head of its replies by time.
+    conv, t = log.conversation[idx], log.time_s[idx]
+    by_conv = np.lexsort((np.arange(idx.size), t, conv))
+    head = by_conv[np.r_[True, conv[by_conv][1:] != conv[by_conv][:-1]]] if idx.size else by_conv
     start = np.full(log.n_conversations, np.nan)
-    for k, i in enumerate(idx.tolist()):
-        c = int(log.conversation[i])
-        if log.time_s[i] < first[c]:
-            first[c] = log.time_s[i]
-            start[c] = before[k]
+    start[conv[head]] = before[head]
     begun = taken if parallel else np.fmax(taken, start)
     out = np.full(len(conversations["arrival_s"]), np.nan)
     found = code >= 0

@@ -21,6 +21,7 @@ from peakdesk.cli.common import (
     input_errors,
     load_checked,
     output_errors,
+    read_column_map,
     read_log,
 )
 from peakdesk.scenario import ScenarioError
@@ -99,11 +100,12 @@ def calibrate_cmd(
     from peakdesk.scenario.load import load_scenario
 
     try:
+        columns = read_column_map(columns_toml)
         if tz is None:
-            tz = _map_zone(columns_toml) or "Asia/Shanghai"
+            tz = (columns.timezone if columns else None) or "Asia/Shanghai"
         zone = zone_info(tz)
         step = parse_duration_s(interval)
-        imported = read_log(log_csv, skip_bad_rows=skip_bad_rows, columns_toml=columns_toml)
+        imported = read_log(log_csv, skip_bad_rows=skip_bad_rows, columns=columns)
         conversations = _read_conversations(Path(conv_csv)) if conv_csv else None
         sessions = read_sessions_csv(sessions_csv) if sessions_csv else None
         cal = calibrate(
@@ -182,18 +184,6 @@ def calibrate_cmd(
     click.echo(
         f"wrote scenario.toml, forecast.csv, calibration.json and calibration.html to {out_dir}/"
     )
-
-
-def _map_zone(columns_toml: str | None) -> str | None:
-    """The column map's timezone (the shop's clock its times are written in), if any."""
-    if not columns_toml:
-        return None
-    from peakdesk.scenario.export_columns import read_export_columns
-
-    try:
-        return read_export_columns(columns_toml).timezone
-    except ScenarioError:
-        return None  # read_log says what is wrong with the map
 
 
 def _read_quantities(path: Path) -> dict[str, Any]:
@@ -346,7 +336,9 @@ def backtest_cmd(
 
     loaded = load_checked(scenario, engine=engine)
     try:
-        imported = read_log(log_csv, skip_bad_rows=skip_bad_rows, columns_toml=columns_toml)
+        imported = read_log(
+            log_csv, skip_bad_rows=skip_bad_rows, columns=read_column_map(columns_toml)
+        )
         conversations = _read_conversations(Path(conv_csv)) if conv_csv else None
         quantities = _read_quantities(Path(calibration_json)) if calibration_json else None
         rows = backtest(

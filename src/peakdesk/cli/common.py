@@ -17,7 +17,7 @@ from peakdesk.rules.history import HistoryError
 from peakdesk.scenario import LoadedScenario, ScenarioError
 
 if TYPE_CHECKING:
-    from peakdesk.rules.csvlog import ImportedLog
+    from peakdesk.rules.csvlog import ExportColumns, ImportedLog
 
 EXIT_BAD_INPUT = 2
 
@@ -130,19 +130,23 @@ COLUMNS_OPTION = click.option(
 )
 
 
-def read_log(log_csv: str, *, skip_bad_rows: bool, columns_toml: str | None) -> ImportedLog:
-    """The chat log, read through the column map when one is given.
-
-    A column map that cannot be used exits 2 naming its file and field.
-    """
-    from peakdesk.rules.csvlog import read_chat_log
+def read_column_map(columns_toml: str | None) -> ExportColumns | None:
+    """The ``--columns`` map, or None; one that cannot be used exits 2 naming its file and field."""
+    if not columns_toml:
+        return None
     from peakdesk.scenario.export_columns import read_export_columns
 
     try:
-        columns = read_export_columns(columns_toml) if columns_toml else None
+        return read_export_columns(columns_toml)
     except ScenarioError as exc:
         fail(str(exc))
         raise AssertionError("unreachable") from None
+
+
+def read_log(log_csv: str, *, skip_bad_rows: bool, columns: ExportColumns | None) -> ImportedLog:
+    """The chat log, read through the column map when one is given."""
+    from peakdesk.rules.csvlog import read_chat_log
+
     return read_chat_log(log_csv, skip_bad_rows=skip_bad_rows, columns=columns)
 
 

@@ -13,6 +13,7 @@ from peakdesk.cli.common import (
     COLUMNS_OPTION,
     fail,
     fmt_metric,
+    read_column_map,
     read_log,
 )
 from peakdesk.output import json_safe
@@ -105,7 +106,9 @@ def score_cmd(
             if history_csv
             else None
         )
-        imported = read_log(log_csv, skip_bad_rows=skip_bad_rows, columns_toml=columns_toml)
+        imported = read_log(
+            log_csv, skip_bad_rows=skip_bad_rows, columns=read_column_map(columns_toml)
+        )
     except (KeyError, ValueError, ChatLogError, HistoryError) as exc:
         fail(error_text(exc))
         return
