@@ -84,6 +84,53 @@ def chat_shop(volume_per_day: float, agents: int) -> dict[str, Any]:
     return d
 
 
+def simulate_export(d: dict[str, Any], folder: Path, seed: int) -> Path:
+    """A scenario dict simulated once through the CLI, exported as a shop would: the run folder
+    (``messages-r0.csv``, ``conversations-r0.csv``)."""
+    import tomlkit
+    from click.testing import CliRunner
+
+    from peakdesk.cli import main
+
+    (folder / "s.toml").write_text(tomlkit.dumps(d), encoding="utf-8")
+    run_dir = folder / "run"
+    res = CliRunner().invoke(
+        main,
+        ["simulate", str(folder / "s.toml"), "-r", "1", "--seed", str(seed), "--out", str(run_dir)],
+    )
+    assert res.exit_code == 0, res.output
+    return run_dir
+
+
+def calibrate_export(
+    run_dir: Path, table: Path, out: Path
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``peakdesk calibrate`` of a run's messages with a conversation table: the report and the
+    scenario written, as data."""
+    import json
+
+    import tomlkit
+    from click.testing import CliRunner
+
+    from peakdesk.cli import main
+
+    res = CliRunner().invoke(
+        main,
+        [
+            "calibrate",
+            str(run_dir / "messages-r0.csv"),
+            "--conversations",
+            str(table),
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "calibration.json").read_text(encoding="utf-8"))
+    scenario = tomlkit.parse((out / "scenario.toml").read_text(encoding="utf-8")).unwrap()
+    return report, scenario
+
+
 def pool_dict(**over: Any) -> dict[str, Any]:
     """A one-agent pool for hand-built traces (type ``q``, concurrency 1, all day)."""
     p: dict[str, Any] = {

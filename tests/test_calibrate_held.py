@@ -14,17 +14,13 @@ slowdown under the backlog reads flat, as ``calibrate`` says in its defaults.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-import tomlkit
-from click.testing import CliRunner
 from scipy import stats
 
-from conftest import chat_shop
-from peakdesk.cli import main
+from conftest import calibrate_export, chat_shop, simulate_export
 
 TRUTH = [1.0, 1.15, 1.30]
 COMPOSE_S = 10.0
@@ -48,12 +44,7 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     del p["slowdown_per_extra_chat"]
     p["compose_multiplier_by_concurrency"] = TRUTH
     p["discipline"] = request.param
-    (tmp / "s.toml").write_text(tomlkit.dumps(d), encoding="utf-8")
-    res = CliRunner().invoke(
-        main,
-        ["simulate", str(tmp / "s.toml"), "-r", "1", "--seed", "5", "--out", str(tmp / "run")],
-    )
-    assert res.exit_code == 0, res.output
+    simulate_export(d, tmp, seed=5)
     # The table without its take times: what a message log and a plain table show.
     with (tmp / "run" / "conversations-r0.csv").open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -71,21 +62,7 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 
 
 def _fit(run: Path, table: Path, out: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    res = CliRunner().invoke(
-        main,
-        [
-            "calibrate",
-            str(run / "run" / "messages-r0.csv"),
-            "--conversations",
-            str(table),
-            "--out",
-            str(run / out),
-        ],
-    )
-    assert res.exit_code == 0, res.output
-    report = json.loads((run / out / "calibration.json").read_text(encoding="utf-8"))
-    scenario = tomlkit.parse((run / out / "scenario.toml").read_text(encoding="utf-8")).unwrap()
-    return report, scenario
+    return calibrate_export(run / "run", table, run / out)
 
 
 def test_the_discipline_and_the_slowdown_are_recovered(run: Path) -> None:

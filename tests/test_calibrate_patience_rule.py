@@ -13,18 +13,14 @@ the fit did before) puts the mean far above it.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-import tomlkit
-from click.testing import CliRunner
 from scipy import stats
 
-from conftest import chat_shop
+from conftest import calibrate_export, chat_shop, simulate_export
 from peakdesk.calibrate import fit
-from peakdesk.cli import main
 
 PATIENCE_S = 120.0
 
@@ -39,27 +35,8 @@ def _calibrated(tmp: Path, until: str, answered: bool) -> tuple[dict[str, Any], 
     t = d["inquiry_types"][0]
     t["patience_until"] = until
     t["answer_after_abandon"] = answered
-    (tmp / "s.toml").write_text(tomlkit.dumps(d), encoding="utf-8")
-    runner = CliRunner()
-    res = runner.invoke(
-        main, ["simulate", str(tmp / "s.toml"), "-r", "1", "--seed", "8", "--out", str(tmp / "run")]
-    )
-    assert res.exit_code == 0, res.output
-    res = runner.invoke(
-        main,
-        [
-            "calibrate",
-            str(tmp / "run" / "messages-r0.csv"),
-            "--conversations",
-            str(tmp / "run" / "conversations-r0.csv"),
-            "--out",
-            str(tmp / "fit"),
-        ],
-    )
-    assert res.exit_code == 0, res.output
-    report = json.loads((tmp / "fit" / "calibration.json").read_text(encoding="utf-8"))
-    scenario = tomlkit.parse((tmp / "fit" / "scenario.toml").read_text(encoding="utf-8")).unwrap()
-    return report, scenario
+    run_dir = simulate_export(d, tmp, seed=8)
+    return calibrate_export(run_dir, run_dir / "conversations-r0.csv", tmp / "fit")
 
 
 @pytest.mark.parametrize("until", ["first_reply", "assignment"])
