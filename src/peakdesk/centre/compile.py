@@ -298,6 +298,12 @@ def _serves(pool: Pool, skills: set[str]) -> bool:
 
 def _team_pool(pool: CentrePool, k: int, centre: Centre, skills_of: dict[str, set[str]]) -> Pool:
     """A team pool with its client skills spelled out as the compiled types' skills."""
+    if pool.staffing is not None:
+        raise FieldProblem(
+            f"pools[{k}].staffing",
+            "a centre's pools are staffed by shifts; a staffing table is read in a shop's "
+            "scenario only (write the table's hours as [[pools.shifts]])",
+        )
     out: dict[str, float] = {}
     names = list(skills_of)
     for key, prof in pool.skills.items():

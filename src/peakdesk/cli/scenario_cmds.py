@@ -30,6 +30,7 @@ def validate(scenario: str, no_size_limit: bool) -> None:
     loaded = load_checked(scenario, size_limit=not no_size_limit)
     spec = loaded.spec
     heads = sum(p.headcount for p in spec.pools)
+    tables = any(p.staffing_table is not None for p in spec.pools)
     if loaded.centre is not None:
         clients = loaded.centre.clients
         seats = (
@@ -48,9 +49,15 @@ def validate(scenario: str, no_size_limit: bool) -> None:
         click.echo(
             f"{scenario}: ok — {spec.scenario.name}: "
             f"{count(len(spec.inquiry_types), 'inquiry type')}, {count(len(spec.pools), 'pool')}, "
-            f"{count(heads, 'agent')} scheduled, {count(spec.subaccounts.count, 'sub-account')}, "
+            f"{count(heads, 'agent')} scheduled{' on shifts' if tables else ''}, "
+            f"{count(spec.subaccounts.count, 'sub-account')}, "
             f"horizon {format_duration(spec.calendar.horizon)}"
         )
+    for pool in spec.pools:
+        table = pool.staffing_table
+        if table is not None:
+            start = spec.calendar.start_aware
+            click.echo(f"  pool {pool.name!r}: {table.describe(start)}")
     from peakdesk.experiment.checks import scenario_warnings
 
     for warning in scenario_warnings(loaded):

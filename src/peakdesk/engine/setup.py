@@ -122,7 +122,39 @@ def fixed_instances(spec: Scenario, staffing: Staffing | None = None) -> list[Sh
                 out.append(
                     ShiftInstance(p_idx, f"{pool.name}/{k}", t0, shift.length, breaks, scheduled)
                 )
+        out.extend(table_instances(spec, p_idx))
     return out
+
+
+#: The group of a staffing table's runs: ``<pool>/table<run>``.
+TABLE_GROUP = "table"
+
+
+def table_instances(spec: Scenario, pool: int) -> list[ShiftInstance]:
+    """A pool's staffing table as the staircase of shifts it describes (none without one).
+
+    Each run of the staircase is its own group of people, with no breaks (the
+    table's level already leaves out the agents on a break).
+
+    Raises
+    ------
+    ValueError
+        If the pool names a staffing file that the loader has not read
+        (a scenario validated without :func:`peakdesk.scenario.load.scenario_from_data`).
+    """
+    p = spec.pools[pool]
+    if p.staffing is None:
+        return []
+    table = p.staffing_table
+    if table is None:
+        raise ValueError(
+            f"pool {p.name!r}: the staffing table {p.staffing!r} was not read; load the "
+            "scenario with peakdesk.scenario.load_scenario (it reads the file)"
+        )
+    return [
+        ShiftInstance(pool, f"{p.name}/{TABLE_GROUP}{j}", t0, t1 - t0, (), n)
+        for j, (t0, t1, n) in enumerate(table.runs())
+    ]
 
 
 def pool_configs(spec: Scenario) -> tuple[PoolConfig, ...]:

@@ -24,7 +24,7 @@ from peakdesk.demand.distributions import count_mean, duration_mean_s
 from peakdesk.demand.forecast_csv import ForecastError
 from peakdesk.demand.sample import expected_demand, intensity
 from peakdesk.engine.intervals import peak_level
-from peakdesk.engine.setup import build_config, fixed_instances
+from peakdesk.engine.setup import TABLE_GROUP, build_config, fixed_instances
 from peakdesk.rules import registry
 from peakdesk.rules.history import HistoryError, read_history_csv
 from peakdesk.rules.messages import AGENT, BUYER, MessageLog
@@ -219,10 +219,19 @@ def estimate_size(loaded: LoadedScenario) -> RunSize:
     max_cap = max((p.max_concurrency for p in spec.pools), default=1)
     by_shift: dict[tuple[int, str], int] = {}
     for inst in fixed_instances(spec):
-        key = (inst.pool, inst.group.rsplit("/", 1)[-1])
+        tail = inst.group.rsplit("/", 1)[-1]
+        # A staffing table's runs are one entry: the field to lower is the table.
+        key = (inst.pool, TABLE_GROUP if tail.startswith(TABLE_GROUP) else tail)
         by_shift[key] = by_shift.get(key, 0) + inst.agents * (1 + len(inst.breaks))
+        if key[1] == TABLE_GROUP:
+            agents += inst.agents
     segments = sum(by_shift.values())
     pool_k, shift_k = max(by_shift, key=by_shift.__getitem__, default=(0, "0"))
+    agents_field = (
+        f"pools[{pool_k}].staffing"
+        if shift_k == TABLE_GROUP
+        else f"pools[{pool_k}].shifts[{shift_k}].agents"
+    )
     # Per human conversation with k messages: an arrival, k replies, k - 1 buyer
     # messages, a close (and perhaps a patience check); two per online segment.
     events = (
@@ -255,7 +264,7 @@ def estimate_size(loaded: LoadedScenario) -> RunSize:
         volume_field=_volume_field(spec),
         messages_field=f"inquiry_types[{busiest}].messages",
         drain_field=drain_field,
-        agents_field=f"pools[{pool_k}].shifts[{shift_k}].agents",
+        agents_field=agents_field,
     )
 
 
@@ -505,7 +514,8 @@ def scenario_warnings(loaded: LoadedScenario) -> list[str]:
     spec = loaded.spec
     out = []
     for p in spec.pools:
-        if p.headcount == 0:
+        table = p.staffing_table
+        if p.headcount == 0 and (table is None or not any(table.agents)):
             out.append(f"pool {p.name!r} has no agents on any shift")
     cfg = build_config(spec)
     at_once = peak_level(cfg.segment_start_s, cfg.segment_end_s)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import datetime as dt
 import difflib
 import json
 import re
@@ -15,7 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from peakdesk.scenario.centre_info import CentreInfo
-from peakdesk.scenario.schema import CLOCK_EXAMPLES, FieldProblem, Scenario
+from peakdesk.scenario.schema import CLOCK_EXAMPLES, MAX_AGENTS, FieldProblem, Scenario
+from peakdesk.scenario.staffing_table import StaffingError, StaffingTable, read_staffing_table
 from peakdesk.units import not_utf8
 
 
@@ -317,7 +320,74 @@ def scenario_from_data(data: dict[str, Any], path: Path | str) -> LoadedScenario
                     "scenario file's folder)"
                 ],
             )
+    if any(pool.staffing is not None for pool in spec.pools):
+        loaded = loaded.with_spec(_read_staffing(loaded, p))
     return loaded
+
+
+def _read_staffing(loaded: LoadedScenario, shown: Path) -> Scenario:
+    """The spec with each pool's staffing table read, checked against the sub-accounts.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the pool's ``staffing`` field, the file and line, and what is allowed.
+    """
+    spec = loaded.spec
+    pools = list(spec.pools)
+    tables: list[tuple[int, StaffingTable]] = []
+    for k, pool in enumerate(spec.pools):
+        if pool.staffing is None:
+            continue
+        field = f"pools[{k}].staffing = {pool.staffing!r}"
+        problem = _file_problem(loaded, pool.staffing)
+        if problem is not None:
+            raise ScenarioError(
+                shown,
+                [f"{field}: {problem} (relative paths are read from the scenario file's folder)"],
+            )
+        try:
+            table = read_staffing_table(
+                loaded.resolve(pool.staffing),
+                pool.name,
+                spec.calendar.start_aware,
+                spec.calendar.horizon,
+                max_agents=MAX_AGENTS,
+            )
+        except StaffingError as exc:
+            raise ScenarioError(shown, [f"{field}: {exc}"]) from None
+        pools[k] = pool.with_staffing_table(table)
+        tables.append((k, table))
+    _check_seats(spec, tables, shown)
+    return spec.model_copy(update={"pools": pools})
+
+
+def _check_seats(spec: Scenario, tables: list[tuple[int, StaffingTable]], shown: Path) -> None:
+    """Agents online from tables never exceed the sub-accounts: each online agent holds one."""
+    times = sorted({t for _, table in tables for t in table.edges_s[:-1]})
+    seats = spec.subaccounts.count
+    for t in times:
+        online = 0
+        where: list[str] = []
+        for k, table in tables:
+            i = bisect.bisect_right(table.edges_s, t) - 1
+            if 0 <= i < len(table.agents):
+                online += table.agents[i]
+                if table.agents[i]:
+                    where.append(
+                        f"pools[{k}] {table.agents[i]} ({table.path.name}:{table.lines[i]})"
+                    )
+        if online > seats:
+            at = spec.calendar.start_aware + dt.timedelta(seconds=t)
+            raise ScenarioError(
+                shown,
+                [
+                    f"subaccounts.count = {seats}: the staffing tables put {online} agents "
+                    f"online at {at.isoformat(timespec='minutes')} ({', '.join(where)}); an "
+                    "online agent holds a sub-account, so a table may not exceed them: raise "
+                    "subaccounts.count or lower the table"
+                ],
+            )
 
 
 def _file_problem(loaded: LoadedScenario, name: str) -> str | None:

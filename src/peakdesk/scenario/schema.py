@@ -19,11 +19,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
+from peakdesk.scenario.staffing_table import StaffingTable
 from peakdesk.units import (
     ALLOWED_UNITS,
     error_text,
@@ -846,11 +848,40 @@ class Pool(_Model):
     plan: PlanShifts | None = Field(
         default=None, description="shift patterns the planner may staff (peakdesk plan)"
     )
+    staffing: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description=(
+            "CSV of agents online per interval (interval_start, then a column named after "
+            "the pool, online_<pool> or agents), relative to the scenario file; the pool's "
+            "shifts, if any, add to it (README: Scenario files)"
+        ),
+    )
+    # The table read from ``staffing`` by the loader (scenario.load), which knows the folder.
+    _staffing_table: StaffingTable | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _multipliers(self) -> Pool:
-        if not self.shifts and self.plan is None:
-            raise FieldProblem("shifts", "give fixed shifts, or a [pools.plan] for the planner")
+        if not self.shifts and self.plan is None and self.staffing is None:
+            raise FieldProblem(
+                "shifts",
+                'give fixed shifts, a staffing table (staffing = "file.csv") or a '
+                "[pools.plan] for the planner",
+            )
+        if self.staffing is not None:
+            if self.shrinkage > 0.0:
+                raise FieldProblem(
+                    "shrinkage",
+                    f"{self.shrinkage:g} with a staffing table: a table counts agents online, "
+                    "after absence; write the table net of absence and shrinkage = 0",
+                )
+            if self.plan is not None and not self.plan.keep_fixed_shifts:
+                raise FieldProblem(
+                    "plan.keep_fixed_shifts",
+                    "a pool with a staffing table plans on top of it: set keep_fixed_shifts "
+                    "= true (the table stays as a floor), or drop the table",
+                )
         m = self.compose_multiplier_by_concurrency
         if m is not None:
             if len(m) != self.max_concurrency:
@@ -888,8 +919,19 @@ class Pool(_Model):
 
     @property
     def headcount(self) -> int:
-        """Agents scheduled over all shift patterns."""
+        """Agents scheduled over all shift patterns (a staffing table is a level, not heads)."""
         return sum(s.agents for s in self.shifts)
+
+    @property
+    def staffing_table(self) -> StaffingTable | None:
+        """The staffing table, once the loader has read it."""
+        return self._staffing_table
+
+    def with_staffing_table(self, table: StaffingTable) -> Pool:
+        """This pool holding its read staffing table (the loader's step)."""
+        out = self.model_copy()
+        out._staffing_table = table
+        return out
 
 
 class SeatGroup(_Model):
