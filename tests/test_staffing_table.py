@@ -276,3 +276,32 @@ def test_overrides_reread_the_table(tmp_path: Path) -> None:
     table = scenario_from_data(data, path).spec.pools[0].staffing_table
     assert table is not None
     assert (table.column, table.agents, table.edges_s) == ("agents", (1, 1), (0.0, 7200.0, 14400.0))
+
+
+def test_a_planned_file_written_elsewhere_still_reads_the_table(tmp_path: Path) -> None:
+    from peakdesk.plan.patterns import patterns
+    from peakdesk.plan.planned import planned_toml
+
+    d = _shop(staffing="staffing.csv")
+    d["pools"][0]["plan"] = {"lengths": ["4h"], "starts": ["00:00"], "keep_fixed_shifts": True}
+    path = _write(tmp_path, d, TABLE)
+    loaded = load_scenario(path)
+    pats = patterns(loaded.spec)
+    counts = np.array([0 if pt.fixed else 1 for pt in pats], dtype=np.int64)
+    out = tmp_path / "plan-out"
+    out.mkdir()
+    text = planned_toml(
+        path.read_text(encoding="utf-8"),
+        loaded.spec,
+        pats,
+        counts,
+        8,
+        from_dir=tmp_path,
+        to_dir=out,
+    )
+    (out / "planned.toml").write_text(text, encoding="utf-8")
+    planned = load_scenario(out / "planned.toml").spec.pools[0]
+    assert planned.staffing == "../staffing.csv"
+    assert planned.staffing_table is not None
+    assert planned.staffing_table.agents[4] == 5
+    assert [s.agents for s in planned.shifts] == [1]

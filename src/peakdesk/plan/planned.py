@@ -144,7 +144,7 @@ def planned_toml(
         The plan's sub-accounts.
     from_dir, to_dir
         The scenario file's folder and the folder the planned file goes to: a
-        forecast or history path relative to the first is rewritten relative to
+        forecast, history or staffing table path relative to the first is rewritten relative to
         the second, so it still names the same file.
     demand_note
         For a robust plan (:mod:`peakdesk.plan.robust`), its basis: the planning
@@ -157,6 +157,7 @@ def planned_toml(
         TOML that parses to :func:`planned_scenario` of the same plan.
     """
     import tomlkit
+    from tomlkit.items import AoT
 
     doc = tomlkit.parse(text)
     planned = planned_shifts(spec, pats, counts)
@@ -167,6 +168,13 @@ def planned_toml(
         keep = pool.plan.keep_fixed_shifts and "shifts" in table
         # Kept fixed shifts stay as written (comments too); the planned ones follow.
         aot = table["shifts"] if keep else tomlkit.aot()
+        if not isinstance(aot, AoT):
+            # Written inline (`shifts = []` or `[{...}]`): an array of tables takes no
+            # [[pools.shifts]] after it, so the kept shifts move into one.
+            kept = tomlkit.aot()
+            for item in aot:
+                kept.append(tomlkit.item(item.unwrap() if hasattr(item, "unwrap") else item))
+            aot = kept
         for shift in planned.get(p, []):
             aot.append(_shift_table(shift))
         table["shifts"] = aot
@@ -193,6 +201,9 @@ def planned_toml(
                 value = t.get(section, {}).get(key)
                 if value is not None:
                     t[section][key] = moved(value)
+            for pool_table in t.get("pools", []):
+                if "staffing" in pool_table:
+                    pool_table["staffing"] = moved(pool_table["staffing"])
     header = (
         "# planned.toml: written by `peakdesk plan`, the scenario below with the plan's\n"
         "# shifts and sub-accounts filled in; simulate, compare or plan it as it is.\n"
