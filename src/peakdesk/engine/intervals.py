@@ -77,6 +77,24 @@ def peak_level(start: F64, end: F64) -> int:
     return int(max(np.max(np.arange(1, s.size + 1) - closed), 0))
 
 
+#: The service level's time where the scenario sets none (the call-centre 80/20 convention).
+DEFAULT_SERVICE_LEVEL_S = 20.0
+
+#: The Erlang figures per interval, defined as ``peakdesk erlang`` defines them.
+ERLANG_DEFINITIONS = {
+    "wait": "from a human conversation's arrival until an agent takes it (its assignment); "
+    "a buyer who leaves first waits until leaving; one still waiting at the end, until the end",
+    "p_delay": "share of the interval's human arrivals not taken at once (wait > 0)",
+    "asa_s": "mean wait over every human arrival, those who abandon included (their wait "
+    "until they left)",
+    "service_level": "share taken within the service level's time and not abandoned "
+    "(abandoned count as failures)",
+    "abandonment": "share whose buyer left before the first reply",
+    "assign_wait_pXX_s": "percentiles of the wait; a buyer never taken counts as infinitely late",
+    "slot_utilisation": "mean chats held / slots online (Erlang's occupancy)",
+}
+
+
 @dataclass(frozen=True)
 class IntervalTable:
     """One row per reporting interval.
@@ -127,6 +145,13 @@ class IntervalTable:
     first_reply_p50_s, first_reply_p95_s
         Median and 95th percentile of the first human reply delay, like
         ``first_reply_p90_s``.
+    p_delay, asa_s, service_level, abandonment, assign_wait_p50_s, assign_wait_p90_s,
+    assign_wait_p95_s
+        The Erlang figures of the human conversations arriving in the interval,
+        as ``peakdesk erlang`` defines them (:data:`ERLANG_DEFINITIONS`): the
+        wait runs from arrival until an agent takes the chat.
+    service_level_s
+        The service level's time, seconds.
     """
 
     start_s: F64
@@ -149,6 +174,14 @@ class IntervalTable:
     conversions_lost: npt.NDArray[np.int64]
     first_reply_p50_s: F64
     first_reply_p95_s: F64
+    p_delay: F64
+    asa_s: F64
+    service_level: F64
+    abandonment: F64
+    assign_wait_p50_s: F64
+    assign_wait_p90_s: F64
+    assign_wait_p95_s: F64
+    service_level_s: float = DEFAULT_SERVICE_LEVEL_S
 
     def columns(self) -> dict[str, npt.NDArray[np.generic]]:
         """The table as named columns (for CSV and data frames)."""
@@ -172,6 +205,13 @@ class IntervalTable:
             "conversions_lost": self.conversions_lost,
             "first_reply_p50_s": self.first_reply_p50_s,
             "first_reply_p95_s": self.first_reply_p95_s,
+            "p_delay": self.p_delay,
+            "asa_s": self.asa_s,
+            "service_level": self.service_level,
+            "abandonment": self.abandonment,
+            "assign_wait_p50_s": self.assign_wait_p50_s,
+            "assign_wait_p90_s": self.assign_wait_p90_s,
+            "assign_wait_p95_s": self.assign_wait_p95_s,
         }
 
 
@@ -257,7 +297,42 @@ def spans(log: ChatLog, t_end: float) -> dict[str, tuple[F64, F64]]:
     }
 
 
-def interval_table(log: ChatLog, interval_s: float) -> IntervalTable:
+def assignment_wait(log: ChatLog, t_end: float) -> F64:
+    """Per conversation: seconds from arrival until an agent took it (:data:`ERLANG_DEFINITIONS`).
+
+    A buyer who left before being taken waits until leaving; one never taken
+    nor gone, until ``t_end``.
+    """
+    w = log.workload
+    until = np.where(
+        ~np.isnan(log.assign_s),
+        log.assign_s,
+        np.where(np.isnan(log.abandon_s), t_end, log.abandon_s),
+    )
+    return np.asarray(until - w.arrival_s, dtype=np.float64)
+
+
+def _bin_percentiles(
+    bins: npt.NDArray[np.int64], values: F64, n: int, qs: tuple[float, ...]
+) -> dict[float, F64]:
+    """Nearest-rank percentiles of ``values`` within each of ``n`` bins (``nan`` where empty)."""
+    out = {q: np.full(n, np.nan) for q in qs}
+    if values.size == 0:
+        return out
+    order = np.lexsort((values, bins))
+    v, b = values[order], bins[order]
+    lo = np.searchsorted(b, np.arange(n), side="left")
+    cnt = np.searchsorted(b, np.arange(n), side="right") - lo
+    has = cnt > 0
+    for q, col in out.items():
+        k = lo[has] + np.ceil(q * cnt[has]).astype(np.int64) - 1
+        col[has] = v[k]
+    return out
+
+
+def interval_table(
+    log: ChatLog, interval_s: float, service_level_s: float = DEFAULT_SERVICE_LEVEL_S
+) -> IntervalTable:
     """Aggregate a log onto the reporting grid.
 
     The grid starts at 0 and runs past the horizon until the last event, so the
@@ -269,6 +344,8 @@ def interval_table(log: ChatLog, interval_s: float) -> IntervalTable:
         A chat log.
     interval_s
         Reporting interval, seconds.
+    service_level_s
+        The service level's time, seconds.
     """
     t_end = end_time(log)
     n = max(1, math.ceil(t_end / interval_s - 1e-9))
@@ -294,24 +371,27 @@ def interval_table(log: ChatLog, interval_s: float) -> IntervalTable:
     answered = human & ~np.isnan(delay)
     sum_delay = np.bincount(bins[answered], weights=delay[answered], minlength=n)
     cnt_delay = np.bincount(bins[answered], minlength=n)
-    pct = {q: np.full(n, np.nan) for q in (0.5, 0.9, 0.95)}
-    if human.any():
-        hb, hl = bins[human], late[human]
-        order = np.lexsort((hl, hb))
-        hl = hl[order]
-        hb = hb[order]
-        lo = np.searchsorted(hb, np.arange(n), side="left")
-        cnt = np.searchsorted(hb, np.arange(n), side="right") - lo
-        has = cnt > 0
-        for q, out in pct.items():
-            # nearest-rank percentile within each bin
-            k = lo[has] + np.ceil(q * cnt[has]).astype(np.int64) - 1
-            out[has] = hl[k]
+    qs = (0.5, 0.9, 0.95)
+    pct = _bin_percentiles(bins[human], late[human], n, qs)
+    # The Erlang figures: the wait until an agent takes the chat.
+    wait = assignment_wait(log, edges[-1])[human]
+    hb = bins[human]
+    taken = ~np.isnan(log.assign_s[human])
+    gone = log.abandoned[human]
+    delayed = np.bincount(hb, weights=(wait > 0.0).astype(float), minlength=n)
+    wait_sum = np.bincount(hb, weights=wait, minlength=n)
+    in_time = taken & ~gone & (wait <= service_level_s)
+    sl_ok = np.bincount(hb, weights=in_time.astype(float), minlength=n)
+    wait_pct = _bin_percentiles(hb, np.where(taken, wait, np.inf), n, qs)
     with np.errstate(invalid="ignore", divide="ignore"):
         occupancy = levels["composing"] / levels["online"]
         util = levels["busy"] / slots
         mean_delay = sum_delay / cnt_delay
         within = ok / human_arr
+        p_delay = delayed / human_arr
+        asa = wait_sum / human_arr
+        sl = sl_ok / human_arr
+        abandonment = np.bincount(hb, weights=gone.astype(float), minlength=n) / human_arr
     # By arrival interval, like `abandoned`: the sale is won or lost by how the
     # buyers arriving then were served, whenever the reply came.
     converted, lost = log.conversion()
@@ -336,6 +416,14 @@ def interval_table(log: ChatLog, interval_s: float) -> IntervalTable:
         conversions_lost=np.bincount(bins[lost], minlength=n).astype(np.int64),
         first_reply_p50_s=pct[0.5],
         first_reply_p95_s=pct[0.95],
+        p_delay=p_delay,
+        asa_s=asa,
+        service_level=sl,
+        abandonment=abandonment,
+        assign_wait_p50_s=wait_pct[0.5],
+        assign_wait_p90_s=wait_pct[0.9],
+        assign_wait_p95_s=wait_pct[0.95],
+        service_level_s=service_level_s,
     )
 
 

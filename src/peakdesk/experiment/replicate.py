@@ -15,7 +15,7 @@ from peakdesk.demand.sample import intensity as demand_intensity
 from peakdesk.engine.by_type import TypeWork, type_work
 from peakdesk.engine.config import EngineConfig
 from peakdesk.engine.engines import resolve, run, warm
-from peakdesk.engine.intervals import IntervalTable, interval_table
+from peakdesk.engine.intervals import DEFAULT_SERVICE_LEVEL_S, IntervalTable, interval_table
 from peakdesk.engine.kpis import pool_kpis
 from peakdesk.engine.log import ChatLog
 from peakdesk.engine.setup import Staffing, build_config, subaccount_cost
@@ -29,8 +29,9 @@ from peakdesk.experiment.targets import (
 )
 from peakdesk.experiment.workers import part_progress, run_tasks
 from peakdesk.rules.series import DailyHistory
-from peakdesk.rules.targets import Target, TargetResult
+from peakdesk.rules.targets import Target, TargetResult, service_level_time_s
 from peakdesk.scenario.load import LoadedScenario
+from peakdesk.scenario.schema import Scenario
 
 T = TypeVar("T")
 
@@ -232,13 +233,20 @@ def _log(job: _Job, r: int, progress: Callable[[float], None] | None = None) -> 
     )
 
 
+def service_level_s(spec: Scenario) -> float:
+    """The service level's time of the interval figures, seconds: the scenario's first
+    ``service_level(T)`` target, else the 80/20 convention's 20 s."""
+    found = service_level_time_s(spec.targets.require)
+    return DEFAULT_SERVICE_LEVEL_S if found is None else found
+
+
 def _replicate(job: _Job, r: int, progress: Callable[[float], None] | None = None) -> Replication:
     spec = job.loaded.spec
     log = _log(job, r, progress)
     return Replication(
         replication=r,
         log=log if r < job.keep_logs else None,
-        intervals=interval_table(log, spec.calendar.interval),
+        intervals=interval_table(log, spec.calendar.interval, service_level_s(spec)),
         summary=summarise(log),
         targets=tuple(score_targets(job.loaded, log, list(job.targets), job.history)),
         extra=None if job.measure is None else job.measure(log),

@@ -175,3 +175,13 @@ def evaluate(target: Target, series: MetricSeries) -> TargetResult:
         first_failing_day=first,
         series=series,
     )
+
+
+def service_level_time_s(texts: list[str]) -> float | None:
+    """The time of the first ``service_level(T)`` target among ``texts``, seconds (None: none)."""
+    for text in texts:
+        target = parse_target(text)
+        for key, value in target.rule_options:
+            if key == "service_level_s":
+                return float(value)
+    return None
