@@ -150,6 +150,8 @@ class IntervalTable:
         The Erlang figures of the human conversations arriving in the interval,
         as ``peakdesk erlang`` defines them (:data:`ERLANG_DEFINITIONS`): the
         wait runs from arrival until an agent takes the chat.
+    taken
+        Human conversations arriving in the interval that an agent took.
     service_level_s
         The service level's time, seconds.
     """
@@ -181,6 +183,7 @@ class IntervalTable:
     assign_wait_p50_s: F64
     assign_wait_p90_s: F64
     assign_wait_p95_s: F64
+    taken: npt.NDArray[np.int64]
     service_level_s: float = DEFAULT_SERVICE_LEVEL_S
 
     def columns(self) -> dict[str, npt.NDArray[np.generic]]:
@@ -212,6 +215,7 @@ class IntervalTable:
             "assign_wait_p50_s": self.assign_wait_p50_s,
             "assign_wait_p90_s": self.assign_wait_p90_s,
             "assign_wait_p95_s": self.assign_wait_p95_s,
+            "taken": self.taken,
         }
 
 
@@ -423,6 +427,7 @@ def interval_table(
         assign_wait_p50_s=wait_pct[0.5],
         assign_wait_p90_s=wait_pct[0.9],
         assign_wait_p95_s=wait_pct[0.95],
+        taken=np.bincount(hb[taken], minlength=n).astype(np.int64),
         service_level_s=service_level_s,
     )
 
