@@ -225,6 +225,51 @@ def first_response(run: RunLike, ev: Evaluation | None = None) -> Figure:
 
 
 @with_script_fonts
+def erlang_intervals(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
+    """P(delay) and the service level (top), ASA (bottom) per arrival interval: the mean
+    over runs (ratio of sums) with its 95% interval, in the Erlang tools' terms."""
+    from peakdesk.experiment.interval_figures import figure_over_runs
+
+    run = _run(run, ev)
+    if "p_delay" not in run.intervals:  # run directories of older versions lack them
+        return None
+    figures = run.summary.get("interval_figures") or {}
+    target = float(figures.get("service_level_s", 20.0))
+    horizon = int(np.ceil(float(run.summary["horizon_s"]) / run.interval_s))
+    n = min(horizon, run.intervals["p_delay"].shape[1])
+    t = _times(run, n)
+    fig = plt.figure(figsize=(11, 6.5))
+    ax = fig.add_subplot(211)
+    ax.grid(True, alpha=0.3)
+    ax.xaxis_date()
+    for name, color, label in (
+        ("p_delay", RED, "P(delay): not taken at once"),
+        ("service_level", GREEN, f"service level: taken within {target:g} s"),
+    ):
+        mean, low, high = (x[:n] * 100 for x in figure_over_runs(name, run.intervals))
+        ax.fill_between(t, low, high, color=color, alpha=0.18, lw=0)
+        ax.plot(t, mean, color=color, lw=1.2, label=f"{label} (mean, 95% interval)")
+    ax.set_ylim(-2, 102)
+    ax.set_ylabel("% of human arrivals")
+    ax.legend(loc="lower left", fontsize=8)
+    ax.tick_params(labelbottom=False)
+    ax.set_title(_title(run, "Erlang figures by arrival interval"), fontsize=10)
+    ax2 = fig.add_subplot(212, sharex=ax)
+    ax2.grid(True, alpha=0.3)
+    mean, low, high = (x[:n] for x in figure_over_runs("asa_s", run.intervals))
+    ax2.fill_between(t, low, high, color="#bee3f8", alpha=0.9, lw=0)
+    ax2.plot(t, mean, color=BLUE, lw=1.2, label="ASA: mean wait until an agent takes the chat")
+    # Seconds at the peak and hours overnight on one axis: linear to 10 s, log above.
+    ax2.set_yscale("symlog", linthresh=10.0)
+    ax2.set_ylabel("seconds (log above 10 s)")
+    ax2.legend(loc="upper left", fontsize=8)
+    ax2.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+@with_script_fonts
 def targets(run: RunLike, ev: Evaluation | None = None) -> Figure | None:
     """Each target per day and as its rolling value (mean over runs) against its bound."""
     run = _run(run, ev)
@@ -593,6 +638,7 @@ FIGURES: dict[str, Callable[[RunData], Figure | None]] = {
     "demand-capacity": demand_and_capacity,
     "backlog": backlog,
     "first-response": first_response,
+    "erlang-intervals": erlang_intervals,
     "targets": targets,
     "subaccounts": subaccounts,
     "conversions-lost": conversions_lost,
@@ -611,6 +657,10 @@ CAPTIONS = {
     "first-response": "Time to the first human reply of conversations arriving in each "
     "interval (mean, median to 95th percentile, 90th percentile), with 3-minute and 30-second "
     "reference lines; below, the share served within 3 minutes.",
+    "erlang-intervals": "P(delay), the service level and ASA of the human conversations "
+    "arriving in each interval, as Erlang tools define them (the wait runs until an agent "
+    "takes the chat; `peakdesk erlang --intervals` puts the formula beside them): the mean "
+    "over runs with its 95% interval.",
     "targets": "Each marketplace metric: that day's own value (bars) and the platform's "
     "rolling value at day end (line) against its bound.",
     "subaccounts": "Agents logged in, each holding one chat sub-account, against the "
