@@ -127,6 +127,8 @@ def agent_model(draw: Any) -> tuple[EngineConfig, Workload]:
         type_deadline_s=tuple(draw(st.sampled_from([30.0, 180.0, 600.0])) for _ in range(n_types))
         if deadline
         else (),
+        # From close_out on, segment ends close out instead of their pool's shift_end.
+        close_out_s=draw(st.sampled_from([math.inf, math.inf, HORIZON_S * 0.5, HORIZON_S * 0.9])),
     )
     return config, draw(workload(n_types))
 

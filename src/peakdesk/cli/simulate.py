@@ -125,6 +125,7 @@ def simulate_cmd(
     for line in _summary_table(ev, spec.scenario.currency):
         click.echo(line)
     click.echo("* first human reply within the time and before the buyer left")
+    click.echo(_horizon_line(spec.simulation.horizon_end, ev))
     for line in _business_lines(loaded, ev):
         click.echo(line)
     for line in _pools_table(ev):
@@ -271,3 +272,20 @@ def _business_lines(loaded: LoadedScenario, ev: Evaluation) -> list[str]:
         f"GMV lost to waiting (conversions lost x order value): {lost['mean']:,.0f} {cur} "
         f"[{lost['low']:,.0f}, {lost['high']:,.0f}], {biz['gmv_lost_share']:.2%} of the target",
     ]
+
+
+def _horizon_line(mode: str, ev: Evaluation) -> str:
+    """What happened at the horizon, in the words of simulation.horizon_end."""
+    est = ev.estimates()
+    past = est["minutes_past_horizon"].mean
+    if mode == "close_out":
+        return (
+            "at the horizon (simulation.horizon_end = 'close_out'): the agents on then took "
+            f"the chats still open and the last closed {past:,.1f} min after it (mean)"
+        )
+    return (
+        "at the horizon (simulation.horizon_end = 'shift_end'): the agents followed their "
+        f"pools' shift_end; {est['handed_back'].mean:,.1f} chats handed back and "
+        f"{est['unanswered_at_end'].mean:,.1f} messages unanswered at the end (mean) come "
+        "partly from the run's end, not from the staffing"
+    )

@@ -6,6 +6,7 @@ turns a validated scenario (and a staffing choice) into these frozen dataclasses
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -108,6 +109,12 @@ class EngineConfig:
         Close a conversation after this much buyer silence (``inf``: never).
     auto_greeting
         Send an auto reply (kind ``auto``) when a conversation arrives.
+    close_out_s
+        From this time on (the horizon: no buyer arrives after it), an agent
+        whose segment ends closes out instead of following its pool's
+        ``shift_end``: it goes on taking the chats waiting for its skills and
+        logs off when it holds none and none waits for it, so no chat is
+        handed back to nobody at the end of a run (``inf``: never).
     """
 
     pools: tuple[PoolConfig, ...]
@@ -127,6 +134,7 @@ class EngineConfig:
     patience_at_assignment: tuple[bool, ...] = ()
     seat_groups: tuple[tuple[int, tuple[int, ...]], ...] = ()
     type_deadline_s: tuple[float, ...] = ()
+    close_out_s: float = math.inf
 
     @property
     def n_agents(self) -> int:

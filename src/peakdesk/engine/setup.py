@@ -283,6 +283,9 @@ def config_from_instances(
         if spec.routing.queue_order == "deadline"
         else (),
         # Given pools (the planner's requirement pool) are not the scenario's: no groups.
+        close_out_s=spec.calendar.horizon
+        if spec.simulation.horizon_end == "close_out"
+        else math.inf,
         seat_groups=()
         if pools is not None
         else tuple(

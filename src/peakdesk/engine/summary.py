@@ -33,7 +33,9 @@ class RunSummary:
     online after the end of the segment (shift end or break start) an agent was
     scheduled for: draining under ``shift_end = "drain"``, at most the grace
     under ``"log_off"``, none under ``"hand_back"``; ``handed_back`` counts the
-    chats handed back at a shift end.
+    chats handed back at a shift end.  ``minutes_past_horizon`` is how long after
+    the horizon (the last arrival) the last reply or close came: the close-out
+    of the chats still open then.
     """
 
     conversations: int
@@ -66,6 +68,7 @@ class RunSummary:
     cost_per_conversation: float
     agent_min_past_shift_end: float
     handed_back: int
+    minutes_past_horizon: float
 
     def as_dict(self) -> dict[str, float]:
         """Field name -> value."""
@@ -137,4 +140,14 @@ def summarise(log: ChatLog) -> RunSummary:
             np.sum(np.maximum(log.online_end_s - log.online_scheduled_end_s, 0.0)) / 60.0
         ),
         handed_back=int(log.handed_back.sum()),
+        minutes_past_horizon=_past_horizon_s(log) / 60.0,
     )
+
+
+def _past_horizon_s(log: ChatLog) -> float:
+    """Seconds from the horizon to the last reply or close after it (0: none after it)."""
+    last = log.horizon_s
+    for arr in (log.reply_time_s, log.close_s):
+        if arr.size and not np.all(np.isnan(arr)):
+            last = max(last, float(np.nanmax(arr)))
+    return last - log.horizon_s

@@ -346,6 +346,7 @@ def summary_json(loaded: LoadedScenario, ev: Evaluation) -> dict[str, Any]:
         if first_log is not None
         else loaded.spec.subaccounts.count,
         "replication_numbers": [r.replication for r in ev.replications],
+        "horizon_end": spec.simulation.horizon_end,
         "summary": {k: asdict(v) for k, v in est.items()},
         "by_replication": [r.summary.as_dict() for r in ev.replications],
         "targets": targets,

@@ -1002,6 +1002,15 @@ class Simulation(_Model):
             "bit; slower)"
         ),
     )
+    horizon_end: Literal["close_out", "shift_end"] = Field(
+        default="close_out",
+        description=(
+            "at the horizon (no buyer arrives after it): 'close_out' (agents whose shift "
+            "ends from then on keep taking the waiting chats and log off when none is left "
+            "for them: no chat is handed back to nobody, every open chat is closed) or "
+            "'shift_end' (they follow their pool's shift_end as at any other time)"
+        ),
+    )
 
 
 class Targets(_Model):

@@ -201,11 +201,14 @@ def on_bound(sim: Sim, k: Int, now: float) -> None:
             a = sim.seg_agent[sim.bound_seg[b]]
             ended[n_end] = a
             n_end += 1
+    # From the horizon on, an agent closes out: it keeps taking the waiting chats and
+    # logs off when it holds none (seats.go_offline, from the handlers that free it).
+    closing = now >= sim.close_out
     for e in range(n_end):
         a = ended[e]
         sim.want_online[a] = 0
         sim.segment_end[a] = now
-        if sim.online[a] != 0:
+        if sim.online[a] != 0 and not closing:
             sim.accepting[a] = 0
             routing.refresh(sim, a)
     back = np.empty(n_end, np.int64)
@@ -231,6 +234,8 @@ def on_bound(sim: Sim, k: Int, now: float) -> None:
         if sim.load[a] == 0:
             if sim.composing[a] < 0:
                 seats.go_offline(sim, a, now)
+        elif closing:
+            continue
         elif policy == 1:
             back[n_back] = a
             n_back += 1

@@ -118,6 +118,7 @@ class Inputs(NamedTuple):
     type_deadline: F64
     wrap_up: F64
     idle_close: float
+    close_out: float
     longest_idle: bool
     by_priority: bool
     any_at_assign: bool
@@ -354,6 +355,7 @@ def build(config: EngineConfig, w: Workload) -> Engine:
         type_deadline=np.asarray(deadline, dtype=np.float64),
         wrap_up=np.asarray(cfg.wrap_up_s, dtype=np.float64),
         idle_close=float(cfg.idle_close_s),
+        close_out=float(cfg.close_out_s),
         longest_idle=cfg.policy == "longest_idle",
         by_priority=cfg.policy == "pool_priority",
         any_at_assign=any(at_assign),

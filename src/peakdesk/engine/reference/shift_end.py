@@ -34,10 +34,13 @@ def on_bound(sim: Simulation, ev: Call) -> None:
         events.again(sim, ev, bounds[last + 1][0], now, last + 1, sim.cb_bound)
     batch = bounds[k : last + 1]
     ended = [sim.seg_agent[seg] for _, kind, seg in batch if kind == 0]
+    # From the horizon on, an agent closes out: it keeps taking the waiting chats and
+    # logs off when it holds none (seats.go_offline, from the handlers that free it).
+    closing = now >= sim.close_out
     for a in ended:
         sim.want_online[a] = False
         sim.segment_end[a] = now
-        if sim.online[a]:
+        if sim.online[a] and not closing:
             sim.accepting[a] = False
             routing.refresh(sim, a)
     starting = {sim.seg_agent[seg] for _, kind, seg in batch if kind == 1} if sim.track else set()
@@ -52,6 +55,8 @@ def on_bound(sim: Simulation, ev: Call) -> None:
         if sim.load[a] == 0:
             if sim.composing[a] < 0:
                 seats.go_offline(sim, a)
+        elif closing:
+            continue
         elif policy == 1:
             back.append(a)
         elif policy == 2:

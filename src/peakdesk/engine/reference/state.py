@@ -217,6 +217,7 @@ class Simulation:
             [self.queues[k] for k in types] for types in self.pool_types
         ]
         self.idle_close = cfg.idle_close_s
+        self.close_out = cfg.close_out_s
         self.longest_idle = cfg.policy == "longest_idle"
         self.by_priority = cfg.policy == "pool_priority"
         # Boundaries as one time-ordered chain: ends before starts at equal times so a
