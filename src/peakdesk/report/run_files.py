@@ -56,6 +56,7 @@ FIGURE_NAMES = (
     "demand-capacity",
     "backlog",
     "first-response",
+    "erlang-intervals",
     "targets",
     "subaccounts",
     "conversions-lost",
