@@ -162,6 +162,7 @@ def _client_scenario(client: Client, k: int, centre_path: Path) -> LoadedScenari
     for field, name in (
         ("targets.history", spec.targets.history),
         ("demand.forecast", spec.demand.forecast),
+        ("demand.day_volumes", spec.demand.day_volumes),
     ):
         if name is not None and not loaded.resolve(name).is_file():
             raise ScenarioError(centre_path, [f"clients[{k}].{field} = {name!r}: no such file"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -28,6 +28,7 @@ from peakdesk.demand.profiles import (
     flat_weights,
     promo_weights,
 )
+from peakdesk.demand.shape_csv import read_day_volumes, read_shape_csv, shape_forecast
 from peakdesk.demand.streams import Streams
 from peakdesk.demand.workload import Workload
 from peakdesk.scenario.centre_info import DayGroup
@@ -202,9 +203,46 @@ def _forecast(loaded: LoadedScenario) -> tuple[Forecast, int, Path]:
     assert spec.demand.forecast is not None
     path = loaded.resolve(spec.demand.forecast)
     horizon = spec.calendar.horizon
-    names = [t.name for t in spec.inquiry_types]
-    fc = read_forecast_csv(path, spec.calendar.start_aware, horizon, names)
+    if spec.demand.profile == "shape":
+        fc = _shape_forecast(loaded, path)
+    else:
+        names = [t.name for t in spec.inquiry_types]
+        fc = read_forecast_csv(path, spec.calendar.start_aware, horizon, names)
     return fc, int(np.ceil(horizon / fc.interval_s - 1e-9)), path
+
+
+def _shape_forecast(loaded: LoadedScenario, path: Path) -> Forecast:
+    """``profile = "shape"``: the shape repeated over the horizon, scaled by each day's volume."""
+    spec = loaded.spec
+    dem = spec.demand
+    cal = spec.calendar
+    shape = read_shape_csv(path)
+    volumes: dict[dt.date, float] = {}
+    vol_path = loaded.resolve(dem.day_volumes) if dem.day_volumes is not None else None
+    if vol_path is not None:
+        volumes = read_day_volumes(vol_path)
+    per_day = dem.volume_per_day if dem.volume_per_day is not None else 1.0
+
+    def volume_of(day: dt.date) -> float:
+        if vol_path is None:
+            return per_day  # every day the same (or 1, scaled to demand.total below)
+        if day not in volumes:
+            raise ForecastError(
+                vol_path,
+                None,
+                f"no volume for {day}, a day the horizon touches; give every day from "
+                f"{cal.start.date()} to the horizon's end",
+            )
+        return volumes[day]
+
+    try:
+        fc = shape_forecast(shape, cal.start_aware, cal.horizon, volume_of)
+    except ValueError as exc:
+        raise ForecastError(path, None, str(exc)) from None
+    if dem.total is not None:
+        have = float(fc.total.sum())
+        fc = replace(fc, total=fc.total * (dem.total / have))
+    return fc
 
 
 def expected_demand(loaded: LoadedScenario) -> ExpectedDemand:
@@ -230,7 +268,7 @@ def expected_demand(loaded: LoadedScenario) -> ExpectedDemand:
             c.expected.sum(axis=1) * dem.multiplier, int(c.expected.shape[1]), c.bin_s
         )
     names = [t.name for t in spec.inquiry_types]
-    if dem.profile == "csv":
+    if dem.profile in ("csv", "shape"):
         fc, n_bins, _ = _forecast(loaded)
         if fc.by_type is not None:
             per_type = np.array([fc.by_type[n].sum() for n in names], dtype=np.float64)
@@ -266,7 +304,7 @@ def intensity(loaded: LoadedScenario) -> Intensity:
         c = loaded.centre
         return Intensity(c.bin_s, c.expected * dem.multiplier, c.day_groups)
     names = [t.name for t in spec.inquiry_types]
-    if dem.profile == "csv":
+    if dem.profile in ("csv", "shape"):
         # Bins are the forecast's intervals, counted from the scenario start; missing
         # intervals of the horizon are zero.
         fc, n_bins, path = _forecast(loaded)

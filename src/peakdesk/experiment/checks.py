@@ -149,6 +149,8 @@ def _volume_field(spec: Scenario) -> str:
         name = "demand.business.gmv"
     elif dem.profile == "csv":
         name = f"demand.forecast = {dem.forecast!r}"
+    elif dem.day_volumes is not None:
+        name = f"demand.day_volumes = {dem.day_volumes!r}"
     elif dem.total is not None:
         name = "demand.total"
     else:

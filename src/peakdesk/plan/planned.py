@@ -197,7 +197,11 @@ def planned_toml(
         for t in tables:
             if centre and "scenario" in t:
                 t["scenario"] = moved(t["scenario"])
-            for section, key in (("demand", "forecast"), ("targets", "history")):
+            for section, key in (
+                ("demand", "forecast"),
+                ("demand", "day_volumes"),
+                ("targets", "history"),
+            ):
                 value = t.get(section, {}).get(key)
                 if value is not None:
                     t[section][key] = moved(value)

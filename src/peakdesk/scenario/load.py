@@ -307,6 +307,7 @@ def scenario_from_data(data: dict[str, Any], path: Path | str) -> LoadedScenario
     for field, name in (
         ("targets.history", spec.targets.history),
         ("demand.forecast", spec.demand.forecast),
+        ("demand.day_volumes", spec.demand.day_volumes),
     ):
         if name is None:
             continue

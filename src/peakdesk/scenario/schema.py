@@ -527,7 +527,7 @@ class BusinessTargets(_Model):
 class Demand(_Model):
     """How many conversations arrive, and when."""
 
-    profile: Literal["flat", "double11", "promo", "csv"] = "flat"
+    profile: Literal["flat", "double11", "promo", "csv", "shape"] = "flat"
     volume_per_day: float | None = Field(
         default=None,
         gt=0.0,
@@ -541,7 +541,19 @@ class Demand(_Model):
         description="expected conversations over the whole horizon",
     )
     forecast: str | None = Field(
-        default=None, description="CSV path (relative to the scenario file) for profile='csv'"
+        default=None,
+        description=(
+            "CSV path (relative to the scenario file): for profile='csv' every interval's "
+            "conversations; for profile='shape' a day's (time,weight) or a week's "
+            "(weekday,time,weight) shape, repeated over the horizon"
+        ),
+    )
+    day_volumes: str | None = Field(
+        default=None,
+        description=(
+            "for profile='shape': a CSV of date,conversations, each local day's volume "
+            "(instead of volume_per_day or total)"
+        ),
     )
     multiplier: float = Field(default=1.0, gt=0.0, le=MAX_MULTIPLIER)
     daily_cv: float = Field(
@@ -583,13 +595,24 @@ class Demand(_Model):
                     f"{self.business.conversations:.3g} conversations over the horizon; at most "
                     f"{MAX_TOTAL:g}",
                 )
-            if self.profile == "csv" and self.forecast is None:
-                raise FieldProblem("forecast", "profile 'csv' needs 'forecast' (a CSV path)")
+            if self.profile in ("csv", "shape") and self.forecast is None:
+                raise FieldProblem(
+                    "forecast", f"profile {self.profile!r} needs 'forecast' (a CSV path)"
+                )
+            if self.day_volumes is not None:
+                raise FieldProblem(
+                    "day_volumes",
+                    "with [demand.business] the volume comes from the GMV target; remove this",
+                )
             if self.profile == "promo" and self.promo is None:
                 raise FieldProblem(
                     "promo", "profile 'promo' needs a [demand.promo] table with 'times'"
                 )
             return self
+        if self.day_volumes is not None and self.profile != "shape":
+            raise FieldProblem(
+                "day_volumes", "day volumes scale a repeating shape: give profile = 'shape'"
+            )
         if self.profile == "csv":
             if self.forecast is None:
                 raise FieldProblem("forecast", "profile 'csv' needs 'forecast' (a CSV path)")
@@ -597,6 +620,22 @@ class Demand(_Model):
                 raise FieldProblem(
                     "volume_per_day" if self.volume_per_day is not None else "total",
                     "with profile 'csv' the volume comes from the forecast file; remove this",
+                )
+        elif self.profile == "shape":
+            if self.forecast is None:
+                raise FieldProblem(
+                    "forecast", "profile 'shape' needs 'forecast': the shape's CSV path"
+                )
+            given = [
+                n
+                for n in ("volume_per_day", "total", "day_volumes")
+                if getattr(self, n) is not None
+            ]
+            if len(given) != 1:
+                raise FieldProblem(
+                    given[1] if len(given) > 1 else "volume_per_day",
+                    "give exactly one of 'volume_per_day', 'total' or 'day_volumes' (a CSV "
+                    "of date,conversations)",
                 )
         else:
             if (self.volume_per_day is None) == (self.total is None):
