@@ -15,6 +15,7 @@ from peakdesk.demand.forecast_csv import ForecastError
 from peakdesk.report.text import fmt
 from peakdesk.rules.history import HistoryError
 from peakdesk.scenario import LoadedScenario, ScenarioError
+from peakdesk.units import format_duration
 
 if TYPE_CHECKING:
     from peakdesk.rules.csvlog import ExportColumns, ImportedLog
@@ -197,3 +198,15 @@ def say_progress() -> Callable[[str], None]:
         click.echo(f"[{time.perf_counter() - t0:6.1f}s] {line}", err=True)
 
     return say
+
+
+def refuse_warm_up(loaded: LoadedScenario, scenario: str, command: str) -> None:
+    """Exit 2 for a scenario with ``simulation.warm_up`` on a command that cannot run one."""
+    w = loaded.spec.simulation.warm_up
+    if w is not None:
+        fail(
+            f"{scenario}: simulation.warm_up = {format_duration(w)}: `peakdesk {command}` "
+            "builds its own staffing and runs no warm-up yet (its verification would not "
+            "be what simulate shows); remove the warm-up to plan, and keep it to simulate "
+            "and compare"
+        )

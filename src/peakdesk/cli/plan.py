@@ -23,6 +23,7 @@ from peakdesk.cli.common import (
     input_errors,
     load_checked,
     output_errors,
+    refuse_warm_up,
     say_progress,
 )
 from peakdesk.cli.run_dir import write_plan_only, write_run
@@ -141,6 +142,7 @@ def plan_cmd(
     if (figures or report) and out_dir is None:
         fail("--figures and --report write into --out DIR; give --out")
     loaded = load_checked(scenario, size_limit=not no_size_limit, engine=engine)
+    refuse_warm_up(loaded, scenario, "plan")
     if not any(p.plan is not None for p in loaded.spec.pools):
         fail(f"{scenario}: no pool has a [pools.plan] table: nothing for the planner to choose")
     basis = None

@@ -17,6 +17,7 @@ from peakdesk.cli.common import (
     fail,
     input_errors,
     load_checked,
+    refuse_warm_up,
     say_progress,
     with_engine,
 )
@@ -90,6 +91,7 @@ def quote_cmd(
     from peakdesk.plan.quote import quote, with_team
 
     loaded = load_checked(scenario, size_limit=not no_size_limit, engine=engine)
+    refuse_warm_up(loaded, scenario, "quote")
     if loaded.centre is not None or add_file is not None:
         if loaded.centre is None:
             fail(f"{scenario}: --add is for centre files (a [centre] table); use --team")

@@ -126,6 +126,8 @@ def simulate_cmd(
         click.echo(line)
     click.echo("* first human reply within the time and before the buyer left")
     click.echo(_horizon_line(spec.simulation.horizon_end, ev))
+    for line in _start_up_lines(loaded, ev):
+        click.echo(line)
     for line in _business_lines(loaded, ev):
         click.echo(line)
     for line in _pools_table(ev):
@@ -289,3 +291,32 @@ def _horizon_line(mode: str, ev: Evaluation) -> str:
         f"{est['unanswered_at_end'].mean:,.1f} messages unanswered at the end (mean) come "
         "partly from the run's end, not from the staffing"
     )
+
+
+def _start_up_lines(loaded: LoadedScenario, ev: Evaluation) -> list[str]:
+    """The warm-up run, or for a steady demand run without one, how long its start-up lasts."""
+    from peakdesk.engine.intervals import stack_runs
+    from peakdesk.experiment.interval_figures import start_up
+    from peakdesk.units import format_duration
+
+    spec = loaded.spec
+    w = spec.simulation.warm_up
+    if w is not None:
+        return [
+            f"warm-up: the run started {format_duration(w)} before the horizon; nothing of "
+            "it is in the figures above"
+        ]
+    if spec.demand.profile != "flat" or not ev.replications:
+        return []
+    cols = {
+        k: stack_runs([r.intervals.columns()[k].astype(float) for r in ev.replications])
+        for k in ("busy_slots", "queue")
+    }
+    est = start_up(cols, spec.calendar.interval, spec.calendar.horizon)
+    if est["intervals"] == 0:
+        return []
+    return [
+        f"start-up: the first {format_duration(est['seconds'])} differ from the rest (MSER-5 "
+        "on the number in system per interval): the run starts empty; set "
+        "simulation.warm_up to start the horizon with a day in progress"
+    ]

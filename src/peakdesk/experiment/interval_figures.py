@@ -116,7 +116,10 @@ def figure_over_runs(name: str, intervals: Mapping[str, F64]) -> tuple[F64, F64,
 
 
 def interval_figures(
-    intervals: Mapping[str, F64], interval_s: float, service_level_s: float
+    intervals: Mapping[str, F64],
+    interval_s: float,
+    service_level_s: float,
+    horizon_s: float | None = None,
 ) -> dict[str, Any]:
     """The Erlang figures per interval, JSON-ready (``summary.json``'s ``interval_figures``).
 
@@ -128,6 +131,9 @@ def interval_figures(
         Reporting interval, seconds.
     service_level_s
         The service level's time, seconds.
+    horizon_s
+        The horizon, seconds: with it, ``start_up`` estimates how long the run's
+        start-up bias lasts (:func:`start_up`).
     """
     start = np.nanmax(intervals["interval_start_s"], axis=0)
     columns: dict[str, Any] = {}
@@ -143,6 +149,28 @@ def interval_figures(
         "definitions": ERLANG_DEFINITIONS,
         "interval_start_s": start.tolist(),
         "columns": columns,
+        "start_up": None if horizon_s is None else start_up(intervals, interval_s, horizon_s),
+    }
+
+
+def start_up(intervals: Mapping[str, F64], interval_s: float, horizon_s: float) -> dict[str, Any]:
+    """How long the start-up bias lasts: MSER-5 on the number in system per interval.
+
+    The number in system (chats held + waiting, time-weighted per interval) is
+    averaged over the runs; :func:`~peakdesk.experiment.warm_up.mser5` finds
+    where what is left settles.  Meaningful for a steady demand (and, over
+    whole periods, a periodic one); on a peak day it only finds the peak.
+    """
+    from peakdesk.experiment.warm_up import mser5
+
+    n = int(np.ceil(horizon_s / interval_s - 1e-9))
+    level = np.nanmean(intervals["busy_slots"] + intervals["queue"], axis=0)[:n]
+    k = mser5(level)
+    return {
+        "method": "MSER-5 on the number in system (chats held + waiting) per interval, "
+        "mean over the runs; for a steady demand",
+        "intervals": k,
+        "seconds": k * interval_s,
     }
 
 

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import numpy as np
 from scipy import stats
 
+from peakdesk.demand.forecast_csv import ForecastError
 from peakdesk.demand.sample import Intensity, sample_workload
 from peakdesk.demand.sample import intensity as demand_intensity
 from peakdesk.engine.by_type import TypeWork, type_work
@@ -27,11 +28,13 @@ from peakdesk.experiment.targets import (
     score_targets,
     summarise_targets,
 )
+from peakdesk.experiment.warm_up import after_warm_up, extended
 from peakdesk.experiment.workers import part_progress, run_tasks
 from peakdesk.rules.series import DailyHistory
 from peakdesk.rules.targets import Target, TargetResult, service_level_time_s
 from peakdesk.scenario.load import LoadedScenario
 from peakdesk.scenario.schema import Scenario
+from peakdesk.units import format_duration
 
 T = TypeVar("T")
 
@@ -214,23 +217,32 @@ class _Job:
     history: dict[str, DailyHistory]
     measure: Callable[[ChatLog], Any] | None
     engine: str = "compiled"
+    # With a warm-up: the scenario moved back, which the buyers and the engine run on;
+    # the log is cut at the true start, with the scenario's own paid hours.
+    run_loaded: LoadedScenario | None = None
+    warm_up_s: float = 0.0
+    paid_hours: tuple[float, ...] = ()
 
 
 def _log(job: _Job, r: int, progress: Callable[[float], None] | None = None) -> ChatLog:
     """Replication ``r``'s buyers, sampled, and the engine's log of them."""
     spec = job.loaded.spec
-    workload = sample_workload(job.loaded, r, seed=job.seed, inten=job.intensity)
-    return run(
+    on = job.run_loaded if job.run_loaded is not None else job.loaded
+    workload = sample_workload(on, r, seed=job.seed, inten=job.intensity)
+    log = run(
         job.config,
         workload,
         engine=job.engine,
-        start=spec.calendar.start_aware,
-        horizon_s=spec.calendar.horizon,
+        start=on.spec.calendar.start_aware,
+        horizon_s=on.spec.calendar.horizon,
         subaccount_cost=subaccount_cost(spec),
         conversion_base=job.conversion_base,
         conversion_half_life_s=job.conversion_half_life_s,
         progress=progress,
     )
+    if job.warm_up_s > 0.0:
+        log = after_warm_up(log, job.warm_up_s, spec.calendar.start_aware, job.paid_hours)
+    return log
 
 
 def service_level_s(spec: Scenario) -> float:
@@ -311,14 +323,23 @@ def simulate(
     spec = loaded.spec
     seed = spec.simulation.seed if seed is None else seed
     n_rep = spec.simulation.replications if replications is None else replications
-    job = _job(
-        loaded,
-        seed,
-        config if config is not None else build_config(spec, staffing),
-        intensity,
-        measure,
-        keep_logs=first_replication + (n_rep if keep_logs is True else int(keep_logs)),
-    )
+    keep = first_replication + (n_rep if keep_logs is True else int(keep_logs))
+    if spec.simulation.warm_up is not None:
+        if config is not None or intensity is not None:
+            raise ValueError(
+                "simulation.warm_up runs the scenario's own staffing and demand from before "
+                "the start; a given engine configuration or demand has no warm-up"
+            )
+        job = _warm_up_job(loaded, seed, staffing, measure, keep)
+    else:
+        job = _job(
+            loaded,
+            seed,
+            config if config is not None else build_config(spec, staffing),
+            intensity,
+            measure,
+            keep_logs=keep,
+        )
     numbers = list(range(first_replication, first_replication + n_rep))
     if dask is not None:
         reps = run_on_dask(job, numbers, dask, progress)
@@ -333,6 +354,35 @@ def simulate(
         warm(job.engine)
         reps = run_parallel(job, numbers, workers, progress)
     return Evaluation(seed=seed, replications=tuple(reps))
+
+
+def _warm_up_job(
+    loaded: LoadedScenario,
+    seed: int,
+    staffing: Staffing | None,
+    measure: Callable[[ChatLog], Any] | None,
+    keep_logs: int,
+) -> _Job:
+    """A job whose runs start ``simulation.warm_up`` before the scenario and are cut at it."""
+    spec = loaded.spec
+    w = spec.simulation.warm_up
+    assert w is not None
+    ext = extended(loaded, w)
+    inten = demand_intensity(ext)
+    lead = round(w / inten.bin_s)
+    if not inten.expected[:, :lead].any():
+        # A forecast file that starts at the scenario start has nothing for the warm-up.
+        where = loaded.resolve(spec.demand.forecast) if spec.demand.forecast else loaded.path
+        raise ForecastError(
+            where,
+            None,
+            f"simulation.warm_up = {format_duration(w)}: the demand has no buyer in it "
+            f"(the {format_duration(w)} before {spec.calendar.start}); give the warm-up's "
+            "rows in the forecast too",
+        )
+    job = _job(loaded, seed, build_config(ext.spec, staffing), inten, measure, keep_logs=keep_logs)
+    paid = build_config(spec, staffing).paid_hours_by_pool
+    return replace(job, run_loaded=ext, warm_up_s=w, paid_hours=paid)
 
 
 def _job(

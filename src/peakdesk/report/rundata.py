@@ -354,11 +354,12 @@ def summary_json(loaded: LoadedScenario, ev: Evaluation) -> dict[str, Any]:
         "p_all_targets_met": ev.p_all_targets_met,
         "business": business_json(spec, est),
         "clients": clients_json(loaded, ev),
-        "interval_figures": _interval_figures(ev),
+        "interval_figures": _interval_figures(ev, spec.calendar.horizon),
+        "warm_up_s": spec.simulation.warm_up,
     }
 
 
-def _interval_figures(ev: Evaluation) -> dict[str, Any] | None:
+def _interval_figures(ev: Evaluation, horizon_s: float) -> dict[str, Any] | None:
     """P(delay), ASA, service level, ... per interval over the replications (mean, 95% interval)."""
     from peakdesk.experiment.interval_figures import interval_figures
 
@@ -370,7 +371,7 @@ def _interval_figures(ev: Evaluation) -> dict[str, Any] | None:
         for k, v in rep.intervals.columns().items():
             cols.setdefault(k, []).append(np.asarray(v, dtype=np.float64))
     stacked = {k: stack_runs(v) for k, v in cols.items()}
-    return interval_figures(stacked, first.interval_s, first.service_level_s)
+    return interval_figures(stacked, first.interval_s, first.service_level_s, horizon_s)
 
 
 def clients_json(loaded: LoadedScenario, ev: Evaluation) -> list[dict[str, Any]] | None:

@@ -1041,6 +1041,15 @@ class Simulation(_Model):
             "bit; slower)"
         ),
     )
+    warm_up: PositiveDuration | None = Field(
+        default=None,
+        description=(
+            "run this long before the start, with the scenario's own demand and shifts "
+            "at those times, and cut it off every figure: the horizon starts with the "
+            "queues and busy agents of a day in progress, not empty (a whole number of "
+            "reporting intervals)"
+        ),
+    )
     horizon_end: Literal["close_out", "shift_end"] = Field(
         default="close_out",
         description=(
@@ -1224,8 +1233,30 @@ class Scenario(_Model):
         ),
     )
 
+    def _warm_up_fits(self) -> None:
+        """A warm-up runs the scenario's own demand before the start: only where it can."""
+        w = self.simulation.warm_up
+        if w is None:
+            return
+        step = self.calendar.interval
+        if abs(w / step - round(w / step)) > 1e-9:
+            raise FieldProblem(
+                "simulation.warm_up",
+                f"{format_duration(w)} is not a whole number of reporting intervals "
+                f"({format_duration(step)}): the intervals after the cut would not be the "
+                "scenario's",
+            )
+        dem = self.demand
+        if dem.total is not None or dem.business is not None:
+            raise FieldProblem(
+                "simulation.warm_up",
+                "with demand.total (or [demand.business]) the volume is spread over the "
+                "horizon and the warm-up would take its share: give demand.volume_per_day",
+            )
+
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
+        self._warm_up_fits()
         names = [t.name for t in self.inquiry_types]
         if len(set(names)) != len(names):
             dup = next(k for k, n in enumerate(names) if names.index(n) != k)
