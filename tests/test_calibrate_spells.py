@@ -266,3 +266,35 @@ def _log_csv(log: MessageLog, labels: Any) -> str:
         stamp = dt.datetime.fromtimestamp(float(t), zone).isoformat(timespec="milliseconds")
         out.append(f"c{c},{names[int(snd)]},{stamp},{labels[a] if a >= 0 else ''}")
     return "\n".join(out) + "\n"
+
+
+def test_a_staffing_table_gives_each_day_as_it_was(tmp_path: Path) -> None:
+    # The night shop on a different rota each day: shifts would group what repeats; the
+    # table keeps every day's level (the same agent-hours as the spells themselves).
+    rota = [
+        dict(s, days=[dt.date(2026, 11, 10 + k)], agents=3 + 2 * k)
+        for k in range(DAYS)
+        for s in NIGHT
+    ]
+    truth_d = _shop(6000.0, rota)
+    ev = simulate(loaded(truth_d), seed=4, replications=1, keep_logs=True)
+    chat = ev.replications[0].log
+    assert chat is not None
+    cal = calibrate(to_message_log(chat), zone_info(ZONE), timezone=ZONE, staffing_table=True)
+    for name, text in (("forecast.csv", cal.forecast_csv), ("staffing.csv", cal.staffing_csv)):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    (tmp_path / "scenario.toml").write_text(tomlkit.dumps(cal.scenario), encoding="utf-8")
+    spec = load_scenario(tmp_path / "scenario.toml").spec
+    pool = spec.pools[0]
+    assert pool.staffing == "staffing.csv" and not pool.shifts
+    assert pool.staffing_table is not None
+    truth = _online_per_minute(loaded(truth_d).spec)[: DAYS * 1440]
+    got = _online_per_minute(spec)[: DAYS * 1440]
+    # Mid-morning on each day: that day's day shift (3, 5, 7), not one grouped level.
+    for day, agents in enumerate((3, 5, 7)):
+        morning = slice(day * 1440 + 9 * 60, day * 1440 + 11 * 60)
+        assert abs(got[morning].mean() - agents) <= 0.5, (day, got[morning].mean())
+    assert abs(got.sum() / truth.sum() - 1) < 0.10, (got.sum(), truth.sum())
+    # And it runs.
+    res = CliRunner().invoke(main, ["simulate", str(tmp_path / "scenario.toml"), "-r", "1"])
+    assert res.exit_code == 0, res.output

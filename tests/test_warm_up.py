@@ -2,8 +2,9 @@
 
 An M/M/20 shop at 90% load (its queue relaxes over about 3 hours): started
 empty, its first hour's mean wait is far below the stationary Erlang C value
-(agents free, no queue yet); with a warm-up of 12 hours cut off the figures, the first hour's mean wait over 120 runs has
-the Erlang C value inside its 99% interval.  The cut log holds only the
+(agents free, no queue yet); with a warm-up of 12 hours cut off the figures,
+the first hour's mean wait over 120 runs has the Erlang C value inside its 99%
+interval.  The cut log holds only the
 horizon's buyers, on the scenario's own clock, and the run is otherwise the
 same as the run of the longer scenario it came from.
 """

@@ -90,6 +90,9 @@ class Calibration:
         Buyer messages per conversation: values and their shares.
     shifts
         The fixed shifts written for the agents seen online.
+    staffing_csv
+        With ``staffing_table``: the agents seen online per interval, the
+        staffing table the pool reads (``staffing.csv`` beside the scenario).
     """
 
     scenario: dict[str, Any]
@@ -106,6 +109,7 @@ class Calibration:
     think_s: Any = None
     messages: tuple[Any, Any] | None = None
     shifts: list[dict[str, Any]] = field(default_factory=list)
+    staffing_csv: str = ""
 
     def report(self) -> dict[str, Any]:
         """The calibration report, JSON-ready."""
@@ -131,6 +135,7 @@ def calibrate(
     name: str = "calibrated",
     smooth: bool = True,
     sessions: list[Session] | None = None,
+    staffing_table: bool = False,
 ) -> Calibration:
     """Fit a scenario from a message log (module docstring).
 
@@ -155,6 +160,9 @@ def calibrate(
     sessions
         The agents' log-ins and log-outs (a back-office sessions export): the
         shifts are read from them instead of from the replies.
+    staffing_table
+        Write the agents seen online in each interval as the pool's staffing
+        table (each day as it was) instead of shifts (the days' spells grouped).
     """
     prof = fit.arrivals(log, zone, interval_s)
     cal = Calibration(
@@ -442,6 +450,17 @@ def calibrate(
         "breaks": sum(len(x.breaks) for x in found),
     }
     peak = int(spells.on_shift(shifts, prof.starts, interval_s).max(initial=0))
+    if staffing_table and found:
+        level = np.floor(spells.online_level(found, prof.starts, interval_s) + 0.5)
+        lines = [f"{t.isoformat()},{int(n)}" for t, n in zip(prof.starts, level, strict=True)]
+        cal.staffing_csv = "interval_start,team\n" + "\n".join(lines) + "\n"
+        pool["staffing"] = "staffing.csv"
+        pool["shifts"] = []
+        peak = int(level.max(initial=0))
+        cal.defaults["staffing"] = (
+            "staffing.csv: the agents seen online in each interval (time-weighted, rounded), "
+            "each day as it was, instead of shifts"
+        )
     cal.scenario = {
         "scenario": {"name": name, "description": "calibrated from a chat export"},
         "calendar": {

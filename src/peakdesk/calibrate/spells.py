@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from peakdesk.engine.intervals import mean_level
 from peakdesk.rules.csvlog import Session
 from peakdesk.rules.messages import AGENT, BOT, BUYER, MessageLog
 from peakdesk.units import format_clock, parse_duration_s
@@ -313,3 +314,31 @@ def on_shift(
             k1 = math.ceil((begin + length - t0) / interval_s - 1e-9)
             on[max(k0, 0) : max(min(k1, n), 0)] += float(s["agents"])
     return on
+
+
+def online_level(found: list[Spell], starts: tuple[dt.datetime, ...], interval_s: float) -> F64:
+    """Per interval, the time-weighted mean of agents online in the spells (breaks out).
+
+    Parameters
+    ----------
+    found
+        The spells (:func:`spells` or :func:`from_sessions`).
+    starts
+        Each interval's local (zone-aware) start, equally spaced.
+    interval_s
+        Their width, seconds.
+    """
+    if not starts:
+        return np.zeros(0)
+    lo: list[float] = []
+    hi: list[float] = []
+    for x in found:
+        t = x.start_s
+        for b0, b1 in x.breaks:
+            lo.append(t)
+            hi.append(b0)
+            t = b1
+        lo.append(t)
+        hi.append(x.end_s)
+    edges = starts[0].timestamp() + interval_s * np.arange(len(starts) + 1, dtype=np.float64)
+    return mean_level(np.asarray(lo), np.asarray(hi), edges)

@@ -69,6 +69,12 @@ from peakdesk.units import error_text, parse_duration_s, zone_info
     "are read from the log-ins instead of from the replies.",
 )
 @click.option(
+    "--staffing-table",
+    is_flag=True,
+    help="Write the agents seen online per interval as a staffing table (staffing.csv, each "
+    "day as it was) instead of shifts.",
+)
+@click.option(
     "--raw-forecast",
     is_flag=True,
     help="Write the raw counts per interval as the forecast, not the smoothed curve.",
@@ -82,6 +88,7 @@ def calibrate_cmd(
     skip_bad_rows: bool,
     columns_toml: str | None,
     sessions_csv: str | None,
+    staffing_table: bool,
     raw_forecast: bool,
 ) -> None:
     """Fit a scenario from a chat export in the import format `score` reads.
@@ -117,6 +124,7 @@ def calibrate_cmd(
             name=Path(log_csv).stem,
             smooth=not raw_forecast,
             sessions=sessions,
+            staffing_table=staffing_table,
         )
     except (ValueError, ChatLogError, ScenarioError) as exc:
         fail(error_text(exc))
@@ -126,6 +134,9 @@ def calibrate_cmd(
         out.mkdir(parents=True, exist_ok=True)
         with atomic_write(out / "forecast.csv") as fh:
             fh.write(cal.forecast_csv)
+        if cal.staffing_csv:
+            with atomic_write(out / "staffing.csv") as fh:
+                fh.write(cal.staffing_csv)
         with atomic_write(out / "scenario.toml") as fh:
             fh.write(
                 f"# Calibrated by `peakdesk calibrate` from {Path(log_csv).name}; "
