@@ -35,7 +35,7 @@ SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
     ("unanswered_at_end", "unanswered at the end", "n"),
     ("agent_min_past_shift_end", "agent-minutes online past shift end", "n"),
     ("handed_back", "chats handed back at shift end", "n"),
-    ("minutes_past_horizon", "minutes past the horizon to close the chats", "x"),
+    ("minutes_past_horizon", "close-out past the horizon (min)", "x"),
     ("paid_agent_hours", "paid agent-hours", "n"),
     ("labour_cost", "labour cost", "$"),
     ("subaccount_cost", "sub-account cost", "$"),
