@@ -9,6 +9,7 @@ array equals heapq's list, and pops return the same items.
 from __future__ import annotations
 
 import heapq
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,3 +56,25 @@ def test_sort_pairs_is_a_stable_sort_by_key_then_id() -> None:
     want_k, want_i = keys[order], ids[order]
     heaps.sort_pairs(keys, ids)
     assert np.array_equal(keys, want_k) and np.array_equal(ids, want_i)
+
+
+def test_the_kernel_cache_is_keyed_by_every_source_of_the_engine(tmp_path: Path) -> None:
+    # numba keys a cached function by its own file; the loop inlines helpers from the
+    # others, so the cache folder carries a hash of all of them: an edit anywhere (or a
+    # new version installed over an old one) compiles afresh instead of running stale code.
+    import shutil
+
+    from peakdesk.engine.compiled import jit, loop
+
+    assert Path(loop.run_loop._cache._cache_path).is_relative_to(jit.CACHE_DIR)
+    copy = tmp_path / "compiled"
+    shutil.copytree(Path(jit.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = jit._sources_hash()
+    jit_here = jit._HERE
+    try:
+        jit._HERE = copy
+        assert jit._sources_hash() == before
+        (copy / "shift_end.py").write_text((copy / "shift_end.py").read_text() + "\n# edited\n")
+        assert jit._sources_hash() != before
+    finally:
+        jit._HERE = jit_here

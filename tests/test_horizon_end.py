@@ -82,3 +82,15 @@ def test_close_out_changes_nothing_before_the_horizon() -> None:
         done = first_a < horizon
         assert np.array_equal(first_a[done], first_b[done])
         assert math.isclose(a.summary.paid_agent_hours, b.summary.paid_agent_hours)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_grace_running_out_after_the_horizon_closes_out(engine: str) -> None:
+    # The shift ends 2 minutes before the horizon with a 5-minute grace: the cut comes
+    # after the horizon, when nobody would take the chats handed back.
+    d = _busy_end("log_off", "close_out")
+    d["pools"][0]["shifts"] = [{"start": "00:00", "length": "5h58min", "agents": 2}]
+    ev = on_engine(engine)(loaded(d), keep_logs=True)
+    for rep in ev.replications:
+        assert rep.summary.handed_back == 0
+        assert rep.summary.unanswered_at_end == 0

@@ -206,3 +206,22 @@ def test_volumes_are_given_one_way(tmp_path: Path) -> None:
     demand = {"profile": "flat", "volume_per_day": 100.0, "day_volumes": "days.csv"}
     with pytest.raises(ScenarioError, match="day volumes scale a repeating shape"):
         load_scenario(_scenario(tmp_path, demand))
+
+
+def test_a_total_over_intervals_of_weight_zero_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "shape.csv").write_text("time,weight\n00:00,0\n12:00,1\n")
+    path = _scenario(
+        tmp_path, {"profile": "shape", "forecast": "shape.csv", "total": 100.0}, horizon="2h"
+    )
+    res = CliRunner().invoke(main, ["simulate", str(path), "-r", "1"])
+    assert res.exit_code == 2, res.output
+    assert "cannot be spread: the shape's weights are 0" in res.output
+    (tmp_path / "days.csv").write_text("date,conversations\n2026-11-10,5\n")
+    path = _scenario(
+        tmp_path,
+        {"profile": "shape", "forecast": "shape.csv", "day_volumes": "days.csv"},
+        horizon="2d",
+    )
+    res = CliRunner().invoke(main, ["simulate", str(path), "-r", "1"])
+    assert res.exit_code == 2, res.output
+    assert "days.csv: no volume for 2026-11-11" in res.output

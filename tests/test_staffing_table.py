@@ -305,3 +305,30 @@ def test_a_planned_file_written_elsewhere_still_reads_the_table(tmp_path: Path) 
     assert planned.staffing_table is not None
     assert planned.staffing_table.agents[4] == 5
     assert [s.agents for s in planned.shifts] == [1]
+
+
+def test_rows_before_the_start_cost_nothing_and_a_warm_up_keeps_the_tables_hours(
+    tmp_path: Path,
+) -> None:
+    # 5 agents 08:00-17:00 the day before, 3 on the day: the day before is not paid.
+    rows = [(f"2026-11-09T{h:02d}:00", "5" if h < 17 else "0") for h in range(8, 24)]
+    rows += [(f"2026-11-10T{h:02d}:00", "3" if 8 <= h < 17 else "0") for h in range(24)]
+    d = _shop(staffing="staffing.csv")
+    d["calendar"]["horizon"] = "1d"
+    d["calendar"]["interval"] = "1h"
+    loaded = load_scenario(_write(tmp_path, d, rows))
+    assert build_config(loaded.spec).paid_hours_by_pool[0] == pytest.approx(3 * 9)
+    # With a warm-up the run starts earlier; the table's agents come at the same hours.
+    d["simulation"] = {"seed": 3, "replications": 1, "warm_up": "2h"}
+    ev = simulate(load_scenario(_write(tmp_path, d, rows)))
+    online = ev.replications[0].intervals.agents_online[:24]
+    assert online.tolist() == [0] * 8 + [3] * 9 + [0] * 7
+    assert ev.replications[0].summary.paid_agent_hours == pytest.approx(27.0)
+
+
+def test_compare_varies_a_scenario_with_a_table(tmp_path: Path) -> None:
+    path = _write(tmp_path, _shop(staffing="staffing.csv"), TABLE)
+    res = CliRunner().invoke(
+        main, ["compare", str(path), "--set", "demand.multiplier=1.0,1.2", "-r", "1"]
+    )
+    assert res.exit_code == 0, res.output

@@ -144,3 +144,16 @@ def test_plan_refuses_a_warm_up_and_a_forecast_needs_its_rows(tmp_path: Path) ->
     assert res.exit_code == 2
     assert "the demand has no buyer in it" in res.output
     assert "Traceback" not in res.output
+
+
+def test_the_agents_are_busy_at_the_cut() -> None:
+    # Busy slots and queue of the first interval: a day in progress (about 18 of 20
+    # agents busy at 90% load), not the empty start.
+    ev = simulate(loaded(_mmc("12h", replications=20)), keep_logs=False)
+    first = np.array([r.intervals.busy_slots[0] for r in ev.replications])
+    assert abs(first.mean() - AGENTS * 0.9) < 1.5, first.mean()
+    cold = simulate(loaded(_mmc(None, replications=20)), keep_logs=False)
+    assert np.mean([r.intervals.busy_slots[0] for r in cold.replications]) < 12.0
+    # Held chats of the warm-up count as no conversation of the horizon.
+    pools = ev.replications[0].pools
+    assert pools is not None

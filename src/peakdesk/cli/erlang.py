@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -16,7 +17,7 @@ from peakdesk.cli.common import (
 )
 from peakdesk.engine.intervals import ERLANG_DEFINITIONS
 from peakdesk.output import json_safe
-from peakdesk.units import format_duration
+from peakdesk.units import format_duration, zone_info
 
 
 @main.command("erlang")
@@ -286,7 +287,9 @@ def _intervals(
         "definitions": ERLANG_DEFINITIONS,
         "intervals": [
             {
-                "start": (start + dt.timedelta(seconds=r.start_s)).isoformat(),
+                "start": (start.astimezone(dt.UTC) + dt.timedelta(seconds=r.start_s))
+                .astimezone(start.tzinfo)
+                .isoformat(),
                 "arrivals_per_h": r.arrivals_per_h,
                 "agents_online": r.agents,
                 "concurrency": r.concurrency,
@@ -316,9 +319,13 @@ def _intervals(
         f"{'P(delay) sim [95%]':>22}{'formula':>9}  {'ASA sim':>9}{'formula':>9}  "
         f"{'SL sim':>7}{'formula':>9}"
     )
-    zone = start.tzinfo
+    zone: dt.tzinfo | None = start.tzinfo
+    with contextlib.suppress(Exception):  # the start's offset if the zone is not known here
+        zone = zone_info(str(summary.get("timezone")))
+    start_utc = start.astimezone(dt.UTC)
     for r in rows:
-        local = (start + dt.timedelta(seconds=r.start_s)).astimezone(zone)
+        # In UTC, then the zone: the offset changes across a daylight-saving change.
+        local = (start_utc + dt.timedelta(seconds=r.start_s)).astimezone(zone)
         p, asa, sl = (r.simulated[k] for k in ("p_delay", "asa_s", "service_level"))
         band = (
             f"{_share(p[0])} [{_share(p[1])}-{_share(p[2])}]"

@@ -281,10 +281,15 @@ def _horizon_line(mode: str, ev: Evaluation) -> str:
     est = ev.estimates()
     past = est["minutes_past_horizon"].mean
     if mode == "close_out":
-        return (
-            "at the horizon (simulation.horizon_end = 'close_out'): the agents on then took "
-            f"the chats still open and the last closed {past:,.1f} min after it (mean)"
+        line = (
+            "at the horizon (simulation.horizon_end = 'close_out'): agents whose shift (or "
+            "grace) ended from then on took the chats still open; the last closed "
+            f"{past:,.1f} min after it (mean)"
         )
+        left = est["unanswered_at_end"].mean
+        if left > 0:
+            line += f"; {left:,.1f} messages unanswered at the end: nobody was on to close them"
+        return line
     return (
         "at the horizon (simulation.horizon_end = 'shift_end'): the agents followed their "
         f"pools' shift_end; {est['handed_back'].mean:,.1f} chats handed back and "

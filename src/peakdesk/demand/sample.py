@@ -237,10 +237,19 @@ def _shape_forecast(loaded: LoadedScenario, path: Path) -> Forecast:
 
     try:
         fc = shape_forecast(shape, cal.start_aware, cal.horizon, volume_of)
+    except ForecastError:
+        raise  # the day volumes' own file and line
     except ValueError as exc:
         raise ForecastError(path, None, str(exc)) from None
     if dem.total is not None:
         have = float(fc.total.sum())
+        if have <= 0.0:
+            raise ForecastError(
+                path,
+                None,
+                f"demand.total = {dem.total:g} cannot be spread: the shape's weights are 0 "
+                "over the whole horizon",
+            )
         fc = replace(fc, total=fc.total * (dem.total / have))
     return fc
 

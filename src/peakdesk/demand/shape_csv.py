@@ -270,15 +270,13 @@ def shape_forecast(
     horizon_s
         Horizon, seconds.
     volume_of
-        Expected conversations of a local day (may raise ``KeyError`` for a day
-        it does not know).
+        Expected conversations of a local day (it raises what it likes for a
+        day it does not know: the caller's error, passed on).
 
     Raises
     ------
     ValueError
         If the start is not on the shape's grid.
-    KeyError
-        From ``volume_of``, for the first day it does not know.
     """
     step = shape.step_s
     zone = start.tzinfo

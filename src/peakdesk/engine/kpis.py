@@ -103,6 +103,9 @@ def _distinct_count(group: I64, item: I64, n_groups: int, n_items: int) -> I64:
     predecessor is new.  (``np.unique`` does the same but, in numpy 2.3+, goes
     through a hash table first and is ~15x slower here.)
     """
+    # Items below 0 stand for no item (a warm-up's chat held past the cut): not counted.
+    real = item >= 0
+    group, item = group[real], item[real]
     if group.size == 0:
         return np.zeros(n_groups, dtype=np.int64)
     width = max(n_items, 1)

@@ -67,7 +67,9 @@ class ChatLog:
     hold_conversation, hold_agent, hold_start_s, hold_end_s
         Every spell an agent held a conversation in a slot (a conversation
         reopened after an idle auto-close has two); the end is ``nan`` if the
-        spell was still open when the run ended.
+        spell was still open when the run ended.  A log cut after a warm-up
+        (:mod:`peakdesk.experiment.warm_up`) holds the warm-up's chats still
+        held at the cut with conversation ``-1``.
     agent_pool
         Pool number of each agent.
     online_agent, online_start_s, online_end_s

@@ -151,9 +151,15 @@ def table_instances(spec: Scenario, pool: int) -> list[ShiftInstance]:
             f"pool {p.name!r}: the staffing table {p.staffing!r} was not read; load the "
             "scenario with peakdesk.scenario.load_scenario (it reads the file)"
         )
+    # The table counts from the start it was read against; a run moved back for a
+    # warm-up starts earlier, and the table's hours are the same hours.
+    lead = 0.0
+    if table.origin is not None:
+        lead = (table.origin - spec.calendar.start_aware).total_seconds()
     return [
-        ShiftInstance(pool, f"{p.name}/{TABLE_GROUP}{j}", t0, t1 - t0, (), n)
+        ShiftInstance(pool, f"{p.name}/{TABLE_GROUP}{j}", t0 + lead, t1 - t0, (), n)
         for j, (t0, t1, n) in enumerate(table.runs())
+        if t1 + lead > 0.0  # a run over before the start is not the scenario's
     ]
 
 

@@ -32,7 +32,8 @@ class RunSummary:
     the scenario's currency.  ``agent_min_past_shift_end`` is the agent-minutes
     online after the end of the segment (shift end or break start) an agent was
     scheduled for: draining under ``shift_end = "drain"``, at most the grace
-    under ``"log_off"``, none under ``"hand_back"``; ``handed_back`` counts the
+    under ``"log_off"``, none under ``"hand_back"`` (until the close-out after the
+    horizon, :class:`~peakdesk.engine.config.EngineConfig`); ``handed_back`` counts the
     chats handed back at a shift end.  ``minutes_past_horizon`` is how long after
     the horizon (the last arrival) the last reply or close came: the close-out
     of the chats still open then.

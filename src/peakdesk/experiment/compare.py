@@ -443,7 +443,8 @@ def variants_from_sets(
                     "not in a file, pass its data (the dict) with path=",
                 ],
             ) from None
-        if parse_scenario(data, file) != source.spec:
+        # As written (model_dump): a table a pool read from its file is not in the text.
+        if parse_scenario(data, file).model_dump() != source.spec.model_dump():
             raise ScenarioError(
                 file, ["the file changed since the scenario was loaded; load it again"]
             )

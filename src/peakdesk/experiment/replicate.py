@@ -32,7 +32,7 @@ from peakdesk.experiment.warm_up import after_warm_up, extended
 from peakdesk.experiment.workers import part_progress, run_tasks
 from peakdesk.rules.series import DailyHistory
 from peakdesk.rules.targets import Target, TargetResult, service_level_time_s
-from peakdesk.scenario.load import LoadedScenario
+from peakdesk.scenario.load import LoadedScenario, ScenarioError
 from peakdesk.scenario.schema import Scenario
 from peakdesk.units import format_duration
 
@@ -367,9 +367,18 @@ def _warm_up_job(
     spec = loaded.spec
     w = spec.simulation.warm_up
     assert w is not None
+    if loaded.centre is not None:
+        # A centre's demand is its clients' curves on the team's timeline, built at load.
+        raise ScenarioError(
+            loaded.path,
+            [
+                "simulation.warm_up: not for a centre yet (its clients' demand is built on "
+                "the centre's horizon); remove it"
+            ],
+        )
     ext = extended(loaded, w)
     inten = demand_intensity(ext)
-    lead = round(w / inten.bin_s)
+    lead = math.ceil(w / inten.bin_s - 1e-9)
     if not inten.expected[:, :lead].any():
         # A forecast file that starts at the scenario start has nothing for the warm-up.
         where = loaded.resolve(spec.demand.forecast) if spec.demand.forecast else loaded.path

@@ -9,10 +9,11 @@ at the true start (:func:`after_warm_up`): every figure, table and target sees
 only the buyers of the horizon, on agents that are already busy with the
 warm-up's chats.
 
-:func:`start_up_intervals` estimates how long the start-up bias lasts in a run
-without a warm-up: MSER-5 (White 1997; Hoad, Robinson and Davies 2010) on the
-mean wait per interval over the replications, the truncation point that
-minimises the standard error of what is left.
+:func:`mser5` estimates how long the start-up bias lasts in a run without a
+warm-up (White 1997; Hoad, Robinson and Davies 2010): the truncation point
+that minimises the standard error of what is left, applied by
+:func:`peakdesk.experiment.interval_figures.start_up` to the number in system
+per interval over the replications.
 """
 
 from __future__ import annotations
@@ -68,9 +69,13 @@ def after_warm_up(
     -------
     ChatLog
         The conversations arriving from the true start on, with their messages,
-        holds and hand-backs; agents' online time and writing from then on
-        (their work on the warm-up's chats after the start included); every
-        time shifted to the true start.
+        holds and hand-backs; and from the cut on, the warm-up's chats still
+        open then as agents' work and queue without a conversation of the
+        horizon (``hold_conversation`` and ``requeue_conversation`` -1, their
+        writing among the ``handback_writing_*`` spans): the busy slots,
+        writing and queue of a day in progress.  The backlog of their
+        unanswered messages is not carried (no column holds a message of no
+        conversation).  Every time is shifted to the true start.
     """
     w = log.workload
     keep = w.arrival_s >= warm_up_s
@@ -94,11 +99,24 @@ def after_warm_up(
         bot=w.bot[keep],
         conversion_u=w.conversion_u[keep],
     )
-    hold = keep[log.hold_conversation]
-    requeue = keep[log.requeue_conversation]
-    # Online time and writing from the true start on, whoever the chat was for.
-    online = log.online_end_s > warm_up_s
+    # The warm-up's chats still open at the cut are the agents' work and the queue of a
+    # day in progress: their holds, waits and writing from the cut on stay, with no
+    # conversation of the horizon to stand for (conversation -1).
+    hold = keep[log.hold_conversation] | ~(log.hold_end_s <= warm_up_s)
+    hold_conv = np.where(keep[log.hold_conversation], new_index[log.hold_conversation], -1)
+    requeue = keep[log.requeue_conversation] | ~(log.requeue_end_s <= warm_up_s)
+    requeue_conv = np.where(keep[log.requeue_conversation], new_index[log.requeue_conversation], -1)
+    # Warm-up buyers waiting at the cut for their first agent: a wait from the cut on.
+    left = np.where(log.withdrawn, log.abandon_s, np.nan)
+    until = np.fmin(log.assign_s, left)  # nan where neither came
+    waiting = ~keep & ~w.bot & ~(until <= warm_up_s)
+    # Writing on the warm-up's replies sent after the cut, from the cut on.
+    late_reply = (
+        ~keep[w.message_conversation] & (log.reply_agent >= 0) & (log.reply_time_s > warm_up_s)
+    )
+    w_start = np.maximum(log.reply_time_s[late_reply] - log.reply_compose_s[late_reply], warm_up_s)
     writing = log.handback_writing_end_s > warm_up_s
+    online = log.online_end_s > warm_up_s
     return dataclasses.replace(
         log,
         workload=workload,
@@ -117,9 +135,9 @@ def after_warm_up(
         abandon_s=t(log.abandon_s[keep]),
         idle_closed=log.idle_closed[keep],
         withdrawn=log.withdrawn[keep],
-        hold_conversation=new_index[log.hold_conversation[hold]].astype(np.int64),
+        hold_conversation=hold_conv[hold].astype(np.int64),
         hold_agent=log.hold_agent[hold],
-        hold_start_s=t(log.hold_start_s[hold]),
+        hold_start_s=t(np.maximum(log.hold_start_s[hold], warm_up_s)),
         hold_end_s=t(log.hold_end_s[hold]),
         online_agent=log.online_agent[online],
         online_start_s=t(np.maximum(log.online_start_s[online], warm_up_s)),
@@ -127,13 +145,28 @@ def after_warm_up(
         # (an agent draining across the start was due off before it: from the start on)
         online_scheduled_end_s=t(np.maximum(log.online_scheduled_end_s[online], warm_up_s)),
         paid_hours_by_pool=paid_hours,
-        requeue_conversation=new_index[log.requeue_conversation[requeue]].astype(np.int64),
-        requeue_start_s=t(log.requeue_start_s[requeue]),
-        requeue_end_s=t(log.requeue_end_s[requeue]),
+        requeue_conversation=np.concatenate(
+            (requeue_conv[requeue], np.full(int(waiting.sum()), -1))
+        ).astype(np.int64),
+        requeue_start_s=t(
+            np.concatenate(
+                (
+                    np.maximum(log.requeue_start_s[requeue], warm_up_s),
+                    np.full(int(waiting.sum()), warm_up_s),
+                )
+            )
+        ),
+        requeue_end_s=t(np.concatenate((log.requeue_end_s[requeue], until[waiting]))),
         handed_back=log.handed_back[keep],
-        handback_writing_agent=log.handback_writing_agent[writing],
-        handback_writing_start_s=t(np.maximum(log.handback_writing_start_s[writing], warm_up_s)),
-        handback_writing_end_s=t(log.handback_writing_end_s[writing]),
+        handback_writing_agent=np.concatenate(
+            (log.handback_writing_agent[writing], log.reply_agent[late_reply])
+        ).astype(np.int32),
+        handback_writing_start_s=t(
+            np.concatenate((np.maximum(log.handback_writing_start_s[writing], warm_up_s), w_start))
+        ),
+        handback_writing_end_s=t(
+            np.concatenate((log.handback_writing_end_s[writing], log.reply_time_s[late_reply]))
+        ),
     )
 
 
@@ -158,8 +191,3 @@ def mser5(series: F64) -> int:
         if value < best:
             best_d, best = d, value
     return 5 * min(best_d, nb // 2)
-
-
-def start_up_intervals(asa_over_runs: F64, horizon_intervals: int) -> int:
-    """Intervals of start-up bias in the mean wait per interval (MSER-5), within the horizon."""
-    return mser5(np.asarray(asa_over_runs, dtype=np.float64)[:horizon_intervals])

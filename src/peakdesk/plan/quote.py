@@ -123,6 +123,11 @@ def team_problems(team: dict[str, Any]) -> list[str]:
         name = pool.get("name", "")
         if not isinstance(name, str):
             problems.append(f"pools[{k}].name = {name!r}: a pool's name is a string")
+        if "staffing" in pool:
+            problems.append(
+                f"pools[{k}].staffing: a team file's pools are staffed by [[pools.shifts]] "
+                "(a staffing table is read in a shop's own scenario only)"
+            )
         shifts = pool.get("shifts", [])
         if not _tables(shifts):
             problems.append(f"pools[{k}].shifts: {_shape(shifts)}; give [[pools.shifts]] tables")

@@ -379,7 +379,8 @@ def _check_seats(spec: Scenario, tables: list[tuple[int, StaffingTable]], shown:
                         f"pools[{k}] {table.agents[i]} ({table.path.name}:{table.lines[i]})"
                     )
         if online > seats:
-            at = spec.calendar.start_aware + dt.timedelta(seconds=t)
+            start = spec.calendar.start_aware
+            at = (start.astimezone(dt.UTC) + dt.timedelta(seconds=t)).astimezone(start.tzinfo)
             raise ScenarioError(
                 shown,
                 [

@@ -82,6 +82,9 @@ class StaffingTable:
         The file line of each interval.
     rounded
         Intervals whose count was a fraction, rounded to the nearest agent.
+    origin
+        The scenario start ``edges_s`` count from (a run moved back for a
+        warm-up reads the same table from its own start).
     """
 
     path: Path
@@ -90,6 +93,7 @@ class StaffingTable:
     agents: tuple[int, ...]
     lines: tuple[int, ...]
     rounded: int = 0
+    origin: datetime | None = None
 
     def describe(self, start: datetime) -> str:
         """One line for people: the intervals, the range online, the peak and the agent-hours.
@@ -102,7 +106,10 @@ class StaffingTable:
         widths = {round(b - a) for a, b in zip(self.edges_s, self.edges_s[1:], strict=False)}
         step = f"{widths.pop() / 60:g} min" if len(widths) == 1 else "varying length"
         peak = max(range(len(self.agents)), key=self.agents.__getitem__)
-        at = start + timedelta(seconds=self.edges_s[peak])
+        # In UTC, then the zone: an aware sum would move the wall clock across a DST change.
+        at = (start.astimezone(UTC) + timedelta(seconds=self.edges_s[peak])).astimezone(
+            start.tzinfo
+        )
         hours = (
             sum(
                 n * (b - a)
@@ -236,7 +243,9 @@ def read_staffing_table(
                 path,
                 line,
                 f"{TIME_COL} {record[t_col].strip()!r} is not after the row before: rows must "
-                "be in time order, one per interval (an overlap or a repeated interval)",
+                "be in time order, one per interval (an overlap or a repeated interval; a "
+                "table in local time across a clock change needs the UTC offsets, e.g. "
+                "2026-10-25T02:30+01:00)",
             )
         if e_col is not None:
             t1 = _offset(path, line, END_COL, record[e_col].strip(), start, start_utc)
@@ -249,7 +258,9 @@ def read_staffing_table(
         starts.append(t0)
         lines.append(line)
     edges = _edges(path, starts, ends if e_col is not None else None, lines)
-    return StaffingTable(path, column, tuple(edges), tuple(agents), tuple(lines), rounded)
+    return StaffingTable(
+        path, column, tuple(edges), tuple(agents), tuple(lines), rounded, origin=start
+    )
 
 
 def _edges(

@@ -291,4 +291,12 @@ def on_cut(sim: Sim, k: Int, eid: Int, now: float) -> None:
             nk += 1
     if nk > 0:
         sim.fctr[T_ACT] = now
+        if now >= sim.close_out:
+            # A grace running out after the horizon: close out, as a shift ending then.
+            for r in range(nk):
+                a = due[r]
+                sim.accepting[a] = 1
+                routing.pull(sim, a, now)
+                routing.refresh(sim, a)
+            return
         hand_back(sim, due[:nk], now)

@@ -87,6 +87,13 @@ def on_cut(sim: Simulation, ev: Call) -> None:
     if due:
         now = sim.env.now
         sim.t_act = now
+        if now >= sim.close_out:
+            # A grace running out after the horizon: close out, as a shift ending then.
+            for a in due:
+                sim.accepting[a] = True
+                routing.pull(sim, a, now)
+                routing.refresh(sim, a)
+            return
         hand_back(sim, due, now)
 
 
