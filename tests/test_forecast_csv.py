@@ -178,7 +178,7 @@ def test_empty_header_only_and_single_row(tmp_path: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    expect_error(tmp_path / "nope.csv", None, "cannot read file")
+    expect_error(tmp_path / "nope.csv", None, "cannot read the file")
 
 
 def test_not_utf8(tmp_path: Path) -> None:

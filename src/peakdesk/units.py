@@ -8,7 +8,10 @@ peakdesk uses float seconds everywhere.
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import re
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -141,3 +144,47 @@ def not_utf8(path: Path) -> str:
         byte = raw[exc.start]
         return f"line {line} is not UTF-8 text (byte 0x{byte:02x}); save the file as UTF-8"
     return "the file is not UTF-8 text; save it as UTF-8"  # pragma: no cover - it decoded
+
+
+def csv_records(
+    path: Path, error: Callable[[Path, int | None, str], Exception]
+) -> list[tuple[int, list[str]]]:
+    """Every non-blank record of a UTF-8 CSV file, with the line it ends on.
+
+    A byte-order mark (spreadsheet exports write one) is skipped.  A file that
+    cannot be read, is not CSV or not UTF-8 raises ``error(path, line, why)``,
+    the reader's own error type (a forecast's, a staffing table's).
+    """
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            try:
+                for record in reader:
+                    if any(cell.strip() for cell in record):
+                        rows.append((reader.line_num, record))
+            except csv.Error as exc:
+                raise error(path, reader.line_num, f"malformed CSV: {exc}") from None
+    except OSError as exc:
+        raise error(path, None, f"cannot read the file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        # Decoded in buffered chunks: the reader's line is not where it failed; the bytes say.
+        raise error(path, None, not_utf8(path)) from None
+    return rows
+
+
+def seconds_from(text: str, start: dt.datetime) -> float:
+    """Seconds from the aware ``start`` to the ISO 8601 time ``text`` (local to its zone
+    where ``text`` has no offset).
+
+    Raises
+    ------
+    ValueError
+        If ``text`` is not an ISO 8601 date-time.
+    """
+    stamp = dt.datetime.fromisoformat(text)
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=start.tzinfo)
+    # In UTC: Python subtracts aware times sharing a tzinfo as wall times (an hour off
+    # across a daylight-saving change).
+    return (stamp.astimezone(dt.UTC) - start.astimezone(dt.UTC)).total_seconds()

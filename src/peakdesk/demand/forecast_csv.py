@@ -23,17 +23,16 @@ column, so the planner can fix the file without reading a traceback.
 
 from __future__ import annotations
 
-import csv
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from peakdesk.units import not_utf8
+from peakdesk.units import csv_records, seconds_from
 
 __all__ = ["Forecast", "ForecastError", "read_forecast_csv"]
 
@@ -144,30 +143,7 @@ def read_forecast_csv(
             f"type_names must be unique, non-empty and not {_TIME_COL!r}/{_TOTAL_COL!r}: {types}"
         )
 
-    try:
-        # utf-8-sig drops the byte-order mark that spreadsheet exports put in front of the header.
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = _read_rows(path, handle)
-    except OSError as exc:
-        raise ForecastError(path, None, f"cannot read file: {exc.strerror or exc}") from exc
-    return _parse(path, rows, start, horizon_s, types)
-
-
-def _read_rows(path: Path, handle: Iterable[str]) -> list[tuple[int, list[str]]]:
-    """All non-blank records with the line number on which each ends."""
-    reader = csv.reader(handle)
-    rows: list[tuple[int, list[str]]] = []
-    try:
-        for record in reader:
-            if any(cell.strip() for cell in record):
-                rows.append((reader.line_num, record))
-    except csv.Error as exc:
-        raise ForecastError(path, reader.line_num, f"malformed CSV: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        # Decoding happens in buffered chunks, so the reader's line number is not reliable
-        # here: the bytes say where.
-        raise ForecastError(path, None, not_utf8(path)) from exc
-    return rows
+    return _parse(path, csv_records(path, ForecastError), start, horizon_s, types)
 
 
 def _parse(
@@ -189,7 +165,6 @@ def _parse(
     if not data:
         raise ForecastError(path, None, "no data rows after the header")
 
-    start_utc = start.astimezone(UTC)
     offsets = np.empty(len(data), dtype=np.float64)
     counts = {name: np.empty(len(data), dtype=np.float64) for name in count_cols}
     step: float | None = None
@@ -198,7 +173,7 @@ def _parse(
             expected = f"{len(header)} fields ({', '.join(header)})"
             raise ForecastError(path, line, f"expected {expected}, got {len(record)}")
         cells = dict(zip(header, (cell.strip() for cell in record), strict=True))
-        offsets[i] = _offset_s(path, line, cells[_TIME_COL], start, start_utc, horizon_s)
+        offsets[i] = _offset_s(path, line, cells[_TIME_COL], start, horizon_s)
         if i > 0:
             gap = float(offsets[i] - offsets[i - 1])
             if gap <= 0.0:
@@ -288,21 +263,14 @@ def _check_header(path: Path, line: int, header: list[str], types: list[str]) ->
     return header[1:]
 
 
-def _offset_s(
-    path: Path, line: int, text: str, start: datetime, start_utc: datetime, horizon_s: float
-) -> float:
+def _offset_s(path: Path, line: int, text: str, start: datetime, horizon_s: float) -> float:
     """Seconds from the scenario start to the interval start written in ``text``."""
     try:
-        stamp = datetime.fromisoformat(text)
+        offset = seconds_from(text, start)
     except ValueError:
         raise ForecastError(
             path, line, f"column {_TIME_COL!r}: not an ISO 8601 date-time: {text!r}"
         ) from None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=start.tzinfo)
-    # Subtract in UTC: Python subtracts aware datetimes that share a tzinfo object as wall
-    # times, which would be off by an hour across a DST change.
-    offset = (stamp.astimezone(UTC) - start_utc).total_seconds()
     if not 0.0 <= offset < horizon_s:
         raise ForecastError(
             path,

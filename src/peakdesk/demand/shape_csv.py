@@ -33,7 +33,6 @@ the file and line.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 from collections.abc import Callable
@@ -44,7 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from peakdesk.demand.forecast_csv import MAX_COUNT, MIN_INTERVAL_S, Forecast, ForecastError
-from peakdesk.units import not_utf8
+from peakdesk.units import csv_records
 
 __all__ = ["Shape", "read_day_volumes", "read_shape_csv", "shape_forecast"]
 
@@ -85,16 +84,7 @@ class Shape:
 
 
 def _rows(path: Path) -> list[tuple[int, list[str]]]:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            return [(reader.line_num, r) for r in reader if any(c.strip() for c in r)]
-    except OSError as exc:
-        raise ForecastError(path, None, f"cannot read file: {exc.strerror or exc}") from None
-    except csv.Error as exc:
-        raise ForecastError(path, None, f"malformed CSV: {exc}") from None
-    except UnicodeDecodeError:
-        raise ForecastError(path, None, not_utf8(path)) from None
+    return csv_records(path, ForecastError)
 
 
 def _clock_s(path: Path, line: int, text: str) -> float:

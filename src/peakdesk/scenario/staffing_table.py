@@ -29,13 +29,12 @@ same run, bit for bit.
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from peakdesk.units import not_utf8
+from peakdesk.units import csv_records, seconds_from
 
 __all__ = ["StaffingError", "StaffingTable", "read_staffing_table"]
 
@@ -185,16 +184,7 @@ def read_staffing_table(
         If the file cannot be read or a row is wrong (with its line).
     """
     path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            rows = [(reader.line_num, r) for r in reader if any(c.strip() for c in r)]
-    except OSError as exc:
-        raise StaffingError(path, None, f"cannot read the file: {exc.strerror or exc}") from None
-    except csv.Error as exc:
-        raise StaffingError(path, None, f"malformed CSV: {exc}") from None
-    except UnicodeDecodeError:
-        raise StaffingError(path, None, not_utf8(path)) from None
+    rows = csv_records(path, StaffingError)
     if not rows:
         raise StaffingError(path, None, f"empty file; expected a header starting with {TIME_COL}")
     header_line, raw = rows[0]
@@ -214,7 +204,6 @@ def read_staffing_table(
     data = rows[1:]
     if not data:
         raise StaffingError(path, None, "no rows after the header")
-    start_utc = start.astimezone(UTC)
     t_col, n_col = header.index(TIME_COL), header.index(column)
     e_col = header.index(END_COL) if END_COL in header else None
     starts: list[float] = []
@@ -229,7 +218,7 @@ def read_staffing_table(
                 line,
                 f"expected {len(header)} fields ({', '.join(header)}), got {len(record)}",
             )
-        t0 = _offset(path, line, TIME_COL, record[t_col].strip(), start, start_utc)
+        t0 = _offset(path, line, TIME_COL, record[t_col].strip(), start)
         if not -LEAD_S <= t0 < horizon_s:
             raise StaffingError(
                 path,
@@ -248,7 +237,7 @@ def read_staffing_table(
                 "2026-10-25T02:30+01:00)",
             )
         if e_col is not None:
-            t1 = _offset(path, line, END_COL, record[e_col].strip(), start, start_utc)
+            t1 = _offset(path, line, END_COL, record[e_col].strip(), start)
             if t1 <= t0:
                 raise StaffingError(path, line, f"{END_COL} is not after {TIME_COL}")
             ends.append(t1)
@@ -313,20 +302,14 @@ def _edges(
     return [*starts, starts[-1] + step]
 
 
-def _offset(
-    path: Path, line: int, column: str, text: str, start: datetime, start_utc: datetime
-) -> float:
+def _offset(path: Path, line: int, column: str, text: str, start: datetime) -> float:
     """Seconds from the scenario start to the time written in ``text``."""
     try:
-        stamp = datetime.fromisoformat(text)
+        return seconds_from(text, start)
     except ValueError:
         raise StaffingError(
             path, line, f"column {column!r}: not an ISO 8601 date-time: {text!r}"
         ) from None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=start.tzinfo)
-    # In UTC: Python subtracts aware times sharing a tzinfo as wall times (wrong across DST).
-    return (stamp.astimezone(UTC) - start_utc).total_seconds()
 
 
 def _agents(path: Path, line: int, column: str, text: str, max_agents: int) -> int:
