@@ -188,3 +188,29 @@ def seconds_from(text: str, start: dt.datetime) -> float:
     # In UTC: Python subtracts aware times sharing a tzinfo as wall times (an hour off
     # across a daylight-saving change).
     return (stamp.astimezone(dt.UTC) - start.astimezone(dt.UTC)).total_seconds()
+
+
+class FileLineError(ValueError):
+    """A file that cannot be used, at a line: ``path:line: message``.
+
+    Parameters
+    ----------
+    path
+        The file.
+    line
+        1-based line of the problem, or None when it concerns the whole file.
+    message
+        What is wrong and, where useful, what is allowed.
+    """
+
+    def __init__(self, path: Path, line: int | None, message: str) -> None:
+        self.path = path
+        self.line = line
+        self.message = message
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {message}")
+
+    def __reduce__(self) -> tuple[type[FileLineError], tuple[Path, int | None, str]]:
+        # The default pickling would call the class with the formatted text and fail;
+        # errors cross process boundaries when replications run in worker processes.
+        return (type(self), (self.path, self.line, self.message))

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from peakdesk.units import csv_records, seconds_from
+from peakdesk.units import FileLineError, csv_records, seconds_from
 
 __all__ = ["Forecast", "ForecastError", "read_forecast_csv"]
 
@@ -76,30 +76,8 @@ class Forecast:
     by_type: dict[str, FloatArray] | None
 
 
-class ForecastError(ValueError):
-    """A forecast CSV file that cannot be used.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        The file.
-    line : int or None
-        1-based line number of the problem, or None when it concerns the whole file.
-    message : str
-        What is wrong and, where useful, what is allowed.
-    """
-
-    def __init__(self, path: Path, line: int | None, message: str) -> None:
-        self.path = path
-        self.line = line
-        self.message = message
-        where = f"{path}:{line}" if line is not None else str(path)
-        super().__init__(f"{where}: {message}")
-
-    def __reduce__(self) -> tuple[type[ForecastError], tuple[Path, int | None, str]]:
-        # The default pickling would call ForecastError(formatted_text) and fail; errors must
-        # cross process boundaries when replications run in worker processes.
-        return (type(self), (self.path, self.line, self.message))
+class ForecastError(FileLineError):
+    """A forecast CSV file that cannot be used (file, line, what is wrong and allowed)."""
 
 
 def read_forecast_csv(

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from peakdesk.units import csv_records, seconds_from
+from peakdesk.units import FileLineError, csv_records, seconds_from
 
 __all__ = ["StaffingError", "StaffingTable", "read_staffing_table"]
 
@@ -48,18 +48,8 @@ MIN_INTERVAL_S = 60.0
 LEAD_S = 86400.0
 
 
-class StaffingError(ValueError):
+class StaffingError(FileLineError):
     """A staffing table that cannot be used: file, line, what is wrong and what is allowed."""
-
-    def __init__(self, path: Path, line: int | None, message: str) -> None:
-        self.path = path
-        self.line = line
-        self.message = message
-        where = f"{path}:{line}" if line is not None else str(path)
-        super().__init__(f"{where}: {message}")
-
-    def __reduce__(self) -> tuple[type[StaffingError], tuple[Path, int | None, str]]:
-        return (type(self), (self.path, self.line, self.message))
 
 
 @dataclass(frozen=True)
