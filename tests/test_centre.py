@@ -27,7 +27,7 @@ import tomlkit
 from click.testing import CliRunner
 
 from conftest import ROOT, base_dict, loaded
-from peakdesk.centre.compile import centre_from_data
+from peakdesk.centre.compile import centre_from_data, load_centre
 from peakdesk.cli import main
 from peakdesk.engine.export import to_message_log
 from peakdesk.experiment.replicate import simulate
@@ -405,7 +405,9 @@ def test_quote_one_more_shop(tmp_path: Path) -> None:
     assert q["price_per_hour"] == pytest.approx(q["marginal_cost"] * 1.2 / extra)
     res = runner.invoke(main, ["quote", str(centre), "--add", str(add), "--no-plan", "-r", "5"])
     assert res.exit_code == 0, res.output
-    assert "the team as it is" in res.output and "not planned" in res.output
+    assert "the team as it is" in res.output and "not planned (--no-plan)" in res.output
+    # Every pool has a [pools.plan] table: the quote must not say it has none.
+    assert "no pool has a [pools.plan] table" not in res.output
     for edit, expect in (
         (lambda c: c.pop("served_by"), "served_by: required"),
         (lambda c: c.update(served_by={"nope": 1.0}), "served_by.nope: no such pool"),
@@ -486,3 +488,50 @@ def test_clients_whose_names_share_a_prefix_are_told_apart(tmp_path: Path) -> No
     assert centre.centre is not None
     assert [c.pools for c in centre.centre.clients] == [(0,), (1,)]
     assert [g.pools for g in centre.spec.subaccounts.groups] == [["A"]]
+
+
+def test_client_figures_never_reach_below_what_they_can_be() -> None:
+    from peakdesk.centre.accounts import _figure
+
+    # Penalties paid in 1 run of 5: a t interval reaches below 0; the figure cannot.
+    pen = _figure("penalties", [5000.0, 0.0, 0.0, 0.0, 0.0])
+    assert pen.mean == 1000.0 and pen.low == 0.0 and pen.high > 1000.0
+    share = _figure("abandoned_share", [0.99, 0.2, 0.99, 0.2])
+    assert share.high == 1.0
+    margin = _figure("margin", [-5000.0, 100.0, 100.0, 100.0, 100.0])
+    assert margin.low < -1000.0  # a margin can be negative
+
+
+def test_a_quote_says_what_bound_a_plan_that_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The search's own message (which constraint binds) reaches the quote's status.
+    import types
+
+    from peakdesk.centre import quote as centre_quote
+    from peakdesk.plan import search as plan_search
+
+    centre = _plannable(tmp_path)
+    shop = _shop(3000.0)
+    shop["calendar"]["timezone"] = "Asia/Manila"
+    shop["calendar"]["horizon"] = "1d"
+    client = {
+        "name": "lz",
+        "price_per_conversation": 15.0,
+        "served_by": {"shared": 1.0},
+        **{k: shop[k] for k in ("calendar", "demand", "inquiry_types")},
+    }
+    add = _write(tmp_path, client, "lz.toml")
+    base = load_centre(centre)
+    added = centre_quote.added_centre(centre, add)
+    calls = iter(
+        [
+            types.SimpleNamespace(status="ok", message="", total_cost=1.0),
+            types.SimpleNamespace(
+                status="infeasible", message="the sub-account cap binds: lz needs 24, has 18"
+            ),
+        ]
+    )
+    monkeypatch.setattr(plan_search, "search", lambda *a, **k: next(calls))
+    q = centre_quote.quote_addition(base, added, replications=2)
+    assert "with: infeasible (with: the sub-account cap binds: lz needs 24, has 18)" in q.status

@@ -14,7 +14,7 @@ replications with a 95% Student-t interval; P(met) has a Wilson interval.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -128,9 +128,7 @@ def client_accounts(loaded: LoadedScenario, ev: Evaluation) -> list[ClientAccoun
         out.append(
             ClientAccount(
                 client=c.name,
-                figures={
-                    name: Estimate.of(np.asarray(v, dtype=np.float64)) for name, v in rows.items()
-                },
+                figures={name: _figure(name, v) for name, v in rows.items()},
                 p_all_met=k / n if n else math.nan,
                 p_low=lo,
                 p_high=hi,
@@ -141,6 +139,20 @@ def client_accounts(loaded: LoadedScenario, ev: Evaluation) -> list[ClientAccoun
             )
         )
     return out
+
+
+def _figure(name: str, values: list[float]) -> Estimate:
+    """A client figure's estimate, its t interval clipped to what the figure can be.
+
+    Every figure but the margin is a count, hours, money or a share: never below
+    0 (a symmetric interval from runs that mostly pay no penalty read
+    "penalties 5,000 [-8,882, 18,882]"), and a share never above 1.
+    """
+    e = Estimate.of(np.asarray(values, dtype=np.float64))
+    if name == "margin":
+        return e
+    high = min(e.high, 1.0) if name == "abandoned_share" else e.high
+    return replace(e, low=max(e.low, 0.0), high=high)
 
 
 def unallocated_cost(ev: Evaluation) -> Estimate:

@@ -187,13 +187,21 @@ def quote_addition(
     by_client = {k: a.p_all_met for k, a in accounts.items()}
     handled = accounts[new].figures["handled"].mean
     base_cost = with_cost = base_hours = with_hours = None
-    status = "not planned: no pool has a [pools.plan] table"
+    status = (
+        "not planned: no pool has a [pools.plan] table"
+        if plan
+        else "not planned (--no-plan): the team as it is, without the marginal cost"
+    )
     if plan and any(p.plan is not None for p in spec.pools):
         say("planning the centre without the new client")
         p0 = search(base, workers=workers, seed=seed, progress=say)
         say(f"planning the centre with {new!r}")
         p1 = search(added, workers=workers, seed=seed, progress=say)
         status = f"without: {p0.status}; with: {p1.status}"
+        # What bound a plan that failed is in its message: the quote says it too.
+        why = [f"{k}: {q.message}" for k, q in (("without", p0), ("with", p1)) if q.status != "ok"]
+        if why:
+            status += " (" + "; ".join(why) + ")"
         if p0.status == "ok" and p1.status == "ok":
             base_cost, with_cost = p0.total_cost, p1.total_cost
             base_hours, with_hours = _paid_hours(p0), _paid_hours(p1)
