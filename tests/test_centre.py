@@ -535,3 +535,49 @@ def test_a_quote_says_what_bound_a_plan_that_failed(
     monkeypatch.setattr(plan_search, "search", lambda *a, **k: next(calls))
     q = centre_quote.quote_addition(base, added, replications=2)
     assert "with: infeasible (with: the sub-account cap binds: lz needs 24, has 18)" in q.status
+
+
+def test_the_quote_states_the_baseline_first(tmp_path: Path) -> None:
+    centre = _plannable(tmp_path)
+    shop = _shop(3000.0)
+    shop["calendar"]["timezone"] = "Asia/Manila"
+    shop["calendar"]["horizon"] = "1d"
+    client = {
+        "name": "lz",
+        "price_per_conversation": 15.0,
+        "served_by": {"shared": 1.0},
+        **{k: shop[k] for k in ("calendar", "demand", "inquiry_types")},
+    }
+    add = _write(tmp_path, client, "lz.toml")
+    runner = CliRunner()
+    # 10 runs cannot show 80% at the bound's level even when all keep every target: the
+    # baseline fails the bound itself, and the quote says so before judging the shop.
+    res = runner.invoke(main, ["quote", str(centre), "--add", str(add), "--no-plan", "-r", "10"])
+    assert res.exit_code == 0, res.output
+    out = res.output
+    assert out.index("(the baseline)") < out.index("manila + lz")
+    assert "below the required bound without the new shop, so no shop added could" in out
+    assert "against the team's own level it keeps it" in out
+    res = runner.invoke(
+        main, ["quote", str(centre), "--add", str(add), "--no-plan", "-r", "10", "--json"]
+    )
+    doc = json.loads(res.stdout)
+    assert doc["baseline"]["misses_already"] is True
+    assert doc["baseline"]["kept_every_target"] == 10
+    assert set(doc["baseline"]["p_all_met_by_client"]) == {"tb", "sp"}
+    assert doc["keeps_the_baselines_level"] is True
+
+
+def test_the_level_test_is_an_exact_paired_test() -> None:
+    from peakdesk.centre.quote import AddedQuote
+
+    def q(worse: int, better: int) -> AddedQuote:
+        return AddedQuote(
+            "x", 120, 100, 0.8, False, 0.95, {}, 1.0, None, None, None, None, "", 0.2,
+            worse=worse, better=better,
+        )  # fmt: skip
+
+    # 8 runs lost and 1 gained: P(8 or more of 9 | even) = 10/512.
+    assert q(8, 1).level_p_value == pytest.approx(10 / 512)
+    assert not q(8, 1).keeps_level
+    assert q(2, 2).keeps_level and q(0, 0).level_p_value == 1.0

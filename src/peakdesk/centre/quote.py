@@ -106,6 +106,12 @@ class AddedQuote:
         The two plans' statuses (``ok``, ``infeasible``, ...), or why not planned.
     margin
         Margin on cost for the prices.
+    base_kept, base_p_low, base_by_client
+        The team without the new client on the same seeds: runs keeping every
+        target, their lower bound, and P(all met) per client.
+    worse, better
+        Runs (paired by seed) that kept every target without the new client and
+        not with it, and the other way round.
     """
 
     client: str
@@ -122,6 +128,32 @@ class AddedQuote:
     with_hours: float | None
     status: str
     margin: float
+    base_kept: int = 0
+    base_p_low: float = math.nan
+    base_by_client: dict[str, float] | None = None
+    worse: int = 0
+    better: int = 0
+
+    @property
+    def baseline_misses(self) -> bool:
+        """The team without the new client does not pass the required bound itself (too few
+        runs kept every target, or too few runs to show it): no client added could."""
+        return self.base_p_low < self.required
+
+    @property
+    def level_p_value(self) -> float:
+        """One-sided exact McNemar test that the new client lowers the share of runs keeping
+        every target: of the runs that differ (same seeds with and without it), as many or
+        more lost with it than ``worse``, if losing and gaining were equally likely."""
+        n = self.worse + self.better
+        if n == 0:
+            return 1.0
+        return float(stats.binom.sf(self.worse - 1, n, 0.5))
+
+    @property
+    def keeps_level(self) -> bool:
+        """The team with the new client keeps the baseline's level (no loss at 5%)."""
+        return self.level_p_value >= 0.05
 
     @property
     def marginal_cost(self) -> float:
@@ -178,11 +210,20 @@ def quote_addition(
     new = added.centre.clients[-1].name
     spec = added.spec
     n = replications or spec.plan.verify_cap
+    level = spec.plan.bound_level
+    # The baseline first: a team that already misses can take no shop, and must say so.
+    say(f"the team as it is, without {new!r}: {n} runs")
+    ev0 = simulate(base, replications=n, seed=seed, keep_logs=False, workers=workers)
+    kept0 = [all(t.met for t in r.targets) for r in ev0.replications]
     say(f"the team as it is, with {new!r}: {n} runs")
     ev = simulate(added, replications=n, seed=seed, keep_logs=False, workers=workers)
-    kept = sum(all(t.met for t in r.targets) for r in ev.replications)
-    level = spec.plan.bound_level
+    kept1 = [all(t.met for t in r.targets) for r in ev.replications]
+    kept = sum(kept1)
     low = _lower_bound(kept, n, level)
+    # Paired by run (the same seeds): runs lost with the new client, and runs gained.
+    worse = sum(a and not b for a, b in zip(kept0, kept1, strict=True))
+    better = sum(b and not a for a, b in zip(kept0, kept1, strict=True))
+    base_by_client = {a.client: a.p_all_met for a in client_accounts(base, ev0)}
     accounts = {a.client: a for a in client_accounts(added, ev)}
     by_client = {k: a.p_all_met for k, a in accounts.items()}
     handled = accounts[new].figures["handled"].mean
@@ -220,4 +261,9 @@ def quote_addition(
         with_hours=with_hours,
         status=status,
         margin=margin,
+        base_kept=sum(kept0),
+        base_p_low=_lower_bound(sum(kept0), n, level),
+        base_by_client=base_by_client,
+        worse=worse,
+        better=better,
     )

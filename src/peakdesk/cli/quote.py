@@ -199,6 +199,16 @@ def _quote_added(
         "required_confidence": q.required,
         "takes_it_as_it_is": q.takes_it,
         "p_all_met_by_client": q.by_client,
+        "baseline": {
+            "kept_every_target": q.base_kept,
+            "p_all_met_lower_bound": q.base_p_low,
+            "misses_already": q.baseline_misses,
+            "p_all_met_by_client": q.base_by_client,
+        },
+        "runs_lost_with_client": q.worse,
+        "runs_gained_with_client": q.better,
+        "lowers_the_level_p_value": q.level_p_value,
+        "keeps_the_baselines_level": q.keeps_level,
         "handled_conversations": q.handled,
         "plan_status": q.status,
         "cost_without": q.base_cost,
@@ -214,15 +224,39 @@ def _quote_added(
     if as_json:
         click.echo(json.dumps(json_safe(data), indent=2))
         return
-    verdict = "takes it" if q.takes_it else "does not take it"
+    name = loaded.spec.scenario.name
     click.echo(
-        f"{loaded.spec.scenario.name} + {q.client}: the team as it is {verdict}: every target "
-        f"kept in {q.kept} of {q.runs} runs, lower bound {q.p_low:.3f} "
-        f"(required {q.required:.0%})"
+        f"{name} without {q.client} (the baseline): every target kept in {q.base_kept} of "
+        f"{q.runs} runs, lower bound {q.base_p_low:.3f} (required {q.required:.0%})"
+        + (
+            ": below the required bound without the new shop, so no shop added could pass "
+            "it (more runs, -r, or a re-planned team)"
+            if q.baseline_misses
+            else ""
+        )
     )
-    for name, p in q.by_client.items():
+    base = q.base_by_client or {}
+    for client, p in q.by_client.items():
         shown = "n/a" if p != p else f"{p:.0%}"
-        click.echo(f"  {name:20s} P(all its targets met) {shown}")
+        was = base.get(client)
+        before = "new" if was is None else ("n/a" if was != was else f"{was:.0%}")
+        click.echo(f"  {client:20s} P(all its targets met) {before:>4} without, {shown:>4} with")
+    if q.baseline_misses:
+        # No shop can pass an absolute bound the team misses already: quote it against
+        # the team's own level, on the same seeds.
+        level = "keeps" if q.keeps_level else "lowers"
+        click.echo(
+            f"{name} + {q.client}: every target kept in {q.kept} of {q.runs} runs; against the "
+            f"team's own level it {level} it ({q.worse} runs lost with it, {q.better} gained; "
+            f"one-sided exact McNemar p = {q.level_p_value:.3f}). Re-plan the team for its "
+            "own targets first (the marginal cost below compares two plans that do)"
+        )
+    else:
+        verdict = "takes it" if q.takes_it else "does not take it"
+        click.echo(
+            f"{name} + {q.client}: the team as it is {verdict}: every target kept in {q.kept} "
+            f"of {q.runs} runs, lower bound {q.p_low:.3f} (required {q.required:.0%})"
+        )
     click.echo(f"  {q.client} brings {q.handled:,.0f} conversations to a person per run")
     if q.base_cost is None:
         click.echo(f"marginal cost: {q.status}")
