@@ -581,3 +581,25 @@ def test_the_level_test_is_an_exact_paired_test() -> None:
     assert q(8, 1).level_p_value == pytest.approx(10 / 512)
     assert not q(8, 1).keeps_level
     assert q(2, 2).keeps_level and q(0, 0).level_p_value == 1.0
+
+
+def test_hours_billed_on_the_writing_time(tmp_path: Path) -> None:
+    # The same runs, the price per hour charged on the agents' writing time for the client
+    # instead of their allocated paid hours: the documented basis, chosen in the contract.
+    from peakdesk.centre.accounts import client_accounts
+
+    runs = {}
+    for basis in ("allocated", "writing"):
+        d = _two_zone_centre()
+        d["clients"][1]["hours_billed"] = basis
+        loaded = load_centre(_write(tmp_path, d, f"{basis}.toml"))
+        ev = simulate(loaded, replications=2)
+        runs[basis] = {a.client: a.figures for a in client_accounts(loaded, ev)}
+    alloc, writing = runs["allocated"]["sp"], runs["writing"]["sp"]
+    fee = 30000.0 * 50 / 720
+    assert writing["billable_hours"].mean == pytest.approx(writing["writing_hours"].mean)
+    assert writing["revenue"].mean == pytest.approx(300.0 * writing["writing_hours"].mean + fee)
+    assert alloc["revenue"].mean == pytest.approx(300.0 * alloc["billable_hours"].mean + fee)
+    # Writing is a part of the paid hours it is allocated by.
+    assert writing["writing_hours"].mean < alloc["billable_hours"].mean
+    assert writing["cost"].mean == pytest.approx(alloc["cost"].mean)

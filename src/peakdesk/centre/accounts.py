@@ -5,7 +5,9 @@ the clients in proportion to the time its agents spent writing their replies
 (idle time follows the work it waited for; a pool that wrote nothing in a run
 leaves its cost unallocated, and that is reported).  Billable hours are the paid
 hours allocated the same way.  Revenue is the contract's price per conversation
-handled by a person (bot-resolved ones are the shop's), per billable hour, and
+handled by a person (bot-resolved ones are the shop's), per billed hour (the
+allocated paid hours, or with ``hours_billed = "writing"`` its agents' writing
+time), and
 its monthly fee pro rata over the horizon (30-day months); penalties are the
 contract's amount per target missed in the run.  Every figure is a mean over
 replications with a 95% Student-t interval; P(met) has a Wilson interval.
@@ -33,7 +35,7 @@ CLIENT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("handled by a person", "handled", "n"),
     ("abandonment", "abandoned_share", "%"),
     ("writing hours", "writing_hours", "x"),
-    ("billable hours (allocated)", "billable_hours", "x"),
+    ("hours billed (hours_billed)", "billable_hours", "x"),
     ("cost allocated ({cur})", "cost", "$"),
     ("revenue ({cur})", "revenue", "$"),
     ("penalties ({cur})", "penalties", "$"),
@@ -98,9 +100,11 @@ def client_accounts(loaded: LoadedScenario, ev: Evaluation) -> list[ClientAccoun
             handled = float(w.human[idx].sum())
             mine = [t for t in rep.targets if t.target.client == c.name]
             missed = sum(not t.met for t in mine)
+            writing_h = float(w.writing_s[:, idx].sum()) / 3600.0
+            billed = writing_h if c.hours_billed == "writing" else hours
             revenue = (
                 c.price_per_conversation * handled
-                + c.price_per_hour * hours
+                + c.price_per_hour * billed
                 + c.monthly_fee * horizon / MONTH_S
             )
             penalty = c.penalty_per_missed_target * missed
@@ -111,8 +115,8 @@ def client_accounts(loaded: LoadedScenario, ev: Evaluation) -> list[ClientAccoun
             rows["abandoned_share"].append(
                 float(w.abandoned[idx].sum()) / waited if waited else math.nan
             )
-            rows["writing_hours"].append(float(w.writing_s[:, idx].sum()) / 3600.0)
-            rows["billable_hours"].append(hours)
+            rows["writing_hours"].append(writing_h)
+            rows["billable_hours"].append(billed)
             rows["cost"].append(cost)
             rows["revenue"].append(revenue)
             rows["penalties"].append(penalty)

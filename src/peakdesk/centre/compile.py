@@ -215,6 +215,7 @@ def _compile(centre: Centre, shops: list[LoadedScenario], path: Path) -> LoadedS
                 language=client.language,
                 price_per_conversation=client.price_per_conversation,
                 price_per_hour=client.price_per_hour,
+                hours_billed=client.hours_billed,
                 monthly_fee=client.monthly_fee,
                 penalty_per_missed_target=client.penalty_per_missed_target,
             )

@@ -42,7 +42,7 @@ contract's; its ``history`` is read from the centre file's folder).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -116,7 +116,19 @@ class Client(_Model):
     )
     price_per_conversation: float = Field(default=0.0, ge=0.0, le=MAX_PRICE)
     price_per_hour: float = Field(
-        default=0.0, ge=0.0, le=MAX_PRICE, description="per agent-hour spent on its chats"
+        default=0.0,
+        ge=0.0,
+        le=MAX_PRICE,
+        description="per billed agent-hour (which hours: hours_billed)",
+    )
+    hours_billed: Literal["allocated", "writing"] = Field(
+        default="allocated",
+        description=(
+            "the hours price_per_hour is charged on: 'allocated' (the agents' paid hours "
+            "split over the clients by their share of the writing time, idle time "
+            "following the work it waited for) or 'writing' (only the time its agents "
+            "spent writing its replies)"
+        ),
     )
     monthly_fee: float = Field(
         default=0.0, ge=0.0, le=MAX_PRICE, description="per 30 days, pro rata over the horizon"

@@ -68,8 +68,11 @@ class ClientInfo:
     language
         The language its buyers write in (None: any pool may serve).
     price_per_conversation, price_per_hour, monthly_fee
-        The contract: revenue per conversation handled, per agent-hour handled,
+        The contract: revenue per conversation handled, per billed agent-hour,
         and a fixed fee per 30 days (pro rata over the horizon); centre currency.
+    hours_billed
+        The hours ``price_per_hour`` is charged on: ``"allocated"`` paid hours
+        or ``"writing"`` time (:mod:`peakdesk.centre.accounts`).
     penalty_per_missed_target
         Owed per target missed in a run, centre currency.
     """
@@ -86,6 +89,7 @@ class ClientInfo:
     language: str | None = None
     price_per_conversation: float = 0.0
     price_per_hour: float = 0.0
+    hours_billed: str = "allocated"
     monthly_fee: float = 0.0
     penalty_per_missed_target: float = 0.0
 
