@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -171,6 +172,60 @@ def csv_records(
         # Decoded in buffered chunks: the reader's line is not where it failed; the bytes say.
         raise error(path, None, not_utf8(path)) from None
     return rows
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    """A CSV file's header (names stripped) and its data records, each as wide as the header.
+
+    Attributes
+    ----------
+    header_line
+        The header's line in the file.
+    header
+        Column names.
+    rows
+        ``(line, record)`` of every non-blank data record.
+    """
+
+    header_line: int
+    header: list[str]
+    rows: list[tuple[int, list[str]]]
+
+    def col(self, name: str) -> int:
+        """The position of column ``name``."""
+        return self.header.index(name)
+
+
+def csv_table(
+    path: Path,
+    error: Callable[[Path, int | None, str], Exception],
+    *,
+    needs: tuple[str, ...],
+    empty: str,
+    missing: str,
+) -> CsvTable:
+    """A CSV file of named columns (:func:`csv_records`), checked as every reader needs it.
+
+    Raises ``error`` for an empty file (``empty``), a header without one of the
+    columns ``needs`` (``missing``, then the header as it is), and a record not
+    as wide as the header (with its line).
+    """
+    records = csv_records(path, error)
+    if not records:
+        raise error(path, None, empty)
+    header_line, raw = records[0]
+    header = [name.strip() for name in raw]
+    if any(name not in header for name in needs):
+        raise error(path, header_line, f"{missing}; the header has {', '.join(header)}")
+    for line, record in records[1:]:
+        if len(record) != len(header):
+            raise error(
+                path,
+                line,
+                f"expected {len(header)} fields ({', '.join(header)}), got {len(record)}",
+            )
+    return CsvTable(header_line, header, records[1:])
 
 
 def seconds_from(text: str, start: dt.datetime) -> float:

@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from peakdesk.demand.forecast_csv import MAX_COUNT, MIN_INTERVAL_S, Forecast, ForecastError
-from peakdesk.units import csv_records
+from peakdesk.units import csv_table
 
 __all__ = ["Shape", "read_day_volumes", "read_shape_csv", "shape_forecast"]
 
@@ -81,10 +81,6 @@ class Shape:
         # Exactly rounded sums: the same value however the shape is written out.
         days = self.weights.reshape(-1, self.per_day)
         return np.array([math.fsum(row) for row in days.tolist()], dtype=np.float64)
-
-
-def _rows(path: Path) -> list[tuple[int, list[str]]]:
-    return csv_records(path, ForecastError)
 
 
 def _clock_s(path: Path, line: int, text: str) -> float:
@@ -130,33 +126,23 @@ def read_shape_csv(path: Path) -> Shape:
         With the file and line of the problem.
     """
     path = Path(path)
-    rows = _rows(path)
-    if not rows:
-        raise ForecastError(path, None, "empty file; expected a header 'time,weight'")
-    header_line, raw = rows[0]
-    header = [h.strip() for h in raw]
-    if "time" not in header or "weight" not in header:
-        raise ForecastError(
-            path,
-            header_line,
-            "a shape has the columns 'time,weight' (a day) or 'weekday,time,weight' (a "
-            f"week); the header has {', '.join(header)}",
-        )
+    table = csv_table(
+        path,
+        ForecastError,
+        needs=("time", "weight"),
+        empty="empty file; expected a header 'time,weight'",
+        missing="a shape has the columns 'time,weight' (a day) or 'weekday,time,weight' (a week)",
+    )
+    header = table.header
     weekly = "weekday" in header
-    t_col, w_col = header.index("time"), header.index("weight")
-    d_col = header.index("weekday") if weekly else None
-    data = rows[1:]
+    t_col, w_col = table.col("time"), table.col("weight")
+    d_col = table.col("weekday") if weekly else None
+    data = table.rows
     if len(data) < 2:
         raise ForecastError(path, None, "a shape needs at least two intervals")
     offsets: list[float] = []
     weights: list[float] = []
     for line, record in data:
-        if len(record) != len(header):
-            raise ForecastError(
-                path,
-                line,
-                f"expected {len(header)} fields ({', '.join(header)}), got {len(record)}",
-            )
         day = _weekday(path, line, record[d_col]) if d_col is not None else 0
         offsets.append(day * DAY_S + _clock_s(path, line, record[t_col].strip()))
         weights.append(_number(path, line, "weight", record[w_col].strip(), MAX_COUNT))
@@ -208,27 +194,16 @@ def read_day_volumes(path: Path) -> dict[dt.date, float]:
         With the file and line of the problem.
     """
     path = Path(path)
-    rows = _rows(path)
-    if not rows:
-        raise ForecastError(path, None, "empty file; expected a header 'date,conversations'")
-    header_line, raw = rows[0]
-    header = [h.strip() for h in raw]
-    if "date" not in header or "conversations" not in header:
-        raise ForecastError(
-            path,
-            header_line,
-            "day volumes have the columns 'date,conversations'; the header has "
-            + ", ".join(header),
-        )
-    d_col, n_col = header.index("date"), header.index("conversations")
+    table = csv_table(
+        path,
+        ForecastError,
+        needs=("date", "conversations"),
+        empty="empty file; expected a header 'date,conversations'",
+        missing="day volumes have the columns 'date,conversations'",
+    )
+    d_col, n_col = table.col("date"), table.col("conversations")
     out: dict[dt.date, float] = {}
-    for line, record in rows[1:]:
-        if len(record) != len(header):
-            raise ForecastError(
-                path,
-                line,
-                f"expected {len(header)} fields ({', '.join(header)}), got {len(record)}",
-            )
+    for line, record in table.rows:
         try:
             day = dt.date.fromisoformat(record[d_col].strip())
         except ValueError:

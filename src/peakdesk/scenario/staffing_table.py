@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from peakdesk.units import FileLineError, csv_records, seconds_from
+from peakdesk.units import FileLineError, csv_table, seconds_from
 
 __all__ = ["StaffingError", "StaffingTable", "read_staffing_table"]
 
@@ -174,15 +174,14 @@ def read_staffing_table(
         If the file cannot be read or a row is wrong (with its line).
     """
     path = Path(path)
-    rows = csv_records(path, StaffingError)
-    if not rows:
-        raise StaffingError(path, None, f"empty file; expected a header starting with {TIME_COL}")
-    header_line, raw = rows[0]
-    header = [h.strip() for h in raw]
-    if TIME_COL not in header:
-        raise StaffingError(
-            path, header_line, f"no {TIME_COL!r} column; the header has {', '.join(header)}"
-        )
+    table = csv_table(
+        path,
+        StaffingError,
+        needs=(TIME_COL,),
+        empty=f"empty file; expected a header starting with {TIME_COL}",
+        missing=f"no {TIME_COL!r} column",
+    )
+    header, header_line, data = table.header, table.header_line, table.rows
     column = next((c for c in (pool, f"online_{pool}", "agents") if c in header), None)
     if column is None:
         raise StaffingError(
@@ -191,7 +190,6 @@ def read_staffing_table(
             f"no column for pool {pool!r}: give {pool!r}, 'online_{pool}' or 'agents' "
             f"(the header has {', '.join(header)})",
         )
-    data = rows[1:]
     if not data:
         raise StaffingError(path, None, "no rows after the header")
     t_col, n_col = header.index(TIME_COL), header.index(column)
@@ -202,12 +200,6 @@ def read_staffing_table(
     lines: list[int] = []
     rounded = 0
     for line, record in data:
-        if len(record) != len(header):
-            raise StaffingError(
-                path,
-                line,
-                f"expected {len(header)} fields ({', '.join(header)}), got {len(record)}",
-            )
         t0 = _offset(path, line, TIME_COL, record[t_col].strip(), start)
         if not -LEAD_S <= t0 < horizon_s:
             raise StaffingError(
