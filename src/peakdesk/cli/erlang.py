@@ -223,7 +223,7 @@ def _intervals(
     run_dir: Path, aht: str | None, target: str | None, patience: str | None, as_json: bool
 ) -> None:
     """``erlang --intervals``: each interval of a run, the formula beside the simulation."""
-    from peakdesk.experiment.interval_figures import JUDGED, erlang_beside
+    from peakdesk.experiment.interval_figures import JUDGED, erlang_beside, slot_hold_s
     from peakdesk.report.rundata import RunData, RunDirError
     from peakdesk.units import parse_duration_s
 
@@ -252,20 +252,19 @@ def _intervals(
         return
     interval_s = float(summary["interval_s"])
     try:
+        # The slot-holding time once: the formula takes it, the output shows it.
+        hold = handle[0] if handle else slot_hold_s(run.intervals, interval_s)
         rows = erlang_beside(
             run.intervals,
             interval_s,
             float(summary["horizon_s"]),
             t_s,
-            handle_s=handle[0] if handle else None,
+            handle_s=hold,
             patience_s=pat_s,
         )
     except ValueError as exc:
         fail(f"{run_dir}: {exc}")
         return
-    from peakdesk.experiment.interval_figures import slot_hold_s
-
-    hold = handle[0] if handle else slot_hold_s(run.intervals, interval_s)
     model = "Erlang A" if math.isfinite(pat_s) else "Erlang C"
     start = dt.datetime.fromisoformat(str(summary["start"]))
     outside = sum(1 for r in rows if "p_delay" in r.outside)

@@ -300,7 +300,6 @@ def _horizon_line(mode: str, ev: Evaluation) -> str:
 
 def _start_up_lines(loaded: LoadedScenario, ev: Evaluation) -> list[str]:
     """The warm-up run, or for a steady demand run without one, how long its start-up lasts."""
-    from peakdesk.engine.intervals import stack_runs
     from peakdesk.experiment.interval_figures import start_up
     from peakdesk.units import format_duration
 
@@ -313,11 +312,7 @@ def _start_up_lines(loaded: LoadedScenario, ev: Evaluation) -> list[str]:
         ]
     if spec.demand.profile != "flat" or not ev.replications:
         return []
-    cols = {
-        k: stack_runs([r.intervals.columns()[k].astype(float) for r in ev.replications])
-        for k in ("busy_slots", "queue")
-    }
-    est = start_up(cols, spec.calendar.interval, spec.calendar.horizon)
+    est = start_up(ev.interval_tables(), spec.calendar.interval, spec.calendar.horizon)
     if est["intervals"] == 0:
         return []
     return [

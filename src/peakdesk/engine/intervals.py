@@ -368,18 +368,18 @@ def interval_table(
     delay = log.first_human_reply_s - w.arrival_s
     late = np.where(np.isnan(delay), np.inf, delay)
     arrivals = np.bincount(bins, minlength=n)
-    human_arr = np.bincount(bins[human], minlength=n)
+    hb = bins[human]  # the human arrivals' intervals, used by every figure below
+    human_arr = np.bincount(hb, minlength=n)
     # Served within 3 min, abandoned counting as failures (the summary's definition).
     served = np.where(log.abandoned, np.inf, late)
-    ok = np.bincount(bins[human], weights=(served[human] <= 180.0).astype(float), minlength=n)
+    ok = np.bincount(hb, weights=(served[human] <= 180.0).astype(float), minlength=n)
     answered = human & ~np.isnan(delay)
     sum_delay = np.bincount(bins[answered], weights=delay[answered], minlength=n)
     cnt_delay = np.bincount(bins[answered], minlength=n)
     qs = (0.5, 0.9, 0.95)
-    pct = _bin_percentiles(bins[human], late[human], n, qs)
+    pct = _bin_percentiles(hb, late[human], n, qs)
     # The Erlang figures: the wait until an agent takes the chat.
     wait = assignment_wait(log, edges[-1])[human]
-    hb = bins[human]
     taken = ~np.isnan(log.assign_s[human])
     gone = log.abandoned[human]
     delayed = np.bincount(hb, weights=(wait > 0.0).astype(float), minlength=n)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats
 
 from peakdesk.demand.forecast_csv import ForecastError
@@ -16,7 +17,12 @@ from peakdesk.demand.sample import intensity as demand_intensity
 from peakdesk.engine.by_type import TypeWork, type_work
 from peakdesk.engine.config import EngineConfig
 from peakdesk.engine.engines import resolve, run, warm
-from peakdesk.engine.intervals import DEFAULT_SERVICE_LEVEL_S, IntervalTable, interval_table
+from peakdesk.engine.intervals import (
+    DEFAULT_SERVICE_LEVEL_S,
+    IntervalTable,
+    interval_table,
+    stack_runs,
+)
 from peakdesk.engine.kpis import pool_kpis
 from peakdesk.engine.log import ChatLog
 from peakdesk.engine.setup import Staffing, build_config, subaccount_cost
@@ -125,6 +131,15 @@ class Evaluation:
     replications: tuple[Replication, ...]
     confidence: float = 0.95
     """Confidence level of the intervals (not the scenario's required P(targets met))."""
+
+    def interval_tables(self) -> dict[str, npt.NDArray[np.float64]]:
+        """Each interval column as a (replications x intervals) table (``nan`` padded where
+        runs ran past the horizon for different times)."""
+        cols: dict[str, list[npt.NDArray[np.float64]]] = {}
+        for rep in self.replications:
+            for k, v in rep.intervals.columns().items():
+                cols.setdefault(k, []).append(np.asarray(v, dtype=np.float64))
+        return {k: stack_runs(v) for k, v in cols.items()}
 
     def estimates(self, confidence: float | None = None) -> dict[str, Estimate]:
         """Each summary figure's mean and confidence interval over replications."""

@@ -111,9 +111,7 @@ def after_warm_up(
     until = np.fmin(log.assign_s, left)  # nan where neither came
     waiting = ~keep & ~w.bot & ~(until <= warm_up_s)
     # Writing on the warm-up's replies sent after the cut, from the cut on.
-    late_reply = (
-        ~keep[w.message_conversation] & (log.reply_agent >= 0) & (log.reply_time_s > warm_up_s)
-    )
+    late_reply = ~msg_keep & (log.reply_agent >= 0) & (log.reply_time_s > warm_up_s)
     w_start = np.maximum(log.reply_time_s[late_reply] - log.reply_compose_s[late_reply], warm_up_s)
     writing = log.handback_writing_end_s > warm_up_s
     online = log.online_end_s > warm_up_s

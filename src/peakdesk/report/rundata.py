@@ -180,17 +180,13 @@ class RunData:
         cls, loaded: LoadedScenario, ev: Evaluation, plan: PlanData | None = None
     ) -> RunData:
         """The data of an in-memory run."""
-        cols: dict[str, list[F64]] = {}
-        for rep in ev.replications:
-            for k, v in rep.intervals.columns().items():
-                cols.setdefault(k, []).append(np.asarray(v, dtype=np.float64))
         try:
             text = loaded.path.read_text(encoding="utf-8")
         except OSError:
             text = ""
         return cls(
             summary=json.loads(json.dumps(_json_ready(summary_json(loaded, ev)))),
-            intervals={k: stack_runs(v) for k, v in cols.items()},
+            intervals=ev.interval_tables(),
             plan=plan,
             scenario_text=text,
             pools=pool_records(ev),
@@ -366,12 +362,9 @@ def _interval_figures(ev: Evaluation, horizon_s: float) -> dict[str, Any] | None
     if not ev.replications:
         return None
     first = ev.replications[0].intervals
-    cols: dict[str, list[F64]] = {}
-    for rep in ev.replications:
-        for k, v in rep.intervals.columns().items():
-            cols.setdefault(k, []).append(np.asarray(v, dtype=np.float64))
-    stacked = {k: stack_runs(v) for k, v in cols.items()}
-    return interval_figures(stacked, first.interval_s, first.service_level_s, horizon_s)
+    return interval_figures(
+        ev.interval_tables(), first.interval_s, first.service_level_s, horizon_s
+    )
 
 
 def clients_json(loaded: LoadedScenario, ev: Evaluation) -> list[dict[str, Any]] | None:
