@@ -16,7 +16,7 @@ replications with a 95% Student-t interval; P(met) has a Wilson interval.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -155,8 +155,7 @@ def _figure(name: str, values: list[float]) -> Estimate:
     e = Estimate.of(np.asarray(values, dtype=np.float64))
     if name == "margin":
         return e
-    high = min(e.high, 1.0) if name == "abandoned_share" else e.high
-    return replace(e, low=max(e.low, 0.0), high=high)
+    return e.within(0.0, 1.0 if name == "abandoned_share" else math.inf)
 
 
 def unallocated_cost(ev: Evaluation) -> Estimate:

@@ -108,6 +108,11 @@ class Estimate:
         half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
         return cls(m, m - half, m + half, n, confidence)
 
+    def within(self, least: float = 0.0, most: float = math.inf) -> Estimate:
+        """The interval clipped to what the quantity can be (a t interval from a few
+        replications can reach past it: a count below 0, a share above 1)."""
+        return replace(self, low=max(self.low, least), high=min(self.high, most))
+
 
 #: RunSummary fields that are shares (0..1).
 SHARE_FIELDS = frozenset(
@@ -151,10 +156,7 @@ class Evaluation:
         out = {k: Estimate.of(table[:, j], confidence) for j, k in enumerate(names)}
         # Every figure is a count, a time, a cost or a share: a t interval from a few
         # replications can reach past what the figure can be, so it is clipped.
-        for k, e in out.items():
-            high = min(e.high, 1.0) if k in SHARE_FIELDS else e.high
-            out[k] = replace(e, low=max(e.low, 0.0), high=high)
-        return out
+        return {k: e.within(0.0, 1.0 if k in SHARE_FIELDS else math.inf) for k, e in out.items()}
 
     def targets(self) -> list[TargetSummary]:
         """Each target's probability of being met and worst value over replications."""
