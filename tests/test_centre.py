@@ -603,3 +603,36 @@ def test_hours_billed_on_the_writing_time(tmp_path: Path) -> None:
     # Writing is a part of the paid hours it is allocated by.
     assert writing["writing_hours"].mean < alloc["billable_hours"].mean
     assert writing["cost"].mean == pytest.approx(alloc["cost"].mean)
+
+
+def test_errors_in_a_client_file_name_that_file_and_its_own_fields(tmp_path: Path) -> None:
+    # A client file's fields are told by their own path in it (`seat_limit`, `served_by.X`),
+    # not by where the quote merged them into the centre (`clients[2]`, `pools[0].skills.lz`).
+    centre = _plannable(tmp_path)
+    team = tomlkit.parse(centre.read_text(encoding="utf-8"))
+    team["pools"][0]["languages"] = ["zh", "en"]
+    centre.write_text(tomlkit.dumps(team), encoding="utf-8")
+    shop = _shop(600.0)
+    client = {
+        "name": "lz",
+        "served_by": {"shared": 1.0},
+        **{k: shop[k] for k in ("calendar", "demand", "inquiry_types")},
+    }
+    runner = CliRunner()
+    for edit, expect in (
+        (lambda c: c.update(seat_limit="lots"), 'seat_limit = "lots": Input should be'),
+        (lambda c: c.update(served_by={"shared": "high"}), 'served_by.shared = "high"'),
+        (lambda c: c["demand"].update(daily_volum=3), "demand.daily_volum: unknown field"),
+        (lambda c: c["inquiry_types"][0].pop("patience"), "inquiry_types[0].patience: required"),
+        (lambda c: c.update(language="vi"), "served_by.shared: client 'lz' writes 'vi'"),
+    ):
+        bad = copy.deepcopy(client)
+        edit(bad)
+        path = _write(tmp_path, bad, "bad-client.toml")
+        res = runner.invoke(main, ["quote", str(centre), "--add", str(path), "--no-plan"])
+        assert res.exit_code == 2, res.output
+        assert f"{path}: invalid client file" in res.output, res.output
+        assert expect in res.output, res.output
+        assert "clients[" not in res.output and "pools[" not in res.output, res.output
+        assert "Traceback" not in res.output
+    assert "leave it out of served_by" in res.output  # the fix in the file the user wrote

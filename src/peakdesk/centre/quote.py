@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,7 @@ def added_centre(centre_path: Path | str, client_path: Path | str) -> LoadedScen
     unknown = [k for k in served if k not in names]
     if unknown:
         raise ScenarioError(kp, [f"served_by.{unknown[0]}: no such pool; pools: {names}"])
+    k_new = len(data.get("clients", []))
     # The client file's paths are its own folder's; the centre resolves them from its own.
     for key, sub in (("scenario", None), ("demand", "forecast"), ("targets", "history")):
         value = client.get(key) if sub is None else (client.get(key) or {}).get(sub)
@@ -75,7 +77,36 @@ def added_centre(centre_path: Path | str, client_path: Path | str) -> LoadedScen
     for pool in merged["pools"]:
         if pool.get("name") in served:
             pool.setdefault("skills", {})[str(name)] = served[pool["name"]]
-    return centre_from_data(merged, cp)
+    try:
+        return centre_from_data(merged, cp)
+    except ScenarioError as exc:
+        raise _in_client_file(exc, kp, k_new, str(name), [str(n) for n in names]) from None
+
+
+def _in_client_file(
+    exc: ScenarioError, client_path: Path, k: int, name: str, pools: list[str]
+) -> ScenarioError:
+    """The merged centre's problems told against the client file the user wrote.
+
+    ``clients[k].seat_limit`` is the client file's ``seat_limit``, and
+    ``pools[i].skills.<client>`` its ``served_by.<pool>``; a problem of the centre
+    with the shop added that is neither (the team's seats, say) is named as such.
+    """
+    own = re.compile(rf"clients\[{k}\]\.?")
+    skill = re.compile(rf"pools\[(\d+)\]\.skills\.{re.escape(name)}(?![\w-])")
+    problems = []
+    for problem in exc.problems:
+        m = skill.match(problem)
+        if own.match(problem):
+            problem = own.sub("", problem, count=1)
+            problem = problem if not problem.startswith(("(", ":", " ")) else "(file)" + problem
+        elif m and int(m[1]) < len(pools):
+            rest = problem[m.end() :].replace("take the skill away", "leave it out of served_by")
+            problem = f"served_by.{pools[int(m[1])]}" + rest
+        else:
+            problem = f"(the centre {exc.path.name} with this shop added) {problem}"
+        problems.append(problem)
+    return ScenarioError(client_path, problems, what="invalid client file")
 
 
 @dataclass(frozen=True)
