@@ -401,8 +401,18 @@ def test_quote_one_more_shop(tmp_path: Path) -> None:
     assert q["price_per_conversation"] == pytest.approx(
         q["marginal_cost"] * 1.2 / q["handled_conversations"]
     )
+    pairs = q["plan_pairs"]
+    assert [p["seed"] for p in pairs] == [5, 6, 7]  # --plan-repeats 3 from the scenario's seed
+    assert q["marginal_cost"] == pytest.approx(np.mean([p["marginal_cost"] for p in pairs]))
+    low, high = q["marginal_cost_interval"]
+    assert 0 <= low <= q["marginal_cost"] <= high
     extra = q["paid_hours_with"] - q["paid_hours_without"]
     assert q["price_per_hour"] == pytest.approx(q["marginal_cost"] * 1.2 / extra)
+    # A real hour of added capacity costs at least the (only) wage: 150 PHP, plus the margin.
+    assert q["price_per_hour"] >= 150.0 * 1.2 - 1e-6
+    assert q["price_per_billed_hour"] == pytest.approx(
+        q["marginal_cost"] * 1.2 / q["client_billed_hours"]
+    )
     res = runner.invoke(main, ["quote", str(centre), "--add", str(add), "--no-plan", "-r", "5"])
     assert res.exit_code == 0, res.output
     assert "the team as it is" in res.output and "not planned (--no-plan)" in res.output
@@ -439,8 +449,11 @@ def test_a_shop_the_planned_team_takes_within_its_hours_costs_nothing_more(
     add = _write(tmp_path, client, "lz.toml")
     res = CliRunner().invoke(main, ["quote", str(centre), "--add", str(add), "-r", "10"])
     assert res.exit_code == 0, res.output
-    # both plans are the team's smallest (2 agents): the shop fits in its hours
-    assert "7,500 PHP without, 7,500 PHP with: marginal cost 0 PHP" in res.output
+    # Each pair's plans are the same, or the plan with the shop serves the team without it
+    # at the bound (re-priced): the shop fits in the team's hours on every seed.
+    assert "marginal cost 0 PHP (all 3 pairs of plans, on seeds 5-7, give it)" in res.output
+    # (on seed 6 the plan with the shop is the cheaper, and serves the team without it)
+    assert "seed 6: 7,200 without, 7,200 with, marginal 0 (the plan with it serves" in res.output
     assert "no marginal agent-hour" in res.output and "nan" not in res.output
 
 
@@ -636,3 +649,33 @@ def test_errors_in_a_client_file_name_that_file_and_its_own_fields(tmp_path: Pat
         assert "clients[" not in res.output and "pools[" not in res.output, res.output
         assert "Traceback" not in res.output
     assert "leave it out of served_by" in res.output  # the fix in the file the user wrote
+
+
+def test_the_marginal_cost_interval_covers_plans_on_other_seeds(tmp_path: Path) -> None:
+    # One pair of plans is one draw: the trimmed plans move by a trim step between seeds.
+    # The mean over pairs on seeds 5-8 has a t interval; pairs re-planned on seeds
+    # 105-108 (the same shop, independent buyers) land, on average, inside it.
+    from peakdesk.centre.quote import added_centre, quote_addition
+
+    centre = _plannable(tmp_path)
+    shop = _shop(3000.0)
+    shop["calendar"]["timezone"] = "Asia/Manila"
+    shop["calendar"]["horizon"] = "1d"
+    client = {
+        "name": "lz",
+        "served_by": {"shared": 1.0},
+        **{k: shop[k] for k in ("calendar", "demand", "inquiry_types")},
+        "targets": {"require": ["lazada.response_rate >= 0.85"]},
+    }
+    add = _write(tmp_path, client, "lz.toml")
+    base, added = load_centre(centre), added_centre(centre, add)
+    quotes = [quote_addition(base, added, replications=4, seed=s, plan_repeats=4) for s in (5, 105)]
+    first, other = quotes
+    low, high = first.marginal_interval
+    assert low < high  # the pairs differ: the plan with the shop moves by a trim step
+    assert low <= other.marginal_cost <= high
+    assert other.marginal_interval[0] <= first.marginal_cost <= other.marginal_interval[1]
+    for q in quotes:
+        assert [p.seed for p in q.pairs][1:] == [q.pairs[0].seed + k for k in (1, 2, 3)]
+        assert all(p.marginal >= 0 for p in q.pairs)
+        assert q.marginal_cost == pytest.approx(float(np.mean([p.marginal for p in q.pairs])))

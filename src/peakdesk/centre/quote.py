@@ -12,15 +12,32 @@ naming the team's pools that take the new shop) and answers three questions:
    below its targets is named.
 2. **At the margin**: when the team's pools have ``[pools.plan]`` tables, the
    centre is planned without and with the new client (the full planner:
-   verification and held-out check); the marginal cost is the difference.
+   verification and held-out check) on the same base seed, so both plans are
+   refined, trimmed and verified on the same buyers of the team's own clients
+   (common random numbers).  One such pair is one draw of the marginal cost: a
+   plan moves by a trim step between seeds, and the difference of two plans
+   carries that noise.  The pair is repeated on ``plan_repeats`` base seeds and
+   the marginal cost is the mean difference with its Student-t interval.  Where
+   the plan with the client is the cheaper of a pair, it is checked on the team
+   without the client (the without-plan's verification seeds): when it keeps
+   every target there at the planner's bound, it is the cheaper plan that serves
+   both, and the pair's cost without the client is re-priced to it (marginal 0).
 3. **Its price**: the marginal cost plus the margin (``--margin 0.2`` = 20% on
    cost), per conversation the new client's buyers bring to a person (from the
-   runs of 1) and per marginal paid agent-hour.
+   runs of 1), per marginal paid agent-hour (the hours the plans with the client
+   add, paired by seed: a real hour of added capacity, so at least the cheapest
+   wage it adds plus the margin), and per hour billed on the new client's chats
+   in the planned team with it (its allocated paid hours, or its agents' writing
+   hours under ``hours_billed = "writing"``): what a ``price_per_hour`` contract
+   must charge to keep the margin.  Billed hours include the idle time allocated
+   with the work, so they can exceed the hours added, and the price per billed
+   hour can then be below every wage.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import re
 from collections.abc import Callable
@@ -28,11 +45,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from scipy import stats
 
 from peakdesk.centre.accounts import client_accounts
 from peakdesk.centre.compile import centre_from_data
-from peakdesk.experiment.replicate import simulate
+from peakdesk.experiment.replicate import Estimate, simulate
+from peakdesk.plan.guarantee import lower_bound
 from peakdesk.scenario.load import LoadedScenario, ScenarioError, read_toml
 
 
@@ -143,6 +162,12 @@ class AddedQuote:
     worse, better
         Runs (paired by seed) that kept every target without the new client and
         not with it, and the other way round.
+    pairs
+        The plans without and with the client, one pair per base seed (both
+        planned ``ok``); ``base_cost``, ``with_cost`` and the hours are their means.
+    billed_hours
+        The new client's billed hours per run in the planned team with it (mean
+        over the pairs' verification runs).
     """
 
     client: str
@@ -164,6 +189,8 @@ class AddedQuote:
     base_by_client: dict[str, float] | None = None
     worse: int = 0
     better: int = 0
+    pairs: tuple[PlanPair, ...] = ()
+    billed_hours: float | None = None
 
     @property
     def baseline_misses(self) -> bool:
@@ -188,10 +215,19 @@ class AddedQuote:
 
     @property
     def marginal_cost(self) -> float:
-        """Cost of the centre with the client less without (NaN: not planned)."""
+        """Cost of the centre with the client less without, mean over the pairs (NaN: not
+        planned)."""
         if self.base_cost is None or self.with_cost is None:
             return math.nan
         return self.with_cost - self.base_cost
+
+    @property
+    def marginal_interval(self) -> tuple[float, float]:
+        """95% Student-t interval of the marginal cost over the plan pairs (NaN: fewer than
+        two pairs), clipped at 0 below: a plan that serves the team with the client serves
+        it without, so the addition cannot save money."""
+        est = Estimate.of(np.array([p.marginal for p in self.pairs]))
+        return (max(est.low, 0.0), est.high) if est.n >= 2 else (math.nan, math.nan)
 
     @property
     def price_per_conversation(self) -> float:
@@ -202,18 +238,54 @@ class AddedQuote:
 
     @property
     def price_per_hour(self) -> float:
-        """Marginal cost plus margin per marginal paid agent-hour (NaN: unknown or none)."""
+        """Marginal cost plus margin per marginal paid agent-hour: the hours the plans with
+        the client add, paired by seed (NaN: not planned, or no hour added)."""
         if self.base_hours is None or self.with_hours is None:
             return math.nan
         extra = self.with_hours - self.base_hours
         return self.marginal_cost * (1.0 + self.margin) / extra if extra > 0 else math.nan
 
+    @property
+    def price_per_billed_hour(self) -> float:
+        """Marginal cost plus margin per hour billed on the new client's chats in the planned
+        team with it: what a ``price_per_hour`` contract must charge (NaN: not planned, or
+        no hour billed)."""
+        if self.billed_hours is None or not self.billed_hours > 0:
+            return math.nan
+        return self.marginal_cost * (1.0 + self.margin) / self.billed_hours
 
-def _lower_bound(kept: int, runs: int, level: float) -> float:
-    """One-sided Clopper-Pearson lower bound on a success probability."""
-    if kept == 0:
-        return 0.0
-    return float(stats.beta.ppf(1.0 - level, kept, runs - kept + 1))
+
+@dataclass(frozen=True)
+class PlanPair:
+    """One pair of plans of the centre, without and with the new client, on one base seed.
+
+    Attributes
+    ----------
+    seed
+        The base seed of both searches.
+    without, with_
+        Their costs (``without`` re-priced to ``with_`` when the plan with the client
+        serves the team without it at the bound: ``repriced``).
+    hours_without, hours_with
+        Their paid agent-hours (verification runs' mean).
+    billed
+        The new client's billed hours per run in the plan with it.
+    repriced
+        Whether ``without`` is the plan with the client's cost (see above).
+    """
+
+    seed: int
+    without: float
+    with_: float
+    hours_without: float
+    hours_with: float
+    billed: float
+    repriced: bool = False
+
+    @property
+    def marginal(self) -> float:
+        """Cost with the client less without."""
+        return self.with_ - self.without
 
 
 def _paid_hours(plan: Any) -> float:
@@ -231,6 +303,7 @@ def quote_addition(
     workers: int = 1,
     seed: int | None = None,
     plan: bool = True,
+    plan_repeats: int = 3,
     progress: Callable[[str], None] | None = None,
 ) -> AddedQuote:
     """Answer the three questions of the module docstring for the last client of ``added``."""
@@ -250,7 +323,7 @@ def quote_addition(
     ev = simulate(added, replications=n, seed=seed, keep_logs=False, workers=workers)
     kept1 = [all(t.met for t in r.targets) for r in ev.replications]
     kept = sum(kept1)
-    low = _lower_bound(kept, n, level)
+    low = lower_bound(kept, n, level, spec.plan.bound)
     # Paired by run (the same seeds): runs lost with the new client, and runs gained.
     worse = sum(a and not b for a, b in zip(kept0, kept1, strict=True))
     better = sum(b and not a for a, b in zip(kept0, kept1, strict=True))
@@ -258,25 +331,40 @@ def quote_addition(
     accounts = {a.client: a for a in client_accounts(added, ev)}
     by_client = {k: a.p_all_met for k, a in accounts.items()}
     handled = accounts[new].figures["handled"].mean
-    base_cost = with_cost = base_hours = with_hours = None
+    base_cost = with_cost = base_hours = with_hours = billed = None
     status = (
         "not planned: no pool has a [pools.plan] table"
         if plan
         else "not planned (--no-plan): the team as it is, without the marginal cost"
     )
+    pairs: list[PlanPair] = []
     if plan and any(p.plan is not None for p in spec.pools):
-        say("planning the centre without the new client")
-        p0 = search(base, workers=workers, seed=seed, progress=say)
-        say(f"planning the centre with {new!r}")
-        p1 = search(added, workers=workers, seed=seed, progress=say)
-        status = f"without: {p0.status}; with: {p1.status}"
-        # What bound a plan that failed is in its message: the quote says it too.
-        why = [f"{k}: {q.message}" for k, q in (("without", p0), ("with", p1)) if q.status != "ok"]
-        if why:
-            status += " (" + "; ".join(why) + ")"
-        if p0.status == "ok" and p1.status == "ok":
-            base_cost, with_cost = p0.total_cost, p1.total_cost
-            base_hours, with_hours = _paid_hours(p0), _paid_hours(p1)
+        first_seed = spec.simulation.seed if seed is None else seed
+        statuses = []
+        for k in range(plan_repeats):
+            s = first_seed + k
+            tag = f" (pair {k + 1} of {plan_repeats}, seed {s})" if plan_repeats > 1 else ""
+            say(f"planning the centre without the new client{tag}")
+            p0 = search(base, workers=workers, seed=s, progress=say)
+            say(f"planning the centre with {new!r}{tag}")
+            p1 = search(added, workers=workers, seed=s, progress=say)
+            statuses.append(f"without: {p0.status}; with: {p1.status}")
+            # What bound a plan that failed is in its message: the quote says it too.
+            tried = (("without", p0), ("with", p1))
+            why = [f"{w}: {q.message}" for w, q in tried if q.status != "ok"]
+            if why:
+                statuses[-1] += " (" + "; ".join(why) + ")"
+                break  # a pair that cannot be planned: more seeds will not price it
+            pairs.append(_pair(base, added, p0, p1, s, workers=workers, say=say))
+        status = statuses[-1] if len(set(statuses)) == 1 or not pairs else "; ".join(statuses)
+        if len(pairs) == len(statuses):
+            base_cost = float(np.mean([q.without for q in pairs]))
+            with_cost = float(np.mean([q.with_ for q in pairs]))
+            base_hours = float(np.mean([q.hours_without for q in pairs]))
+            with_hours = float(np.mean([q.hours_with for q in pairs]))
+            billed = float(np.mean([q.billed for q in pairs]))
+        else:
+            pairs = []
     return AddedQuote(
         client=new,
         runs=n,
@@ -293,8 +381,55 @@ def quote_addition(
         status=status,
         margin=margin,
         base_kept=sum(kept0),
-        base_p_low=_lower_bound(sum(kept0), n, level),
+        base_p_low=lower_bound(sum(kept0), n, level, spec.plan.bound),
         base_by_client=base_by_client,
         worse=worse,
         better=better,
+        pairs=tuple(pairs),
+        billed_hours=billed,
+    )
+
+
+def _pair(
+    base: LoadedScenario,
+    added: LoadedScenario,
+    p0: Any,
+    p1: Any,
+    seed: int,
+    *,
+    workers: int,
+    say: Callable[[str], None],
+) -> PlanPair:
+    """The pair's costs and hours; ``without`` re-priced when the plan with the client serves
+    the team without it at the planner's bound on the without-plan's verification seeds."""
+    from peakdesk.plan.search import plan_config, runs_met
+
+    assert added.centre is not None and p1.verification is not None
+    new = added.centre.clients[-1].name
+    billed = next(
+        a.figures["billable_hours"].mean
+        for a in client_accounts(added, p1.verification)
+        if a.client == new
+    )
+    pair = PlanPair(seed, p0.total_cost, p1.total_cost, _paid_hours(p0), _paid_hours(p1), billed)
+    if not p1.total_cost < p0.total_cost:
+        return pair
+    first, end = p0.seeds["verification"]
+    say(f"the plan with {new!r} is the cheaper: its {end - first} runs on the team without")
+    cfg, _ = plan_config(base.spec, list(p1.patterns), p1.counts)
+    ev = simulate(
+        base,
+        seed=seed,
+        replications=end - first,
+        config=cfg,
+        keep_logs=False,
+        workers=workers,
+        first_replication=first,
+    )
+    spec = base.spec
+    low = lower_bound(runs_met(ev), end - first, spec.plan.bound_level, spec.plan.bound)
+    if low < spec.targets.confidence:
+        return pair
+    return dataclasses.replace(
+        pair, without=p1.total_cost, hours_without=_paid_hours(p1), repriced=True
     )

@@ -49,6 +49,15 @@ from peakdesk.scenario.schema import MAX_REPLICATIONS
     help="With --add: only whether the team as it is takes the new shop (no planning).",
 )
 @click.option(
+    "--plan-repeats",
+    type=click.IntRange(min=1, max=50),
+    default=3,
+    show_default=True,
+    help="With --add: pairs of plans (without and with the shop) on successive base seeds;"
+    " the marginal cost is their mean difference with a 95% interval (1: one pair, no"
+    " interval).",
+)
+@click.option(
     "--margin",
     type=click.FloatRange(min=0.0),
     default=0.2,
@@ -73,6 +82,7 @@ def quote_cmd(
     team_file: str | None,
     add_file: str | None,
     no_plan: bool,
+    plan_repeats: int,
     margin: float,
     replications: int | None,
     seed: int | None,
@@ -99,7 +109,15 @@ def quote_cmd(
             fail(f"{scenario} is a centre: quote one more shop with --add CLIENT.toml")
         assert add_file is not None
         _quote_added(
-            loaded, scenario, add_file, margin, replications, seed, workers, not no_plan, as_json
+            loaded,
+            scenario,
+            add_file,
+            margin,
+            replications,
+            seed,
+            workers,
+            plan_repeats if not no_plan else 0,
+            as_json,
         )
         return
     if team_file is None:
@@ -169,7 +187,7 @@ def _quote_added(
     replications: int | None,
     seed: int | None,
     workers: int,
-    plan: bool,
+    plan_repeats: int,
     as_json: bool,
 ) -> None:
     from peakdesk.centre.quote import added_centre, quote_addition
@@ -186,7 +204,8 @@ def _quote_added(
             replications=replications,
             workers=workers,
             seed=seed,
-            plan=plan,
+            plan=plan_repeats > 0,
+            plan_repeats=max(plan_repeats, 1),
             progress=None if as_json else say_progress(),
         )
     cur = loaded.spec.scenario.currency
@@ -214,11 +233,27 @@ def _quote_added(
         "cost_without": q.base_cost,
         "cost_with": q.with_cost,
         "marginal_cost": q.marginal_cost,
+        "marginal_cost_interval": list(q.marginal_interval),
+        "plan_pairs": [
+            {
+                "seed": p.seed,
+                "cost_without": p.without,
+                "cost_with": p.with_,
+                "marginal_cost": p.marginal,
+                "repriced_without": p.repriced,
+                "paid_hours_without": p.hours_without,
+                "paid_hours_with": p.hours_with,
+                "client_billed_hours": p.billed,
+            }
+            for p in q.pairs
+        ],
         "paid_hours_without": q.base_hours,
         "paid_hours_with": q.with_hours,
+        "client_billed_hours": q.billed_hours,
         "margin": q.margin,
         "price_per_conversation": q.price_per_conversation,
         "price_per_hour": q.price_per_hour,
+        "price_per_billed_hour": q.price_per_billed_hour,
         "currency": cur,
     }
     if as_json:
@@ -261,16 +296,47 @@ def _quote_added(
     if q.base_cost is None:
         click.echo(f"marginal cost: {q.status}")
         return
+    low, high = q.marginal_interval
+    n = len(q.pairs)
+    seeds = f"seeds {q.pairs[0].seed}-{q.pairs[-1].seed}" if n else ""
+    if n < 2:
+        spread = (
+            " (one pair of plans: no interval; a plan moves by a trim step between seeds, "
+            "--plan-repeats 3 measures it)"
+        )
+    elif low == high:
+        # Every pair the same: no spread seen, which a t interval would show as zero width.
+        spread = f" (all {n} pairs of plans, on {seeds}, give it)"
+    else:
+        spread = f" (95% interval {low:,.0f} to {high:,.0f} over {n} pairs of plans on {seeds})"
     click.echo(
         f"planned: {q.base_cost:,.0f} {cur} without, {q.with_cost:,.0f} {cur} with: "
-        f"marginal cost {q.marginal_cost:,.0f} {cur}"
+        f"marginal cost {q.marginal_cost:,.0f} {cur}{spread}"
     )
+    for pair in q.pairs if n >= 2 else ():
+        note = " (the plan with it serves the team without: re-priced)" if pair.repriced else ""
+        click.echo(
+            f"  seed {pair.seed}: {pair.without:,.0f} without, {pair.with_:,.0f} with, marginal "
+            f"{pair.marginal:,.0f}{note}"
+        )
+    assert added.centre is not None
+    writing = added.centre.clients[-1].hours_billed == "writing"
+    basis = "writing hours" if writing else "allocated paid hours"
+    extra = (q.with_hours or 0.0) - (q.base_hours or 0.0)
     per_hour = (
-        f"{q.price_per_hour:,.2f} {cur} per marginal agent-hour"
+        f"{q.price_per_hour:,.2f} {cur} per marginal paid agent-hour ({extra:,.0f} h the "
+        "plan with it adds)"
         if q.price_per_hour == q.price_per_hour
         else "no marginal agent-hour (the planned team takes it within the hours it has)"
     )
+    per_billed = (
+        f"; as a price_per_hour contract bills it: {q.price_per_billed_hour:,.2f} {cur} per "
+        f"hour billed on {q.client}'s chats ({q.billed_hours:,.0f} h a run, its {basis} in "
+        "the planned team)"
+        if q.price_per_billed_hour == q.price_per_billed_hour
+        else ""
+    )
     click.echo(
         f"price at {q.margin:.0%} margin: {q.price_per_conversation:,.2f} {cur} per "
-        f"conversation, {per_hour}"
+        f"conversation, {per_hour}{per_billed}"
     )
