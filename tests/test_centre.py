@@ -355,8 +355,6 @@ def test_pooling_two_clients_needs_no_more_than_dedicated_pools(tmp_path: Path) 
     res = runner.invoke(main, ["simulate", str(planned), "-r", "2", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["summary"]["total_cost"]["mean"] == pytest.approx(cost["shared"])
-    res = runner.invoke(main, ["plan", str(tmp_path / "shared.toml"), "--margin", "0.1"])
-    assert res.exit_code == 2 and "not yet for centre files" in res.output
 
 
 def _plannable(tmp: Path) -> Path:
@@ -679,3 +677,56 @@ def test_the_marginal_cost_interval_covers_plans_on_other_seeds(tmp_path: Path) 
         assert [p.seed for p in q.pairs][1:] == [q.pairs[0].seed + k for k in (1, 2, 3)]
         assert all(p.marginal >= 0 for p in q.pairs)
         assert q.marginal_cost == pytest.approx(float(np.mean([p.marginal for p in q.pairs])))
+
+
+def test_a_centre_plans_for_each_clients_own_demand_quantile(tmp_path: Path) -> None:
+    # A robust plan of a centre hedges each client's forecast on its own uncertainty:
+    # the Taobao shop's contract states daily_cv 0.2 (replacing its shop's 0), the Shopee
+    # shop states none and is planned at its forecast. planned.toml carries both as the
+    # clients' demand_multiplier and daily_cv, and compiles to the planning demand.
+    from scipy import stats
+
+    from peakdesk.demand.sample import intensity
+    from peakdesk.plan.robust import robust_scenario
+
+    path = _plannable(tmp_path)
+    d = tomlkit.parse(path.read_text(encoding="utf-8"))
+    d["clients"][0]["daily_cv"] = 0.2
+    path.write_text(tomlkit.dumps(d), encoding="utf-8")
+    loaded = load_centre(path)
+    assert [g.cv for g in loaded.centre.day_groups] == [0.2, 0.0]  # type: ignore[union-attr]
+    robust, basis = robust_scenario(loaded, quantile=0.9)
+    factor = stats.gamma.ppf(0.9, 1 / 0.2**2, scale=0.2**2)  # 1.26: mean 1, CV 0.2
+    assert [c.factor for c in basis.clients] == [pytest.approx(factor), 1.0]
+    before, after = intensity(loaded), intensity(robust)
+    np.testing.assert_allclose(after.expected[0], before.expected[0] * factor)
+    np.testing.assert_array_equal(after.expected[1], before.expected[1])
+    assert [g.cv for g in after.day_groups or ()] == [0.0, 0.0]
+    assert "tb x1.26 from daily_cv 0.2, sp at its forecast (no daily_cv)" in basis.describe()
+    margin, mbasis = robust_scenario(loaded, margin=0.1)
+    np.testing.assert_allclose(intensity(margin).expected, before.expected * 1.1)
+    assert [g.cv for g in intensity(margin).day_groups or ()] == [0.2, 0.0]
+    assert "every client's volumes x1.1" in mbasis.describe()
+
+    out = tmp_path / "q90"
+    runner = CliRunner()
+    res = runner.invoke(
+        main, ["plan", str(path), "--quantile", "0.9", "--json", "--quiet", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert (
+        doc["status"] == "ok"
+        and "each client's forecast 90% quantile" in (doc["demand_basis"]["text"])
+    )
+    text = (out / "planned.toml").read_text(encoding="utf-8")
+    planned = load_centre(out / "planned.toml")
+    assert [c["daily_cv"] for c in tomlkit.parse(text)["clients"]] == [0.0, 0.0]
+    np.testing.assert_allclose(intensity(planned).expected, after.expected)
+    assert [g.cv for g in planned.centre.day_groups] == [0.0, 0.0]  # type: ignore[union-attr]
+
+    # No client states an uncertainty: no quantile to take.
+    d["clients"][0]["daily_cv"] = 0.0
+    path.write_text(tomlkit.dumps(d), encoding="utf-8")
+    res = runner.invoke(main, ["plan", str(path), "--quantile", "0.9"])
+    assert res.exit_code == 2 and "no client's demand states a daily_cv" in res.output

@@ -77,7 +77,7 @@ def centre_from_data(data: dict[str, Any], path: Path | str) -> LoadedScenario:
     p = Path(path).resolve()
     centre = parse_model(Centre, data, p)
     assert isinstance(centre, Centre)
-    shops = [_client_scenario(c, k, p) for k, c in enumerate(centre.clients)]
+    shops = [_client_demand(_client_scenario(c, k, p), c) for k, c in enumerate(centre.clients)]
     try:
         return _compile(centre, shops, p)
     except FieldProblem as exc:
@@ -95,6 +95,17 @@ def centre_from_data(data: dict[str, Any], path: Path | str) -> LoadedScenario:
                 rel = f"clients[{k}].inquiry_types[{j}]{m[2]}"
             problems.append(f"{rel or '(centre)'}: {cause if cause is not None else e['msg']}")
         raise ScenarioError(p, problems) from None
+
+
+def _client_demand(shop: LoadedScenario, client: Client) -> LoadedScenario:
+    """The shop with the contract's ``demand_multiplier`` and ``daily_cv`` applied."""
+    if client.demand_multiplier == 1.0 and client.daily_cv is None:
+        return shop
+    dem = shop.spec.demand
+    update: dict[str, Any] = {"multiplier": dem.multiplier * client.demand_multiplier}
+    if client.daily_cv is not None:
+        update["daily_cv"] = client.daily_cv
+    return shop.with_spec(shop.spec.model_copy(update={"demand": dem.model_copy(update=update)}))
 
 
 def _client_scenario(client: Client, k: int, centre_path: Path) -> LoadedScenario:

@@ -48,6 +48,7 @@ from pydantic import Field, model_validator
 
 from peakdesk.scenario.schema import (
     MAX_ITEMS,
+    MAX_MULTIPLIER,
     MAX_SUBACCOUNTS,
     Calendar,
     Demand,
@@ -99,6 +100,20 @@ class Client(_Model):
     targets: Targets | None = None
     rules: dict[str, dict[str, Any]] | None = None
     subaccounts: SubAccounts | None = None
+    demand_multiplier: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=MAX_MULTIPLIER,
+        description="times its shop's demand (on top of the shop's demand.multiplier); "
+        "`plan --margin` writes it into planned.toml",
+    )
+    daily_cv: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=10.0,
+        description="replaces its shop's demand.daily_cv (forecast uncertainty); "
+        "`plan --quantile` writes 0 into planned.toml",
+    )
     language: str | None = Field(default=None, description="the language its buyers write in")
     priority: int | None = Field(
         default=None, ge=0, description="queue priority of all its types (lower first)"
@@ -137,6 +152,12 @@ class Client(_Model):
 
     @model_validator(mode="after")
     def _source(self) -> Client:
+        if self.daily_cv is not None and 0.0 < self.daily_cv < 1e-3:
+            # The day factors are Gamma(1 / cv^2, cv^2): a tiny cv would divide by zero.
+            raise FieldProblem(
+                "daily_cv",
+                f"{self.daily_cv:g}; give 0 (no forecast uncertainty) or a CV of at least 0.001",
+            )
         # `targets` may stand beside `scenario`: the contract's targets replace the shop's.
         inline = {
             k: getattr(self, k)

@@ -152,13 +152,6 @@ def plan_cmd(
 
         if margin is not None and quantile is not None:
             fail("give --margin or --quantile, not both")
-        if loaded.centre is not None:
-            # Each client has its own demand and uncertainty; a margin per client is
-            # not in the centre file yet, so planned.toml could not carry it.
-            fail(
-                f"{scenario}: --margin and --quantile are not yet for centre files; raise "
-                "each client's demand (its demand.multiplier) instead"
-            )
         try:
             loaded, basis = robust_scenario(loaded, margin=margin, quantile=quantile)
         except ValueError as exc:

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from peakdesk.plan.patterns import Pattern
+from peakdesk.plan.robust import ClientBasis
 from peakdesk.scenario.schema import Break, Pool, Scenario, Shift
 from peakdesk.units import format_clock
 
@@ -129,6 +130,7 @@ def planned_toml(
     from_dir: Path | None = None,
     to_dir: Path | None = None,
     demand_note: str | None = None,
+    client_demand: Sequence[ClientBasis] = (),
 ) -> str:
     """The scenario file ``text`` with the plan's shifts and sub-accounts written in.
 
@@ -150,6 +152,9 @@ def planned_toml(
         For a robust plan (:mod:`peakdesk.plan.robust`), its basis: the planning
         demand (``spec.demand.multiplier`` and ``daily_cv``) is written in, with
         this note as a comment.
+    client_demand
+        For a robust plan of a centre, each client's planning demand: written in as
+        its ``demand_multiplier`` (times the file's) and ``daily_cv``.
 
     Returns
     -------
@@ -212,7 +217,16 @@ def planned_toml(
         "# planned.toml: written by `peakdesk plan`, the scenario below with the plan's\n"
         "# shifts and sub-accounts filled in; simulate, compare or plan it as it is.\n"
     )
-    if demand_note is not None:
+    if demand_note is not None and centre:
+        # Each client's planning demand, as its contract's demand_multiplier and daily_cv.
+        for table in doc.get("clients", []):
+            c = next((c for c in client_demand if c.client == table.get("name")), None)
+            if c is None:
+                continue
+            table["demand_multiplier"] = float(table.get("demand_multiplier", 1.0)) * c.factor
+            table["daily_cv"] = c.daily_cv
+        header += f"# {demand_note}\n"
+    elif demand_note is not None:
         # The plan was made and verified on this demand: written in, so that simulating
         # this file gives the plan's figures (and --set demand.multiplier undoes it).
         if "demand" not in doc:

@@ -16,10 +16,18 @@ Either way the planning scenario is the scenario with ``demand.multiplier`` and
 ``demand.daily_cv`` changed, the plan is verified and held out on it, and the
 basis is reported in the summary, ``plan.json`` and the report, and written into
 ``planned.toml`` (so that simulating it gives the plan's figures).
+
+A centre (:mod:`peakdesk.centre`) hedges each client's demand on its own: a
+margin raises every client's volumes by the same ``1 + M``; a quantile takes each
+client's own day factor quantile from its own ``daily_cv`` (a client whose
+forecast states no uncertainty is planned at its forecast, and the basis says
+so).  ``planned.toml`` carries them as each client's ``demand_multiplier`` and
+``daily_cv``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,6 +35,33 @@ from scipy import stats
 
 from peakdesk.scenario.load import LoadedScenario
 from peakdesk.scenario.schema import MAX_MULTIPLIER
+
+
+@dataclass(frozen=True)
+class ClientBasis:
+    """A centre client's planning demand.
+
+    Attributes
+    ----------
+    client
+        Its name.
+    factor
+        Multiplier on its forecast's volumes.
+    daily_cv
+        Its planning day-to-day uncertainty.
+    forecast_daily_cv
+        Its forecast's own.
+    """
+
+    client: str
+    factor: float
+    daily_cv: float
+    forecast_daily_cv: float
+
+
+def _quantile_factor(quantile: float, cv: float) -> float:
+    """The ``quantile`` of a day factor Gamma(shape 1/cv^2, scale cv^2): mean 1, CV ``cv``."""
+    return float(stats.gamma.ppf(quantile, 1.0 / cv**2, scale=cv**2))
 
 
 @dataclass(frozen=True)
@@ -56,9 +91,26 @@ class DemandBasis:
     multiplier: float
     daily_cv: float
     forecast_daily_cv: float
+    clients: tuple[ClientBasis, ...] = ()
 
     def describe(self) -> str:
         """One sentence for the summary and the report."""
+        if self.clients:
+            if self.mode == "margin":
+                return (
+                    f"planned for demand {self.value:.0%} above the forecast (every client's "
+                    f"volumes x{self.factor:.3g}; each client's day-to-day uncertainty kept)"
+                )
+            each = ", ".join(
+                f"{c.client} x{c.factor:.3g} from daily_cv {c.forecast_daily_cv:g}"
+                if c.forecast_daily_cv > 0
+                else f"{c.client} at its forecast (no daily_cv)"
+                for c in self.clients
+            )
+            return (
+                f"planned for a day at each client's forecast {self.value:.0%} quantile "
+                f"({each}; the day-to-day uncertainty is then off)"
+            )
         if self.mode == "margin":
             return (
                 f"planned for demand {self.value:.0%} above the forecast (volumes "
@@ -85,6 +137,8 @@ def robust_scenario(
     """
     if (margin is None) == (quantile is None):
         raise ValueError("give exactly one of a margin and a quantile")
+    if loaded.centre is not None:
+        return _robust_centre(loaded, margin, quantile)
     dem = loaded.spec.demand
     cv = dem.daily_cv
     if margin is not None:
@@ -103,7 +157,7 @@ def robust_scenario(
             )
         mode, value = "quantile", quantile
         # The day factor is Gamma(shape 1/cv^2, scale cv^2): mean 1, CV cv.
-        factor = float(stats.gamma.ppf(quantile, 1.0 / cv**2, scale=cv**2))
+        factor = _quantile_factor(quantile, cv)
         new_cv = 0.0
     if dem.multiplier * factor > MAX_MULTIPLIER:
         raise ValueError(
@@ -114,3 +168,56 @@ def robust_scenario(
     spec = loaded.spec.model_copy(update={"demand": demand})
     basis = DemandBasis(mode, value, factor, dem.multiplier * factor, new_cv, cv)
     return loaded.with_spec(spec), basis
+
+
+def _robust_centre(
+    loaded: LoadedScenario, margin: float | None, quantile: float | None
+) -> tuple[LoadedScenario, DemandBasis]:
+    """A centre's planning demand: each client's expected volumes and uncertainty changed."""
+    centre = loaded.centre
+    assert centre is not None
+    if margin is not None and not 0.0 <= margin <= 10.0:
+        raise ValueError(f"the margin must lie in [0, 10] (0.1 = 10% above), got {margin}")
+    if quantile is not None and not 0.0 < quantile < 1.0:
+        raise ValueError(f"the quantile must lie in (0, 1), got {quantile}")
+    cvs = [g.cv for g in centre.day_groups]
+    if quantile is not None and not any(cv > 0 for cv in cvs):
+        raise ValueError(
+            "no client's demand states a daily_cv: the forecasts state no uncertainty to "
+            "take a quantile of; set a client's demand.daily_cv (e.g. 0.15) or plan with --margin"
+        )
+    expected = centre.expected.copy()
+    groups, clients = [], []
+    for client, group in zip(centre.clients, centre.day_groups, strict=True):
+        if margin is not None:
+            factor, cv = 1.0 + margin, group.cv
+        else:
+            assert quantile is not None
+            factor = _quantile_factor(quantile, group.cv) if group.cv > 0 else 1.0
+            cv = 0.0
+        # The client's forecast times the factor: exactly what its demand_multiplier in
+        # planned.toml compiles to, so simulating that file gives the plan's figures.
+        expected[list(group.rows)] *= factor
+        groups.append(dataclasses.replace(group, cv=cv))
+        clients.append(ClientBasis(client.name, factor, cv, group.cv))
+    top = max(c.factor for c in clients) * loaded.spec.demand.multiplier
+    if top > MAX_MULTIPLIER:
+        raise ValueError(
+            f"a client's demand x{top:.3g} is above the largest allowed, {MAX_MULTIPLIER:g}"
+        )
+    info = dataclasses.replace(centre, expected=expected, day_groups=tuple(groups))
+    mode: Literal["margin", "quantile"] = "margin" if margin is not None else "quantile"
+    value = margin if margin is not None else quantile
+    assert value is not None
+    factor = 1.0 + margin if margin is not None else max(c.factor for c in clients)
+    dem = loaded.spec.demand
+    basis = DemandBasis(
+        mode,
+        value,
+        factor,
+        dem.multiplier,
+        0.0 if quantile is not None else dem.daily_cv,
+        dem.daily_cv,
+        clients=tuple(clients),
+    )
+    return dataclasses.replace(loaded, centre=info), basis

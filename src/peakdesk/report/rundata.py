@@ -514,6 +514,7 @@ def _write_planned(out: Path, loaded: LoadedScenario, plan: Plan, written: list[
         from_dir=loaded.path.parent,
         to_dir=out,
         demand_note=plan.demand_basis.describe() if plan.demand_basis is not None else None,
+        client_demand=plan.demand_basis.clients if plan.demand_basis is not None else (),
     )
     with atomic_write(out / PLANNED_FILE) as fh:
         fh.write(doc)
