@@ -16,6 +16,8 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import math
+import re
 import tomllib
 from dataclasses import asdict
 from pathlib import Path
@@ -539,7 +541,9 @@ def test_a_quote_says_what_bound_a_plan_that_failed(
         [
             types.SimpleNamespace(status="ok", message="", total_cost=1.0),
             types.SimpleNamespace(
-                status="infeasible", message="the sub-account cap binds: lz needs 24, has 18"
+                status="infeasible",
+                message="the sub-account cap binds: lz needs 24, has 18",
+                diagnosis=(),
             ),
         ]
     )
@@ -730,3 +734,35 @@ def test_a_centre_plans_for_each_clients_own_demand_quantile(tmp_path: Path) -> 
     path.write_text(tomlkit.dumps(d), encoding="utf-8")
     res = runner.invoke(main, ["plan", str(path), "--quantile", "0.9"])
     assert res.exit_code == 2 and "no client's demand states a daily_cv" in res.output
+
+
+def test_a_quote_whose_shop_seats_bind_names_them_and_what_raising_them_buys(
+    tmp_path: Path,
+) -> None:
+    # The new shop gives the centre 4 sub-accounts, and its buyers need more agents online
+    # than that at its peak: the plan with it is infeasible, the quote names the shop's
+    # seats with the time and the agents needed, and plans again with the seats raised.
+    from peakdesk.centre.quote import added_centre, quote_addition
+
+    centre = _plannable(tmp_path)
+    shop = _shop(6000.0)
+    shop["calendar"]["timezone"] = "Asia/Manila"
+    shop["calendar"]["horizon"] = "1d"
+    client = {
+        "name": "lz",
+        "seat_limit": 4,
+        "served_by": {"shared": 1.0},
+        **{k: shop[k] for k in ("calendar", "demand", "inquiry_types")},
+        "targets": {"require": ["lazada.response_rate >= 0.85"]},
+    }
+    add = _write(tmp_path, client, "lz.toml")
+    q = quote_addition(load_centre(centre), added_centre(centre, add), replications=4)
+    assert "with: infeasible" in q.status
+    assert (
+        "the seat limit of client 'lz' 4 is below the" in q.status
+        and "agents needed online at" in q.status
+    )
+    m = re.search(r"the seats of client 'lz' 4 -> (\d+): planned at ([\d,]+)", q.relaxed)
+    assert m is not None, q.relaxed
+    assert int(m[1]) > 4 and "a marginal cost of" in q.relaxed
+    assert q.pairs == () and math.isnan(q.marginal_cost)  # no pair priced: no made-up figure

@@ -141,4 +141,4 @@ def test_a_client_seat_limit_caps_the_pools_serving_it() -> None:
     text = " ".join(
         d.describe(lambda k: f"interval {k}", lambda p: f"pool {p}", str) for d in stuck.diagnosis
     )
-    assert "client 'tb''s seat limit 4 is below the 10 agents needed online" in text
+    assert "the seat limit of client 'tb' 4 is below the 10 agents needed online" in text

@@ -53,6 +53,7 @@ from peakdesk.centre.compile import centre_from_data
 from peakdesk.experiment.replicate import Estimate, simulate
 from peakdesk.plan.guarantee import lower_bound
 from peakdesk.scenario.load import LoadedScenario, ScenarioError, read_toml
+from peakdesk.scenario.schema import MAX_SUBACCOUNTS
 
 
 def added_centre(centre_path: Path | str, client_path: Path | str) -> LoadedScenario:
@@ -168,6 +169,11 @@ class AddedQuote:
     billed_hours
         The new client's billed hours per run in the planned team with it (mean
         over the pairs' verification runs).
+    relaxed
+        When the plan with the client is infeasible for seats or a pool's agents
+        per day: the limits raised to what the search found needed, and the plan
+        re-run on them (its cost and marginal cost, or why it still fails);
+        empty otherwise.
     """
 
     client: str
@@ -191,6 +197,7 @@ class AddedQuote:
     better: int = 0
     pairs: tuple[PlanPair, ...] = ()
     billed_hours: float | None = None
+    relaxed: str = ""
 
     @property
     def baseline_misses(self) -> bool:
@@ -338,6 +345,7 @@ def quote_addition(
         else "not planned (--no-plan): the team as it is, without the marginal cost"
     )
     pairs: list[PlanPair] = []
+    relaxed = ""
     if plan and any(p.plan is not None for p in spec.pools):
         first_seed = spec.simulation.seed if seed is None else seed
         statuses = []
@@ -354,6 +362,8 @@ def quote_addition(
             why = [f"{w}: {q.message}" for w, q in tried if q.status != "ok"]
             if why:
                 statuses[-1] += " (" + "; ".join(why) + ")"
+                if p0.status == "ok" and p1.status == "infeasible":
+                    relaxed = _relax(added, p1, p0.total_cost, s, workers=workers, say=say)
                 break  # a pair that cannot be planned: more seeds will not price it
             pairs.append(_pair(base, added, p0, p1, s, workers=workers, say=say))
         status = statuses[-1] if len(set(statuses)) == 1 or not pairs else "; ".join(statuses)
@@ -387,7 +397,78 @@ def quote_addition(
         better=better,
         pairs=tuple(pairs),
         billed_hours=billed,
+        relaxed=relaxed,
     )
+
+
+def _relax(
+    added: LoadedScenario,
+    failed: Any,
+    base_cost: float,
+    seed: int,
+    *,
+    workers: int,
+    say: Callable[[str], None],
+) -> str:
+    """What raising the binding limits buys: the plan with the client on raised limits.
+
+    Each client's seat limit and each pool's ``max_agents_per_day`` that the failed
+    search named is raised to what its least-violating plan needed (rounded up); the
+    centre's platform cap too.  Another limit may bind once these are raised: the
+    answer then says so.  Empty when nothing named can be raised.
+    """
+    from peakdesk.plan.search import search
+
+    raised, loaded = relaxed_limits(added, failed.diagnosis)
+    if not raised:
+        return ""
+    what = ", ".join(raised)
+    say(f"relaxing the binding limits ({what}) and planning again")
+    again = search(loaded, workers=workers, seed=seed, progress=say)
+    if again.status != "ok":
+        return f"with {what}: still {again.status} ({again.message})"
+    return (
+        f"with {what}: planned at {again.total_cost:,.0f}, a marginal cost of "
+        f"{again.total_cost - base_cost:,.0f} against the plan without on seed {seed}"
+    )
+
+
+def relaxed_limits(loaded: LoadedScenario, diagnosis: Any) -> tuple[list[str], LoadedScenario]:
+    """The scenario with each seat limit and pool day limit a diagnosis names raised to
+    what it found needed, and one phrase per change (``the seats of client 'lz' 18 -> 34``)."""
+    spec = loaded.spec
+    sub = spec.subaccounts
+    groups = list(sub.groups)
+    pools = list(spec.pools)
+    cap = sub.platform_cap
+    changes: list[str] = []
+    for d in diagnosis:
+        if d.kind == "subaccount_cap" and d.value:
+            need = min(math.ceil(max(d.value) - 1e-6), MAX_SUBACCOUNTS)
+            if d.group is None:
+                if cap is not None and need > cap:
+                    changes.append(f"the sub-account cap {cap} -> {need}")
+                    cap = need
+                continue
+            i = next((i for i, g in enumerate(groups) if g.name == d.group), None)
+            if i is not None and need > groups[i].count:
+                changes.append(f"the seats of {d.group} {groups[i].count} -> {need}")
+                groups[i] = groups[i].model_copy(update={"count": need})
+        elif d.kind == "pool_max" and d.pool is not None and d.value:
+            pool = pools[d.pool]
+            settings = pool.plan
+            need = math.ceil(d.value[0] - 1e-6)
+            if settings is None or settings.max_agents_per_day is None:
+                continue
+            if need > settings.max_agents_per_day:
+                most = settings.max_agents_per_day
+                changes.append(f"the agents a day of pool {pool.name!r} {most} -> {need}")
+                pools[d.pool] = pool.model_copy(
+                    update={"plan": settings.model_copy(update={"max_agents_per_day": need})}
+                )
+    new_sub = sub.model_copy(update={"groups": groups, "platform_cap": cap})
+    new = spec.model_copy(update={"subaccounts": new_sub, "pools": pools})
+    return changes, loaded.with_spec(new)
 
 
 def _pair(

@@ -230,6 +230,7 @@ def _quote_added(
         "keeps_the_baselines_level": q.keeps_level,
         "handled_conversations": q.handled,
         "plan_status": q.status,
+        "relaxed": q.relaxed or None,
         "cost_without": q.base_cost,
         "cost_with": q.with_cost,
         "marginal_cost": q.marginal_cost,
@@ -295,6 +296,8 @@ def _quote_added(
     click.echo(f"  {q.client} brings {q.handled:,.0f} conversations to a person per run")
     if q.base_cost is None:
         click.echo(f"marginal cost: {q.status}")
+        if q.relaxed:
+            click.echo(f"  what relaxing the binding limits buys: {q.relaxed}")
         return
     low, high = q.marginal_interval
     n = len(q.pairs)

@@ -367,7 +367,7 @@ class Diagnosis:
             else ""
         )
         if self.kind == "subaccount_cap":
-            whose = "sub-account cap" if self.group is None else f"{self.group}'s seat limit"
+            whose = "sub-account cap" if self.group is None else f"the seat limit of {self.group}"
             return (
                 f"{whose} {_fmt(self.limit[worst])} is below the "
                 f"{_fmt(self.value[worst])} agents needed online at {at}{more}"
