@@ -9,7 +9,8 @@ speed as time factors, a pool lacking a skill, concurrency one to four with a
 multiplier list, sequential or parallel, drain / hand back / log off with a
 grace), agents with one to three shifts each cut by breaks (segments back to back
 included, so an agent carries on across a boundary), sub-accounts fewer than the
-agents, seat groups, every routing policy with a pool order, both queue orders,
+agents, seat groups (taken at login or while holding a chat of their types), every
+routing policy with a pool order, both queue orders,
 idle auto-close, the auto greeting, bots, buyers with and without patience.
 
 Times are drawn on a coarse grid more often than not, so events fall at the same
@@ -104,9 +105,18 @@ def agent_model(draw: Any) -> tuple[EngineConfig, Workload]:
     seg.sort(key=lambda x: x[0])  # stable by start, as build_config sorts
     deadline = draw(st.booleans())
     groups: list[tuple[int, tuple[int, ...]]] = []
+    held: list[tuple[int, ...]] = []  # per group: the types whose chats take it while held
+    free_types = list(range(n_types))
     for _ in range(draw(st.integers(0, 2))):
         members = tuple(sorted(draw(st.sets(st.integers(0, n_pools - 1), min_size=1))))
         groups.append((draw(st.integers(1, 4)), members))
+        if free_types and draw(st.booleans()):
+            # Taken while holding a chat of these types (a type takes one group's seat).
+            types = sorted(draw(st.sets(st.sampled_from(free_types), min_size=1)))
+            free_types = [t for t in free_types if t not in types]
+            held.append(tuple(types))
+        else:
+            held.append(())
     config = EngineConfig(
         pools=pools,
         agent_pool=agent_pool.astype(np.int32),
@@ -124,6 +134,7 @@ def agent_model(draw: Any) -> tuple[EngineConfig, Workload]:
         auto_greeting=draw(st.booleans()),
         patience_at_assignment=tuple(draw(st.booleans()) for _ in range(n_types)),
         seat_groups=tuple(groups),
+        seat_group_types=tuple(held),
         type_deadline_s=tuple(draw(st.sampled_from([30.0, 180.0, 600.0])) for _ in range(n_types))
         if deadline
         else (),

@@ -33,7 +33,7 @@ from peakdesk.centre.compile import centre_from_data, load_centre
 from peakdesk.cli import main
 from peakdesk.engine.export import to_message_log
 from peakdesk.experiment.replicate import simulate
-from peakdesk.scenario.load import load_scenario
+from peakdesk.scenario.load import ScenarioError, load_scenario
 
 
 def _one_client_centre(scenario: Path) -> dict[str, Any]:
@@ -639,6 +639,7 @@ def test_errors_in_a_client_file_name_that_file_and_its_own_fields(tmp_path: Pat
         (lambda c: c.update(served_by={"shared": "high"}), 'served_by.shared = "high"'),
         (lambda c: c["demand"].update(daily_volum=3), "demand.daily_volum: unknown field"),
         (lambda c: c["inquiry_types"][0].pop("patience"), "inquiry_types[0].patience: required"),
+        (lambda c: c.update(seat_rule="sometimes"), 'seat_rule = "sometimes": Input should be'),
         (lambda c: c.update(language="vi"), "served_by.shared: client 'lz' writes 'vi'"),
     ):
         bad = copy.deepcopy(client)
@@ -766,3 +767,34 @@ def test_a_quote_whose_shop_seats_bind_names_them_and_what_raising_them_buys(
     assert m is not None, q.relaxed
     assert int(m[1]) > 4 and "a marginal cost of" in q.relaxed
     assert q.pairs == () and math.isnan(q.marginal_cost)  # no pair priced: no made-up figure
+
+
+def test_a_shared_pool_serves_a_shop_with_fewer_seats_while_holding(tmp_path: Path) -> None:
+    # A shop giving the centre 2 sub-accounts, served by a shared pool of 5 on shift: under
+    # the strict rule every one of them online must hold a seat (refused when the file is
+    # read); while holding, an agent takes one only while it holds the shop's chats, so
+    # the 5 serve it, at most 2 at a time, and the other client is served as before.
+    d = _two_zone_centre()
+    d["clients"][0]["seat_limit"] = 2
+    with pytest.raises(ScenarioError, match=r"clients\[0\]\.seat_limit: 2 sub-accounts"):
+        centre_from_data(copy.deepcopy(d), tmp_path / "c.toml")
+    d["clients"][0]["seat_rule"] = "while_holding"
+    centre = centre_from_data(d, tmp_path / "c.toml")
+    group = centre.spec.subaccounts.groups[0]
+    assert (group.taken, group.types, group.count) == ("holding", ["tb-q"], 2)
+    ev = simulate(centre, replications=1, keep_logs=True)
+    log = ev.replications[0].log
+    assert log is not None
+    tb = log.workload.type_idx[log.hold_conversation] == 0
+    agents, start, end = log.hold_agent[tb], log.hold_start_s[tb], log.hold_end_s[tb]
+    edges = sorted(
+        [(t, 1, a) for t, a in zip(start, agents, strict=True)]
+        + [(t, -1, a) for t, a in zip(end, agents, strict=True)],
+        key=lambda e: (e[0], e[1]),
+    )
+    chats = [0] * 5
+    most = 0
+    for _, step, a in edges:
+        chats[a] += step
+        most = max(most, sum(c > 0 for c in chats))
+    assert most == 2 and len(set(agents.tolist())) == 5

@@ -227,6 +227,7 @@ def _compile(centre: Centre, shops: list[LoadedScenario], path: Path) -> LoadedS
                 price_per_conversation=client.price_per_conversation,
                 price_per_hour=client.price_per_hour,
                 hours_billed=client.hours_billed,
+                seat_rule=client.seat_rule,
                 monthly_fee=client.monthly_fee,
                 penalty_per_missed_target=client.penalty_per_missed_target,
             )
@@ -267,6 +268,12 @@ def _compile(centre: Centre, shops: list[LoadedScenario], path: Path) -> LoadedS
                     name=f"client {c.name!r}",
                     pools=[p.name for p in pools if _serves(p, compiled[c.name])],
                     count=c.seat_limit,
+                    # While holding: the client's chats take its seats, not the login.
+                    **(
+                        {"taken": "holding", "types": [types[t].name for t in c.types]}
+                        if c.seat_rule == "while_holding"
+                        else {}
+                    ),
                 )
                 for c in clients
                 if c.seat_limit is not None and any(_serves(p, compiled[c.name]) for p in pools)
@@ -414,8 +421,8 @@ def _check_seats(centre: Centre, info: CentreInfo, spec: Scenario) -> None:
     from peakdesk.engine.setup import fixed_instances
 
     for k, (client, c) in enumerate(zip(centre.clients, info.clients, strict=True)):
-        if c.seat_limit is None:
-            continue
+        if c.seat_limit is None or c.seat_rule == "while_holding":
+            continue  # (while holding, an agent on shift takes no seat until it takes a chat)
         serving = list(c.pools)
         if not serving:
             continue

@@ -129,6 +129,13 @@ class Client(_Model):
         le=MAX_SUBACCOUNTS,
         description="sub-accounts its shop may have online (default: its subaccounts.platform_cap)",
     )
+    seat_rule: Literal["logged_in", "while_holding"] = Field(
+        default="logged_in",
+        description="how the team's agents use the shop's seat_limit sub-accounts: "
+        "'logged_in' (every agent of a pool serving it online holds one, the strict rule) "
+        "or 'while_holding' (an agent holds one only while it holds the shop's chats: a "
+        "shared agent logs into the shop when it takes a chat and out with the last)",
+    )
     price_per_conversation: float = Field(default=0.0, ge=0.0, le=MAX_PRICE)
     price_per_hour: float = Field(
         default=0.0,

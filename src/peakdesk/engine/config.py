@@ -90,6 +90,13 @@ class EngineConfig:
     seat_groups
         Further seats: ``(count, pools)``; an online agent of one of ``pools``
         also holds one of ``count`` (a client shop's sub-accounts).
+    seat_group_types
+        Per seat group, the inquiry types whose chats take its seat *while held*
+        (a centre logs an agent into a client's shop only while it works for
+        it): an agent holding none of them needs a free seat of the group to take
+        one, holds it while it holds any, and frees it with the last; the group's
+        ``pools`` then take no seat at login.  An empty tuple (or no entry): the
+        seat is taken at login.
     policy
         Routing policy.
     pool_order
@@ -133,8 +140,26 @@ class EngineConfig:
     auto_greeting: bool
     patience_at_assignment: tuple[bool, ...] = ()
     seat_groups: tuple[tuple[int, tuple[int, ...]], ...] = ()
+    seat_group_types: tuple[tuple[int, ...], ...] = ()
     type_deadline_s: tuple[float, ...] = ()
     close_out_s: float = math.inf
+
+    def holding_group(self, n_types: int) -> tuple[int, ...]:
+        """Per inquiry type, the seat group its chats take while held (-1: none)."""
+        out = [-1] * n_types
+        for g, types in enumerate(self.seat_group_types):
+            for t in types:
+                out[t] = g
+        return tuple(out)
+
+    def login_groups(self, pool: int) -> tuple[int, ...]:
+        """The seat groups an online agent of ``pool`` holds from login."""
+        held = self.seat_group_types
+        return tuple(
+            g
+            for g, (_, pools) in enumerate(self.seat_groups)
+            if pool in pools and not (g < len(held) and held[g])
+        )
 
     @property
     def n_agents(self) -> int:

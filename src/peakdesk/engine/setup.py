@@ -297,6 +297,12 @@ def config_from_instances(
         else tuple(
             (g.count, tuple(names.index(n) for n in g.pools)) for g in spec.subaccounts.groups
         ),
+        seat_group_types=()
+        if pools is not None
+        else tuple(
+            tuple([t.name for t in types].index(n) for n in g.types)
+            for g in spec.subaccounts.groups
+        ),
     )
 
 

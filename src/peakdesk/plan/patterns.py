@@ -298,12 +298,19 @@ def cover_problem(inputs: PlanningInputs, agents: I64, pats: list[Pattern]) -> C
 
 
 def _client_seats(inputs: PlanningInputs, pool_of: I64) -> tuple[tuple[str, Any, float], ...]:
-    """The scenario's seat groups (a centre client's shop): agents online in their pools."""
+    """The scenario's seat groups (a centre client's shop): agents online in their pools.
+
+    A group whose seats are taken only while holding its chats (``taken =
+    "holding"``) bounds no agent's presence, so it has no row: its seats bound the
+    agents holding its chats at once, which no shift choice changes (the
+    verification runs, with the engine keeping the seats, say whether it holds).
+    """
     spec = inputs.spec
     names = [p.name for p in spec.pools]
     return tuple(
         (g.name, np.isin(pool_of, [names.index(n) for n in g.pools]), float(g.count))
         for g in spec.subaccounts.groups
+        if g.taken == "online"
     )
 
 

@@ -73,6 +73,9 @@ class ClientInfo:
     hours_billed
         The hours ``price_per_hour`` is charged on: ``"allocated"`` paid hours
         or ``"writing"`` time (:mod:`peakdesk.centre.accounts`).
+    seat_rule
+        ``"logged_in"``: every agent of ``pools`` online holds one of its
+        sub-accounts; ``"while_holding"``: only while it holds the client's chats.
     penalty_per_missed_target
         Owed per target missed in a run, centre currency.
     """
@@ -90,6 +93,7 @@ class ClientInfo:
     price_per_conversation: float = 0.0
     price_per_hour: float = 0.0
     hours_billed: str = "allocated"
+    seat_rule: str = "logged_in"
     monthly_fee: float = 0.0
     penalty_per_missed_target: float = 0.0
 

@@ -985,6 +985,25 @@ class SeatGroup(_Model):
     name: str = Field(min_length=1, max_length=200)
     pools: list[Name] = Field(min_length=1, max_length=MAX_ITEMS)
     count: int = Field(ge=1, le=MAX_SUBACCOUNTS)
+    taken: Literal["online", "holding"] = Field(
+        default="online",
+        description="when an agent holds a seat: 'online' (from login to log-off, the "
+        "strict rule) or 'holding' (only while it holds a chat of `types`: a centre logs "
+        "a shared agent into a client's shop only while it works for it)",
+    )
+    types: list[Name] = Field(
+        default_factory=list,
+        max_length=MAX_ITEMS,
+        description="with taken = 'holding': the inquiry types whose chats take the seat",
+    )
+
+    @model_validator(mode="after")
+    def _types(self) -> SeatGroup:
+        if self.taken == "holding" and not self.types:
+            raise FieldProblem("types", "taken = 'holding' needs the inquiry types it seats")
+        if self.taken == "online" and self.types:
+            raise FieldProblem("types", "only with taken = 'holding' (online seats take pools)")
+        return self
 
 
 class SubAccounts(_Model):
@@ -1275,6 +1294,8 @@ class Scenario(_Model):
                         "routing.queue_order = 'deadline' needs every type's reply deadline "
                         "(the reply time its platform counts, e.g. '3min')",
                     )
+        types = [t.name for t in self.inquiry_types]
+        seated: dict[str, int] = {}
         for g, group in enumerate(self.subaccounts.groups):
             for j, name in enumerate(group.pools):
                 if name not in pools:
@@ -1282,6 +1303,19 @@ class Scenario(_Model):
                         f"subaccounts.groups[{g}].pools[{j}]",
                         f"no pool {name!r}; pools: {pools}",
                     )
+            for j, name in enumerate(group.types):
+                if name not in types:
+                    raise FieldProblem(
+                        f"subaccounts.groups[{g}].types[{j}]",
+                        f"no inquiry type {name!r}; types: {types}",
+                    )
+                if name in seated:
+                    # A chat takes one shop's seat: the engine keeps one group per type.
+                    raise FieldProblem(
+                        f"subaccounts.groups[{g}].types[{j}]",
+                        f"{name!r} is already seated by groups[{seated[name]}]",
+                    )
+                seated[name] = g
         kinds = {isinstance(t.share, PhaseShare) for t in self.inquiry_types}
         if len(kinds) > 1:
             raise FieldProblem(

@@ -37,6 +37,8 @@ def close(sim: Sim, i: Int, a: Int, now: float) -> None:
                 sim.held_n[a] = n - 1
                 break
     sim.load[a] -= 1
+    if sim.has_hold:
+        routing.release_seat(sim, i, a)
     if sim.agent_par[a] != 0:
         discipline.ps_touch(sim, a)
     if sim.accepting[a] != 0 and routing.any_waiting(sim, sim.agent_pool[a]):

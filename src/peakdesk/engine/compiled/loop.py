@@ -1,6 +1,8 @@
 """The event loop: one handler per event kind, and one settle step after each event.
 
-The settle step re-rates the parallel agents the event touched
+The settle step gives the client-shop seats the event freed to the chats
+waiting for them (:func:`~peakdesk.engine.compiled.routing.wake`), then re-rates
+the parallel agents the event touched
 (:func:`~peakdesk.engine.compiled.discipline.ps_flush`), once, from their final
 load; it is the last thing each event does in the reference engine too, so the
 events it schedules take the same ids.
@@ -32,6 +34,7 @@ from peakdesk.engine.compiled.state import (
     EV_REPLY,
     N_DIRTY,
     N_EV,
+    N_FREED,
     PAUSE,
     T_ACT,
     Int,
@@ -182,7 +185,9 @@ def run_loop(sim: Sim, stop_arrival: Int) -> int:
             shift_end.on_bound(sim, val, now)
         else:  # EV_CUT
             shift_end.on_cut(sim, val, eid, now)
-        # The settle step.
+        # The settle step: freed shop seats to the chats waiting, then re-rating.
+        if sim.ctr[N_FREED] > 0:
+            routing.wake(sim, now)
         if sim.ctr[N_DIRTY] > 0:
             discipline.ps_flush(sim, now)
     return DONE

@@ -17,6 +17,7 @@ from peakdesk.engine.compiled import discipline, events, heaps, records
 from peakdesk.engine.compiled.jit import inline_kernel, kernel
 from peakdesk.engine.compiled.state import (
     EV_PATIENCE,
+    N_FREED,
     N_OPEN_RQ,
     SEQ,
     Int,
@@ -96,8 +97,61 @@ def refresh(sim: Sim, a: Int) -> None:
 
 
 @kernel
+def pick_seated(sim: Sim, typ: Int, g: Int) -> int:
+    """:func:`pick_agent` when group ``g``'s seats are all taken: only an agent already
+    holding one can take the chat; the best of them by the policy's order (every valid
+    entry is looked at: the heap's top may be seatless)."""
+    best = -1
+    best_key = 0.0
+    best_seq = 0
+    for idx in range(sim.type_pool_ptr[typ], sim.type_pool_ptr[typ + 1]):
+        p = sim.type_pools[idx]
+        off = sim.av_off[p]
+        for r in range(sim.av_n[p]):
+            a = sim.av_agent[off + r]
+            seq = sim.av_seq[off + r]
+            if sim.entry_seq[a] != seq or sim.seat_held[a, g] == 0:
+                continue
+            key = sim.av_key[off + r]
+            if best < 0 or key < best_key or (key == best_key and seq < best_seq):
+                best = a
+                best_key = key
+                best_seq = seq
+        if sim.by_priority and best >= 0:
+            return int(best)
+    return int(best)
+
+
+@inline_kernel
+def take_seat(sim: Sim, i: Int, a: Int) -> None:
+    """Agent ``a`` takes conversation ``i``: a seat of its type's group, unless held."""
+    g = sim.type_hgroup[sim.ctype[i]]
+    if g >= 0:
+        if sim.seat_held[a, g] == 0:
+            sim.group_free[g] -= 1
+        sim.seat_held[a, g] += 1
+
+
+@inline_kernel
+def release_seat(sim: Sim, i: Int, a: Int) -> None:
+    """Agent ``a`` lets conversation ``i`` go: the group's seat is freed with its last."""
+    g = sim.type_hgroup[sim.ctype[i]]
+    if g >= 0:
+        sim.seat_held[a, g] -= 1
+        if sim.seat_held[a, g] == 0:
+            sim.group_free[g] += 1
+            if sim.seats_freed[g] == 0:
+                sim.seats_freed[g] = 1
+                sim.ctr[N_FREED] += 1
+
+
+@kernel
 def pick_agent(sim: Sim, typ: Int) -> int:
     """The agent the policy gives a new conversation of this type, or -1."""
+    if sim.has_hold:
+        g = sim.type_hgroup[typ]
+        if g >= 0 and sim.group_free[g] <= 0:
+            return pick_seated(sim, typ, g)
     best = -1
     best_key = 0.0
     best_seq = 0
@@ -169,6 +223,8 @@ def assign(sim: Sim, i: Int, a: Int, now: float) -> None:
         sim.ctr[N_OPEN_RQ] -= 1
     sim.load[a] += 1
     sim.last_assign[a] = now
+    if sim.has_hold:
+        take_seat(sim, i, a)
     if sim.agent_end[a] != 0:
         n = sim.held_n[a]
         sim.held[a, n] = i
@@ -246,6 +302,10 @@ def pull(sim: Sim, a: Int, now: float) -> None:
             k = sim.pool_types[idx]
             if sim.q_len[k] == 0:
                 continue
+            if sim.has_hold:
+                g = sim.type_hgroup[k]
+                if g >= 0 and sim.group_free[g] <= 0 and sim.seat_held[a, g] == 0:
+                    continue  # the chat's shop has no seat free for this agent
             if sim.type_withdraw[k] != 0:
                 drop_expired(sim, k, now, sim.type_at_assign[k] != 0)
                 if sim.q_len[k] == 0:
@@ -260,3 +320,53 @@ def pull(sim: Sim, a: Int, now: float) -> None:
         if best < 0:
             return
         assign(sim, q_popleft(sim, best), a, now)
+
+
+@kernel
+def wake(sim: Sim, now: float) -> None:
+    """Seats freed during the event go to the chats waiting for them (the settle step).
+
+    Group by group (lowest first), while a freed group has a free seat: of its
+    types with a chat waiting, by priority, then soonest due (head of the queue),
+    then type, the first the policy finds an agent for is offered to that agent,
+    which fills its free slots as :func:`pull` does.
+    """
+    ng = sim.seats_freed.size
+    while sim.ctr[N_FREED] > 0:
+        g = 0
+        while g < ng and sim.seats_freed[g] == 0:
+            g += 1
+        sim.seats_freed[g] = 0
+        sim.ctr[N_FREED] -= 1
+        lo = sim.hgroup_ptr[g]
+        hi = sim.hgroup_ptr[g + 1]
+        while sim.group_free[g] > 0:
+            failed = np.zeros(hi - lo, np.uint8)
+            offered = False
+            while True:
+                best = np.int64(-1)
+                best_idx = np.int64(-1)
+                best_prio = 0
+                best_since = 0.0
+                for idx in range(lo, hi):
+                    t = sim.hgroup_types[idx]
+                    if failed[idx - lo] != 0 or sim.q_len[t] == 0:
+                        continue
+                    s = sim.queued_since[q_peek(sim, t)] + sim.type_deadline[t]
+                    prio = sim.type_prio[t]
+                    if best < 0 or prio < best_prio or (prio == best_prio and s < best_since):
+                        best = np.int64(t)
+                        best_idx = np.int64(idx)
+                        best_prio = prio
+                        best_since = s
+                if best < 0:
+                    break
+                a = pick_agent(sim, best)
+                if a >= 0:
+                    pull(sim, a, now)
+                    refresh(sim, a)
+                    offered = True
+                    break
+                failed[best_idx - lo] = 1
+            if not offered:
+                break

@@ -108,6 +108,8 @@ def detach(sim: Sim, a: Int, now: float, back: I64, n_back: Int) -> int:
         i = held[k]
         records.hold(sim, i, a, sim.hold_start[i], now)
         sim.holder[i] = -1
+        if sim.has_hold:
+            routing.release_seat(sim, i, a)
         jj = -1
         for r in range(n_pend - 1, -1, -1):
             if pend_c[r] == i:

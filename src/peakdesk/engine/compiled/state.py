@@ -57,7 +57,8 @@ N_DIRTY = 10  #: parallel agents to re-rate at the end of the event
 WAIT_N = 11  #: agents in the sub-account waiting line
 N_OPEN_RQ = 12  #: conversations waiting in a queue after their first wait
 RQ_SEQ = 13  #: insertion counter of the open requeue waits (their order at the end)
-N_CTR = 14
+N_FREED = 14  #: seat groups (taken while holding) whose seat freed during the event
+N_CTR = 15
 
 # -- scalar counters: fctr (float64) -------------------------------------------
 T_ACT = 0  #: when the last event that did something happened (the run's end)
@@ -116,6 +117,9 @@ class Inputs(NamedTuple):
     type_withdraw: U8
     type_at_assign: U8
     type_deadline: F64
+    type_hgroup: I64  # the seat group a type's chats take while held, -1 none
+    hgroup_ptr: I64  # CSR: the types of each such group, ascending
+    hgroup_types: I64
     wrap_up: F64
     idle_close: float
     close_out: float
@@ -123,6 +127,7 @@ class Inputs(NamedTuple):
     by_priority: bool
     any_at_assign: bool
     has_groups: bool
+    has_hold: bool
     max_batch: int  # the most boundaries at one instant
 
 
@@ -187,6 +192,7 @@ class Agents(NamedTuple):
     ps_n: I64
     ps_is_dirty: U8
     ps_dirty: I64
+    seat_held: npt.NDArray[np.int64]  # (agents, groups): chats held of a group's types
 
 
 class Routes(NamedTuple):
@@ -204,6 +210,7 @@ class Routes(NamedTuple):
     q_len: I64
     q_buf: I32
     group_free: I64
+    seats_freed: U8  # per group: its seat freed during the event (settled after it)
     wait: I64
 
 
@@ -315,9 +322,10 @@ def build(config: EngineConfig, w: Workload) -> Engine:
     pool_type_ptr, pool_types = _csr(
         [[k for k in range(nt) if pools[p].handles(k)] for p in range(np_)]
     )
-    pool_group_ptr, pool_groups = _csr(
-        [[g for g, (_, gp) in enumerate(cfg.seat_groups) if p in gp] for p in range(np_)]
-    )
+    pool_group_ptr, pool_groups = _csr([list(cfg.login_groups(p)) for p in range(np_)])
+    ng = len(cfg.seat_groups)
+    hgroup = cfg.holding_group(nt)
+    hgroup_ptr, hgroup_types = _csr([[t for t in range(nt) if hgroup[t] == g] for g in range(ng)])
     at_assign = tuple(cfg.patience_at_assignment or (False,) * nt)
     deadline = tuple(cfg.type_deadline_s or (0.0,) * nt)
     inp = Inputs(
@@ -353,6 +361,9 @@ def build(config: EngineConfig, w: Workload) -> Engine:
         type_withdraw=np.asarray(cfg.withdraw_on_abandon, dtype=np.uint8),
         type_at_assign=np.asarray(at_assign, dtype=np.uint8),
         type_deadline=np.asarray(deadline, dtype=np.float64),
+        type_hgroup=np.asarray(hgroup, dtype=np.int64),
+        hgroup_ptr=hgroup_ptr,
+        hgroup_types=hgroup_types,
         wrap_up=np.asarray(cfg.wrap_up_s, dtype=np.float64),
         idle_close=float(cfg.idle_close_s),
         close_out=float(cfg.close_out_s),
@@ -360,6 +371,7 @@ def build(config: EngineConfig, w: Workload) -> Engine:
         by_priority=cfg.policy == "pool_priority",
         any_at_assign=any(at_assign),
         has_groups=bool(cfg.seat_groups),
+        has_hold=any(g >= 0 for g in hgroup),
         max_batch=_max_run(b_time[order]),
     )
     nan_n = np.full(n, math.nan)
@@ -420,6 +432,7 @@ def build(config: EngineConfig, w: Workload) -> Engine:
         ps_n=np.zeros(na, np.int64),
         ps_is_dirty=np.zeros(na, np.uint8),
         ps_dirty=np.zeros(na, np.int64),
+        seat_held=np.zeros((na, max(ng, 1)), np.int64),
     )
     per_pool = np.bincount(agent_pool, minlength=np_).astype(np.int64)
     av_cap = 2 * per_pool + 8
@@ -443,6 +456,7 @@ def build(config: EngineConfig, w: Workload) -> Engine:
         q_len=np.zeros(nt, np.int64),
         q_buf=np.zeros(int(q_cap.sum()), np.int32),
         group_free=np.asarray([c for c, _ in cfg.seat_groups], dtype=np.int64),
+        seats_freed=np.zeros(max(ng, 1), np.uint8),
         # one entry per segment start at most
         wait=np.zeros(ns + 1, np.int64),
     )

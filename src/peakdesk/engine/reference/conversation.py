@@ -82,6 +82,8 @@ def close(sim: Simulation, i: int, a: int, now: float) -> None:
     if held is not None:
         held.discard(i)
     sim.load[a] -= 1
+    if sim.has_hold:
+        routing.release_seat(sim, i, a)
     if sim.par[a]:
         discipline.ps_touch(sim, a)
     if sim.accepting[a] and any(sim.pool_deques[sim.apool[a]]):

@@ -1,9 +1,11 @@
 """The event handlers, and the one settle step after each event.
 
 Every handler is registered through :func:`settled`: after the handler, the
-parallel agents it touched are re-rated once, from their final load
+seats of a client shop it freed go to the chats waiting for them
+(:func:`peakdesk.engine.reference.routing.wake`), then the parallel agents it
+touched are re-rated once, from their final load
 (:func:`peakdesk.engine.reference.discipline.ps_flush`).  No handler has to
-remember it.
+remember either.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ def settled(sim: Simulation, handler: Callable[[Simulation, Call], None]) -> Cal
 
     def callback(ev: Call) -> None:
         handler(sim, ev)
+        if sim.seats_freed:
+            routing.wake(sim, sim.env.now)
         if sim.ps_dirty:
             discipline.ps_flush(sim, sim.env.now)
 

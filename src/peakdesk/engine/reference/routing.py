@@ -19,6 +19,10 @@ from peakdesk.engine.reference.state import INF, Simulation
 
 def pick_agent(sim: Simulation, typ: int) -> int:
     """The agent the policy gives a new conversation of this type, or -1."""
+    if sim.has_hold:
+        g = sim.type_hgroup[typ]
+        if g >= 0 and sim.group_free[g] <= 0:
+            return _pick_seated(sim, typ, g)
     best = -1
     best_key = 0.0
     best_seq = 0
@@ -39,6 +43,75 @@ def pick_agent(sim: Simulation, typ: int) -> int:
         if best < 0 or key < best_key or (key == best_key and top[1] < best_seq):
             best, best_key, best_seq = top[2], key, top[1]
     return best
+
+
+def _pick_seated(sim: Simulation, typ: int, g: int) -> int:
+    """:func:`pick_agent` when group ``g``'s seats are all taken: only an agent already
+    holding one (holding a chat of the group) can take the chat; the best of them by
+    the policy's order (every valid entry is looked at: the heap's top may be seatless)."""
+    best = -1
+    best_key = 0.0
+    best_seq = 0
+    entry_seq = sim.entry_seq
+    held = sim.seat_held
+    for p in sim.type_pools[typ]:
+        for key, seq, a in sim.avail[p]:
+            if entry_seq[a] != seq or held[a][g] == 0:
+                continue
+            if best < 0 or key < best_key or (key == best_key and seq < best_seq):
+                best, best_key, best_seq = a, key, seq
+        if sim.by_priority and best >= 0:
+            return best
+    return best
+
+
+def take_seat(sim: Simulation, i: int, a: int) -> None:
+    """Agent ``a`` takes conversation ``i``: a seat of its type's group, unless held."""
+    g = sim.type_hgroup[sim.ctype[i]]
+    if g >= 0:
+        row = sim.seat_held[a]
+        if row[g] == 0:
+            sim.group_free[g] -= 1
+        row[g] += 1
+
+
+def release_seat(sim: Simulation, i: int, a: int) -> None:
+    """Agent ``a`` lets conversation ``i`` go: the group's seat is freed with its last."""
+    g = sim.type_hgroup[sim.ctype[i]]
+    if g >= 0:
+        row = sim.seat_held[a]
+        row[g] -= 1
+        if row[g] == 0:
+            sim.group_free[g] += 1
+            sim.seats_freed.add(g)
+
+
+def wake(sim: Simulation, now: float) -> None:
+    """Seats freed during the event go to the chats waiting for them (the settle step).
+
+    Group by group (lowest first), while a freed group has a free seat: of its
+    types with a chat waiting, by priority, then soonest due (head of the queue),
+    then type, the first the policy finds an agent for is offered to that agent,
+    which fills its free slots as :func:`pull` does.  Each offer takes or drops
+    (patience ran out) at least one waiting chat, so this ends.
+    """
+    while sim.seats_freed:
+        g = min(sim.seats_freed)
+        sim.seats_freed.discard(g)
+        while sim.group_free[g] > 0:
+            ranked = sorted(
+                (sim.cfg.type_priority[t], sim.queued_since[q[0]] + sim.due[t], t)
+                for t in sim.hgroup_types[g]
+                if (q := sim.queues[t])
+            )
+            for _, _, t in ranked:
+                a = pick_agent(sim, t)
+                if a >= 0:
+                    pull(sim, a, now)
+                    refresh(sim, a)
+                    break
+            else:
+                break
 
 
 def refresh(sim: Simulation, a: int) -> None:
@@ -75,6 +148,8 @@ def assign(sim: Simulation, i: int, a: int, now: float) -> None:
             sim.requeues.append((i, since, now))
     sim.load[a] += 1
     sim.last_assign[a] = now
+    if sim.has_hold:
+        take_seat(sim, i, a)
     held = sim.held[a]
     if held is not None:
         held.add(i)
@@ -131,9 +206,11 @@ def pull(sim: Simulation, a: int, now: float) -> None:
         best: deque[int] | None = None
         best_prio = 0
         best_since = 0.0
-        for q, prio, withdraw, at_assign, due in pool_queues:
+        for q, prio, withdraw, at_assign, due, g in pool_queues:
             if not q:
                 continue
+            if g >= 0 and sim.group_free[g] <= 0 and sim.seat_held[a][g] == 0:
+                continue  # the chat's shop has no seat free for this agent
             if withdraw:
                 drop_expired(sim, q, now, at_assign)
                 if not q:

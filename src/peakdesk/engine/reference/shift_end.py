@@ -172,6 +172,8 @@ def detach(sim: Simulation, a: int, now: float) -> list[int]:
     for i in sorted(held):
         sim.holds.append((i, a, sim.hold_start[i], now))
         sim.holder[i] = -1
+        if sim.has_hold:
+            routing.release_seat(sim, i, a)
         jj = pending.get(i, -1)
         if jj < 0 or sim.withdrawn[i]:
             sim.close_time[i] = now  # released: nothing to answer now

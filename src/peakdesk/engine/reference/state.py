@@ -137,10 +137,17 @@ class Simulation:
         # Seat groups (a client shop's sub-accounts): free seats, and each agent's groups.
         self.group_free: list[int] = [count for count, _ in cfg.seat_groups]
         self.cfg_has_groups = bool(cfg.seat_groups)
-        self.agent_groups: list[tuple[int, ...]] = [
-            tuple(g for g, (_, pools) in enumerate(cfg.seat_groups) if p in pools)
-            for p in self.apool
+        self.agent_groups: list[tuple[int, ...]] = [cfg.login_groups(p) for p in self.apool]
+        # Seats taken while held: per type its group (-1 none), per agent and group the
+        # chats held of it; groups whose seat freed during the event (settled after it).
+        self.type_hgroup: list[int] = list(cfg.holding_group(len(w.type_names)))
+        self.has_hold = any(g >= 0 for g in self.type_hgroup)
+        self.seat_held: list[list[int]] = [[0] * len(cfg.seat_groups) for _ in range(na)]
+        self.hgroup_types: list[list[int]] = [
+            [t for t, h in enumerate(self.type_hgroup) if h == g]
+            for g in range(len(cfg.seat_groups))
         ]
+        self.seats_freed: set[int] = set()
         # pools
         self.pool_cap: list[int] = [p.max_concurrency for p in cfg.pools]
         pool_conc = [list(p.concurrency_multiplier) for p in cfg.pools]
@@ -199,7 +206,8 @@ class Simulation:
         # Per pool, the queues it serves in type order: (queue, type priority, withdraw,
         # patience until assignment, reply deadline: 0 unless the order is "deadline").
         deadline = list(cfg.type_deadline_s or (0.0,) * n_types)
-        self.pool_queues: list[list[tuple[deque[int], int, bool, bool, float]]] = [
+        self.due: list[float] = deadline
+        self.pool_queues: list[list[tuple[deque[int], int, bool, bool, float, int]]] = [
             [
                 (
                     self.queues[k],
@@ -207,6 +215,7 @@ class Simulation:
                     self.withdraw[k],
                     self.at_assign[k],
                     deadline[k],
+                    self.type_hgroup[k],
                 )
                 for k in types
             ]
