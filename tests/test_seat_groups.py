@@ -92,7 +92,7 @@ def test_a_group_naming_an_unknown_pool_is_bad_input(tmp_path: Path) -> None:
     for edit, expect in (
         ({"taken": "holding"}, "subaccounts.groups[0].types: taken = 'holding' needs"),
         ({"taken": "holding", "types": ["x"]}, "groups[0].types[0]: no inquiry type 'x'"),
-        ({"taken": "when_busy"}, "subaccounts.groups[0].taken = \"when_busy\""),
+        ({"taken": "when_busy"}, 'subaccounts.groups[0].taken = "when_busy"'),
         ({"types": ["q"]}, "groups[0].types: only with taken = 'holding'"),
     ):
         d = _two_pools(2)
