@@ -798,3 +798,26 @@ def test_a_shared_pool_serves_a_shop_with_fewer_seats_while_holding(tmp_path: Pa
         chats[a] += step
         most = max(most, sum(c > 0 for c in chats))
     assert most == 2 and len(set(agents.tolist())) == 5
+
+
+def test_a_plan_that_no_staffing_fits_under_seats_taken_while_holding_says_so(
+    tmp_path: Path,
+) -> None:
+    # 8,000 buyers a day keep about 2.8 agents (of 3 chats) holding the shop's chats at
+    # once, whatever the shifts: one seat taken while holding cannot seat them, and more
+    # agents do not change that. The planner says so before any simulation, with the
+    # seats, the time and the agents needed.
+    from peakdesk.plan.search import search
+
+    path = _plannable(tmp_path)
+    d = tomlkit.parse(path.read_text(encoding="utf-8"))
+    d["clients"][0].update(seat_limit=1, seat_rule="while_holding")
+    d["clients"][0]["demand"]["volume_per_day"] = 8000.0
+    path.write_text(tomlkit.dumps(d), encoding="utf-8")
+    plan = search(load_centre(path))
+    assert plan.status == "infeasible"
+    assert "the 1 seat(s) of client 'tb', taken while holding" in plan.message
+    assert "agents holding its chats" in plan.message and plan.verification is None
+    d["clients"][0]["seat_limit"] = 6  # room for them and their peaks: planned and verified
+    path.write_text(tomlkit.dumps(d), encoding="utf-8")
+    assert search(load_centre(path)).status == "ok"

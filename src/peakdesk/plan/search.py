@@ -429,6 +429,22 @@ def _search(
             diagnosis=(beyond,),
             base_seed=seed,
         )
+    held = _beyond_held_seats(inputs)
+    if held is not None:
+        k = max(range(len(held.intervals)), key=lambda i: held.value[i])
+        at = _interval_label(loaded, grid, held.intervals[k])
+        return Plan.without_plan(
+            "infeasible",
+            f"no staffing fits under the {held.limit[k]:.0f} seat(s) of {held.group}, taken "
+            f"while holding: at {at} its buyers alone keep {held.value[k]:.1f} agents holding its "
+            f"chats (arrivals x holding time, at the most any pool's agent can hold; in "
+            f"{len(held.intervals)} intervals); more agents do not help, more seats or more "
+            "chats per agent do",
+            grid,
+            pats,
+            diagnosis=(held,),
+            base_seed=seed,
+        )
     tick = time.perf_counter()
     seed_req = seed_requirement(inputs, alpha)
     clock["seed"] = clock.get("seed", 0.0) + time.perf_counter() - tick
@@ -590,6 +606,38 @@ def _beyond_the_cap(inputs: PlanningInputs) -> Diagnosis | None:
         limit=tuple(float(cap) for _ in over),
         value=tuple(float(need[k]) for k in over),
     )
+
+
+def _beyond_held_seats(inputs: PlanningInputs) -> Diagnosis | None:
+    """A seat group taken while holding whose types' load alone needs more agents holding
+    their chats at once than it has seats (the first such group).
+
+    As in :func:`_beyond_the_cap`: the group's types keep ``rate x holding time / m x
+    their share`` reference agents busy, and an agent is worth at most the best
+    capacity of a pool for them; each agent holding one of their chats holds a seat.
+    """
+    spec = inputs.spec
+    names = [t.name for t in spec.inquiry_types]
+    work = inputs.work
+    busy = work.rate_per_s * work.hold_s / inputs.requirement_pool.max_concurrency
+    for group in spec.subaccounts.groups:
+        if group.taken != "holding":
+            continue
+        idx = [names.index(t) for t in group.types]
+        best = float(inputs.capacity[:, idx].max(initial=0.0))
+        if best <= 0:
+            continue
+        need = busy * inputs.type_share[idx].sum(axis=0) / best
+        over = np.flatnonzero(need > group.count * (1.0 + 1e-9))
+        if over.size:
+            return Diagnosis(
+                kind="subaccount_cap",
+                group=group.name,
+                intervals=tuple(int(k) for k in over),
+                limit=tuple(float(group.count) for _ in over),
+                value=tuple(float(need[k]) for k in over),
+            )
+    return None
 
 
 def refine(
