@@ -10,7 +10,8 @@ multiplier list, sequential or parallel, drain / hand back / log off with a
 grace), agents with one to three shifts each cut by breaks (segments back to back
 included, so an agent carries on across a boundary), sub-accounts fewer than the
 agents, seat groups (taken at login or while holding a chat of their types), every
-routing policy with a pool order, both queue orders,
+routing policy with a pool order, the three queue orders (oldest, deadline, at risk
+with one or two risk groups),
 idle auto-close, the auto greeting, bots, buyers with and without patience.
 
 Times are drawn on a coarse grid more often than not, so events fall at the same
@@ -103,7 +104,21 @@ def agent_model(draw: Any) -> tuple[EngineConfig, Workload]:
         for s0, s1 in draw(_segments()):
             seg.append((s0, a, s1))
     seg.sort(key=lambda x: x[0])  # stable by start, as build_config sorts
-    deadline = draw(st.booleans())
+    order = draw(st.sampled_from(["oldest", "deadline", "at_risk"]))
+    deadline = order == "deadline"
+    risk: dict[str, Any] = {}
+    if order == "at_risk":
+        # One or two risk groups over the types (a type may be in none), each with its
+        # reply deadline and bound.
+        n_groups = draw(st.integers(1, min(2, n_types)))
+        of_type = tuple(draw(st.integers(-1, n_groups - 1)) for _ in range(n_types))
+        risk = {
+            "risk_group_of_type": of_type,
+            "risk_deadline_s": tuple(
+                draw(st.sampled_from([30.0, 60.0, 180.0])) for _ in range(n_groups)
+            ),
+            "risk_bound": tuple(draw(st.sampled_from([0.5, 0.8, 0.9])) for _ in range(n_groups)),
+        }
     groups: list[tuple[int, tuple[int, ...]]] = []
     held: list[tuple[int, ...]] = []  # per group: the types whose chats take it while held
     free_types = list(range(n_types))
@@ -135,6 +150,7 @@ def agent_model(draw: Any) -> tuple[EngineConfig, Workload]:
         patience_at_assignment=tuple(draw(st.booleans()) for _ in range(n_types)),
         seat_groups=tuple(groups),
         seat_group_types=tuple(held),
+        **risk,
         type_deadline_s=tuple(draw(st.sampled_from([30.0, 180.0, 600.0])) for _ in range(n_types))
         if deadline
         else (),

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from peakdesk.centre.schema import Centre, CentrePool, Client
 from peakdesk.demand.sample import intensity
 from peakdesk.experiment.targets import scenario_history
+from peakdesk.rules.targets import parse_target
 from peakdesk.scenario.centre_info import CentreInfo, ClientInfo, DayGroup
 from peakdesk.scenario.load import (
     LoadedScenario,
@@ -44,6 +45,8 @@ from peakdesk.scenario.schema import (
     FieldProblem,
     Meta,
     Pool,
+    RiskGroup,
+    Routing,
     Scenario,
     SeatGroup,
     SubAccounts,
@@ -279,7 +282,7 @@ def _compile(centre: Centre, shops: list[LoadedScenario], path: Path) -> LoadedS
                 if c.seat_limit is not None and any(_serves(p, compiled[c.name]) for p in pools)
             ],
         ),
-        routing=centre.routing,
+        routing=_risk_routing(centre, clients, types),
         simulation=centre.simulation,
         # Built as it is: each target was validated in its client's scenario, and a
         # scenario refuses a client scope the centre's compiled targets carry.
@@ -306,6 +309,41 @@ def _compile(centre: Centre, shops: list[LoadedScenario], path: Path) -> LoadedS
     )
     _check_seats(centre, info, spec)
     return LoadedScenario(spec=spec, path=path, centre=info)
+
+
+def _risk_routing(centre: Centre, clients: list[ClientInfo], types: list[Any]) -> Routing:
+    """The team's routing; with ``queue_order = "at_risk"``, one risk group per client: its
+    types, its ``reply_deadline`` and the bound of its first share target."""
+    routing = centre.routing
+    if routing.queue_order != "at_risk" or routing.risk_groups:
+        return routing
+    groups = []
+    for k, (client, c) in enumerate(zip(centre.clients, clients, strict=True)):
+        if client.reply_deadline is None:
+            raise FieldProblem(
+                f"clients[{k}].reply_deadline",
+                "routing.queue_order = 'at_risk' needs each client's reply deadline (the "
+                "reply time its platform counts: Taobao '3min', Shopee '12h')",
+            )
+        shares = [
+            t.value for t in map(parse_target, c.targets) if t.op == ">=" and 0.0 < t.value < 1.0
+        ]
+        if not shares:
+            raise FieldProblem(
+                f"clients[{k}].targets",
+                "routing.queue_order = 'at_risk' protects each client's first share target "
+                f"(e.g. 'taobao.response_3min >= 0.9'); {client.name!r} has none",
+            )
+        groups.append(
+            RiskGroup(
+                name=f"client {client.name!r}",
+                types=[types[t].name for t in c.types],
+                # (validated seconds, written back with their unit for the duration field)
+                reply_deadline=f"{client.reply_deadline!r}s",
+                bound=shares[0],
+            )
+        )
+    return routing.model_copy(update={"risk_groups": groups})
 
 
 def _serves(pool: Pool, skills: set[str]) -> bool:

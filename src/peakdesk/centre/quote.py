@@ -170,10 +170,10 @@ class AddedQuote:
         The new client's billed hours per run in the planned team with it (mean
         over the pairs' verification runs).
     relaxed
-        When the plan with the client is infeasible for seats or a pool's agents
-        per day: the limits raised to what the search found needed, and the plan
-        re-run on them (its cost and marginal cost, or why it still fails);
-        empty otherwise.
+        When the plan with the client fails (infeasible, or not met and cannot be
+        raised) for seats or a pool's agents per day: the limits raised to what
+        the search found needed, and the plan re-run on them (its cost and
+        marginal cost, or why it still fails); empty otherwise.
     """
 
     client: str
@@ -362,7 +362,7 @@ def quote_addition(
             why = [f"{w}: {q.message}" for w, q in tried if q.status != "ok"]
             if why:
                 statuses[-1] += " (" + "; ".join(why) + ")"
-                if p0.status == "ok" and p1.status == "infeasible":
+                if p0.status == "ok" and p1.status != "ok" and p1.diagnosis:
                     relaxed = _relax(added, p1, p0.total_cost, s, workers=workers, say=say)
                 break  # a pair that cannot be planned: more seeds will not price it
             pairs.append(_pair(base, added, p0, p1, s, workers=workers, say=say))

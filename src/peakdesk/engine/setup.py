@@ -6,6 +6,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -297,6 +298,7 @@ def config_from_instances(
         else tuple(
             (g.count, tuple(names.index(n) for n in g.pools)) for g in spec.subaccounts.groups
         ),
+        **_risk_fields(spec),
         seat_group_types=()
         if pools is not None
         else tuple(
@@ -304,6 +306,23 @@ def config_from_instances(
             for g in spec.subaccounts.groups
         ),
     )
+
+
+def _risk_fields(spec: Scenario) -> dict[str, tuple[Any, ...]]:
+    """The engine's at-risk queue order (:class:`EngineConfig`), or nothing."""
+    routing = spec.routing
+    if routing.queue_order != "at_risk":
+        return {}
+    names = [t.name for t in spec.inquiry_types]
+    of_type = [-1] * len(names)
+    for g, group in enumerate(routing.risk_groups):
+        for t in group.types:
+            of_type[names.index(t)] = g
+    return {
+        "risk_group_of_type": tuple(of_type),
+        "risk_deadline_s": tuple(float(g.reply_deadline) for g in routing.risk_groups),
+        "risk_bound": tuple(float(g.bound) for g in routing.risk_groups),
+    }
 
 
 def _merge_overlaps(

@@ -492,12 +492,17 @@ def _search(
                 for d in sol.diagnosis
             )
             if best is not None:
-                return _with_status(
-                    best,
-                    "not_met",
-                    f"the best plan keeps every target in {best.rounds[-1].p_all_met:.0%} of "
-                    f"runs (required {required:.0%}) and cannot be raised further: {binding}",
-                    rounds,
+                # What binds goes with the best plan too (plan.json, the quote's relaxing).
+                return dataclasses.replace(
+                    _with_status(
+                        best,
+                        "not_met",
+                        f"the best plan keeps every target in {best.rounds[-1].p_all_met:.0%} "
+                        f"of runs (required {required:.0%}) and cannot be raised further: "
+                        f"{binding}",
+                        rounds,
+                    ),
+                    diagnosis=tuple(sol.diagnosis),
                 )
             rounds.append(Round(rnd, alpha, tuple(steps), sol.status, math.nan, math.nan, ()))
             return Plan.without_plan(

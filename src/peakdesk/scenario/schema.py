@@ -1027,6 +1027,21 @@ class SubAccounts(_Model):
         return self
 
 
+class RiskGroup(_Model):
+    """Inquiry types whose running reply score ``routing.queue_order = "at_risk"`` protects.
+
+    The group's score so far is its share of first replies sent within
+    ``reply_deadline`` of the buyer's first message (1 before any); its margin is
+    the score less ``bound``.  A centre compiles one per client (its reply
+    deadline and its first share target).
+    """
+
+    name: str = Field(min_length=1, max_length=200)
+    types: list[Name] = Field(min_length=1, max_length=MAX_ITEMS)
+    reply_deadline: PositiveDuration
+    bound: float = Field(gt=0.0, lt=1.0, description="the share of replies in time to keep")
+
+
 class Routing(_Model):
     """How waiting conversations reach agents."""
 
@@ -1034,12 +1049,19 @@ class Routing(_Model):
     pool_order: list[str] | None = Field(
         default=None, description="for pool_priority: pools in order (default: file order)"
     )
-    queue_order: Literal["oldest", "deadline"] = Field(
+    queue_order: Literal["oldest", "deadline", "at_risk"] = Field(
         default="oldest",
         description=(
             "among waiting chats of equal priority: 'oldest' first, or 'deadline': the "
-            "soonest due (waiting since + its type's reply_deadline)"
+            "soonest due (waiting since + its type's reply_deadline); or 'at_risk': first "
+            "the chats of the risk group (a centre's client) whose running share of replies "
+            "in time is closest to its bound (or furthest below), then by priority, oldest"
         ),
+    )
+    risk_groups: list[RiskGroup] = Field(
+        default_factory=list,
+        max_length=MAX_ITEMS,
+        description="for queue_order = 'at_risk' (a centre compiles one per client)",
     )
     auto_greeting: bool = Field(default=False, description="auto reply on arrival (kind 'auto')")
     idle_close: Duration | None = Field(
@@ -1295,6 +1317,27 @@ class Scenario(_Model):
                         "(the reply time its platform counts, e.g. '3min')",
                     )
         types = [t.name for t in self.inquiry_types]
+        if self.routing.queue_order == "at_risk" and not self.routing.risk_groups:
+            raise FieldProblem(
+                "routing.risk_groups",
+                "queue_order = 'at_risk' needs the groups whose running score it protects "
+                "([[routing.risk_groups]] name, types, reply_deadline, bound; a centre "
+                "file compiles one per client)",
+            )
+        grouped: dict[str, int] = {}
+        for g, risk in enumerate(self.routing.risk_groups):
+            for j, name in enumerate(risk.types):
+                if name not in types:
+                    raise FieldProblem(
+                        f"routing.risk_groups[{g}].types[{j}]",
+                        f"no inquiry type {name!r}; types: {types}",
+                    )
+                if name in grouped:
+                    raise FieldProblem(
+                        f"routing.risk_groups[{g}].types[{j}]",
+                        f"{name!r} is already in risk_groups[{grouped[name]}]",
+                    )
+                grouped[name] = g
         seated: dict[str, int] = {}
         for g, group in enumerate(self.subaccounts.groups):
             for j, name in enumerate(group.pools):

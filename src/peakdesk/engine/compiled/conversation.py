@@ -54,6 +54,13 @@ def replied(sim: Sim, a: Int, j: Int, now: float) -> None:
     sim.reply_agent[j] = a
     sim.work_left[j] = float("nan")
     t = np.int64(sim.ctype[i])
+    if sim.at_risk and j == sim.offset[i]:
+        # The running score of the type's risk group: a first reply, in time or not.
+        r = sim.risk_of[t]
+        if r >= 0:
+            sim.risk_n[r] += 1
+            if now - sim.arrival[i] <= sim.risk_deadline[r]:
+                sim.risk_ok[r] += 1
     if sim.type_at_assign[t] != 0:
         left = sim.abandoned[i] != 0
     else:

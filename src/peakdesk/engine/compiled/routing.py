@@ -287,6 +287,17 @@ def any_waiting(sim: Sim, p: Int) -> bool:
     return False
 
 
+@inline_kernel
+def margin(sim: Sim, r: Int) -> float:
+    """Risk group ``r``'s running share of first replies in time, less its bound (1 less
+    the bound before any reply; ``inf`` for a type in no group: served after the rest)."""
+    if r < 0:
+        return float("inf")
+    n = sim.risk_n[r]
+    share = sim.risk_ok[r] / n if n != 0 else 1.0
+    return float(share - sim.risk_bound[r])
+
+
 @kernel
 def pull(sim: Sim, a: Int, now: float) -> None:
     """Fill an agent's free slots from the queues (best priority, then oldest or due first)."""
@@ -296,6 +307,7 @@ def pull(sim: Sim, a: Int, now: float) -> None:
     hi = sim.pool_type_ptr[p + 1]
     while sim.load[a] < cap:
         best = np.int64(-1)
+        best_margin = 0.0
         best_prio = 0
         best_since = 0.0
         for idx in range(lo, hi):
@@ -313,7 +325,21 @@ def pull(sim: Sim, a: Int, now: float) -> None:
             # Each queue is in arrival order, so its head is also its soonest due.
             s = sim.queued_since[q_peek(sim, k)] + sim.type_deadline[k]
             prio = sim.type_prio[k]
-            if best < 0 or prio < best_prio or (prio == best_prio and s < best_since):
+            if sim.at_risk:
+                m = margin(sim, sim.risk_of[k])
+                if (
+                    best < 0
+                    or m < best_margin
+                    or (
+                        m == best_margin
+                        and (prio < best_prio or (prio == best_prio and s < best_since))
+                    )
+                ):
+                    best = k
+                    best_margin = m
+                    best_prio = prio
+                    best_since = s
+            elif best < 0 or prio < best_prio or (prio == best_prio and s < best_since):
                 best = k
                 best_prio = prio
                 best_since = s
@@ -346,17 +372,27 @@ def wake(sim: Sim, now: float) -> None:
             while True:
                 best = np.int64(-1)
                 best_idx = np.int64(-1)
+                best_margin = 0.0
                 best_prio = 0
                 best_since = 0.0
                 for idx in range(lo, hi):
                     t = sim.hgroup_types[idx]
                     if failed[idx - lo] != 0 or sim.q_len[t] == 0:
                         continue
+                    m = margin(sim, sim.risk_of[t]) if sim.at_risk else 0.0
                     s = sim.queued_since[q_peek(sim, t)] + sim.type_deadline[t]
                     prio = sim.type_prio[t]
-                    if best < 0 or prio < best_prio or (prio == best_prio and s < best_since):
+                    if (
+                        best < 0
+                        or m < best_margin
+                        or (
+                            m == best_margin
+                            and (prio < best_prio or (prio == best_prio and s < best_since))
+                        )
+                    ):
                         best = np.int64(t)
                         best_idx = np.int64(idx)
+                        best_margin = m
                         best_prio = prio
                         best_since = s
                 if best < 0:

@@ -120,6 +120,9 @@ class Inputs(NamedTuple):
     type_hgroup: I64  # the seat group a type's chats take while held, -1 none
     hgroup_ptr: I64  # CSR: the types of each such group, ascending
     hgroup_types: I64
+    risk_of: I64  # queue_order "at_risk": each type's risk group, -1 none
+    risk_deadline: F64  # per risk group
+    risk_bound: F64
     wrap_up: F64
     idle_close: float
     close_out: float
@@ -128,6 +131,7 @@ class Inputs(NamedTuple):
     any_at_assign: bool
     has_groups: bool
     has_hold: bool
+    at_risk: bool
     max_batch: int  # the most boundaries at one instant
 
 
@@ -211,6 +215,8 @@ class Routes(NamedTuple):
     q_buf: I32
     group_free: I64
     seats_freed: U8  # per group: its seat freed during the event (settled after it)
+    risk_n: I64  # per risk group: first replies sent so far
+    risk_ok: I64  # ... and of them within its reply deadline
     wait: I64
 
 
@@ -364,6 +370,9 @@ def build(config: EngineConfig, w: Workload) -> Engine:
         type_hgroup=np.asarray(hgroup, dtype=np.int64),
         hgroup_ptr=hgroup_ptr,
         hgroup_types=hgroup_types,
+        risk_of=np.asarray(cfg.risk_group_of_type or (-1,) * nt, dtype=np.int64),
+        risk_deadline=np.asarray(cfg.risk_deadline_s or (0.0,), dtype=np.float64),
+        risk_bound=np.asarray(cfg.risk_bound or (0.0,), dtype=np.float64),
         wrap_up=np.asarray(cfg.wrap_up_s, dtype=np.float64),
         idle_close=float(cfg.idle_close_s),
         close_out=float(cfg.close_out_s),
@@ -372,6 +381,7 @@ def build(config: EngineConfig, w: Workload) -> Engine:
         any_at_assign=any(at_assign),
         has_groups=bool(cfg.seat_groups),
         has_hold=any(g >= 0 for g in hgroup),
+        at_risk=bool(cfg.risk_group_of_type),
         max_batch=_max_run(b_time[order]),
     )
     nan_n = np.full(n, math.nan)
@@ -457,6 +467,8 @@ def build(config: EngineConfig, w: Workload) -> Engine:
         q_buf=np.zeros(int(q_cap.sum()), np.int32),
         group_free=np.asarray([c for c, _ in cfg.seat_groups], dtype=np.int64),
         seats_freed=np.zeros(max(ng, 1), np.uint8),
+        risk_n=np.zeros(max(len(cfg.risk_bound), 1), np.int64),
+        risk_ok=np.zeros(max(len(cfg.risk_bound), 1), np.int64),
         # one entry per segment start at most
         wait=np.zeros(ns + 1, np.int64),
     )

@@ -100,11 +100,16 @@ def wake(sim: Simulation, now: float) -> None:
         sim.seats_freed.discard(g)
         while sim.group_free[g] > 0:
             ranked = sorted(
-                (sim.cfg.type_priority[t], sim.queued_since[q[0]] + sim.due[t], t)
+                (
+                    margin(sim, sim.risk_of[t]) if sim.at_risk else 0.0,
+                    sim.cfg.type_priority[t],
+                    sim.queued_since[q[0]] + sim.due[t],
+                    t,
+                )
                 for t in sim.hgroup_types[g]
                 if (q := sim.queues[t])
             )
-            for _, _, t in ranked:
+            for _, _, _, t in ranked:
                 a = pick_agent(sim, t)
                 if a >= 0:
                     pull(sim, a, now)
@@ -112,6 +117,15 @@ def wake(sim: Simulation, now: float) -> None:
                     break
             else:
                 break
+
+
+def margin(sim: Simulation, r: int) -> float:
+    """Risk group ``r``'s running share of first replies in time, less its bound (1 less
+    the bound before any reply; ``inf`` for a type in no group: served after the rest)."""
+    if r < 0:
+        return INF
+    n = sim.risk_n[r]
+    return (sim.risk_ok[r] / n if n else 1.0) - sim.risk_bound[r]
 
 
 def refresh(sim: Simulation, a: int) -> None:
@@ -202,11 +216,13 @@ def pull(sim: Simulation, a: int, now: float) -> None:
     pool_queues = sim.pool_queues[p]
     since = sim.queued_since
     load = sim.load
+    at_risk = sim.at_risk
     while load[a] < cap:
         best: deque[int] | None = None
+        best_margin = 0.0
         best_prio = 0
         best_since = 0.0
-        for q, prio, withdraw, at_assign, due, g in pool_queues:
+        for q, prio, withdraw, at_assign, due, g, r in pool_queues:
             if not q:
                 continue
             if g >= 0 and sim.group_free[g] <= 0 and sim.seat_held[a][g] == 0:
@@ -217,7 +233,18 @@ def pull(sim: Simulation, a: int, now: float) -> None:
                     continue
             # Each queue is in arrival order, so its head is also its soonest due.
             s = since[q[0]] + due
-            if best is None or prio < best_prio or (prio == best_prio and s < best_since):
+            if at_risk:
+                m = margin(sim, r)
+                if (
+                    best is None
+                    or m < best_margin
+                    or (
+                        m == best_margin
+                        and (prio < best_prio or (prio == best_prio and s < best_since))
+                    )
+                ):
+                    best, best_margin, best_prio, best_since = q, m, prio, s
+            elif best is None or prio < best_prio or (prio == best_prio and s < best_since):
                 best, best_prio, best_since = q, prio, s
         if best is None:
             return

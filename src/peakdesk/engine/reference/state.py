@@ -207,7 +207,15 @@ class Simulation:
         # patience until assignment, reply deadline: 0 unless the order is "deadline").
         deadline = list(cfg.type_deadline_s or (0.0,) * n_types)
         self.due: list[float] = deadline
-        self.pool_queues: list[list[tuple[deque[int], int, bool, bool, float, int]]] = [
+        # queue_order = "at_risk": per type its risk group; per group the reply deadline,
+        # the share to keep, and the first replies so far (sent, and within the deadline).
+        self.at_risk = bool(cfg.risk_group_of_type)
+        self.risk_of: list[int] = list(cfg.risk_group_of_type or (-1,) * n_types)
+        self.risk_deadline: list[float] = list(cfg.risk_deadline_s)
+        self.risk_bound: list[float] = list(cfg.risk_bound)
+        self.risk_n: list[int] = [0] * len(cfg.risk_bound)
+        self.risk_ok: list[int] = [0] * len(cfg.risk_bound)
+        self.pool_queues: list[list[tuple[deque[int], int, bool, bool, float, int, int]]] = [
             [
                 (
                     self.queues[k],
@@ -216,6 +224,7 @@ class Simulation:
                     self.at_assign[k],
                     deadline[k],
                     self.type_hgroup[k],
+                    self.risk_of[k],
                 )
                 for k in types
             ]
