@@ -821,3 +821,17 @@ def test_a_plan_that_no_staffing_fits_under_seats_taken_while_holding_says_so(
     d["clients"][0]["seat_limit"] = 6  # room for them and their peaks: planned and verified
     path.write_text(tomlkit.dumps(d), encoding="utf-8")
     assert search(load_centre(path)).status == "ok"
+
+
+def test_the_shipped_client_file_quotes_on_the_shipped_centre() -> None:
+    # The shipped centre's shops give their inquiry shares by phase, the shipped client's
+    # as numbers: each client's demand is its own, so the two stand together.
+    centre = ROOT / "scenarios" / "centres" / "manila-three-shops.toml"
+    client = ROOT / "scenarios" / "centres" / "clients" / "tiktok-vn.toml"
+    res = CliRunner().invoke(
+        main, ["quote", str(centre), "--add", str(client), "--no-plan", "-r", "3", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    q = json.loads(res.stdout)
+    assert set(q["p_all_met_by_client"]) == {"taobao", "lazada", "shopee", "tiktok_vn"}
+    assert q["handled_conversations"] > 0

@@ -248,6 +248,14 @@ def _compile(centre: Centre, shops: list[LoadedScenario], path: Path) -> LoadedS
                     f"`skills.{client.name}{SEP}{t.skill_name}`",
                 )
     bin_s, expected, groups = _demand(centre, shops, t0)
+    # The demand is the clients' own (each shop's shares by its own phases); the compiled
+    # types' shares say only what they are of the centre's, so one client's shares by
+    # phase and another's as numbers stand together.
+    total = float(expected.sum())
+    types = [
+        t.model_copy(update={"share": float(expected[r].sum()) / total if total > 0 else 1.0})
+        for r, t in enumerate(types)
+    ]
     confidence = centre.targets.confidence
     if confidence is None:
         confidence = max(s.spec.targets.confidence for s in shops)
