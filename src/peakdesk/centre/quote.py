@@ -12,26 +12,27 @@ naming the team's pools that take the new shop) and answers three questions:
    below its targets is named.
 2. **At the margin**: when the team's pools have ``[pools.plan]`` tables, the
    centre is planned without and with the new client (the full planner:
-   verification and held-out check) on the same base seed, so both plans are
-   refined, trimmed and verified on the same buyers of the team's own clients
-   (common random numbers).  One such pair is one draw of the marginal cost: a
-   plan moves by a trim step between seeds, and the difference of two plans
-   carries that noise.  The pair is repeated on ``plan_repeats`` base seeds and
-   the marginal cost is the mean difference with its Student-t interval.  Where
-   the plan with the client is the cheaper of a pair, it is checked on the team
-   without the client (the without-plan's verification seeds): when it keeps
-   every target there at the planner's bound, it is the cheaper plan that serves
-   both, and the pair's cost without the client is re-priced to it (marginal 0).
+   verification and held-out check) on the same base seed.  Each client draws
+   its buyers from streams of its own, so the team's clients bring the same
+   buyers to both plans (common random numbers).  One such pair is one draw of
+   the marginal cost: a plan moves by a trim step between seeds, and the
+   difference of two plans carries that noise.  The pair is repeated on
+   ``plan_repeats`` base seeds and the marginal cost is the mean difference
+   with its Student-t interval.  Within a pair, the cheaper plan is run on the
+   other side's team (that side's verification seeds): when it keeps every
+   target there at the planner's bound, that side is re-priced to it, so each
+   side stands at the cheapest plan found that serves it.  A pair that cannot
+   be planned is reported with its seed; the others still price the shop.
 3. **Its price**: the marginal cost plus the margin (``--margin 0.2`` = 20% on
    cost), per conversation the new client's buyers bring to a person (from the
-   runs of 1), per marginal paid agent-hour (the hours the plans with the client
-   add, paired by seed: a real hour of added capacity, so at least the cheapest
-   wage it adds plus the margin), and per hour billed on the new client's chats
-   in the planned team with it (its allocated paid hours, or its agents' writing
-   hours under ``hours_billed = "writing"``): what a ``price_per_hour`` contract
-   must charge to keep the margin.  Billed hours include the idle time allocated
-   with the work, so they can exceed the hours added, and the price per billed
-   hour can then be below every wage.
+   runs of 1), per marginal paid agent-hour (the paid hours the plans with the
+   client add, mean over the pairs: what an hour of added capacity costs with
+   the pools and sub-accounts the plans chose), and per hour billed on the new
+   client's chats in the planned team with it (its allocated paid hours, or its
+   agents' writing hours under ``hours_billed = "writing"``): what a
+   ``price_per_hour`` contract must charge to keep the margin.  Billed hours
+   include the idle time allocated with the work, so they can exceed the hours
+   added.
 """
 
 from __future__ import annotations
@@ -231,10 +232,9 @@ class AddedQuote:
     @property
     def marginal_interval(self) -> tuple[float, float]:
         """95% Student-t interval of the marginal cost over the plan pairs (NaN: fewer than
-        two pairs), clipped at 0 below: a plan that serves the team with the client serves
-        it without, so the addition cannot save money."""
+        two pairs)."""
         est = Estimate.of(np.array([p.marginal for p in self.pairs]))
-        return (max(est.low, 0.0), est.high) if est.n >= 2 else (math.nan, math.nan)
+        return (est.low, est.high) if est.n >= 2 else (math.nan, math.nan)
 
     @property
     def price_per_conversation(self) -> float:
@@ -271,14 +271,16 @@ class PlanPair:
     seed
         The base seed of both searches.
     without, with_
-        Their costs (``without`` re-priced to ``with_`` when the plan with the client
-        serves the team without it at the bound: ``repriced``).
+        Their costs, each side at the cheaper plan of the pair that serves it.
     hours_without, hours_with
         Their paid agent-hours (verification runs' mean).
     billed
         The new client's billed hours per run in the plan with it.
     repriced
-        Whether ``without`` is the plan with the client's cost (see above).
+        The side re-priced to the other side's plan (``"without"``: the plan with
+        the client serves the team without it; ``"with"``: the plan without it
+        serves the team with it, which takes the client within its hours), or
+        ``""``.
     """
 
     seed: int
@@ -287,7 +289,7 @@ class PlanPair:
     hours_without: float
     hours_with: float
     billed: float
-    repriced: bool = False
+    repriced: str = ""
 
     @property
     def marginal(self) -> float:
@@ -348,7 +350,7 @@ def quote_addition(
     relaxed = ""
     if plan and any(p.plan is not None for p in spec.pools):
         first_seed = spec.simulation.seed if seed is None else seed
-        statuses = []
+        failed: list[str] = []
         for k in range(plan_repeats):
             s = first_seed + k
             tag = f" (pair {k + 1} of {plan_repeats}, seed {s})" if plan_repeats > 1 else ""
@@ -356,25 +358,37 @@ def quote_addition(
             p0 = search(base, workers=workers, seed=s, progress=say)
             say(f"planning the centre with {new!r}{tag}")
             p1 = search(added, workers=workers, seed=s, progress=say)
-            statuses.append(f"without: {p0.status}; with: {p1.status}")
+            if p0.status == "ok" and p1.status == "ok":
+                pairs.append(_pair(base, added, p0, p1, s, workers=workers, say=say))
+                continue
             # What bound a plan that failed is in its message: the quote says it too.
             tried = (("without", p0), ("with", p1))
-            why = [f"{w}: {q.message}" for w, q in tried if q.status != "ok"]
-            if why:
-                statuses[-1] += " (" + "; ".join(why) + ")"
-                if p0.status == "ok" and p1.status != "ok" and p1.diagnosis:
-                    relaxed = _relax(added, p1, p0.total_cost, s, workers=workers, say=say)
-                break  # a pair that cannot be planned: more seeds will not price it
-            pairs.append(_pair(base, added, p0, p1, s, workers=workers, say=say))
-        status = statuses[-1] if len(set(statuses)) == 1 or not pairs else "; ".join(statuses)
-        if len(pairs) == len(statuses):
+            why = "; ".join(f"{w}: {q.message}" for w, q in tried if q.status != "ok")
+            failed.append(
+                f"seed {s}: without: {p0.status}; with: {p1.status} ({why})"
+                if plan_repeats > 1
+                else f"without: {p0.status}; with: {p1.status} ({why})"
+            )
+            if not relaxed and p0.status == "ok" and p1.status != "ok" and p1.diagnosis:
+                relaxed = _relax(added, p1, p0.total_cost, s, workers=workers, say=say)
+            if "infeasible" in (p0.status, p1.status):
+                break  # no cover exists: other seeds will not find one
+        status = "without: ok; with: ok" if pairs else ""
+        if failed:
+            status = (
+                "; ".join(failed)
+                if not pairs
+                else (
+                    f"{len(pairs)} of {len(pairs) + len(failed)} pairs planned; "
+                    + "; ".join(failed)
+                )
+            )
+        if pairs:
             base_cost = float(np.mean([q.without for q in pairs]))
             with_cost = float(np.mean([q.with_ for q in pairs]))
             base_hours = float(np.mean([q.hours_without for q in pairs]))
             with_hours = float(np.mean([q.hours_with for q in pairs]))
             billed = float(np.mean([q.billed for q in pairs]))
-        else:
-            pairs = []
     return AddedQuote(
         client=new,
         runs=n,
@@ -481,25 +495,39 @@ def _pair(
     workers: int,
     say: Callable[[str], None],
 ) -> PlanPair:
-    """The pair's costs and hours; ``without`` re-priced when the plan with the client serves
-    the team without it at the planner's bound on the without-plan's verification seeds."""
+    """The pair's costs and hours, each side at the cheaper of the two plans that serves it.
+
+    The cheaper plan of the pair is run on the other side's team (on that side's
+    verification seeds): when it keeps every target there at the planner's bound,
+    that side is re-priced to it.  So each side takes the cheapest plan found that
+    serves it, whichever search found it, and neither side's lucky draw is kept
+    while the other's is corrected.
+    """
     from peakdesk.plan.search import plan_config, runs_met
 
     assert added.centre is not None and p1.verification is not None
     new = added.centre.clients[-1].name
-    billed = next(
-        a.figures["billable_hours"].mean
-        for a in client_accounts(added, p1.verification)
-        if a.client == new
-    )
-    pair = PlanPair(seed, p0.total_cost, p1.total_cost, _paid_hours(p0), _paid_hours(p1), billed)
-    if not p1.total_cost < p0.total_cost:
+
+    def billed_in(ev: Any) -> float:
+        return next(
+            a.figures["billable_hours"].mean for a in client_accounts(added, ev) if a.client == new
+        )
+
+    pair = PlanPair(
+        seed, p0.total_cost, p1.total_cost, _paid_hours(p0), _paid_hours(p1),
+        billed_in(p1.verification),
+    )  # fmt: skip
+    if p0.total_cost == p1.total_cost:
         return pair
-    first, end = p0.seeds["verification"]
-    say(f"the plan with {new!r} is the cheaper: its {end - first} runs on the team without")
-    cfg, _ = plan_config(base.spec, list(p1.patterns), p1.counts)
+    cheap, dear = (p1, p0) if p1.total_cost < p0.total_cost else (p0, p1)
+    team = base if cheap is p1 else added
+    first, end = dear.seeds["verification"]
+    side = "without" if cheap is p1 else "with"
+    say(f"the plan {'with' if cheap is p1 else 'without'} {new!r} is the cheaper: its "
+        f"{end - first} runs on the team {side} it")  # fmt: skip
+    cfg, _ = plan_config(team.spec, list(cheap.patterns), cheap.counts)
     ev = simulate(
-        base,
+        team,
         seed=seed,
         replications=end - first,
         config=cfg,
@@ -507,10 +535,15 @@ def _pair(
         workers=workers,
         first_replication=first,
     )
-    spec = base.spec
+    spec = team.spec
     low = lower_bound(runs_met(ev), end - first, spec.plan.bound_level, spec.plan.bound)
     if low < spec.targets.confidence:
         return pair
+    hours = float(ev.estimates()["paid_agent_hours"].mean)
+    if side == "without":
+        return dataclasses.replace(
+            pair, without=cheap.total_cost, hours_without=hours, repriced=side
+        )
     return dataclasses.replace(
-        pair, without=p1.total_cost, hours_without=_paid_hours(p1), repriced=True
+        pair, with_=cheap.total_cost, hours_with=hours, billed=billed_in(ev), repriced=side
     )

@@ -241,7 +241,7 @@ def _quote_added(
                 "cost_without": p.without,
                 "cost_with": p.with_,
                 "marginal_cost": p.marginal,
-                "repriced_without": p.repriced,
+                "repriced": p.repriced or None,
                 "paid_hours_without": p.hours_without,
                 "paid_hours_with": p.hours_with,
                 "client_billed_hours": p.billed,
@@ -316,8 +316,13 @@ def _quote_added(
         f"planned: {q.base_cost:,.0f} {cur} without, {q.with_cost:,.0f} {cur} with: "
         f"marginal cost {q.marginal_cost:,.0f} {cur}{spread}"
     )
+    if "pairs planned" in q.status:
+        click.echo(f"  {q.status}")  # the seeds whose pair could not be planned
     for pair in q.pairs if n >= 2 else ():
-        note = " (the plan with it serves the team without: re-priced)" if pair.repriced else ""
+        note = {
+            "without": " (the plan with it serves the team without: re-priced to it)",
+            "with": " (the plan without it serves the team with it: re-priced to it)",
+        }.get(pair.repriced, "")
         click.echo(
             f"  seed {pair.seed}: {pair.without:,.0f} without, {pair.with_:,.0f} with, marginal "
             f"{pair.marginal:,.0f}{note}"
@@ -330,7 +335,12 @@ def _quote_added(
         f"{q.price_per_hour:,.2f} {cur} per marginal paid agent-hour ({extra:,.0f} h the "
         "plan with it adds)"
         if q.price_per_hour == q.price_per_hour
-        else "no marginal agent-hour (the planned team takes it within the hours it has)"
+        else (
+            "no marginal agent-hour (the plan with it costs more without more paid hours: a "
+            "dearer mix of pools or more sub-accounts)"
+            if q.marginal_cost > 0
+            else "no marginal agent-hour (the planned team takes it within the hours it has)"
+        )
     )
     per_billed = (
         f"; as a price_per_hour contract bills it: {q.price_per_billed_hour:,.2f} {cur} per "

@@ -5,6 +5,9 @@ process of the total intensity (exact inversion) with each arrival's type drawn
 from the types' intensities in its bin; this is the same law as independent
 per-type processes.  Forecast uncertainty multiplies each local day's intensity
 by a Gamma(1/cv^2, cv^2) factor (a Gamma-Poisson, i.e. negative-binomial, day volume).
+A centre's clients each draw their buyers (and their day factors) from streams of
+their own and are merged by arrival time: adding a client to a centre leaves the
+other clients' buyers as they were (common random numbers for ``quote --add``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -354,9 +358,9 @@ def intensity(loaded: LoadedScenario) -> Intensity:
 def _day_factors(spec: Scenario, inten: Intensity, rng: np.random.Generator) -> F64:
     """Gamma(1/cv^2, cv^2) volume factor per bin, constant over each local day.
 
-    A centre's clients each draw theirs on their own days, in file order from the
-    same stream (so a centre of one client draws what its scenario draws):
-    the result is then per (type, bin).
+    A centre of one client draws its factors on its own days (as its scenario
+    does): the result is then per (type, bin).  (A centre of several draws each
+    client's from its own streams in :func:`sample_workload`.)
     """
     if inten.day_groups is not None:
         out = np.ones(inten.expected.shape)
@@ -446,33 +450,59 @@ def sample_workload(
         Conversations sorted by arrival time.
     """
     spec = loaded.spec
-    streams = Streams(spec.simulation.seed if seed is None else seed, replication)
+    base = spec.simulation.seed if seed is None else seed
     inten = inten if inten is not None else intensity(loaded)
-    expected = inten.expected * _day_factors(spec, inten, streams.get("volume"))
+    groups = inten.day_groups
+    if groups is None or len(groups) < 2:
+        streams = Streams(base, replication)
+        expected = inten.expected * _day_factors(spec, inten, streams.get("volume"))
+        return _draw(spec, list(spec.inquiry_types), expected, inten.bin_s, streams)
+    # A centre: each client's buyers from streams of its own (see Streams.part), merged.
+    parts = []
+    for k, grp in enumerate(groups):
+        rows = list(grp.rows)
+        streams = Streams(base, replication, part=k)
+        expected = inten.expected[rows]
+        if grp.cv > 0.0 and rows:
+            f = streams.get("volume").gamma(1.0 / grp.cv**2, grp.cv**2, size=int(grp.day.max()) + 1)
+            expected = expected * f[grp.day]
+        w = _draw(spec, [spec.inquiry_types[r] for r in rows], expected, inten.bin_s, streams)
+        parts.append((w, np.asarray(rows, dtype=np.int32)))
+    return _merge(tuple(t.name for t in spec.inquiry_types), parts)
+
+
+def _draw(
+    spec: Scenario,
+    types: list[InquiryType],
+    expected: F64,
+    bin_s: float,
+    streams: Streams,
+) -> Workload:
+    """The conversations of ``types`` (rows of ``expected``, volume factors applied) from
+    ``streams``; type indices are positions in ``types``."""
     total = expected.sum(axis=0)
-    arrival = sample_piecewise_nhpp(total / inten.bin_s, inten.bin_s, streams.get("arrivals"))
+    arrival = sample_piecewise_nhpp(total / bin_s, bin_s, streams.get("arrivals"))
     # A last bin sticking out of the horizon: arrivals after it are dropped, which is
     # exact for a Poisson process.
     arrival = arrival[arrival < spec.calendar.horizon]
     n = arrival.size
     # Type of each arrival from the types' shares in its bin.
-    b = np.minimum((arrival // inten.bin_s).astype(np.int64), total.size - 1)
+    b = np.minimum((arrival // bin_s).astype(np.int64), total.size - 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         cum = np.cumsum(expected[:, b], axis=0) / total[b]
     u = streams.get("type_mix").random(n)
-    type_idx = np.minimum((u[None, :] >= cum).sum(axis=0), len(spec.inquiry_types) - 1)
+    type_idx = np.minimum((u[None, :] >= cum).sum(axis=0), len(types) - 1)
     type_idx = type_idx.astype(np.int32)
 
     # Attributes, one uniform per conversation (or message) by index.
     n_msg = np.empty(n, dtype=np.int64)
     u_msg = streams.get("messages").random(n)
-    for k, t in enumerate(spec.inquiry_types):
+    for k, t in enumerate(types):
         sel = type_idx == k
         n_msg[sel] = count_ppf(t.messages, u_msg[sel])
     offset = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(n_msg, out=offset[1:])
     m = int(offset[-1])
-    types = spec.inquiry_types
     # Each message's type (one type: every message is of it; the array is not needed).
     msg_type = np.repeat(type_idx, n_msg) if len(types) > 1 else None
     del n_msg
@@ -485,13 +515,13 @@ def sample_workload(
     think[first] = 0.0
     patience = np.empty(n)
     u_pat = streams.get("patience").random(n)
-    bot_p = np.array([t.bot_resolve for t in spec.inquiry_types])
-    for k, t in enumerate(spec.inquiry_types):
+    bot_p = np.array([t.bot_resolve for t in types])
+    for k, t in enumerate(types):
         sel = type_idx == k
         patience[sel] = duration_ppf(t.patience, u_pat[sel])
     bot = streams.get("bot").random(n) < bot_p[type_idx]
     return Workload(
-        type_names=tuple(t.name for t in spec.inquiry_types),
+        type_names=tuple(t.name for t in types),
         arrival_s=arrival.astype(np.float64),
         type_idx=type_idx,
         msg_offset=offset,
@@ -500,4 +530,40 @@ def sample_workload(
         patience_s=patience,
         bot=bot,
         conversion_u=streams.get("conversion").random(n),
+    )
+
+
+def _merge(names: tuple[str, ...], parts: list[tuple[Workload, npt.NDArray[np.int32]]]) -> Workload:
+    """Workloads of disjoint types as one, by arrival time (ties: in part order).
+
+    ``parts`` holds each workload with its types' indices in ``names``.
+    """
+    arrival = np.concatenate([w.arrival_s for w, _ in parts])
+    order = np.argsort(arrival, kind="stable")
+    type_idx = np.concatenate([rows[w.type_idx] for w, rows in parts]).astype(np.int32)
+    n_msg = np.concatenate([np.diff(w.msg_offset) for w, _ in parts])
+    # Each part's message offsets, shifted past the parts before it.
+    shift = np.cumsum([0] + [int(w.msg_offset[-1]) for w, _ in parts[:-1]])
+    old_first = np.concatenate(
+        [w.msg_offset[:-1] + s for (w, _), s in zip(parts, shift, strict=True)]
+    )
+    counts = n_msg[order]
+    offset = np.zeros(order.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=offset[1:])
+    # Message k of the merged workload is message k - new first + old first of its chat.
+    msg = np.repeat(old_first[order] - offset[:-1], counts) + np.arange(int(offset[-1]))
+
+    def cat(name: str) -> Any:
+        return np.concatenate([getattr(w, name) for w, _ in parts])
+
+    return Workload(
+        type_names=names,
+        arrival_s=arrival[order],
+        type_idx=type_idx[order],
+        msg_offset=offset,
+        think_s=cat("think_s")[msg],
+        compose_s=cat("compose_s")[msg],
+        patience_s=cat("patience_s")[order],
+        bot=cat("bot")[order],
+        conversion_u=cat("conversion_u")[order],
     )

@@ -45,13 +45,23 @@ class Streams:
         The scenario's base seed.
     replication
         Replication number (0, 1, ...).
+    part
+        A centre's client (its index): each client draws its buyers from streams
+        of its own, so adding or removing a client leaves the others' buyers as
+        they were (common random numbers).  Client 0 (and a plain scenario) uses
+        the replication's own streams, so a centre of one client draws what its
+        scenario draws.
     """
 
-    def __init__(self, seed: int, replication: int) -> None:
+    def __init__(self, seed: int, replication: int, part: int = 0) -> None:
         self.seed = seed
         self.replication = replication
+        self.part = part
 
     def get(self, name: StreamName) -> np.random.Generator:
         """A fresh generator for a named stream (the same one each call)."""
-        ss = np.random.SeedSequence(entropy=self.seed, spawn_key=(self.replication, _CODES[name]))
+        key: tuple[int, ...] = (self.replication, _CODES[name])
+        if self.part:
+            key = (*key, self.part)
+        ss = np.random.SeedSequence(entropy=self.seed, spawn_key=key)
         return np.random.Generator(np.random.PCG64(ss))
