@@ -92,19 +92,23 @@ def _segments(draw: Any) -> list[tuple[float, float]]:
 
 
 @st.composite
-def agent_model(draw: Any) -> tuple[EngineConfig, Workload]:
-    """A random engine configuration and a workload it plays (see the module docstring)."""
+def agent_model(draw: Any, busy: bool = False) -> tuple[EngineConfig, Workload]:
+    """A random engine configuration and a workload it plays (see the module docstring).
+
+    ``busy``: 100-250 conversations on 2-4 agents, with at least one seat group taken
+    while holding (1-2 seats) and the at-risk order, where seats run out and freed seats
+    are offered on (the paths light random models seldom reach)."""
     n_types = draw(st.integers(1, 3))
     n_pools = draw(st.integers(1, 3))
     pools = tuple(draw(_pool(p, n_types)) for p in range(n_pools))
-    n_agents = draw(st.integers(1, 7))
+    n_agents = draw(st.integers(2, 4)) if busy else draw(st.integers(1, 7))
     agent_pool = np.asarray([draw(st.integers(0, n_pools - 1)) for _ in range(n_agents)])
     seg: list[tuple[float, int, float]] = []
     for a in range(n_agents):
         for s0, s1 in draw(_segments()):
             seg.append((s0, a, s1))
     seg.sort(key=lambda x: x[0])  # stable by start, as build_config sorts
-    order = draw(st.sampled_from(["oldest", "deadline", "at_risk"]))
+    order = "at_risk" if busy else draw(st.sampled_from(["oldest", "deadline", "at_risk"]))
     deadline = order == "deadline"
     risk: dict[str, Any] = {}
     if order == "at_risk":
@@ -118,14 +122,23 @@ def agent_model(draw: Any) -> tuple[EngineConfig, Workload]:
                 draw(st.sampled_from([30.0, 60.0, 180.0])) for _ in range(n_groups)
             ),
             "risk_bound": tuple(draw(st.sampled_from([0.5, 0.8, 0.9])) for _ in range(n_groups)),
+            # Its days: the score starts afresh at none, one or two instants.
+            "risk_day_starts_s": tuple(
+                tuple(
+                    sorted(
+                        draw(st.lists(_time(HORIZON_S, 600.0), min_size=0, max_size=2, unique=True))
+                    )
+                )
+                for _ in range(n_groups)
+            ),
         }
     groups: list[tuple[int, tuple[int, ...]]] = []
     held: list[tuple[int, ...]] = []  # per group: the types whose chats take it while held
     free_types = list(range(n_types))
-    for _ in range(draw(st.integers(0, 2))):
+    for g in range(draw(st.integers(1, 2)) if busy else draw(st.integers(0, 2))):
         members = tuple(sorted(draw(st.sets(st.integers(0, n_pools - 1), min_size=1))))
-        groups.append((draw(st.integers(1, 4)), members))
-        if free_types and draw(st.booleans()):
+        groups.append((draw(st.integers(1, 2)) if busy else draw(st.integers(1, 4)), members))
+        if free_types and ((busy and g == 0) or draw(st.booleans())):
             # Taken while holding a chat of these types (a type takes one group's seat).
             types = sorted(draw(st.sets(st.sampled_from(free_types), min_size=1)))
             free_types = [t for t in free_types if t not in types]
@@ -157,13 +170,14 @@ def agent_model(draw: Any) -> tuple[EngineConfig, Workload]:
         # From close_out on, segment ends close out instead of their pool's shift_end.
         close_out_s=draw(st.sampled_from([math.inf, math.inf, HORIZON_S * 0.5, HORIZON_S * 0.9])),
     )
-    return config, draw(workload(n_types))
+    return config, draw(workload(n_types, busy))
 
 
 @st.composite
-def workload(draw: Any, n_types: int) -> Workload:
-    """Up to 60 conversations over the horizon, one to four messages each."""
-    n = draw(st.integers(0, 60))
+def workload(draw: Any, n_types: int, busy: bool = False) -> Workload:
+    """Up to 60 conversations over the horizon (100-250 when ``busy``), one to four
+    messages each."""
+    n = draw(st.integers(100, 250)) if busy else draw(st.integers(0, 60))
     arrival = np.sort([draw(_time(HORIZON_S * 0.9, 30.0)) for _ in range(n)]).astype(np.float64)
     counts = [draw(st.integers(1, 4)) for _ in range(n)]
     offset = np.zeros(n + 1, dtype=np.int64)

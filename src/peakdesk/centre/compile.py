@@ -333,25 +333,54 @@ def _risk_routing(centre: Centre, clients: list[ClientInfo], types: list[Any]) -
                 "routing.queue_order = 'at_risk' needs each client's reply deadline (the "
                 "reply time its platform counts: Taobao '3min', Shopee '12h')",
             )
-        shares = [
-            t.value for t in map(parse_target, c.targets) if t.op == ">=" and 0.0 < t.value < 1.0
-        ]
+        shares = [t for t in map(parse_target, c.targets) if t.op == ">=" and 0.0 < t.value < 1.0]
         if not shares:
             raise FieldProblem(
                 f"clients[{k}].targets",
                 "routing.queue_order = 'at_risk' protects each client's first share target "
                 f"(e.g. 'taobao.response_3min >= 0.9'); {client.name!r} has none",
             )
+        # The target whose reply time is the client's deadline (the engine's score counts
+        # replies within it); a share target of another fixed reply time is refused.
+        timed = [(t, _reply_time(t)) for t in shares]
+        same = [t for t, s in timed if s is not None and abs(s - client.reply_deadline) < 1e-6]
+        other = [(t, s) for t, s in timed if s is not None and t not in same]
+        if not same and other:
+            t, s = other[0]
+            raise FieldProblem(
+                f"clients[{k}].reply_deadline",
+                f"{client.reply_deadline:g} s, but its target {t.text!r} counts replies "
+                f"within {s:g} s: routing.queue_order = 'at_risk' scores the client on its "
+                "reply deadline, so give the target's",
+            )
+        target = same[0] if same else shares[0]
         groups.append(
             RiskGroup(
                 name=f"client {client.name!r}",
                 types=[types[t].name for t in c.types],
                 # (validated seconds, written back with their unit for the duration field)
                 reply_deadline=f"{client.reply_deadline!r}s",
-                bound=shares[0],
+                bound=target.value,
+                timezone=c.timezone,
             )
         )
     return routing.model_copy(update={"risk_groups": groups})
+
+
+#: Share metrics whose reply time is fixed by their platform, seconds.
+_REPLY_TIME_S = {
+    "taobao.response_3min": 180.0,
+    "jd.response_30s": 30.0,
+    "shopee.crr": 12 * 3600.0,
+}
+
+
+def _reply_time(target: Any) -> float | None:
+    """The reply time a share target counts within, seconds (None: not a fixed one)."""
+    options = dict(target.rule_options)
+    if "service_level_s" in options:
+        return float(options["service_level_s"])
+    return _REPLY_TIME_S.get(target.metric)
 
 
 def _serves(pool: Pool, skills: set[str]) -> bool:

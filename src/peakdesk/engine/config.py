@@ -116,13 +116,15 @@ class EngineConfig:
         Close a conversation after this much buyer silence (``inf``: never).
     auto_greeting
         Send an auto reply (kind ``auto``) when a conversation arrives.
-    risk_group_of_type, risk_deadline_s, risk_bound
+    risk_group_of_type, risk_deadline_s, risk_bound, risk_day_starts_s
         ``routing.queue_order = "at_risk"``: per inquiry type its risk group
-        (-1: none), and per group the reply deadline and the share to keep.  A
-        group's running score is its share of first replies sent within the
-        deadline so far (1 before any); among waiting chats, those of the group
-        with the smallest score less bound go first, then by priority, then
-        oldest.  Empty: off.
+        (-1: none), and per group the reply deadline, the share to keep and the
+        times its days start (its local midnights after the start, seconds).  A
+        group's running score is its share, so far that day, of first replies
+        sent within the deadline, a buyer withdrawn unanswered counting as a miss
+        (1 before any); among waiting chats, those of the group with the
+        smallest score less bound go first, then by priority, then oldest.
+        Empty: off.
     close_out_s
         From this time on (the horizon: no buyer arrives after it), an agent
         whose segment ends closes out instead of following its pool's
@@ -151,6 +153,7 @@ class EngineConfig:
     risk_group_of_type: tuple[int, ...] = ()
     risk_deadline_s: tuple[float, ...] = ()
     risk_bound: tuple[float, ...] = ()
+    risk_day_starts_s: tuple[tuple[float, ...], ...] = ()
     type_deadline_s: tuple[float, ...] = ()
     close_out_s: float = math.inf
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from peakdesk.engine.config import EngineConfig, PoolConfig
 from peakdesk.scenario.schema import Pool, Scenario, Shift
+from peakdesk.units import zone_info
 
 Staffing = Mapping[str, Sequence[int]]
 """Agents per shift pattern, by pool name (overrides the scenario's ``agents``)."""
@@ -322,7 +323,25 @@ def _risk_fields(spec: Scenario) -> dict[str, tuple[Any, ...]]:
         "risk_group_of_type": tuple(of_type),
         "risk_deadline_s": tuple(float(g.reply_deadline) for g in routing.risk_groups),
         "risk_bound": tuple(float(g.bound) for g in routing.risk_groups),
+        "risk_day_starts_s": tuple(
+            _midnights(spec, g.timezone or spec.calendar.timezone) for g in routing.risk_groups
+        ),
     }
+
+
+def _midnights(spec: Scenario, timezone: str) -> tuple[float, ...]:
+    """The local midnights of ``timezone`` inside the horizon, seconds from its start."""
+    zone = zone_info(timezone)
+    t0 = spec.calendar.start_aware
+    end = t0 + dt.timedelta(seconds=spec.calendar.horizon)
+    day = t0.astimezone(zone).date() + dt.timedelta(days=1)
+    out: list[float] = []
+    while True:
+        at = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
+        if at >= end:
+            return tuple(out)
+        out.append((at - t0).total_seconds())
+        day += dt.timedelta(days=1)
 
 
 def _merge_overlaps(

@@ -436,10 +436,10 @@ def _search(
         return Plan.without_plan(
             "infeasible",
             f"no staffing fits under the {held.limit[k]:.0f} seat(s) of {held.group}, taken "
-            f"while holding: at {at} its buyers alone keep {held.value[k]:.1f} agents holding its "
-            f"chats (arrivals x holding time, at the most any pool's agent can hold; in "
-            f"{len(held.intervals)} intervals); more agents do not help, more seats or more "
-            "chats per agent do",
+            f"while holding: over a whole day its buyers alone keep more agents holding its "
+            f"chats than that (at {at}, {held.value[k]:.1f}: arrivals x holding time, at "
+            f"the most any pool's agent can hold; over it in {len(held.intervals)} "
+            "intervals); more agents do not help, more seats or more chats per agent do",
             grid,
             pats,
             diagnosis=(held,),
@@ -614,17 +614,31 @@ def _beyond_the_cap(inputs: PlanningInputs) -> Diagnosis | None:
 
 
 def _beyond_held_seats(inputs: PlanningInputs) -> Diagnosis | None:
-    """A seat group taken while holding whose types' load alone needs more agents holding
-    their chats at once than it has seats (the first such group).
+    """A seat group taken while holding whose types' load alone, over a whole local day,
+    needs more agents holding their chats at once than it has seats (the first such).
 
     As in :func:`_beyond_the_cap`: the group's types keep ``rate x holding time / m x
     their share`` reference agents busy, and an agent is worth at most the best
     capacity of a pool for them; each agent holding one of their chats holds a seat.
+    An interval above the seats is not proof (a spike shorter than a chat's holding
+    time never has all its chats held at once; a day's targets can absorb a bad hour),
+    so the day's mean must be above them: then no staffing keeps up, whatever the
+    verification would find.  Intervals above the seats on a day within them are left
+    to the verification runs.
     """
     spec = inputs.spec
     names = [t.name for t in spec.inquiry_types]
     work = inputs.work
     busy = work.rate_per_s * work.hold_s / inputs.requirement_pool.max_concurrency
+    zone = spec.calendar.zone
+    t0 = spec.calendar.start_aware
+    step = inputs.grid.interval_s
+    day = np.array(
+        [
+            (t0 + dt.timedelta(seconds=k * step)).astimezone(zone).date().toordinal()
+            for k in range(inputs.grid.n)
+        ]
+    )
     for group in spec.subaccounts.groups:
         if group.taken != "holding":
             continue
@@ -633,12 +647,16 @@ def _beyond_held_seats(inputs: PlanningInputs) -> Diagnosis | None:
         if best <= 0:
             continue
         need = busy * inputs.type_share[idx].sum(axis=0) / best
-        over = np.flatnonzero(need > group.count * (1.0 + 1e-9))
-        if over.size:
+        over: list[int] = []
+        for d in np.unique(day):
+            on = np.flatnonzero(day == d)
+            if float(need[on].mean()) > group.count * (1.0 + 1e-9):
+                over.extend(int(k) for k in on if need[k] > group.count)
+        if over:
             return Diagnosis(
                 kind="subaccount_cap",
                 group=group.name,
-                intervals=tuple(int(k) for k in over),
+                intervals=tuple(over),
                 limit=tuple(float(group.count) for _ in over),
                 value=tuple(float(need[k]) for k in over),
             )

@@ -1030,16 +1030,22 @@ class SubAccounts(_Model):
 class RiskGroup(_Model):
     """Inquiry types whose running reply score ``routing.queue_order = "at_risk"`` protects.
 
-    The group's score so far is its share of first replies sent within
-    ``reply_deadline`` of the buyer's first message (1 before any); its margin is
-    the score less ``bound``.  A centre compiles one per client (its reply
-    deadline and its first share target).
+    The group's score is its share, so far on the local day, of first replies
+    sent within ``reply_deadline`` of the buyer's first message (a buyer who gave
+    up unanswered counts as a miss; 1 before any); its margin is the score less
+    ``bound``.  A centre compiles one per client (its reply deadline, the bound
+    of its target on that deadline, its clock).
     """
 
     name: str = Field(min_length=1, max_length=200)
     types: list[Name] = Field(min_length=1, max_length=MAX_ITEMS)
     reply_deadline: PositiveDuration
     bound: float = Field(gt=0.0, lt=1.0, description="the share of replies in time to keep")
+    timezone: str | None = Field(
+        default=None,
+        description="the days of its score (it starts afresh at each local midnight, as a "
+        "daily target is judged); default: the calendar's",
+    )
 
 
 class Routing(_Model):
@@ -1317,6 +1323,11 @@ class Scenario(_Model):
                         "(the reply time its platform counts, e.g. '3min')",
                     )
         types = [t.name for t in self.inquiry_types]
+        if self.routing.risk_groups and self.routing.queue_order != "at_risk":
+            raise FieldProblem(
+                "routing.risk_groups",
+                f"only with queue_order = 'at_risk' (it is {self.routing.queue_order!r})",
+            )
         if self.routing.queue_order == "at_risk" and not self.routing.risk_groups:
             raise FieldProblem(
                 "routing.risk_groups",

@@ -58,9 +58,7 @@ def replied(sim: Sim, a: Int, j: Int, now: float) -> None:
         # The running score of the type's risk group: a first reply, in time or not.
         r = sim.risk_of[t]
         if r >= 0:
-            sim.risk_n[r] += 1
-            if now - sim.arrival[i] <= sim.risk_deadline[r]:
-                sim.risk_ok[r] += 1
+            routing.risk_count(sim, r, now, now, now - sim.arrival[i] <= sim.risk_deadline[r])
     if sim.type_at_assign[t] != 0:
         left = sim.abandoned[i] != 0
     else:

@@ -148,7 +148,7 @@ def on_patience(sim: Sim, i: Int, now: float) -> None:
     if a >= 0 and (sim.composing[a] == j or sim.agent_par[a] != 0):
         return  # the agent started the reply in time (a parallel agent at once)
     sim.fctr[T_ACT] = now
-    routing.withdraw(sim, i)
+    routing.withdraw(sim, i, now)
     if a < 0:
         return  # handed back and queued: the queue skips it
     conversation.close(sim, i, a, now)

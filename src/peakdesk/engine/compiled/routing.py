@@ -187,8 +187,13 @@ def pick_agent(sim: Sim, typ: Int) -> int:
 
 
 @inline_kernel
-def withdraw(sim: Sim, i: Int) -> None:
+def withdraw(sim: Sim, i: Int, now: float) -> None:
     """The buyer gave up and the conversation is withdrawn unanswered (closed then)."""
+    if sim.at_risk:
+        r = sim.risk_of[sim.ctype[i]]
+        if r >= 0:
+            t_left = sim.arrival[i] + sim.patience[i]
+            risk_count(sim, r, now, t_left, False)  # unanswered: a miss
     sim.withdrawn[i] = 1
     sim.abandoned[i] = 1
     t = sim.arrival[i] + sim.patience[i]
@@ -275,7 +280,7 @@ def drop_expired(sim: Sim, typ: Int, now: float, at_assign: bool) -> None:
                 return
         elif sim.work_left[j] == sim.work_left[j]:
             return
-        withdraw(sim, q_popleft(sim, typ))
+        withdraw(sim, q_popleft(sim, typ), now)
 
 
 @inline_kernel
@@ -288,11 +293,40 @@ def any_waiting(sim: Sim, p: Int) -> bool:
 
 
 @inline_kernel
-def margin(sim: Sim, r: Int) -> float:
-    """Risk group ``r``'s running share of first replies in time, less its bound (1 less
-    the bound before any reply; ``inf`` for a type in no group: served after the rest)."""
+def risk_roll(sim: Sim, r: Int, now: float) -> None:
+    """Risk group ``r``'s score starts afresh at each of its day starts up to ``now``."""
+    k = sim.risk_next[r]
+    end = sim.risk_day_ptr[r + 1] - sim.risk_day_ptr[r]
+    off = sim.risk_day_ptr[r]
+    if k < end and now >= sim.risk_days[off + k]:
+        while k < end and now >= sim.risk_days[off + k]:
+            k += 1
+        sim.risk_next[r] = k
+        sim.risk_n[r] = 0
+        sim.risk_ok[r] = 0
+
+
+@inline_kernel
+def risk_count(sim: Sim, r: Int, now: float, at: float, in_time: bool) -> None:
+    """One first reply (or a buyer withdrawn unanswered: not in time) of group ``r``, its
+    outcome known at ``at`` (a buyer who gave up before today: yesterday's, not counted;
+    a queue notices a withdrawn buyer only when it is looked at, ``now``)."""
+    risk_roll(sim, r, now)
+    k = sim.risk_next[r]
+    if k > 0 and at < sim.risk_days[sim.risk_day_ptr[r] + k - 1]:
+        return
+    sim.risk_n[r] += 1
+    if in_time:
+        sim.risk_ok[r] += 1
+
+
+@inline_kernel
+def margin(sim: Sim, r: Int, now: float) -> float:
+    """Risk group ``r``'s share of first replies in time so far today, less its bound (1
+    less the bound before any; ``inf`` for a type in no group: served after the rest)."""
     if r < 0:
         return float("inf")
+    risk_roll(sim, r, now)
     n = sim.risk_n[r]
     share = sim.risk_ok[r] / n if n != 0 else 1.0
     return float(share - sim.risk_bound[r])
@@ -326,7 +360,7 @@ def pull(sim: Sim, a: Int, now: float) -> None:
             s = sim.queued_since[q_peek(sim, k)] + sim.type_deadline[k]
             prio = sim.type_prio[k]
             if sim.at_risk:
-                m = margin(sim, sim.risk_of[k])
+                m = margin(sim, sim.risk_of[k], now)
                 if (
                     best < 0
                     or m < best_margin
@@ -353,9 +387,11 @@ def wake(sim: Sim, now: float) -> None:
     """Seats freed during the event go to the chats waiting for them (the settle step).
 
     Group by group (lowest first), while a freed group has a free seat: of its
-    types with a chat waiting, by priority, then soonest due (head of the queue),
-    then type, the first the policy finds an agent for is offered to that agent,
-    which fills its free slots as :func:`pull` does.
+    types with a chat waiting, by margin (the at-risk order), priority, then
+    soonest due (head of the queue), then type, the first the policy finds an
+    agent for is offered to that agent, which fills its free slots as
+    :func:`pull` does.  Each offer takes or drops (patience ran out) at least one
+    waiting chat, so this ends.
     """
     ng = sim.seats_freed.size
     while sim.ctr[N_FREED] > 0:
@@ -366,8 +402,9 @@ def wake(sim: Sim, now: float) -> None:
         sim.ctr[N_FREED] -= 1
         lo = sim.hgroup_ptr[g]
         hi = sim.hgroup_ptr[g + 1]
+        failed = np.zeros(hi - lo, np.uint8)
         while sim.group_free[g] > 0:
-            failed = np.zeros(hi - lo, np.uint8)
+            failed[:] = 0
             offered = False
             while True:
                 best = np.int64(-1)
@@ -379,7 +416,7 @@ def wake(sim: Sim, now: float) -> None:
                     t = sim.hgroup_types[idx]
                     if failed[idx - lo] != 0 or sim.q_len[t] == 0:
                         continue
-                    m = margin(sim, sim.risk_of[t]) if sim.at_risk else 0.0
+                    m = margin(sim, sim.risk_of[t], now) if sim.at_risk else 0.0
                     s = sim.queued_since[q_peek(sim, t)] + sim.type_deadline[t]
                     prio = sim.type_prio[t]
                     if (

@@ -123,6 +123,8 @@ class Inputs(NamedTuple):
     risk_of: I64  # queue_order "at_risk": each type's risk group, -1 none
     risk_deadline: F64  # per risk group
     risk_bound: F64
+    risk_day_ptr: I64  # CSR: each risk group's day starts (its score starts afresh)
+    risk_days: F64
     wrap_up: F64
     idle_close: float
     close_out: float
@@ -217,6 +219,7 @@ class Routes(NamedTuple):
     seats_freed: U8  # per group: its seat freed during the event (settled after it)
     risk_n: I64  # per risk group: first replies sent so far
     risk_ok: I64  # ... and of them within its reply deadline
+    risk_next: I64  # per risk group: its next day start to pass
     wait: I64
 
 
@@ -332,6 +335,11 @@ def build(config: EngineConfig, w: Workload) -> Engine:
     ng = len(cfg.seat_groups)
     hgroup = cfg.holding_group(nt)
     hgroup_ptr, hgroup_types = _csr([[t for t in range(nt) if hgroup[t] == g] for g in range(ng)])
+    n_risk = len(cfg.risk_bound)
+    days = list(cfg.risk_day_starts_s) or [() for _ in range(n_risk)]
+    risk_day_ptr = np.zeros(n_risk + 1, dtype=np.int64)
+    risk_day_ptr[1:] = np.cumsum([len(d) for d in days])
+    risk_days = np.asarray([t for d in days for t in d] or [0.0], dtype=np.float64)
     at_assign = tuple(cfg.patience_at_assignment or (False,) * nt)
     deadline = tuple(cfg.type_deadline_s or (0.0,) * nt)
     inp = Inputs(
@@ -373,6 +381,8 @@ def build(config: EngineConfig, w: Workload) -> Engine:
         risk_of=np.asarray(cfg.risk_group_of_type or (-1,) * nt, dtype=np.int64),
         risk_deadline=np.asarray(cfg.risk_deadline_s or (0.0,), dtype=np.float64),
         risk_bound=np.asarray(cfg.risk_bound or (0.0,), dtype=np.float64),
+        risk_day_ptr=risk_day_ptr,
+        risk_days=risk_days,
         wrap_up=np.asarray(cfg.wrap_up_s, dtype=np.float64),
         idle_close=float(cfg.idle_close_s),
         close_out=float(cfg.close_out_s),
@@ -469,6 +479,7 @@ def build(config: EngineConfig, w: Workload) -> Engine:
         seats_freed=np.zeros(max(ng, 1), np.uint8),
         risk_n=np.zeros(max(len(cfg.risk_bound), 1), np.int64),
         risk_ok=np.zeros(max(len(cfg.risk_bound), 1), np.int64),
+        risk_next=np.zeros(max(len(cfg.risk_bound), 1), np.int64),
         # one entry per segment start at most
         wait=np.zeros(ns + 1, np.int64),
     )

@@ -25,9 +25,7 @@ def replied(sim: Simulation, a: int, j: int, now: float, ev: Call) -> None:
         # The running score of the type's risk group: a first reply, in time or not.
         r = sim.risk_of[t]
         if r >= 0:
-            sim.risk_n[r] += 1
-            if now - sim.arrival[i] <= sim.risk_deadline[r]:
-                sim.risk_ok[r] += 1
+            routing.risk_count(sim, r, now, now, now - sim.arrival[i] <= sim.risk_deadline[r])
     if (
         j == offset[i]
         and (sim.abandoned[i] if sim.at_assign[t] else now - sim.arrival[i] > sim.patience[i])

@@ -99,7 +99,7 @@ def on_patience(sim: Simulation, ev: Call) -> None:
         return  # the agent started the reply in time (a parallel agent at once)
     now = sim.env.now
     sim.t_act = now
-    routing.withdraw(sim, i)
+    routing.withdraw(sim, i, now)
     if a < 0:
         return  # handed back and queued: the queue skips it
     conversation.close(sim, i, a, now)

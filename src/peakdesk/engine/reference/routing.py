@@ -90,10 +90,11 @@ def wake(sim: Simulation, now: float) -> None:
     """Seats freed during the event go to the chats waiting for them (the settle step).
 
     Group by group (lowest first), while a freed group has a free seat: of its
-    types with a chat waiting, by priority, then soonest due (head of the queue),
-    then type, the first the policy finds an agent for is offered to that agent,
-    which fills its free slots as :func:`pull` does.  Each offer takes or drops
-    (patience ran out) at least one waiting chat, so this ends.
+    types with a chat waiting, by margin (the at-risk order), priority, then
+    soonest due (head of the queue), then type, the first the policy finds an
+    agent for is offered to that agent, which fills its free slots as
+    :func:`pull` does.  Each offer takes or drops (patience ran out) at least one
+    waiting chat, so this ends.
     """
     while sim.seats_freed:
         g = min(sim.seats_freed)
@@ -101,7 +102,7 @@ def wake(sim: Simulation, now: float) -> None:
         while sim.group_free[g] > 0:
             ranked = sorted(
                 (
-                    margin(sim, sim.risk_of[t]) if sim.at_risk else 0.0,
+                    margin(sim, sim.risk_of[t], now) if sim.at_risk else 0.0,
                     sim.cfg.type_priority[t],
                     sim.queued_since[q[0]] + sim.due[t],
                     t,
@@ -119,11 +120,37 @@ def wake(sim: Simulation, now: float) -> None:
                 break
 
 
-def margin(sim: Simulation, r: int) -> float:
-    """Risk group ``r``'s running share of first replies in time, less its bound (1 less
-    the bound before any reply; ``inf`` for a type in no group: served after the rest)."""
+def risk_roll(sim: Simulation, r: int, now: float) -> None:
+    """Risk group ``r``'s score starts afresh at each of its day starts up to ``now``."""
+    starts = sim.risk_starts[r]
+    k = sim.risk_next[r]
+    if k < len(starts) and now >= starts[k]:
+        while k < len(starts) and now >= starts[k]:
+            k += 1
+        sim.risk_next[r] = k
+        sim.risk_n[r] = 0
+        sim.risk_ok[r] = 0
+
+
+def risk_count(sim: Simulation, r: int, now: float, at: float, in_time: bool) -> None:
+    """One first reply (or a buyer withdrawn unanswered: not in time) of group ``r``, its
+    outcome known at ``at`` (a buyer who gave up before today: yesterday's, not counted;
+    a queue notices a withdrawn buyer only when it is looked at, ``now``)."""
+    risk_roll(sim, r, now)
+    k = sim.risk_next[r]
+    if k > 0 and at < sim.risk_starts[r][k - 1]:
+        return
+    sim.risk_n[r] += 1
+    if in_time:
+        sim.risk_ok[r] += 1
+
+
+def margin(sim: Simulation, r: int, now: float) -> float:
+    """Risk group ``r``'s share of first replies in time so far today, less its bound (1
+    less the bound before any; ``inf`` for a type in no group: served after the rest)."""
     if r < 0:
         return INF
+    risk_roll(sim, r, now)
     n = sim.risk_n[r]
     return (sim.risk_ok[r] / n if n else 1.0) - sim.risk_bound[r]
 
@@ -196,8 +223,11 @@ def assign(sim: Simulation, i: int, a: int, now: float) -> None:
             events.at(sim, sim.arrival[i] + patience, now, i, sim.cb_patience)
 
 
-def withdraw(sim: Simulation, i: int) -> None:
+def withdraw(sim: Simulation, i: int, now: float) -> None:
     """The buyer gave up and the conversation is withdrawn unanswered (closed then)."""
+    if sim.at_risk and sim.risk_of[sim.ctype[i]] >= 0:
+        t_left = sim.arrival[i] + sim.patience[i]
+        risk_count(sim, sim.risk_of[sim.ctype[i]], now, t_left, False)  # unanswered: a miss
     sim.withdrawn[i] = 1
     sim.abandoned[i] = 1
     t = sim.arrival[i] + sim.patience[i]
@@ -234,7 +264,7 @@ def pull(sim: Simulation, a: int, now: float) -> None:
             # Each queue is in arrival order, so its head is also its soonest due.
             s = since[q[0]] + due
             if at_risk:
-                m = margin(sim, r)
+                m = margin(sim, r, now)
                 if (
                     best is None
                     or m < best_margin
@@ -272,7 +302,7 @@ def drop_expired(sim: Simulation, q: deque[int], now: float, at_assign: bool) ->
             return
         if (sim.work_left or at_assign) and committed(sim, i, j, at_assign):
             return
-        withdraw(sim, q.popleft())
+        withdraw(sim, q.popleft(), now)
 
 
 def committed(sim: Simulation, i: int, j: int, at_assign: bool) -> bool:

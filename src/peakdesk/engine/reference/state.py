@@ -215,6 +215,11 @@ class Simulation:
         self.risk_bound: list[float] = list(cfg.risk_bound)
         self.risk_n: list[int] = [0] * len(cfg.risk_bound)
         self.risk_ok: list[int] = [0] * len(cfg.risk_bound)
+        # Each group's day starts (its score starts afresh) and the next one to pass.
+        self.risk_starts: list[list[float]] = [list(d) for d in cfg.risk_day_starts_s] or [
+            [] for _ in cfg.risk_bound
+        ]
+        self.risk_next: list[int] = [0] * len(cfg.risk_bound)
         self.pool_queues: list[list[tuple[deque[int], int, bool, bool, float, int, int]]] = [
             [
                 (
