@@ -679,6 +679,8 @@ def test_errors_in_a_client_file_name_that_file_and_its_own_fields(tmp_path: Pat
         (lambda c: c["demand"].update(daily_volum=3), "demand.daily_volum: unknown field"),
         (lambda c: c["inquiry_types"][0].pop("patience"), "inquiry_types[0].patience: required"),
         (lambda c: c.update(seat_rule="sometimes"), 'seat_rule = "sometimes": Input should be'),
+        (lambda c: c.update(seat_rule="while_holding"), "seat_rule: 'while_holding' rules the"),
+        (lambda c: c.update(served_by={}), "served_by: required: the team's pools"),
         (lambda c: c.update(language="vi"), "served_by.shared: client 'lz' writes 'vi'"),
     ):
         bad = copy.deepcopy(client)

@@ -78,10 +78,15 @@ def added_centre(centre_path: Path | str, client_path: Path | str) -> LoadedScen
                 f"served_by: required: the team's pools that take the new shop, e.g. "
                 f"served_by = {{ {names[0] if names else 'pool'} = 1.0 }}; pools: {names}"
             ],
+            what="invalid client file",
         )
     unknown = [k for k in served if k not in names]
     if unknown:
-        raise ScenarioError(kp, [f"served_by.{unknown[0]}: no such pool; pools: {names}"])
+        raise ScenarioError(
+            kp,
+            [f"served_by.{unknown[0]}: no such pool; pools: {names}"],
+            what="invalid client file",
+        )
     k_new = len(data.get("clients", []))
     # The client file's paths are its own folder's; the centre resolves them from its own.
     for key, sub in (("scenario", None), ("demand", "forecast"), ("targets", "history")):

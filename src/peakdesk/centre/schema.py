@@ -159,6 +159,11 @@ class Client(_Model):
 
     @model_validator(mode="after")
     def _source(self) -> Client:
+        if self.seat_rule == "while_holding" and self.seat_limit is None:
+            raise FieldProblem(
+                "seat_rule",
+                "'while_holding' rules the shop's seat_limit sub-accounts: give seat_limit",
+            )
         if self.daily_cv is not None and 0.0 < self.daily_cv < 1e-3:
             # The day factors are Gamma(1 / cv^2, cv^2): a tiny cv would divide by zero.
             raise FieldProblem(

@@ -200,7 +200,9 @@ def _robust_centre(
         expected[list(group.rows)] *= factor
         groups.append(dataclasses.replace(group, cv=cv))
         clients.append(ClientBasis(client.name, factor, cv, group.cv))
-    top = max(c.factor for c in clients) * loaded.spec.demand.multiplier
+    # (each client's shop multiplier times its contract's is folded into its expected
+    # demand already; the factor on it is what the planning demand adds)
+    top = max(c.factor for c in clients)
     if top > MAX_MULTIPLIER:
         raise ValueError(
             f"a client's demand x{top:.3g} is above the largest allowed, {MAX_MULTIPLIER:g}"
@@ -211,13 +213,9 @@ def _robust_centre(
     assert value is not None
     factor = 1.0 + margin if margin is not None else max(c.factor for c in clients)
     dem = loaded.spec.demand
+    # (the centre's own multiplier stays 1: the planning demand is each client's factor)
     basis = DemandBasis(
-        mode,
-        value,
-        factor,
-        dem.multiplier,
-        0.0 if quantile is not None else dem.daily_cv,
-        dem.daily_cv,
-        clients=tuple(clients),
-    )
+        mode, value, factor, factor, 0.0 if quantile is not None else dem.daily_cv,
+        dem.daily_cv, clients=tuple(clients),
+    )  # fmt: skip
     return dataclasses.replace(loaded, centre=info), basis

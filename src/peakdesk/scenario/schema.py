@@ -983,7 +983,12 @@ class SeatGroup(_Model):
     """
 
     name: str = Field(min_length=1, max_length=200)
-    pools: list[Name] = Field(min_length=1, max_length=MAX_ITEMS)
+    pools: list[Name] = Field(
+        min_length=1,
+        max_length=MAX_ITEMS,
+        description="the pools whose agents online take a seat (taken = 'online'; with "
+        "'holding', any agent taking a chat of `types` does, and pools only name them)",
+    )
     count: int = Field(ge=1, le=MAX_SUBACCOUNTS)
     taken: Literal["online", "holding"] = Field(
         default="online",
