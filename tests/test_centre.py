@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import json
 import math
 import re
@@ -882,3 +883,22 @@ def test_the_shipped_client_file_quotes_on_the_shipped_centre() -> None:
     q = json.loads(res.stdout)
     assert set(q["p_all_met_by_client"]) == {"taobao", "lazada", "shopee", "tiktok_vn"}
     assert q["handled_conversations"] > 0
+
+
+def test_targets_missed_and_penalties_have_exact_intervals() -> None:
+    # 1 of 5 runs missed its one target: the Clopper-Pearson 95% interval of 1 in 5 is
+    # [0.0051, 0.7164]; the penalties are that times 5,000 a target, never below 0.
+    from peakdesk.centre.accounts import _missed
+    from peakdesk.scenario.centre_info import ClientInfo
+
+    client = ClientInfo(name="tb", types=(0,), timezone="Asia/Shanghai")
+    client = dataclasses.replace(client, penalty_per_missed_target=5000.0)
+    out = _missed([1.0, 0.0, 0.0, 0.0, 0.0], 1, client)
+    missed, pen = out["targets_missed"], out["penalties"]
+    assert missed.mean == 0.2 and pen.mean == 1000.0
+    assert missed.low == pytest.approx(0.00505, abs=1e-4)
+    assert missed.high == pytest.approx(0.71641, abs=1e-4)
+    assert pen.low == pytest.approx(5000.0 * missed.low) and pen.high <= 5000.0
+    # None missed in 40 runs of 2 targets: [0, 2 x 0.0451], the rule of three's order.
+    none = _missed([0.0] * 40, 2, client)["targets_missed"]
+    assert none.mean == 0.0 and none.low == 0.0 and none.high == pytest.approx(0.0902, abs=1e-3)

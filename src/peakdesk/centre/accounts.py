@@ -10,7 +10,10 @@ allocated paid hours, or with ``hours_billed = "writing"`` its agents' writing
 time), and
 its monthly fee pro rata over the horizon (30-day months); penalties are the
 contract's amount per target missed in the run.  Every figure is a mean over
-replications with a 95% Student-t interval; P(met) has a Wilson interval.
+replications with a 95% Student-t interval clipped to what it can be (never
+below 0, a share never above 1; the margin as it is), but the targets missed and
+the penalties, which have an exact (Clopper-Pearson) interval; P(met) has a
+Wilson interval.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from peakdesk.binomial import wilson_bounds
 from peakdesk.experiment.replicate import Estimate, Evaluation
+from peakdesk.scenario.centre_info import ClientInfo
 from peakdesk.scenario.load import LoadedScenario
 
 #: Seconds in the contract month of ``monthly_fee``.
@@ -129,10 +134,13 @@ def client_accounts(loaded: LoadedScenario, ev: Evaluation) -> list[ClientAccoun
         n = len(met_all)
         k = sum(met_all)
         lo, hi = wilson_bounds(k, n, z) if n else (math.nan, math.nan)
+        figures = {name: _figure(name, v) for name, v in rows.items()}
+        if per_target:
+            figures.update(_missed(rows["targets_missed"], len(per_target), c))
         out.append(
             ClientAccount(
                 client=c.name,
-                figures={name: _figure(name, v) for name, v in rows.items()},
+                figures=figures,
                 p_all_met=k / n if n else math.nan,
                 p_low=lo,
                 p_high=hi,
@@ -156,6 +164,32 @@ def _figure(name: str, values: list[float]) -> Estimate:
     if name == "margin":
         return e
     return e.within(0.0, 1.0 if name == "abandoned_share" else math.inf)
+
+
+def _missed(missed: list[float], targets: int, client: ClientInfo) -> dict[str, Estimate]:
+    """Targets missed a run and the penalties they cost, with exact intervals.
+
+    Of ``runs x targets`` target-runs, ``K`` were missed: the Clopper-Pearson 95%
+    interval of the share missed, times the client's targets, bounds the targets
+    missed a run (within ``[0, targets]``, exact where a t interval of mostly-zero
+    runs is not), and times the penalty per target, the penalties.  (The targets
+    of one run are taken as separate trials: with several targets missed together
+    the interval is somewhat narrow.)
+    """
+    runs = len(missed)
+    total = round(sum(missed))
+    trials = runs * targets
+    share_lo = float(stats.beta.ppf(0.025, total, trials - total + 1)) if total > 0 else 0.0
+    share_hi = float(stats.beta.ppf(0.975, total + 1, trials - total)) if total < trials else 1.0
+    mean = total / runs if runs else math.nan
+    out = {}
+    for name, scale in (
+        ("targets_missed", float(targets)),
+        ("penalties", targets * client.penalty_per_missed_target),
+    ):
+        m = mean if name == "targets_missed" else mean * client.penalty_per_missed_target
+        out[name] = Estimate(m, share_lo * scale, share_hi * scale, runs, 0.95)
+    return out
 
 
 def unallocated_cost(ev: Evaluation) -> Estimate:
