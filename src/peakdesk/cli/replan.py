@@ -1,0 +1,156 @@
+"""``peakdesk replan``: the day so far from the live export, against the plan in force."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import click
+
+from peakdesk.cli.app import main
+from peakdesk.cli.common import (
+    COLUMNS_OPTION,
+    fail,
+    fmt_metric,
+    input_errors,
+    read_column_map,
+    read_log,
+)
+from peakdesk.output import json_safe
+from peakdesk.units import error_text
+
+
+def _at(text: str, zone: dt.tzinfo) -> dt.datetime:
+    """``--at``: ISO 8601, on the scenario's clock unless it gives its UTC offset."""
+    try:
+        t = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"--at {text!r}: give a time as 2026-11-11T20:30 (the scenario's clock) or "
+            "2026-11-11T20:30+08:00"
+        ) from None
+    return t.replace(tzinfo=zone) if t.tzinfo is None else t
+
+
+@main.command("replan")
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option(
+    "--log",
+    "log_csv",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The chat log exported so far (the import format `peakdesk score` reads).",
+)
+@click.option(
+    "--at",
+    "at_text",
+    required=True,
+    help="The time of the re-plan: 2026-11-11T20:30 on the scenario's clock (or with a "
+    "UTC offset).",
+)
+@click.option(
+    "--level",
+    type=click.FloatRange(min=0.5, max=0.999),
+    default=0.9,
+    show_default=True,
+    help="Level of the intervals.",
+)
+@click.option("--skip-bad-rows", is_flag=True, help="Leave bad rows out (counted) instead.")
+@COLUMNS_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+def replan_cmd(
+    scenario: str,
+    log_csv: str,
+    at_text: str,
+    level: float,
+    skip_bad_rows: bool,
+    columns_toml: str | None,
+    as_json: bool,
+) -> None:
+    """The day so far at --at: arrivals against the forecast, and the targets.
+
+    SCENARIO is the plan in force (a scenario or a planned.toml). From the export
+    so far: today's arrivals against the forecast's, the day factor's posterior
+    (its prior the scenario's demand.daily_cv) and the rest of the day it implies,
+    in all and per inquiry type, and every target's value so far.  Simulating the
+    rest of the day from this state, and whom to call in, are not yet built.
+    """
+    from peakdesk.replan.day_so_far import ReplanError, day_so_far
+    from peakdesk.rules.csvlog import ChatLogError
+    from peakdesk.scenario.load import load_scenario
+
+    with input_errors():
+        loaded = load_scenario(scenario)
+    try:
+        at = _at(at_text, loaded.spec.calendar.zone)
+        imported = read_log(
+            log_csv, skip_bad_rows=skip_bad_rows, columns=read_column_map(columns_toml)
+        )
+        day = day_so_far(loaded, imported.log, at, level)
+    except (ValueError, ChatLogError, ReplanError) as exc:
+        fail(f"{log_csv}: {error_text(exc)}" if isinstance(exc, ReplanError) else error_text(exc))
+        return
+    spec = loaded.spec
+
+    def factor(f: Any) -> dict[str, Any]:
+        return {
+            "arrived": f.observed,
+            "forecast_so_far": f.expected,
+            "ratio": f.ratio,
+            "day_factor": {"mean": f.mean, "low": f.low, "high": f.high},
+            "rest_of_day_forecast": f.rest_expected,
+            "rest_of_day": {"mean": f.rest_mean, "low": f.rest_low, "high": f.rest_high},
+        }
+
+    if as_json:
+        data = {
+            "scenario": spec.scenario.name,
+            "at": day.at.isoformat(),
+            "day_start": day.day_start.isoformat(),
+            "day_end": day.day_end.isoformat(),
+            "level": level,
+            "prior_daily_cv": spec.demand.daily_cv,
+            "all": factor(day.total),
+            "by_type": {k: factor(v) for k, v in day.by_type.items()},
+            "targets": [
+                {"target": r.target.text, "so_far": r.final, "worst_day": r.worst, "met": r.met}
+                for r in day.targets
+            ],
+            "not_scored": list(day.skipped),
+            "messages_so_far": day.messages,
+        }
+        click.echo(json.dumps(json_safe(data), indent=2, ensure_ascii=False))
+        return
+    cal = spec.calendar
+    pct = f"{level:.0%}"
+    click.echo(
+        f"{spec.scenario.name} at {day.at:%Y-%m-%d %H:%M} ({cal.timezone}): the day so far, "
+        f"from {day.day_start:%H:%M} ({day.messages:,} messages in the export)"
+    )
+    rows = [("all", day.total), *day.by_type.items()]
+    for name, f in rows:
+        ratio = f"x{f.ratio:.2f}" if f.ratio == f.ratio else "none expected yet"
+        click.echo(
+            f"  {name:16s} {f.observed:>8,} arrived, forecast {f.expected:>10,.0f}: {ratio}; "
+            f"day factor {f.mean:.2f} [{f.low:.2f}, {f.high:.2f}]"
+        )
+    t = day.total
+    click.echo(
+        f"the rest of the day (to {day.day_end:%H:%M}): forecast {t.rest_expected:,.0f}, now "
+        f"{t.rest_mean:,.0f} [{t.rest_low:,.0f}, {t.rest_high:,.0f}] at {pct} (prior: "
+        f"demand.daily_cv {spec.demand.daily_cv:g})"
+    )
+    if day.targets:
+        click.echo(
+            "targets so far (a chat still open counts as the rule counts an unanswered one):"
+        )
+    for r in day.targets:
+        verdict = "on track" if r.target.holds(r.final) else "below its target so far"
+        click.echo(f"  {r.target.text:40s} {fmt_metric(r.final, r.series.unit)}: {verdict}")
+    for s in day.skipped:
+        click.echo(f"  not scored: {s}")
+    click.echo(
+        "not yet: the rest of the day simulated from this state, and whom to call in "
+        "(issue 22: the engine started from a given state)"
+    )
