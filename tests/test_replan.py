@@ -137,3 +137,31 @@ def test_targets_so_far_are_the_rule_on_the_log_cut_at_the_time() -> None:
     by_hand = registry.score(cut, "taobao")["taobao.response_3min"]
     assert day.targets[0].final == pytest.approx(by_hand.rolling[~np.isnan(by_hand.rolling)][-1])
     assert 0.0 <= day.targets[0].final <= 1.0
+
+
+def test_open_chats_read_from_an_export_worked_by_hand() -> None:
+    # At 2,000 s: c0 has only an auto greeting (waiting for a first reply since 0 s);
+    # c1 was answered by A at 1,500 s and its buyer wrote again at 1,600 s (waiting for
+    # A's reply, 400 s); c2 was answered by B at 1,900 s (waiting on its buyer); c3's
+    # last reply (B, 100 s) and c4's bot answer (1 s) are over 30 minutes old: closed.
+    # A and B replied in the last 15 minutes: online, A holding c1, B nothing.
+    from peakdesk.replan.open_chats import open_chats
+    from peakdesk.rules.messages import AGENT, AUTO, BOT, BUYER, MessageLog
+
+    rows = [
+        (0, BUYER, 0.0, -1), (0, AUTO, 1.0, -1),
+        (1, BUYER, 0.0, -1), (1, AGENT, 1500.0, 0), (1, BUYER, 1600.0, -1),
+        (2, BUYER, 0.0, -1), (2, AGENT, 1900.0, 1),
+        (3, BUYER, 0.0, -1), (3, AGENT, 100.0, 1),
+        (4, BUYER, 0.0, -1), (4, BOT, 1.0, -1),
+        (1, AGENT, 2500.0, 0),  # after the re-plan: not read
+    ]  # fmt: skip
+    c, s, t, a = (list(x) for x in zip(*rows, strict=True))
+    log = MessageLog.from_arrays(c, s, t, a)
+    o = open_chats(log, 2000.0, agent_names=["A", "B"])
+    assert o.first_waiting_s == (2000.0,) and o.reply_waiting_s == (400.0,)
+    assert o.buyer_waiting == 1 and o.agents == {"A": 1, "B": 0}
+    # The scenario's idle auto-close is the silence that closes a chat: 5 minutes keeps c2
+    # (100 s silent) open, 1 minute closes it.
+    assert open_chats(log, 2000.0, open_s=300.0).buyer_waiting == 1
+    assert open_chats(log, 2000.0, open_s=60.0).buyer_waiting == 0

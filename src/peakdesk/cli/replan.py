@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import click
+import numpy as np
 
 from peakdesk.cli.app import main
 from peakdesk.cli.common import (
@@ -87,7 +88,7 @@ def replan_cmd(
         imported = read_log(
             log_csv, skip_bad_rows=skip_bad_rows, columns=read_column_map(columns_toml)
         )
-        day = day_so_far(loaded, imported.log, at, level)
+        day = day_so_far(loaded, imported.log, at, level, imported.agent_ids)
     except (ValueError, ChatLogError, ReplanError) as exc:
         fail(f"{log_csv}: {error_text(exc)}" if isinstance(exc, ReplanError) else error_text(exc))
         return
@@ -119,6 +120,12 @@ def replan_cmd(
             ],
             "not_scored": list(day.skipped),
             "messages_so_far": day.messages,
+            "open": {
+                "waiting_first_reply_s": list(day.open.first_waiting_s),
+                "waiting_reply_s": list(day.open.reply_waiting_s),
+                "waiting_for_buyer": day.open.buyer_waiting,
+                "agents_online_holding": day.open.agents,
+            },
         }
         click.echo(json.dumps(json_safe(data), indent=2, ensure_ascii=False))
         return
@@ -141,6 +148,32 @@ def replan_cmd(
         f"{t.rest_mean:,.0f} [{t.rest_low:,.0f}, {t.rest_high:,.0f}] at {pct} (prior: "
         f"demand.daily_cv {spec.demand.daily_cv:g})"
     )
+    o = day.open
+
+    def waits(xs: tuple[float, ...]) -> str:
+        if not xs:
+            return "none"
+        return f"{len(xs):,} (longest {xs[0] / 60:.1f} min, median {np.median(xs) / 60:.1f} min)"
+
+    held = sum(o.agents.values())
+    click.echo(
+        f"open at {day.at:%H:%M}: waiting for a first reply {waits(o.first_waiting_s)}; for a "
+        f"later reply {waits(o.reply_waiting_s)}; {o.buyer_waiting:,} waiting on the buyer "
+        f"(silent under {o.open_s / 60:.0f} min)"
+    )
+    click.echo(
+        f"agents online (a reply in the last {o.active_s / 60:.0f} min): {len(o.agents)}, "
+        f"holding {held:,} open chats"
+        + (f", at most {max(o.agents.values())} each" if o.agents else "")
+    )
+    cap = max(p.max_concurrency for p in spec.pools)
+    for agent, n in sorted(o.agents.items()):
+        if n > cap:
+            # A state no agent of the plan can hold: said, never clipped.
+            click.echo(
+                f"  {agent} holds {n} chats waiting for its reply at {day.at:%H:%M}, more "
+                f"than any pool's max_concurrency ({cap}): handed over or an export's gap?"
+            )
     if day.targets:
         click.echo(
             "targets so far (a chat still open counts as the rule counts an unanswered one):"

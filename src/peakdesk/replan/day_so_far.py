@@ -31,6 +31,7 @@ import numpy.typing as npt
 from peakdesk.demand.sample import intensity
 from peakdesk.experiment.targets import rule_for, scenario_history, scenario_targets
 from peakdesk.replan.day_factor import DayFactor, posterior
+from peakdesk.replan.open_chats import OpenChats, open_chats
 from peakdesk.rules import registry
 from peakdesk.rules.messages import BUYER, MessageLog
 from peakdesk.rules.series import MetricSeries
@@ -64,6 +65,9 @@ class DaySoFar:
         Targets not scored, with why.
     messages
         Messages of the log before ``at``.
+    open
+        The chats open at ``at`` and the agents on them
+        (:mod:`peakdesk.replan.open_chats`).
     """
 
     at: dt.datetime
@@ -74,6 +78,7 @@ class DaySoFar:
     targets: tuple[TargetResult, ...]
     skipped: tuple[str, ...]
     messages: int
+    open: OpenChats
 
 
 def _cut(log: MessageLog, at_s: float) -> MessageLog:
@@ -99,7 +104,11 @@ def _expected_between(cum: F64, bin_s: float, a: float, b: float) -> float:
 
 
 def day_so_far(
-    loaded: LoadedScenario, log: MessageLog, at: dt.datetime, level: float = 0.9
+    loaded: LoadedScenario,
+    log: MessageLog,
+    at: dt.datetime,
+    level: float = 0.9,
+    agent_ids: tuple[str, ...] = (),
 ) -> DaySoFar:
     """Read the day so far at ``at`` (aware) from ``log`` against the scenario.
 
@@ -198,4 +207,5 @@ def day_so_far(
         targets=tuple(results),
         skipped=tuple(skipped),
         messages=int(cut.n_messages),
+        open=open_chats(log, at_s, spec.routing.idle_close, list(agent_ids)),
     )

@@ -77,11 +77,14 @@ class ImportedLog:
         Data rows read.
     skipped
         Rows left out (only with ``skip_bad_rows``), with line numbers and reasons.
+    agent_ids
+        The export's agent ids, indexed by the log's agent codes.
     """
 
     log: MessageLog
     rows: int
     skipped: list[BadRow] = field(default_factory=list)
+    agent_ids: tuple[str, ...] = ()
 
     def skipped_by_reason(self) -> dict[str, int]:
         """How many rows were left out for each kind of reason."""
@@ -393,7 +396,12 @@ def read_chat_log(
         if itype is None
         else tuple(type_of.get(str(c), "") for c in labels[kept_labels].tolist()),
     )
-    return ImportedLog(log=log, rows=n_rows, skipped=sorted(bad, key=lambda b: b.line))
+    return ImportedLog(
+        log=log,
+        rows=n_rows,
+        skipped=sorted(bad, key=lambda b: b.line),
+        agent_ids=tuple(a for a in agent_seen if a != ""),
+    )
 
 
 #: Columns of an agent sessions export (log-ins and log-outs, or "online" status spans).

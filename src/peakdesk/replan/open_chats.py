@@ -1,0 +1,109 @@
+"""The chats open at the time of a re-plan, and the agents on them, read from the export.
+
+From the log cut at ``at`` (messages before it), each conversation is in one of:
+
+* **waiting for a first reply**: buyer messages and no reply yet (neither agent nor
+  bot; an auto greeting answers nothing), waiting since its first buyer message;
+* **waiting for a reply**: answered before, and a buyer message after the last
+  reply; held by the agent who replied last (the export has no assignment times, so
+  a chat handed over between replies shows with its last agent);
+* **waiting for the buyer**: its last message is a reply less than ``open_s`` ago
+  (the scenario's ``routing.idle_close``, else 30 minutes: a chat silent longer is
+  taken as closed);
+* closed otherwise.
+
+An agent is taken as online when it sent a reply in the ``active_s`` (15 minutes)
+before ``at``; the chats it holds are the ones waiting for a later reply that it
+replied to last (a chat waiting on its buyer may have had its final reply: the
+export cannot tell, so it is counted apart).  A roster
+export of who is logged in would say it exactly (not read yet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from peakdesk.rules.messages import AGENT, BOT, BUYER, MessageLog
+
+#: Silence after which a chat with no idle auto-close is taken as closed, seconds.
+DEFAULT_OPEN_S = 1800.0
+#: An agent who replied within this long before ``at`` is taken as online, seconds.
+ACTIVE_S = 900.0
+
+
+@dataclass(frozen=True)
+class OpenChats:
+    """The open chats at ``at`` (see the module docstring).
+
+    Attributes
+    ----------
+    first_waiting_s
+        Per chat waiting for a first reply, how long it has waited, seconds.
+    reply_waiting_s
+        Per chat waiting for a later reply, how long since the buyer's message.
+    buyer_waiting
+        Chats whose agent answered and whose buyer may write again.
+    agents
+        Agents taken as online, with the open chats each replied to last.
+    open_s, active_s
+        The silences used (see the module docstring), seconds.
+    """
+
+    first_waiting_s: tuple[float, ...]
+    reply_waiting_s: tuple[float, ...]
+    buyer_waiting: int
+    agents: dict[str, int]
+    open_s: float
+    active_s: float = ACTIVE_S
+
+
+def open_chats(
+    log: MessageLog, at_s: float, open_s: float | None = None, agent_names: list[str] | None = None
+) -> OpenChats:
+    """The chats open at POSIX ``at_s`` in ``log`` (its messages before then are read)."""
+    silence = DEFAULT_OPEN_S if open_s is None else float(open_s)
+    keep = log.time_s < at_s
+    conv, sender, t, agent = (
+        log.conversation[keep],
+        log.sender[keep],
+        log.time_s[keep],
+        log.agent[keep],
+    )
+    n = int(conv.max()) + 1 if conv.size else 0
+    reply = (sender == AGENT) | (sender == BOT)
+    first_buyer = np.full(n, np.inf)
+    last_buyer = np.full(n, -np.inf)
+    last_reply = np.full(n, -np.inf)
+    last_agent = np.full(n, -1, dtype=np.int64)
+    b = sender == BUYER
+    np.minimum.at(first_buyer, conv[b], t[b])
+    np.maximum.at(last_buyer, conv[b], t[b])
+    np.maximum.at(last_reply, conv[reply], t[reply])
+    # The agent of each chat's last human reply (the log is sorted by chat, then time).
+    human = np.flatnonzero(sender == AGENT)
+    last_agent[conv[human]] = agent[human]
+    seen = np.isfinite(first_buyer)
+    never = seen & ~np.isfinite(last_reply)
+    again = seen & np.isfinite(last_reply) & (last_buyer > last_reply)
+    quiet = seen & np.isfinite(last_reply) & (last_buyer <= last_reply)
+    buyer_wait = quiet & (at_s - last_reply < silence)
+    # Held: a chat whose buyer waits for a later reply.  One waiting on its buyer may
+    # have had its last reply (a final reply and a mid-chat one look the same in an
+    # export): counted apart, not as held.
+    held = again & (last_agent >= 0)
+    recent = np.unique(agent[(sender == AGENT) & (t >= at_s - ACTIVE_S) & (agent >= 0)])
+    counts = np.bincount(last_agent[held], minlength=int(agent.max()) + 1 if agent.size else 0)
+    names = agent_names or []
+
+    def name(a: int) -> str:
+        return names[a] if 0 <= a < len(names) else f"agent {a}"
+
+    return OpenChats(
+        first_waiting_s=tuple(float(x) for x in np.sort(at_s - first_buyer[never])[::-1]),
+        reply_waiting_s=tuple(float(x) for x in np.sort(at_s - last_buyer[again])[::-1]),
+        buyer_waiting=int(buyer_wait.sum()),
+        agents={name(int(a)): int(counts[a]) if a < counts.size else 0 for a in recent},
+        open_s=silence,
+    )
