@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {stop - start:8.1f} s  {label}")
     low, high = q.marginal_interval
     print(f"  {end - t0:8.1f} s  in all ({q.status})")
+    if q.relaxed:
+        print(f"what relaxing the binding limits buys: {q.relaxed}")
     print(
         f"marginal cost {q.marginal_cost:,.0f} [{low:,.0f}, {high:,.0f}] over "
         f"{len(q.pairs)} pairs; price {q.price_per_conversation:,.2f} per conversation, "
