@@ -44,9 +44,11 @@ def test_the_day_factor_is_the_conjugate_update_worked_by_hand() -> None:
     # Early in the day the prior dominates; with many arrivals, the data.
     assert posterior(3, 2.0, 0.1, 1000.0).mean == pytest.approx(103 / 102)
     assert posterior(13000, 10000.0, 0.1, 10.0).mean == pytest.approx(13100 / 10100)
-    # No stated uncertainty: the forecast is taken as exact.
+    # No stated uncertainty (daily_cv 0, as a plan made on a quantile carries): the factor
+    # from the arrivals alone, under Jeffreys' prior: Gamma(130.5, 100).
     flat = posterior(130, 100.0, 0.0, 50.0)
-    assert (flat.mean, flat.low, flat.high) == (1.0, 1.0, 1.0) and flat.rest_mean == 50.0
+    assert flat.mean == pytest.approx(1.305) and flat.rest_mean == pytest.approx(65.25)
+    assert flat.low == pytest.approx(stats.gamma.ppf(0.05, 130.5, scale=1 / 100))
 
 
 def _hot_days(runs: int) -> tuple[LoadedScenario, list[object]]:
@@ -99,9 +101,23 @@ def test_the_cli_reads_the_export_and_refuses_what_it_cannot_use(tmp_path: Path)
     assert doc["all"]["day_factor"]["low"] <= doc["all"]["day_factor"]["mean"]
     res = runner.invoke(main, ["replan", str(SHOP), "--log", str(path), "--at", "2026-11-11T20:30"])
     assert res.exit_code == 0 and "the day so far" in res.output and "not yet:" in res.output
+    # A live export ends before --at: read as it is (an old one is said to be old).
+    rows = path.read_text(encoding="utf-8").splitlines()
+    live = tmp_path / "live.csv"
+    live.write_text(
+        "\n".join([rows[0], *(r for r in rows[1:] if r.split(",")[2] < "2026-11-11T20:30")]) + "\n",
+        encoding="utf-8",
+    )
+    res = runner.invoke(main, ["replan", str(SHOP), "--log", str(live), "--at", "2026-11-11T20:30"])
+    assert res.exit_code == 0 and "an old export?" not in res.output, res.output
+    res = runner.invoke(main, ["replan", str(SHOP), "--log", str(live), "--at", "2026-11-12T09:00"])
+    assert res.exit_code == 0 and "an old export?" in res.output, res.output
+    old = tmp_path / "old.csv"
+    old.write_text(path.read_text(encoding="utf-8").replace("2026-11-", "2025-11-"), "utf-8")
+    res = runner.invoke(main, ["replan", str(SHOP), "--log", str(old), "--at", "2026-11-11T20:30"])
+    assert res.exit_code == 2 and "is it this event's export?" in res.output, res.output
     for at, expect in (
         ("2026-11-20T10:00", "outside the scenario's horizon"),
-        ("2026-11-10T00:00:00+08:00", "outside the log's messages"),
         ("11.11 evening", "give a time as 2026-11-11T20:30"),
     ):
         res = runner.invoke(main, ["replan", str(SHOP), "--log", str(path), "--at", at])
@@ -159,9 +175,38 @@ def test_open_chats_read_from_an_export_worked_by_hand() -> None:
     c, s, t, a = (list(x) for x in zip(*rows, strict=True))
     log = MessageLog.from_arrays(c, s, t, a)
     o = open_chats(log, 2000.0, agent_names=["A", "B"])
+    assert o.gone == 0
+    # Three hours on, c0's buyer (never answered) is counted apart as likely gone; so is
+    # c1's (waiting 3 h 7 min for A's reply, which came after the first re-plan).
+    late = open_chats(log, 2000.0 + 3 * 3600.0)
+    assert late.gone == 1 and late.first_waiting_s == () and late.reply_waiting_s == ()
     assert o.first_waiting_s == (2000.0,) and o.reply_waiting_s == (400.0,)
     assert o.buyer_waiting == 1 and o.agents == {"A": 1, "B": 0}
     # The scenario's idle auto-close is the silence that closes a chat: 5 minutes keeps c2
     # (100 s silent) open, 1 minute closes it.
     assert open_chats(log, 2000.0, open_s=300.0).buyer_waiting == 1
     assert open_chats(log, 2000.0, open_s=60.0).buyer_waiting == 0
+
+
+def test_risk_day_starts_are_local_midnights_across_a_clock_change() -> None:
+    # New York from 7 March 2026 00:00 EST for 96 hours (to 11 March 01:00 EDT): the
+    # clocks go forward on 8 March, so the local midnights fall 24, 47, 71 and 95 hours
+    # after the start (wall-clock arithmetic would put the last three an hour late, and
+    # drop the fourth).
+    from conftest import base_dict, loaded
+    from peakdesk.engine.setup import build_config
+
+    d = base_dict()
+    d["calendar"].update(
+        start=dt.datetime(2026, 3, 7, 0, 0), horizon="4d", timezone="America/New_York"
+    )
+    d["routing"] = {
+        "queue_order": "at_risk",
+        "risk_groups": [{"name": "g", "types": ["q"], "reply_deadline": "3min", "bound": 0.8}],
+    }
+    config = build_config(loaded(d).spec)
+    h = 3600.0
+    assert config.risk_day_starts_s == ((24 * h, 47 * h, 71 * h, 95 * h),)
+    d["routing"]["risk_groups"][0]["timezone"] = "Mars/Olympus"
+    with pytest.raises(Exception, match=r"risk_groups\[0\]\.timezone"):
+        loaded(d)

@@ -15,6 +15,7 @@ from peakdesk.cli.common import (
     fail,
     fmt_metric,
     input_errors,
+    load_any,
     read_column_map,
     read_log,
 )
@@ -79,10 +80,9 @@ def replan_cmd(
     """
     from peakdesk.replan.day_so_far import ReplanError, day_so_far
     from peakdesk.rules.csvlog import ChatLogError
-    from peakdesk.scenario.load import load_scenario
 
     with input_errors():
-        loaded = load_scenario(scenario)
+        loaded = load_any(scenario)
     try:
         at = _at(at_text, loaded.spec.calendar.zone)
         imported = read_log(
@@ -90,7 +90,7 @@ def replan_cmd(
         )
         day = day_so_far(loaded, imported.log, at, level, imported.agent_ids)
     except (ValueError, ChatLogError, ReplanError) as exc:
-        fail(f"{log_csv}: {error_text(exc)}" if isinstance(exc, ReplanError) else error_text(exc))
+        fail(error_text(exc))
         return
     spec = loaded.spec
 
@@ -120,10 +120,13 @@ def replan_cmd(
             ],
             "not_scored": list(day.skipped),
             "messages_so_far": day.messages,
+            "export_ends_s_before_at": day.stale_s,
+            "skipped_rows": len(imported.skipped),
             "open": {
                 "waiting_first_reply_s": list(day.open.first_waiting_s),
                 "waiting_reply_s": list(day.open.reply_waiting_s),
                 "waiting_for_buyer": day.open.buyer_waiting,
+                "unanswered_over_2h": day.open.gone,
                 "agents_online_holding": day.open.agents,
             },
         }
@@ -135,6 +138,18 @@ def replan_cmd(
         f"{spec.scenario.name} at {day.at:%Y-%m-%d %H:%M} ({cal.timezone}): the day so far, "
         f"from {day.day_start:%H:%M} ({day.messages:,} messages in the export)"
     )
+    if imported.skipped:
+        click.echo(f"  ({len(imported.skipped):,} bad rows of the export left out)")
+    if day.stale_s > 1800:
+        click.echo(
+            f"  the export ends {day.stale_s / 3600:.1f} h before --at: the hours between "
+            "are read as no arrivals (an old export?)"
+        )
+    if day.total.prior_cv == 0:
+        click.echo(
+            "  demand.daily_cv is 0 (the forecast states no uncertainty, or the plan was made "
+            "on a quantile of it): the day factor is read from the arrivals alone"
+        )
     rows = [("all", day.total), *day.by_type.items()]
     for name, f in rows:
         ratio = f"x{f.ratio:.2f}" if f.ratio == f.ratio else "none expected yet"
@@ -160,6 +175,7 @@ def replan_cmd(
         f"open at {day.at:%H:%M}: waiting for a first reply {waits(o.first_waiting_s)}; for a "
         f"later reply {waits(o.reply_waiting_s)}; {o.buyer_waiting:,} waiting on the buyer "
         f"(silent under {o.open_s / 60:.0f} min)"
+        + (f"; {o.gone:,} unanswered over 2 h (likely gone, counted apart)" if o.gone else "")
     )
     click.echo(
         f"agents online (a reply in the last {o.active_s / 60:.0f} min): {len(o.agents)}, "

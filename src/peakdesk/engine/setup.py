@@ -332,15 +332,17 @@ def _risk_fields(spec: Scenario) -> dict[str, tuple[Any, ...]]:
 def _midnights(spec: Scenario, timezone: str) -> tuple[float, ...]:
     """The local midnights of ``timezone`` inside the horizon, seconds from its start."""
     zone = zone_info(timezone)
-    t0 = spec.calendar.start_aware
-    end = t0 + dt.timedelta(seconds=spec.calendar.horizon)
-    day = t0.astimezone(zone).date() + dt.timedelta(days=1)
+    # Absolute times (POSIX seconds): two datetimes of one ZoneInfo subtract and add as
+    # wall-clock times, an hour off across a clock change.
+    t0 = spec.calendar.start_aware.timestamp()
+    end = t0 + spec.calendar.horizon
+    day = dt.datetime.fromtimestamp(t0, zone).date() + dt.timedelta(days=1)
     out: list[float] = []
     while True:
-        at = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
+        at = dt.datetime.combine(day, dt.time(0), tzinfo=zone).timestamp()
         if at >= end:
             return tuple(out)
-        out.append((at - t0).total_seconds())
+        out.append(at - t0)
         day += dt.timedelta(days=1)
 
 

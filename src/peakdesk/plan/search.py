@@ -71,6 +71,7 @@ from peakdesk.rules.calendar import day_date
 from peakdesk.rules.targets import TargetResult
 from peakdesk.scenario.load import LoadedScenario
 from peakdesk.scenario.schema import REFINEMENT_SEEDS, Scenario
+from peakdesk.units import zone_info
 
 I64 = npt.NDArray[np.int64]
 
@@ -630,15 +631,23 @@ def _beyond_held_seats(inputs: PlanningInputs) -> Diagnosis | None:
     names = [t.name for t in spec.inquiry_types]
     work = inputs.work
     busy = work.rate_per_s * work.hold_s / inputs.requirement_pool.max_concurrency
-    zone = spec.calendar.zone
-    t0 = spec.calendar.start_aware
     step = inputs.grid.interval_s
-    day = np.array(
-        [
-            (t0 + dt.timedelta(seconds=k * step)).astimezone(zone).date().toordinal()
-            for k in range(inputs.grid.n)
-        ]
-    )
+    t0 = spec.calendar.start_aware.timestamp()  # (absolute: no wall-clock arithmetic)
+    for_group = {}
+    centre = inputs.loaded.centre
+    clocks = {f"client {c.name!r}": c.timezone for c in centre.clients} if centre else {}
+    for group in spec.subaccounts.groups:
+        # The local days of the group's clock (a centre client's; else the calendar's).
+        zone = zone_info(clocks.get(group.name, spec.calendar.timezone))
+        for_group[group.name] = np.array(
+            [
+                dt.datetime.fromtimestamp(t0 + k * step, zone).date().toordinal()
+                for k in range(inputs.grid.n)
+            ]
+        )
+    # A day of fewer than 12 hours on the grid (a horizon's partial first or last
+    # day) is not judged: its mean may be a spike alone.
+    least = 12 * 3600.0 / step
     for group in spec.subaccounts.groups:
         if group.taken != "holding":
             continue
@@ -647,10 +656,11 @@ def _beyond_held_seats(inputs: PlanningInputs) -> Diagnosis | None:
         if best <= 0:
             continue
         need = busy * inputs.type_share[idx].sum(axis=0) / best
+        day = for_group[group.name]
         over: list[int] = []
         for d in np.unique(day):
             on = np.flatnonzero(day == d)
-            if float(need[on].mean()) > group.count * (1.0 + 1e-9):
+            if on.size >= least and float(need[on].mean()) > group.count * (1.0 + 1e-9):
                 over.extend(int(k) for k in on if need[k] > group.count)
         if over:
             return Diagnosis(

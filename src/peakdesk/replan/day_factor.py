@@ -9,7 +9,9 @@ factor is Gamma with shape ``a + N`` and rate ``b + L`` (conjugate), so its mean
 ``(a + N) / (b + L)`` runs from the prior's 1 (no arrivals expected yet) to the
 observed ratio ``N / L`` (many).  The rest of the day, forecast ``R``, is then
 negative binomial: Poisson with mean ``F x R`` over that Gamma, ``n = a + N``
-and ``p = (b + L) / (b + L + R)``.
+and ``p = (b + L) / (b + L + R)``.  A forecast with ``daily_cv`` 0 states no
+uncertainty (a plan made on a quantile of its forecast carries 0): the factor is
+then read from the arrivals alone, under Jeffreys' prior (``a = 1/2``, ``b = 0``).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class DayFactor:
         The forecast's ``daily_cv`` (0: the forecast states no uncertainty).
     mean, low, high
         Posterior mean of the day factor and its central interval at ``level``
-        (with ``prior_cv`` 0: 1, 1, 1: the forecast is taken as exact).
+        (with ``prior_cv`` 0, under Jeffreys' prior: the arrivals alone).
     rest_expected
         The forecast's expected arrivals for the rest of the day.
     rest_mean, rest_low, rest_high
@@ -83,15 +85,18 @@ def posterior(
         raise ValueError("counts, expectations and the CV must be >= 0")
     tail = (1.0 - level) / 2.0
     if cv == 0.0:
-        # No uncertainty stated: the factor is 1 and the rest is Poisson(rest).
-        lo, hi = (
-            (float(stats.poisson.ppf(tail, rest)), float(stats.poisson.ppf(1 - tail, rest)))
-            if rest > 0
-            else (0.0, 0.0)
+        # No uncertainty stated (a forecast taken as exact, or a plan made on a quantile
+        # of it): the factor is read from the arrivals alone, under Jeffreys' prior for a
+        # Poisson rate (shape 1/2, rate 0), rather than pinned at 1 whatever they say.
+        shape, rate = 0.5 + observed, float(expected)
+    else:
+        shape = 1.0 / cv**2 + observed
+        rate = 1.0 / cv**2 + expected
+    if rate <= 0.0:
+        # Nothing expected yet and no prior to lean on: the forecast as it is.
+        return DayFactor(
+            observed, expected, cv, 1.0, math.nan, math.nan, rest, rest, math.nan, math.nan, level
         )
-        return DayFactor(observed, expected, cv, 1.0, 1.0, 1.0, rest, rest, lo, hi, level)
-    shape = 1.0 / cv**2 + observed
-    rate = 1.0 / cv**2 + expected
     post = stats.gamma(shape, scale=1.0 / rate)
     if rest > 0:
         nb = stats.nbinom(shape, rate / (rate + rest))

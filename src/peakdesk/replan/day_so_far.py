@@ -68,6 +68,9 @@ class DaySoFar:
     open
         The chats open at ``at`` and the agents on them
         (:mod:`peakdesk.replan.open_chats`).
+    stale_s
+        Seconds from the export's last message to ``at`` (a live export ends
+        before ``at``; a long gap says the export is old).
     """
 
     at: dt.datetime
@@ -79,6 +82,7 @@ class DaySoFar:
     skipped: tuple[str, ...]
     messages: int
     open: OpenChats
+    stale_s: float = 0.0
 
 
 def _cut(log: MessageLog, at_s: float) -> MessageLog:
@@ -115,8 +119,8 @@ def day_so_far(
     Raises
     ------
     ReplanError
-        A centre file (not yet), ``at`` outside the horizon or outside the log's
-        first and last message, or a log naming an inquiry type the scenario has not.
+        A centre file (not yet), ``at`` outside the horizon, a log wholly outside
+        it, or a log naming an inquiry type the scenario has not.
     """
     spec = loaded.spec
     if loaded.centre is not None:
@@ -124,7 +128,8 @@ def day_so_far(
     cal = spec.calendar
     zone = cal.zone
     start = cal.start_aware
-    end = start + dt.timedelta(seconds=cal.horizon)
+    # (absolute: a ZoneInfo datetime plus a timedelta is wall-clock arithmetic)
+    end = dt.datetime.fromtimestamp(start.timestamp() + cal.horizon, zone)
     at = at.astimezone(zone)
     if not start <= at <= end:
         raise ReplanError(
@@ -135,12 +140,12 @@ def day_so_far(
         raise ReplanError("the log holds no message")
     first, last = float(log.time_s.min()), float(log.time_s.max())
     at_s = at.timestamp()
-    if not first <= at_s <= last:
+    if first > end.timestamp() or last < start.timestamp():
         when = dt.datetime.fromtimestamp
         raise ReplanError(
-            f"--at {at:%Y-%m-%d %H:%M:%S %Z} is outside the log's messages "
-            f"({when(first, zone):%Y-%m-%d %H:%M:%S} to {when(last, zone):%Y-%m-%d %H:%M:%S} "
-            f"{cal.timezone}): give a time the export covers"
+            f"the log's messages ({when(first, zone):%Y-%m-%d %H:%M} to "
+            f"{when(last, zone):%Y-%m-%d %H:%M} {cal.timezone}) are outside the scenario's "
+            "horizon: is it this event's export?"
         )
     names = [t.name for t in spec.inquiry_types]
     types = log.conversation_types
@@ -208,4 +213,5 @@ def day_so_far(
         skipped=tuple(skipped),
         messages=int(cut.n_messages),
         open=open_chats(log, at_s, spec.routing.idle_close, list(agent_ids)),
+        stale_s=max(at_s - last, 0.0),
     )

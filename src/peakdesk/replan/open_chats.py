@@ -12,6 +12,9 @@ From the log cut at ``at`` (messages before it), each conversation is in one of:
   taken as closed);
 * closed otherwise.
 
+A chat unanswered for more than two hours (``GONE_S``) is counted apart: an export
+cannot tell a buyer who gave up from one still waiting.
+
 An agent is taken as online when it sent a reply in the ``active_s`` (15 minutes)
 before ``at``; the chats it holds are the ones waiting for a later reply that it
 replied to last (a chat waiting on its buyer may have had its final reply: the
@@ -31,6 +34,9 @@ from peakdesk.rules.messages import AGENT, BOT, BUYER, MessageLog
 DEFAULT_OPEN_S = 1800.0
 #: An agent who replied within this long before ``at`` is taken as online, seconds.
 ACTIVE_S = 900.0
+#: A buyer unanswered this long is counted apart as likely gone, seconds (two hours:
+#: past every patience a scenario here gives a waiting buyer).
+GONE_S = 7200.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,10 @@ class OpenChats:
         Agents taken as online, with the open chats each replied to last.
     open_s, active_s
         The silences used (see the module docstring), seconds.
+    gone
+        Chats whose buyer has waited longer than ``GONE_S`` for an answer:
+        in an export a buyer who gave up looks like one still waiting, and
+        these are counted apart (likely gone), not in the waits above.
     """
 
     first_waiting_s: tuple[float, ...]
@@ -57,6 +67,7 @@ class OpenChats:
     agents: dict[str, int]
     open_s: float
     active_s: float = ACTIVE_S
+    gone: int = 0
 
 
 def open_chats(
@@ -81,12 +92,17 @@ def open_chats(
     np.minimum.at(first_buyer, conv[b], t[b])
     np.maximum.at(last_buyer, conv[b], t[b])
     np.maximum.at(last_reply, conv[reply], t[reply])
-    # The agent of each chat's last human reply (the log is sorted by chat, then time).
-    human = np.flatnonzero(sender == AGENT)
-    last_agent[conv[human]] = agent[human]
+    # The agent of each chat's last human reply: the log is sorted by chat, then time, so
+    # the first row of each chat in the reversed rows is its last.
+    human = np.flatnonzero(sender == AGENT)[::-1]
+    chats, first_row = np.unique(conv[human], return_index=True)
+    last_agent[chats] = agent[human[first_row]]
     seen = np.isfinite(first_buyer)
-    never = seen & ~np.isfinite(last_reply)
-    again = seen & np.isfinite(last_reply) & (last_buyer > last_reply)
+    never_all = seen & ~np.isfinite(last_reply)
+    again_all = seen & np.isfinite(last_reply) & (last_buyer > last_reply)
+    since = np.where(never_all, first_buyer, last_buyer)
+    gone = (never_all | again_all) & (at_s - since > GONE_S)
+    never, again = never_all & ~gone, again_all & ~gone
     quiet = seen & np.isfinite(last_reply) & (last_buyer <= last_reply)
     buyer_wait = quiet & (at_s - last_reply < silence)
     # Held: a chat whose buyer waits for a later reply.  One waiting on its buyer may
@@ -106,4 +122,5 @@ def open_chats(
         buyer_waiting=int(buyer_wait.sum()),
         agents={name(int(a)): int(counts[a]) if a < counts.size else 0 for a in recent},
         open_s=silence,
+        gone=int(gone.sum()),
     )

@@ -1052,6 +1052,13 @@ class RiskGroup(_Model):
         "daily target is judged); default: the calendar's",
     )
 
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            zone_info(value)  # an unknown zone: its message names the field
+        return value
+
 
 class Routing(_Model):
     """How waiting conversations reach agents."""
