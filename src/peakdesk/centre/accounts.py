@@ -12,8 +12,9 @@ its monthly fee pro rata over the horizon (30-day months); penalties are the
 contract's amount per target missed in the run.  Every figure is a mean over
 replications with a 95% Student-t interval clipped to what it can be (never
 below 0, a share never above 1; the margin as it is), but the targets missed and
-the penalties, which have an exact (Clopper-Pearson) interval; P(met) has a
-Wilson interval.
+the penalties, which have a Clopper-Pearson interval over the target-runs (exact
+were a run's targets independent; misses of one busy run come together, so it can
+be narrow); P(met) has a Wilson interval.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def client_accounts(loaded: LoadedScenario, ev: Evaluation) -> list[ClientAccoun
         rows: dict[str, list[float]] = {k: [] for _, k, _ in CLIENT_ROWS}
         rows["targets_missed"] = []
         met_all = []
+        n_targets = 0
         per_target: dict[str, list[bool]] = {}
         idx = list(c.types)
         for rep in ev.replications:
@@ -104,6 +106,7 @@ def client_accounts(loaded: LoadedScenario, ev: Evaluation) -> list[ClientAccoun
             conv = float(w.conversations[idx].sum())
             handled = float(w.human[idx].sum())
             mine = [t for t in rep.targets if t.target.client == c.name]
+            n_targets = len(mine)
             missed = sum(not t.met for t in mine)
             writing_h = float(w.writing_s[:, idx].sum()) / 3600.0
             billed = writing_h if c.hours_billed == "writing" else hours
@@ -135,8 +138,8 @@ def client_accounts(loaded: LoadedScenario, ev: Evaluation) -> list[ClientAccoun
         k = sum(met_all)
         lo, hi = wilson_bounds(k, n, z) if n else (math.nan, math.nan)
         figures = {name: _figure(name, v) for name, v in rows.items()}
-        if per_target:
-            figures.update(_missed(rows["targets_missed"], len(per_target), c))
+        if n_targets:
+            figures.update(_missed(rows["targets_missed"], n_targets, c))
         out.append(
             ClientAccount(
                 client=c.name,

@@ -6,8 +6,9 @@ from the types' intensities in its bin; this is the same law as independent
 per-type processes.  Forecast uncertainty multiplies each local day's intensity
 by a Gamma(1/cv^2, cv^2) factor (a Gamma-Poisson, i.e. negative-binomial, day volume).
 A centre's clients each draw their buyers (and their day factors) from streams of
-their own and are merged by arrival time: adding a client to a centre leaves the
-other clients' buyers as they were (common random numbers for ``quote --add``).
+their own and are merged by arrival time: adding a client at the end of a centre
+leaves the other clients' buyers as they were (common random numbers for
+``quote --add``).
 """
 
 from __future__ import annotations

@@ -46,11 +46,12 @@ class Streams:
     replication
         Replication number (0, 1, ...).
     part
-        A centre's client (its index): each client draws its buyers from streams
-        of its own, so adding or removing a client leaves the others' buyers as
-        they were (common random numbers).  Client 0 (and a plain scenario) uses
-        the replication's own streams, so a centre of one client draws what its
-        scenario draws.
+        A centre's client (its index in the file): each client draws its buyers
+        from streams of its own, so adding a client at the end (as ``quote --add``
+        does) leaves the others' buyers as they were (common random numbers);
+        reordering or removing clients renumbers the later ones.  Client 0 (and a
+        plain scenario) uses the replication's own streams, so a centre of one
+        client draws what its scenario draws.
     """
 
     def __init__(self, seed: int, replication: int, part: int = 0) -> None:
