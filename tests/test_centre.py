@@ -149,12 +149,7 @@ def test_adding_a_client_leaves_the_others_buyers_as_they_were(tmp_path: Path) -
     from peakdesk.demand.sample import sample_workload
 
     centre = _plannable(tmp_path)
-    shop = _shop(3000.0)
-    client = {
-        "name": "lz",
-        "served_by": {"shared": 1.0},
-        **{k: shop[k] for k in ("calendar", "demand", "inquiry_types")},
-    }
+    client = _lz(3000.0, manila_day=False)
     base, added = load_centre(centre), added_centre(centre, _write(tmp_path, client, "lz.toml"))
     for r in range(2):
         w0, w1 = sample_workload(base, r), sample_workload(added, r)
@@ -415,19 +410,29 @@ def _plannable(tmp: Path) -> Path:
     return _write(tmp, d, "centre.toml")
 
 
-def test_quote_one_more_shop(tmp_path: Path) -> None:
-    centre = _plannable(tmp_path)
-    # (a shop of 600 a day fits in the planned team's own hours: no marginal cost)
-    shop = _shop(3000.0)
-    shop["calendar"]["timezone"] = "Asia/Manila"
-    shop["calendar"]["horizon"] = "1d"
-    client = {
+def _lz(volume: float, *, manila_day: bool = True, **fields: Any) -> dict[str, Any]:
+    """A client file's fields: a flat shop ``lz`` of ``volume`` a day served by the pool
+    ``shared`` (on one day in Manila, as the plannable centre's team works, by default)."""
+    shop = _shop(volume)
+    if manila_day:
+        shop["calendar"]["timezone"] = "Asia/Manila"
+        shop["calendar"]["horizon"] = "1d"
+    return {
         "name": "lz",
-        "price_per_conversation": 15.0,
         "served_by": {"shared": 1.0},
         **{k: shop[k] for k in ("calendar", "demand", "inquiry_types")},
-        "targets": {"require": ["lazada.response_rate >= 0.85"]},
+        **fields,
     }
+
+
+def test_quote_one_more_shop(tmp_path: Path) -> None:
+    centre = _plannable(tmp_path)
+    # (3,000 a day: the team needs more hours; 600 a day fits in its own, tested below)
+    client = _lz(
+        3000.0,
+        price_per_conversation=15.0,
+        targets={"require": ["lazada.response_rate >= 0.85"]},
+    )
     add = _write(tmp_path, client, "lz.toml")
     runner = CliRunner()
     res = runner.invoke(main, ["quote", str(centre), "--add", str(add), "--json", "-r", "20"])
@@ -475,16 +480,11 @@ def test_a_shop_the_planned_team_takes_within_its_hours_costs_nothing_more(
     tmp_path: Path,
 ) -> None:
     centre = _plannable(tmp_path)
-    shop = _shop(600.0)
-    shop["calendar"]["timezone"] = "Asia/Manila"
-    shop["calendar"]["horizon"] = "1d"
-    client = {
-        "name": "lz",
-        "price_per_conversation": 15.0,
-        "served_by": {"shared": 1.0},
-        **{k: shop[k] for k in ("calendar", "demand", "inquiry_types")},
-        "targets": {"require": ["lazada.response_rate >= 0.85"]},
-    }
+    client = _lz(
+        600.0,
+        price_per_conversation=15.0,
+        targets={"require": ["lazada.response_rate >= 0.85"]},
+    )
     add = _write(tmp_path, client, "lz.toml")
     res = CliRunner().invoke(main, ["quote", str(centre), "--add", str(add), "-r", "10"])
     assert res.exit_code == 0, res.output
@@ -567,15 +567,7 @@ def test_a_quote_says_what_bound_a_plan_that_failed(
     from peakdesk.plan import search as plan_search
 
     centre = _plannable(tmp_path)
-    shop = _shop(3000.0)
-    shop["calendar"]["timezone"] = "Asia/Manila"
-    shop["calendar"]["horizon"] = "1d"
-    client = {
-        "name": "lz",
-        "price_per_conversation": 15.0,
-        "served_by": {"shared": 1.0},
-        **{k: shop[k] for k in ("calendar", "demand", "inquiry_types")},
-    }
+    client = _lz(3000.0, price_per_conversation=15.0)
     add = _write(tmp_path, client, "lz.toml")
     base = load_centre(centre)
     added = centre_quote.added_centre(centre, add)
@@ -596,15 +588,7 @@ def test_a_quote_says_what_bound_a_plan_that_failed(
 
 def test_the_quote_states_the_baseline_first(tmp_path: Path) -> None:
     centre = _plannable(tmp_path)
-    shop = _shop(3000.0)
-    shop["calendar"]["timezone"] = "Asia/Manila"
-    shop["calendar"]["horizon"] = "1d"
-    client = {
-        "name": "lz",
-        "price_per_conversation": 15.0,
-        "served_by": {"shared": 1.0},
-        **{k: shop[k] for k in ("calendar", "demand", "inquiry_types")},
-    }
+    client = _lz(3000.0, price_per_conversation=15.0)
     add = _write(tmp_path, client, "lz.toml")
     runner = CliRunner()
     # 10 runs cannot show 80% at the bound's level even when all keep every target: the
@@ -669,12 +653,7 @@ def test_errors_in_a_client_file_name_that_file_and_its_own_fields(tmp_path: Pat
     team = tomlkit.parse(centre.read_text(encoding="utf-8"))
     team["pools"][0]["languages"] = ["zh", "en"]
     centre.write_text(tomlkit.dumps(team), encoding="utf-8")
-    shop = _shop(600.0)
-    client = {
-        "name": "lz",
-        "served_by": {"shared": 1.0},
-        **{k: shop[k] for k in ("calendar", "demand", "inquiry_types")},
-    }
+    client = _lz(600.0, manila_day=False)
     runner = CliRunner()
     for edit, expect in (
         (lambda c: c.update(seat_limit="lots"), 'seat_limit = "lots": Input should be'),
@@ -708,15 +687,7 @@ def test_the_marginal_cost_agrees_with_plans_on_other_seeds(tmp_path: Path) -> N
     from peakdesk.centre.quote import added_centre, quote_addition
 
     centre = _plannable(tmp_path)
-    shop = _shop(3000.0)
-    shop["calendar"]["timezone"] = "Asia/Manila"
-    shop["calendar"]["horizon"] = "1d"
-    client = {
-        "name": "lz",
-        "served_by": {"shared": 1.0},
-        **{k: shop[k] for k in ("calendar", "demand", "inquiry_types")},
-        "targets": {"require": ["lazada.response_rate >= 0.85"]},
-    }
+    client = _lz(3000.0, targets={"require": ["lazada.response_rate >= 0.85"]})
     add = _write(tmp_path, client, "lz.toml")
     base, added = load_centre(centre), added_centre(centre, add)
     quotes = [quote_addition(base, added, replications=4, seed=s, plan_repeats=3) for s in (5, 105)]
@@ -796,16 +767,7 @@ def test_a_quote_whose_shop_seats_bind_names_them_and_what_raising_them_buys(
     from peakdesk.centre.quote import added_centre, quote_addition
 
     centre = _plannable(tmp_path)
-    shop = _shop(6000.0)
-    shop["calendar"]["timezone"] = "Asia/Manila"
-    shop["calendar"]["horizon"] = "1d"
-    client = {
-        "name": "lz",
-        "seat_limit": 4,
-        "served_by": {"shared": 1.0},
-        **{k: shop[k] for k in ("calendar", "demand", "inquiry_types")},
-        "targets": {"require": ["lazada.response_rate >= 0.85"]},
-    }
+    client = _lz(6000.0, seat_limit=4, targets={"require": ["lazada.response_rate >= 0.85"]})
     add = _write(tmp_path, client, "lz.toml")
     q = quote_addition(load_centre(centre), added_centre(centre, add), replications=4)
     assert "with: infeasible" in q.status
