@@ -105,7 +105,7 @@ def test_a_group_naming_an_unknown_pool_is_bad_input(tmp_path: Path) -> None:
     d["subaccounts"]["groups"].append(dict(d["subaccounts"]["groups"][0], name="other"))
     path.write_text(tomlkit.dumps(d), encoding="utf-8")
     res = CliRunner().invoke(main, ["validate", str(path)])
-    assert res.exit_code == 2 and "'q' is already seated by groups[0]" in res.output
+    assert res.exit_code == 2 and "'q' is already in subaccounts.groups[0]" in res.output
 
 
 def _held_shop(rule: str) -> dict[str, Any]:

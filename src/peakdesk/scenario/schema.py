@@ -1271,6 +1271,19 @@ class PlanSettings(_Model):
         return self
 
 
+def _one_group_per_type(path: str, groups: list[list[str]], types: list[str]) -> None:
+    """Each group's ``types`` name inquiry types, and no type is in two groups."""
+    seen: dict[str, int] = {}
+    for g, names in enumerate(groups):
+        for j, name in enumerate(names):
+            where = f"{path}[{g}].types[{j}]"
+            if name not in types:
+                raise FieldProblem(where, f"no inquiry type {name!r}; types: {types}")
+            if name in seen:
+                raise FieldProblem(where, f"{name!r} is already in {path}[{seen[name]}]")
+            seen[name] = g
+
+
 class Scenario(_Model):
     """A whole scenario file."""
 
@@ -1347,21 +1360,11 @@ class Scenario(_Model):
                 "([[routing.risk_groups]] name, types, reply_deadline, bound; a centre "
                 "file compiles one per client)",
             )
-        grouped: dict[str, int] = {}
-        for g, risk in enumerate(self.routing.risk_groups):
-            for j, name in enumerate(risk.types):
-                if name not in types:
-                    raise FieldProblem(
-                        f"routing.risk_groups[{g}].types[{j}]",
-                        f"no inquiry type {name!r}; types: {types}",
-                    )
-                if name in grouped:
-                    raise FieldProblem(
-                        f"routing.risk_groups[{g}].types[{j}]",
-                        f"{name!r} is already in risk_groups[{grouped[name]}]",
-                    )
-                grouped[name] = g
-        seated: dict[str, int] = {}
+        # A type is in one risk group at most (its client's score), and takes one shop's
+        # seat at most (the engine keeps one group per type).
+        _one_group_per_type(
+            "routing.risk_groups", [g.types for g in self.routing.risk_groups], types
+        )
         for g, group in enumerate(self.subaccounts.groups):
             for j, name in enumerate(group.pools):
                 if name not in pools:
@@ -1369,19 +1372,7 @@ class Scenario(_Model):
                         f"subaccounts.groups[{g}].pools[{j}]",
                         f"no pool {name!r}; pools: {pools}",
                     )
-            for j, name in enumerate(group.types):
-                if name not in types:
-                    raise FieldProblem(
-                        f"subaccounts.groups[{g}].types[{j}]",
-                        f"no inquiry type {name!r}; types: {types}",
-                    )
-                if name in seated:
-                    # A chat takes one shop's seat: the engine keeps one group per type.
-                    raise FieldProblem(
-                        f"subaccounts.groups[{g}].types[{j}]",
-                        f"{name!r} is already seated by groups[{seated[name]}]",
-                    )
-                seated[name] = g
+        _one_group_per_type("subaccounts.groups", [g.types for g in self.subaccounts.groups], types)
         kinds = {isinstance(t.share, PhaseShare) for t in self.inquiry_types}
         if len(kinds) > 1:
             raise FieldProblem(
