@@ -210,3 +210,43 @@ def test_risk_day_starts_are_local_midnights_across_a_clock_change() -> None:
     d["routing"]["risk_groups"][0]["timezone"] = "Mars/Olympus"
     with pytest.raises(Exception, match=r"risk_groups\[0\]\.timezone"):
         loaded(d)
+
+
+def test_a_roster_says_who_is_logged_in(tmp_path: Path) -> None:
+    # The simulation's own online spells as an agent sessions export: the agents the
+    # roster has logged in at 20:30 are the agents the engine had online then; one agent
+    # logged in twice at once is refused.
+    from peakdesk.output import iso_times
+
+    loaded, logs = _hot_days(1)
+    log = logs[0]
+    export = tmp_path / "export.csv"
+    write_csv(export, message_log_rows(log))  # type: ignore[arg-type]
+    labels = log.agent_labels()  # type: ignore[attr-defined]
+    start = log.start  # type: ignore[attr-defined]
+    roster = tmp_path / "roster.csv"
+    write_csv(
+        roster,
+        {
+            "agent_id": labels[log.online_agent],  # type: ignore[attr-defined]
+            "login": iso_times(log.online_start_s, start),  # type: ignore[attr-defined]
+            "logout": iso_times(log.online_end_s, start),  # type: ignore[attr-defined]
+        },
+    )
+    at = dt.datetime(2026, 11, 11, 20, 30, tzinfo=loaded.spec.calendar.zone)
+    t = (at - start).total_seconds()
+    on = (log.online_start_s <= t) & (t < log.online_end_s)  # type: ignore[attr-defined]
+    expected = set(labels[log.online_agent[on]].tolist())  # type: ignore[attr-defined]
+    assert expected  # (agents are on shift at 20:30 on 11.11)
+    runner = CliRunner()
+    args = ["replan", str(SHOP), "--log", str(export), "--at", "2026-11-11T20:30", "--json"]
+    res = runner.invoke(main, [*args, "--roster", str(roster)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)["open"]
+    assert doc["agents_from"] == "roster" and set(doc["agents_online_holding"]) == expected
+    text = roster.read_text(encoding="utf-8").splitlines()
+    first = text[1].split(",")
+    twice = [*text, ",".join([first[0], first[1], first[2]])]
+    roster.write_text("\n".join(twice) + "\n", encoding="utf-8")
+    res = runner.invoke(main, [*args, "--roster", str(roster)])
+    assert res.exit_code == 2 and "while its previous session is still open" in res.output

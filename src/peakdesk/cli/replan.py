@@ -58,6 +58,13 @@ def _at(text: str, zone: dt.tzinfo) -> dt.datetime:
     show_default=True,
     help="Level of the intervals.",
 )
+@click.option(
+    "--roster",
+    "roster_csv",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Agent sessions export (agent_id, login, logout): who is logged in at --at.",
+)
 @click.option("--skip-bad-rows", is_flag=True, help="Leave bad rows out (counted) instead.")
 @COLUMNS_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
@@ -66,6 +73,7 @@ def replan_cmd(
     log_csv: str,
     at_text: str,
     level: float,
+    roster_csv: str | None,
     skip_bad_rows: bool,
     columns_toml: str | None,
     as_json: bool,
@@ -79,7 +87,7 @@ def replan_cmd(
     rest of the day from this state, and whom to call in, are not yet built.
     """
     from peakdesk.replan.day_so_far import ReplanError, day_so_far
-    from peakdesk.rules.csvlog import ChatLogError
+    from peakdesk.rules.csvlog import ChatLogError, read_sessions_csv
 
     with input_errors():
         loaded = load_any(scenario)
@@ -88,7 +96,8 @@ def replan_cmd(
         imported = read_log(
             log_csv, skip_bad_rows=skip_bad_rows, columns=read_column_map(columns_toml)
         )
-        day = day_so_far(loaded, imported.log, at, level, imported.agent_ids)
+        roster = read_sessions_csv(roster_csv) if roster_csv else None
+        day = day_so_far(loaded, imported.log, at, level, imported.agent_ids, roster)
     except (ValueError, ChatLogError, ReplanError) as exc:
         fail(error_text(exc))
         return
@@ -128,6 +137,8 @@ def replan_cmd(
                 "waiting_for_buyer": day.open.buyer_waiting,
                 "unanswered_over_2h": day.open.gone,
                 "agents_online_holding": day.open.agents,
+                "agents_from": "roster" if day.open.roster else "recent replies",
+                "waiting_with_agent_logged_off": day.open.unheld,
             },
         }
         click.echo(json.dumps(json_safe(data), indent=2, ensure_ascii=False))
@@ -177,10 +188,11 @@ def replan_cmd(
         f"(silent under {o.open_s / 60:.0f} min)"
         + (f"; {o.gone:,} unanswered over 2 h (likely gone, counted apart)" if o.gone else "")
     )
+    how = "the roster" if o.roster else f"a reply in the last {o.active_s / 60:.0f} min"
     click.echo(
-        f"agents online (a reply in the last {o.active_s / 60:.0f} min): {len(o.agents)}, "
-        f"holding {held:,} open chats"
+        f"agents online ({how}): {len(o.agents)}, holding {held:,} chats waiting for a reply"
         + (f", at most {max(o.agents.values())} each" if o.agents else "")
+        + (f"; {o.unheld:,} more whose last agent is logged off" if o.unheld else "")
     )
     cap = max(p.max_concurrency for p in spec.pools)
     for agent, n in sorted(o.agents.items()):

@@ -23,6 +23,7 @@ call in.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,7 @@ from peakdesk.experiment.targets import rule_for, scenario_history, scenario_tar
 from peakdesk.replan.day_factor import DayFactor, posterior
 from peakdesk.replan.open_chats import OpenChats, open_chats
 from peakdesk.rules import registry
+from peakdesk.rules.csvlog import Session
 from peakdesk.rules.messages import BUYER, MessageLog
 from peakdesk.rules.series import MetricSeries
 from peakdesk.rules.targets import TargetResult, evaluate
@@ -100,6 +102,31 @@ def _cut(log: MessageLog, at_s: float) -> MessageLog:
     )
 
 
+def _logged_in(roster: list[Session] | None, at_s: float) -> set[str] | None:
+    """The agents a roster has logged in at ``at_s`` (None: no roster).
+
+    Raises
+    ------
+    ReplanError
+        One agent's sessions overlap (a person is logged in once at a time).
+    """
+    if roster is None:
+        return None
+    by_agent: dict[str, list[Session]] = {}
+    for r in roster:
+        by_agent.setdefault(r.agent_id, []).append(r)
+    for agent, spells in by_agent.items():
+        spells.sort(key=lambda r: r.login_s)
+        for a, b in itertools.pairwise(spells):
+            if b.login_s < a.logout_s:
+                when = dt.datetime.fromtimestamp(b.login_s, dt.UTC)
+                raise ReplanError(
+                    f"the roster logs agent {agent!r} in at {when:%Y-%m-%d %H:%M} UTC while "
+                    "its previous session is still open: one session at a time"
+                )
+    return {r.agent_id for r in roster if r.login_s <= at_s < r.logout_s}
+
+
 def _expected_between(cum: F64, bin_s: float, a: float, b: float) -> float:
     """The forecast's expected arrivals in ``[a, b)`` seconds from the start, from the
     cumulative expected at the bin edges (the rate is constant within a bin)."""
@@ -113,6 +140,7 @@ def day_so_far(
     at: dt.datetime,
     level: float = 0.9,
     agent_ids: tuple[str, ...] = (),
+    roster: list[Session] | None = None,
 ) -> DaySoFar:
     """Read the day so far at ``at`` (aware) from ``log`` against the scenario.
 
@@ -120,7 +148,8 @@ def day_so_far(
     ------
     ReplanError
         A centre file (not yet), ``at`` outside the horizon, a log wholly outside
-        it, or a log naming an inquiry type the scenario has not.
+        it, a log naming an inquiry type the scenario has not, or a roster with
+        one agent's sessions overlapping.
     """
     spec = loaded.spec
     if loaded.centre is not None:
@@ -212,6 +241,8 @@ def day_so_far(
         targets=tuple(results),
         skipped=tuple(skipped),
         messages=int(cut.n_messages),
-        open=open_chats(log, at_s, spec.routing.idle_close, list(agent_ids)),
+        open=open_chats(
+            log, at_s, spec.routing.idle_close, list(agent_ids), _logged_in(roster, at_s)
+        ),
         stale_s=max(at_s - last, 0.0),
     )

@@ -55,6 +55,10 @@ class OpenChats:
         Agents taken as online, with the open chats each replied to last.
     open_s, active_s
         The silences used (see the module docstring), seconds.
+    unheld
+        With a roster: chats waiting for a reply whose last agent is not logged in.
+    roster
+        Whether ``agents`` comes from a roster (else from recent replies).
     gone
         Chats whose buyer has waited longer than ``GONE_S`` for an answer:
         in an export a buyer who gave up looks like one still waiting, and
@@ -68,12 +72,19 @@ class OpenChats:
     open_s: float
     active_s: float = ACTIVE_S
     gone: int = 0
+    unheld: int = 0
+    roster: bool = False
 
 
 def open_chats(
-    log: MessageLog, at_s: float, open_s: float | None = None, agent_names: list[str] | None = None
+    log: MessageLog,
+    at_s: float,
+    open_s: float | None = None,
+    agent_names: list[str] | None = None,
+    online: set[str] | None = None,
 ) -> OpenChats:
-    """The chats open at POSIX ``at_s`` in ``log`` (its messages before then are read)."""
+    """The chats open at POSIX ``at_s`` in ``log`` (its messages before then are read);
+    ``online``: the agents a roster has logged in at ``at_s`` (by the export's ids)."""
     silence = DEFAULT_OPEN_S if open_s is None else float(open_s)
     keep = log.time_s < at_s
     conv, sender, t, agent = (
@@ -116,11 +127,20 @@ def open_chats(
     def name(a: int) -> str:
         return names[a] if 0 <= a < len(names) else f"agent {a}"
 
+    holding = {name(a): int(c) for a, c in enumerate(counts) if c > 0}
+    if online is None:
+        agents = {name(int(a)): int(counts[a]) if a < counts.size else 0 for a in recent}
+        unheld = 0
+    else:
+        agents = {a: holding.get(a, 0) for a in sorted(online)}
+        unheld = sum(c for a, c in holding.items() if a not in online)
     return OpenChats(
         first_waiting_s=tuple(float(x) for x in np.sort(at_s - first_buyer[never])[::-1]),
         reply_waiting_s=tuple(float(x) for x in np.sort(at_s - last_buyer[again])[::-1]),
         buyer_waiting=int(buyer_wait.sum()),
-        agents={name(int(a)): int(counts[a]) if a < counts.size else 0 for a in recent},
+        agents=agents,
         open_s=silence,
         gone=int(gone.sum()),
+        unheld=unheld,
+        roster=online is not None,
     )
