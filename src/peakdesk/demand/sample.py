@@ -359,18 +359,8 @@ def intensity(loaded: LoadedScenario) -> Intensity:
 def _day_factors(spec: Scenario, inten: Intensity, rng: np.random.Generator) -> F64:
     """Gamma(1/cv^2, cv^2) volume factor per bin, constant over each local day.
 
-    A centre of one client draws its factors on its own days (as its scenario
-    does): the result is then per (type, bin).  (A centre of several draws each
-    client's from its own streams in :func:`sample_workload`.)
+    (A centre's clients draw theirs on their own days in :func:`sample_workload`.)
     """
-    if inten.day_groups is not None:
-        out = np.ones(inten.expected.shape)
-        for grp in inten.day_groups:
-            if grp.cv <= 0.0 or not grp.rows:
-                continue
-            f = rng.gamma(1.0 / grp.cv**2, grp.cv**2, size=int(grp.day.max()) + 1)
-            out[list(grp.rows)] = f[grp.day]
-        return out
     cv = spec.demand.daily_cv
     n_bins = inten.expected.shape[1]
     if cv <= 0.0:
@@ -454,11 +444,12 @@ def sample_workload(
     base = spec.simulation.seed if seed is None else seed
     inten = inten if inten is not None else intensity(loaded)
     groups = inten.day_groups
-    if groups is None or len(groups) < 2:
+    if groups is None:
         streams = Streams(base, replication)
         expected = inten.expected * _day_factors(spec, inten, streams.get("volume"))
         return _draw(spec, list(spec.inquiry_types), expected, inten.bin_s, streams)
-    # A centre: each client's buyers from streams of its own (see Streams.part), merged.
+    # A centre: each client's buyers from streams of its own (see Streams.part), merged;
+    # client 0's are the replication's own, so a centre of one client draws its scenario's.
     parts = []
     for k, grp in enumerate(groups):
         rows = list(grp.rows)
@@ -469,6 +460,8 @@ def sample_workload(
             expected = expected * f[grp.day]
         w = _draw(spec, [spec.inquiry_types[r] for r in rows], expected, inten.bin_s, streams)
         parts.append((w, np.asarray(rows, dtype=np.int32)))
+    if len(parts) == 1:
+        return parts[0][0]  # (one client: its types are all of them, in order)
     return _merge(tuple(t.name for t in spec.inquiry_types), parts)
 
 
