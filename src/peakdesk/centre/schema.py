@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from peakdesk.scenario.schema import (
     MAX_ITEMS,
@@ -63,6 +63,7 @@ from peakdesk.scenario.schema import (
     SubAccounts,
     Targets,
     _Model,
+    daily_cv_checked,
 )
 
 #: Most money per conversation, hour, month or missed target: beyond is a typo.
@@ -157,18 +158,17 @@ class Client(_Model):
     )
     penalty_per_missed_target: float = Field(default=0.0, ge=0.0, le=MAX_PRICE)
 
+    @field_validator("daily_cv")
+    @classmethod
+    def _cv(cls, value: float | None) -> float | None:
+        return None if value is None else daily_cv_checked(value)
+
     @model_validator(mode="after")
     def _source(self) -> Client:
         if self.seat_rule == "while_holding" and self.seat_limit is None:
             raise FieldProblem(
                 "seat_rule",
                 "'while_holding' rules the shop's seat_limit sub-accounts: give seat_limit",
-            )
-        if self.daily_cv is not None and 0.0 < self.daily_cv < 1e-3:
-            # The day factors are Gamma(1 / cv^2, cv^2): a tiny cv would divide by zero.
-            raise FieldProblem(
-                "daily_cv",
-                f"{self.daily_cv:g}; give 0 (no forecast uncertainty) or a CV of at least 0.001",
             )
         # `targets` may stand beside `scenario`: the contract's targets replace the shop's.
         inline = {

@@ -524,6 +524,16 @@ class BusinessTargets(_Model):
         return self.presale_conversations + self.orders * self.after_sale_rate
 
 
+def daily_cv_checked(value: float) -> float:
+    """A forecast's ``daily_cv``: 0 (no uncertainty) or at least 0.001.
+
+    The day factors are Gamma(1 / cv^2, cv^2): a cv of 1e-300 would divide by zero.
+    """
+    if 0.0 < value < 1e-3:
+        raise ValueError(f"{value:g}; give 0 (no forecast uncertainty) or a CV of at least 0.001")
+    return value
+
+
 class Demand(_Model):
     """How many conversations arrive, and when."""
 
@@ -572,12 +582,7 @@ class Demand(_Model):
     @field_validator("daily_cv")
     @classmethod
     def _cv(cls, value: float) -> float:
-        # The day factors are Gamma(1 / cv^2, cv^2): a cv of 1e-300 would divide by zero.
-        if 0.0 < value < 1e-3:
-            raise ValueError(
-                f"{value:g}; give 0 (no forecast uncertainty) or a CV of at least 0.001"
-            )
-        return value
+        return daily_cv_checked(value)
 
     @model_validator(mode="after")
     def _volume(self) -> Demand:
