@@ -87,21 +87,6 @@ class DaySoFar:
     stale_s: float = 0.0
 
 
-def _cut(log: MessageLog, at_s: float) -> MessageLog:
-    """The log's messages before ``at_s`` (POSIX), conversation codes kept."""
-    keep = log.time_s < at_s
-    return MessageLog(
-        log.conversation[keep],
-        log.sender[keep],
-        log.time_s[keep],
-        log.agent[keep],
-        log.leave_message[keep],
-        log.conversation_labels,
-        log.ordered,
-        log.conversation_types,
-    )
-
-
 def _logged_in(roster: list[Session] | None, at_s: float) -> set[str] | None:
     """The agents a roster has logged in at ``at_s`` (None: no roster).
 
@@ -214,7 +199,7 @@ def day_so_far(
             n = int((today & (of == name)).sum())
             by_type[name] = posterior(n, so_far[k], cv, rest[k], level)
 
-    cut = _cut(log, at_s)
+    cut = log.before(at_s)
     history = scenario_history(loaded)
     results, skipped = [], []
     cache: dict[tuple[object, ...], dict[str, MetricSeries]] = {}
@@ -242,7 +227,7 @@ def day_so_far(
         skipped=tuple(skipped),
         messages=int(cut.n_messages),
         open=open_chats(
-            log, at_s, spec.routing.idle_close, list(agent_ids), _logged_in(roster, at_s)
+            cut, at_s, spec.routing.idle_close, list(agent_ids), _logged_in(roster, at_s)
         ),
         stale_s=max(at_s - last, 0.0),
     )

@@ -86,13 +86,8 @@ def open_chats(
     """The chats open at POSIX ``at_s`` in ``log`` (its messages before then are read);
     ``online``: the agents a roster has logged in at ``at_s`` (by the export's ids)."""
     silence = DEFAULT_OPEN_S if open_s is None else float(open_s)
-    keep = log.time_s < at_s
-    conv, sender, t, agent = (
-        log.conversation[keep],
-        log.sender[keep],
-        log.time_s[keep],
-        log.agent[keep],
-    )
+    cut = log.before(at_s)
+    conv, sender, t, agent = cut.conversation, cut.sender, cut.time_s, cut.agent
     n = int(conv.max()) + 1 if conv.size else 0
     reply = (sender == AGENT) | (sender == BOT)
     first_buyer = np.full(n, np.inf)

@@ -124,6 +124,21 @@ class MessageLog:
         """Number of conversations (largest code + 1)."""
         return int(self.conversation.max()) + 1 if self.conversation.size else 0
 
+    def before(self, time_s: float) -> MessageLog:
+        """The messages sent before POSIX ``time_s`` (conversation codes kept): the log
+        as an export taken then would hold it."""
+        keep = self.time_s < time_s
+        return MessageLog(
+            self.conversation[keep],
+            self.sender[keep],
+            self.time_s[keep],
+            self.agent[keep],
+            self.leave_message[keep],
+            self.conversation_labels,
+            self.ordered,
+            self.conversation_types,
+        )
+
     def shifted(self, seconds: float) -> MessageLog:
         """The same log with every timestamp moved by ``seconds``."""
         return MessageLog(
