@@ -51,7 +51,7 @@ from scipy import stats
 
 from peakdesk.centre.accounts import client_accounts
 from peakdesk.centre.compile import centre_from_data
-from peakdesk.experiment.replicate import Estimate, simulate
+from peakdesk.experiment.replicate import Estimate, Evaluation, simulate
 from peakdesk.plan.guarantee import lower_bound
 from peakdesk.scenario.load import LoadedScenario, ScenarioError, read_toml
 from peakdesk.scenario.schema import MAX_SUBACCOUNTS
@@ -302,10 +302,10 @@ class PlanPair:
         return self.with_ - self.without
 
 
-def _paid_hours(plan: Any) -> float:
-    """The plan's paid agent-hours as its verification runs counted them (as its cost is)."""
-    assert plan.verification is not None
-    return float(plan.verification.estimates()["paid_agent_hours"].mean)
+def _paid_hours(ev: Evaluation | None) -> float:
+    """Paid agent-hours as runs of a plan counted them (its verification: as its cost is)."""
+    assert ev is not None
+    return float(ev.estimates()["paid_agent_hours"].mean)
 
 
 def quote_addition(
@@ -519,9 +519,13 @@ def _pair(
         )
 
     pair = PlanPair(
-        seed, p0.total_cost, p1.total_cost, _paid_hours(p0), _paid_hours(p1),
+        seed,
+        p0.total_cost,
+        p1.total_cost,
+        _paid_hours(p0.verification),
+        _paid_hours(p1.verification),
         billed_in(p1.verification),
-    )  # fmt: skip
+    )
     if p0.total_cost == p1.total_cost:
         return pair
     cheap, dear = (p1, p0) if p1.total_cost < p0.total_cost else (p0, p1)
@@ -544,7 +548,7 @@ def _pair(
     low = lower_bound(runs_met(ev), end - first, spec.plan.bound_level, spec.plan.bound)
     if low < spec.targets.confidence:
         return pair
-    hours = float(ev.estimates()["paid_agent_hours"].mean)
+    hours = _paid_hours(ev)
     if side == "without":
         return dataclasses.replace(
             pair, without=cheap.total_cost, hours_without=hours, repriced=side

@@ -74,6 +74,7 @@ from peakdesk.scenario.schema import REFINEMENT_SEEDS, Scenario
 from peakdesk.units import zone_info
 
 I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
 
 #: Seeds of verification runs start here, past the refinement's replications
 #: (``replications x MAX_GROWTH x max_iterations <= REFINEMENT_SEEDS``, checked by
@@ -584,6 +585,13 @@ def _search(
     return _with_status(best, "not_met", msg, rounds)
 
 
+def _reference_busy(inputs: PlanningInputs) -> F64:
+    """Reference agents the buyers of each interval keep busy on average: arrivals x
+    holding time / the reference agent's chats, whatever the staffing."""
+    work = inputs.work
+    return work.rate_per_s * work.hold_s / inputs.requirement_pool.max_concurrency
+
+
 def _beyond_the_cap(inputs: PlanningInputs) -> Diagnosis | None:
     """The intervals whose offered load alone needs more agents online than the cap allows.
 
@@ -597,8 +605,7 @@ def _beyond_the_cap(inputs: PlanningInputs) -> Diagnosis | None:
     cap = inputs.spec.subaccounts.platform_cap
     if cap is None:
         return None
-    work = inputs.work
-    busy = work.rate_per_s * work.hold_s / inputs.requirement_pool.max_concurrency
+    busy = _reference_busy(inputs)
     best = float(inputs.capacity.max(initial=0.0))
     if best <= 0:
         return None
@@ -629,22 +636,12 @@ def _beyond_held_seats(inputs: PlanningInputs) -> Diagnosis | None:
     """
     spec = inputs.spec
     names = [t.name for t in spec.inquiry_types]
-    work = inputs.work
-    busy = work.rate_per_s * work.hold_s / inputs.requirement_pool.max_concurrency
+    busy = _reference_busy(inputs)
     step = inputs.grid.interval_s
     t0 = spec.calendar.start_aware.timestamp()  # (absolute: no wall-clock arithmetic)
-    for_group = {}
     centre = inputs.loaded.centre
     clocks = {f"client {c.name!r}": c.timezone for c in centre.clients} if centre else {}
-    for group in spec.subaccounts.groups:
-        # The local days of the group's clock (a centre client's; else the calendar's).
-        zone = zone_info(clocks.get(group.name, spec.calendar.timezone))
-        for_group[group.name] = np.array(
-            [
-                dt.datetime.fromtimestamp(t0 + k * step, zone).date().toordinal()
-                for k in range(inputs.grid.n)
-            ]
-        )
+    days_in: dict[str, I64] = {}  # each clock's local day per interval
     # A day of fewer than 12 hours on the grid (a horizon's partial first or last
     # day) is not judged: its mean may be a spike alone.
     least = 12 * 3600.0 / step
@@ -656,7 +653,18 @@ def _beyond_held_seats(inputs: PlanningInputs) -> Diagnosis | None:
         if best <= 0:
             continue
         need = busy * inputs.type_share[idx].sum(axis=0) / best
-        day = for_group[group.name]
+        # The local days of the group's clock (a centre client's; else the calendar's).
+        clock = clocks.get(group.name, spec.calendar.timezone)
+        if clock not in days_in:
+            zone = zone_info(clock)
+            days_in[clock] = np.array(
+                [
+                    dt.datetime.fromtimestamp(t0 + k * step, zone).date().toordinal()
+                    for k in range(inputs.grid.n)
+                ],
+                dtype=np.int64,
+            )
+        day = days_in[clock]
         over: list[int] = []
         for d in np.unique(day):
             on = np.flatnonzero(day == d)
