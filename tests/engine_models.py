@@ -105,7 +105,10 @@ def agent_model(draw: Any, busy: bool = False) -> tuple[EngineConfig, Workload]:
     agent_pool = np.asarray([draw(st.integers(0, n_pools - 1)) for _ in range(n_agents)])
     seg: list[tuple[float, int, float]] = []
     for a in range(n_agents):
-        for s0, s1 in draw(_segments()):
+        # Busy: half the agents on the whole horizon, so several are online at once and
+        # the seats, not the shifts, decide who takes a chat.
+        whole = busy and draw(st.booleans())
+        for s0, s1 in [(0.0, HORIZON_S)] if whole else draw(_segments()):
             seg.append((s0, a, s1))
     seg.sort(key=lambda x: x[0])  # stable by start, as build_config sorts
     order = "at_risk" if busy else draw(st.sampled_from(["oldest", "deadline", "at_risk"]))

@@ -12,7 +12,9 @@
 Every column is compared with its dtype and shape, ``nan`` equal to ``nan`` and
 nothing else to the rounding: no column needs a tolerance.  A deliberately
 broken compiled variant (its ``hand_back`` agents drain instead) must fail the
-same comparison: the negative control shows the test can see a wrong engine.
+same comparison: the negative control shows the test can see a wrong engine.  Two
+more for the busy models: a compiled engine that takes no seat while holding, or keeps
+no at-risk score, differs from the reference in at least 3 of 30 (measured: 9 and 16).
 """
 
 from __future__ import annotations
@@ -128,8 +130,52 @@ def _drain_instead_of_hand_back(config: EngineConfig, w: Workload) -> ChatLog:
     """The broken variant: the compiled engine with every hand_back agent draining."""
     eng = state.build(config, w)
     eng.inp.agent_end[eng.inp.agent_end == 1] = 0
+    return _played(eng, config, w)
+
+
+def _played(eng: state.Engine, config: EngineConfig, w: Workload) -> ChatLog:
+    """The log of the compiled engine's arrays ``eng`` (a variant built by hand)."""
     played, records = driver.play_engine(eng, None)
     return chat_log(driver.recorded(played, records), config, w, start=START, horizon_s=HORIZON_S)
+
+
+def _seats_not_held(config: EngineConfig, w: Workload) -> ChatLog:
+    """Broken: the compiled engine takes no seat while holding (any agent takes any chat)."""
+    eng = state.build(config, w)
+    eng.inp.type_hgroup[:] = -1
+    return _played(eng._replace(inp=eng.inp._replace(has_hold=False)), config, w)
+
+
+def _oldest_not_at_risk(config: EngineConfig, w: Workload) -> ChatLog:
+    """Broken: the compiled engine keeps no risk score (the oldest first, as without it)."""
+    eng = state.build(config, w)
+    return _played(eng._replace(inp=eng.inp._replace(at_risk=False)), config, w)
+
+
+@pytest.mark.parametrize("broken", [_seats_not_held, _oldest_not_at_risk])
+def test_the_busy_comparison_catches_a_broken_seat_or_risk_order(broken: Any) -> None:
+    """Negative controls for the busy models: a compiled engine that ignores the seats
+    taken while holding, or the at-risk order, differs from the reference in some."""
+    caught = tried = 0
+
+    @settings(
+        max_examples=30,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(agent_model(busy=True))
+    def check(model: tuple[EngineConfig, Workload]) -> None:
+        nonlocal caught, tried
+        config, w = model
+        tried += 1
+        ref = run_reference(config, w, start=START, horizon_s=HORIZON_S)
+        if differences(ref, broken(config, w)):
+            caught += 1
+
+    check()
+    assert tried == 30 and caught >= 3, (caught, tried)
 
 
 @settings(
